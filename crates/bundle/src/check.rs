@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::fs;
 use std::path::Path;
 
-use crate::{Bundle, MANIFEST, parse_manifest};
+use crate::{Bundle, MANIFEST, Scope, everything, parse_manifest};
 
 /// One file that differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,11 @@ impl fmt::Display for CheckReport {
 
 /// Compare `out` with `bundle` without writing anything.
 pub fn check(bundle: &Bundle, out: &Path) -> std::io::Result<CheckReport> {
+    check_scoped(bundle, out, &everything)
+}
+
+/// Like [`check`], for a bundle that covers only the paths in `scope`.
+pub fn check_scoped(bundle: &Bundle, out: &Path, scope: Scope<'_>) -> std::io::Result<CheckReport> {
     let mut report = CheckReport::default();
     for (rel, bytes) in bundle.iter() {
         match fs::read(out.join(rel)) {
@@ -71,11 +76,12 @@ pub fn check(bundle: &Bundle, out: &Path) -> std::io::Result<CheckReport> {
     }
     match fs::read_to_string(out.join(MANIFEST)) {
         Ok(text) => {
-            report.stale = parse_manifest(&text)
+            let owned = parse_manifest(&text);
+            report.manifest_differs = text != bundle.manifest_over(&owned, scope);
+            report.stale = owned
                 .into_iter()
-                .filter(|p| bundle.get(p).is_none() && out.join(p).exists())
+                .filter(|p| scope(p) && bundle.get(p).is_none() && out.join(p).exists())
                 .collect();
-            report.manifest_differs = text != bundle.manifest();
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.manifest_differs = true,
         Err(e) => return Err(e),

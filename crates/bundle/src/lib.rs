@@ -13,8 +13,8 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
-pub use check::{CheckReport, FileDiff, check};
-pub use write::{WriteError, WriteReport, write};
+pub use check::{CheckReport, FileDiff, check, check_scoped};
+pub use write::{WriteError, WriteReport, write, write_scoped};
 
 /// The manifest of files the writer owns, relative to the output directory.
 pub const MANIFEST: &str = ".cerverus-manifest";
@@ -88,16 +88,36 @@ impl Bundle {
 
     /// The manifest text listing this bundle's files.
     pub fn manifest(&self) -> String {
-        let mut s = String::from(
-            "# Files written by `cerverus build`. Generated; do not edit.\n\
-             # cerverus replaces and removes only the files listed here.\n",
-        );
-        for p in self.files.keys() {
-            s.push_str(p);
-            s.push('\n');
-        }
-        s
+        manifest_text(self.files.keys().map(String::as_str))
     }
+
+    /// The manifest after writing this bundle over a directory whose manifest lists `owned`:
+    /// this bundle's files, plus the owned files outside `scope` (left as they are).
+    pub(crate) fn manifest_over(&self, owned: &[String], scope: Scope<'_>) -> String {
+        let mut all: std::collections::BTreeSet<&str> = self.files.keys().map(String::as_str).collect();
+        all.extend(owned.iter().map(String::as_str).filter(|p| !scope(p)));
+        manifest_text(all.into_iter())
+    }
+}
+
+/// Which paths a write or check is about; others are neither written, removed nor compared.
+pub type Scope<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Every path is in scope.
+pub fn everything(_: &str) -> bool {
+    true
+}
+
+fn manifest_text<'a>(paths: impl Iterator<Item = &'a str>) -> String {
+    let mut s = String::from(
+        "# Files written by `cerverus build`. Generated; do not edit.\n\
+         # cerverus replaces and removes only the files listed here.\n",
+    );
+    for p in paths {
+        s.push_str(p);
+        s.push('\n');
+    }
+    s
 }
 
 fn validate_path(path: &str) -> Result<(), BundleError> {

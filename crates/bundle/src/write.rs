@@ -13,7 +13,7 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::{Bundle, MANIFEST, parse_manifest};
+use crate::{Bundle, MANIFEST, Scope, everything, parse_manifest};
 
 /// What a write did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +45,13 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 
 /// Write `bundle` into `out`. See the module docs for the guarantees.
 pub fn write(bundle: &Bundle, out: &Path) -> Result<WriteReport, WriteError> {
+    write_scoped(bundle, out, &everything)
+}
+
+/// Write `bundle` into `out`, treating only paths in `scope` as this write's business: owned
+/// files outside it are neither replaced nor removed (a build of one environment leaves the
+/// others alone).
+pub fn write_scoped(bundle: &Bundle, out: &Path, scope: Scope<'_>) -> Result<WriteReport, WriteError> {
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotADirectory(out.to_path_buf()));
     }
@@ -52,11 +59,12 @@ pub fn write(bundle: &Bundle, out: &Path) -> Result<WriteReport, WriteError> {
         return Err(WriteError::Symlink(out.to_path_buf()));
     }
     let manifest_path = out.join(MANIFEST);
-    let owned: BTreeSet<String> = match fs::read_to_string(&manifest_path) {
-        Ok(text) => parse_manifest(&text).into_iter().collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
+    let owned_list: Vec<String> = match fs::read_to_string(&manifest_path) {
+        Ok(text) => parse_manifest(&text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io_err("reading", &manifest_path)(e)),
     };
+    let owned: BTreeSet<&str> = owned_list.iter().map(String::as_str).collect();
 
     // 1. Plan.
     let mut changed = Vec::new();
@@ -76,9 +84,12 @@ pub fn write(bundle: &Bundle, out: &Path) -> Result<WriteReport, WriteError> {
             Err(e) => return Err(io_err("reading", &target)(e)),
         }
     }
-    let stale: Vec<String> =
-        owned.iter().filter(|p| bundle.get(p).is_none()).cloned().collect();
-    let manifest = bundle.manifest();
+    let stale: Vec<String> = owned
+        .iter()
+        .filter(|p| scope(p) && bundle.get(p).is_none())
+        .map(|p| p.to_string())
+        .collect();
+    let manifest = bundle.manifest_over(&owned_list, scope);
     let manifest_same = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest);
     if changed.is_empty() && stale.is_empty() && manifest_same {
         return Ok(WriteReport { written: Vec::new(), unchanged, removed: Vec::new() });
@@ -223,5 +234,28 @@ mod tests {
         let out = dir.path().join("deploy");
         fs::write(&out, "file").expect("file");
         assert!(matches!(write(&bundle(&[("a", "1")]), &out), Err(WriteError::NotADirectory(_))));
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_write_leaves_other_scopes_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        let mut all = Bundle::new();
+        all.add("dev/a", "1").expect("add");
+        all.add("prod/a", "1").expect("add");
+        write(&all, out).expect("write all");
+        let mut dev = Bundle::new();
+        dev.add("dev/b", "2").expect("add");
+        let r = write_scoped(&dev, out, &|p: &str| p.starts_with("dev/")).expect("write dev");
+        assert_eq!(r.removed, vec!["dev/a"]);
+        assert!(out.join("prod/a").exists());
+        let manifest = fs::read_to_string(out.join(MANIFEST)).expect("manifest");
+        assert_eq!(parse_manifest(&manifest), vec!["dev/b", "prod/a"]);
+        assert!(crate::check_scoped(&dev, out, &|p: &str| p.starts_with("dev/")).expect("check").is_clean());
     }
 }

@@ -1,1 +1,92 @@
+//! The library behind the `cerverus` binary: the pipeline in one call each, so tests and
+//! benchmarks run exactly what the CLI runs.
+//!
+//! ```text
+//! spec (YAML) ──load──▶ LoadedSpec ──resolve──▶ Platform ──render──▶ Bundle ──write──▶ deploy/
+//! ```
 
+use std::fmt::Write as _;
+use std::path::Path;
+
+use cerverus_bundle::Bundle;
+use cerverus_model::Platform;
+use cerverus_spec::{DEFAULT_SPEC, DEFAULT_SPEC_NAME, Diagnostics, LoadedSpec};
+
+/// Anything that stops a build. Every variant renders as a message for a person.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The spec file could not be read.
+    Read(String),
+    /// The spec is malformed or inconsistent: located diagnostics.
+    Spec(Diagnostics),
+    /// Rendering failed (a bug: the model was valid).
+    Render(String),
+    /// Writing the bundle failed; nothing was changed.
+    Write(String),
+}
+
+impl BuildError {
+    pub fn render(&self, _color: bool) -> String {
+        match self {
+            BuildError::Read(m) => format!("error: {m}\n"),
+            BuildError::Spec(d) => d.render(),
+            BuildError::Render(m) => format!("error: rendering failed: {m}\n  = hint: this is a bug in cerverus; please report it with the spec\n"),
+            BuildError::Write(m) => format!("error: {m}\n  = note: the output directory was left unchanged\n"),
+        }
+    }
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+/// Read and parse the spec at `path`, or the embedded default. Returns the name used in
+/// diagnostics and the loaded spec.
+pub fn load_spec(path: Option<&Path>) -> Result<(String, LoadedSpec), BuildError> {
+    let (name, text) = match path {
+        None => (DEFAULT_SPEC_NAME.to_string(), DEFAULT_SPEC.to_string()),
+        Some(p) => {
+            let name = p.display().to_string();
+            let bytes = std::fs::read(p).map_err(|e| BuildError::Read(format!("cannot read spec `{name}`: {e}")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| BuildError::Read(format!("spec `{name}` is not UTF-8 (byte {})", e.utf8_error().valid_up_to())))?;
+            (name, text)
+        }
+    };
+    let loaded = cerverus_spec::load(&name, &text).map_err(BuildError::Spec)?;
+    Ok((name, loaded))
+}
+
+/// Resolve and render: the whole pipeline up to (not including) the write.
+pub fn build_bundle(_name: &str, loaded: &LoadedSpec, envs: &[String]) -> Result<(Platform, Bundle), BuildError> {
+    let platform = cerverus_model::resolve(loaded).map_err(BuildError::Spec)?;
+    let bundle = cerverus_render::render(&platform, envs).map_err(|e| BuildError::Render(e.to_string()))?;
+    Ok((platform, bundle))
+}
+
+/// Build the embedded default spec for all environments (what `cerverus build` does).
+pub fn build_default() -> Result<(Platform, Bundle), BuildError> {
+    let (name, loaded) = load_spec(None)?;
+    build_bundle(&name, &loaded, &[])
+}
+
+/// The verification summary printed after a build: what the model holds per environment.
+pub fn summary(platform: &Platform, envs: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<10} {:>9} {:>10} {:>8} {:>7} {:>7}", "env", "workloads", "dep-edges", "subnets", "pools", "nat");
+    for e in platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)) {
+        let _ = writeln!(
+            s,
+            "{:<10} {:>9} {:>10} {:>8} {:>7} {:>7}",
+            e.name,
+            e.workloads.len(),
+            e.graph.edges.len(),
+            e.network.subnets.len(),
+            e.node_pools.len(),
+            format!("{:?}", e.network.nat).to_ascii_lowercase()
+        );
+    }
+    s
+}

@@ -1,0 +1,354 @@
+//! Workloads: ServiceAccount, ConfigMap, Deployment, Service and PodDisruptionBudget, hardened
+//! to the Pod Security Standard `restricted` profile.
+//!
+//! This slice renders `kind: deployment`; StatefulSets, CronJobs and Jobs reuse
+//! [`pod_template`] when they arrive, and canary/blue-green workloads will swap the Deployment
+//! for an Argo Rollout around the same template.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus_model::{Env, Platform, Workload};
+use cerverus_spec::{self as spec, Exposure, Tier, WorkloadKind};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TCPSocketAction, Toleration,
+    TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::namespaces::priority_class_name;
+use super::{Objects, labels};
+use crate::RenderError;
+
+/// The UID/GID application containers run as: non-root, above the range host users take.
+const APP_UID: i64 = 10001;
+/// Seconds a pod keeps serving after it is taken out of endpoints, before SIGTERM.
+const PRE_STOP_SLEEP: i64 = 10;
+/// Where secrets are mounted, one directory per secret, one file per key.
+const SECRETS_DIR: &str = "/var/run/secrets/cerverus";
+
+pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    let mut service_accounts = BTreeSet::new();
+    for w in env.workloads.iter().filter(|w| w.spec.kind == WorkloadKind::Deployment) {
+        let ns = w.namespace();
+        if service_accounts.insert((ns.to_string(), w.service_account.clone())) {
+            out.add(Some(ns), "ServiceAccount", &w.service_account, &service_account(platform, env, w))?;
+        }
+        if !w.spec.config.is_empty() {
+            out.add(Some(ns), "ConfigMap", w.name(), &config_map(w))?;
+        }
+        out.add(Some(ns), "Deployment", w.name(), &deployment(platform, env, w))?;
+        if !w.spec.ports.is_empty() {
+            out.add(Some(ns), "Service", w.name(), &service(w))?;
+        }
+        if min_replicas(w) > 1 {
+            out.add(Some(ns), "PodDisruptionBudget", w.name(), &pdb(w))?;
+        }
+    }
+    Ok(())
+}
+
+fn meta(w: &Workload, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(w.namespace().to_string()),
+        labels: Some(labels::workload(w)),
+        ..Default::default()
+    }
+}
+
+/// The fewest replicas the workload ever runs with.
+fn min_replicas(w: &Workload) -> u32 {
+    w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.min.min(w.spec.replicas))
+}
+
+fn service_account(platform: &Platform, env: &Env, w: &Workload) -> ServiceAccount {
+    let mut m = meta(w, &w.service_account);
+    if w.spec.service_account.is_some() {
+        // A shared account is not one workload's: label it for the namespace's application.
+        let mut l = labels::common(&w.spec.part_of);
+        l.insert("app.kubernetes.io/name".into(), w.service_account.clone());
+        m.labels = Some(l);
+    }
+    // IRSA: the IAM role the Terraform `eks` module creates for this service account.
+    m.annotations = Some(BTreeMap::from([(
+        "eks.amazonaws.com/role-arn".to_string(),
+        format!(
+            "arn:aws:iam::{}:role/{}-{}-{}",
+            platform.account_id, env.cluster_name, w.namespace(), w.service_account
+        ),
+    )]));
+    ServiceAccount {
+        metadata: m,
+        // Pods opt in per workload; the account itself never hands out a token by default.
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    }
+}
+
+fn config_map(w: &Workload) -> ConfigMap {
+    ConfigMap { metadata: meta(w, w.name()), data: Some(w.spec.config.clone()), ..Default::default() }
+}
+
+fn deployment(platform: &Platform, env: &Env, w: &Workload) -> Deployment {
+    let mut m = meta(w, w.name());
+    m.annotations = Some(BTreeMap::from([(
+        "cerverus.io/rollout".to_string(),
+        // Canary and blue-green are carried out by Argo Rollouts around this same template.
+        format!("{:?}", w.spec.rollout).to_ascii_lowercase(),
+    )]));
+    Deployment {
+        metadata: m,
+        spec: Some(DeploymentSpec {
+            replicas: Some(w.spec.replicas as i32),
+            revision_history_limit: Some(5),
+            progress_deadline_seconds: Some(600),
+            selector: LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                // Zero downtime: never go below the desired count while rolling.
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::String("25%".into())),
+                }),
+            }),
+            template: pod_template(platform, env, w),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The hardened pod template shared by every workload kind.
+pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodTemplateSpec {
+    let mut annotations = BTreeMap::new();
+    if let Some(bw) = &w.spec.egress_bandwidth {
+        annotations.insert("kubernetes.io/egress-bandwidth".to_string(), bw.clone());
+    }
+    let pool = env.node_pool(&w.spec.node_pool);
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource { size_limit: Some(Quantity("256Mi".into())), ..Default::default() }),
+        ..Default::default()
+    }];
+    let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() }];
+    for s in &w.secrets {
+        let vol = format!("secret-{}", s.name);
+        volumes.push(Volume {
+            name: vol.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(s.name.clone()),
+                default_mode: Some(0o440),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: vol,
+            mount_path: format!("{SECRETS_DIR}/{}", s.name),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+
+    let zone_skew = if w.spec.tier == Tier::Critical { "DoNotSchedule" } else { "ScheduleAnyway" };
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels::workload(w)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(w.service_account.clone()),
+            automount_service_account_token: Some(w.spec.uses_kubernetes_api),
+            priority_class_name: Some(priority_class_name(&platform.name, w.spec.tier)),
+            termination_grace_period_seconds: Some(45),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(APP_UID),
+                run_as_group: Some(APP_UID),
+                fs_group: Some(APP_UID),
+                seccomp_profile: Some(runtime_default()),
+                ..Default::default()
+            }),
+            node_selector: pool.map(|p| p.labels.clone()).filter(|l| !l.is_empty()),
+            tolerations: pool.map(|p| p.taints.iter().map(toleration).collect::<Vec<_>>()).filter(|t| !t.is_empty()),
+            topology_spread_constraints: Some(vec![
+                spread(w, "topology.kubernetes.io/zone", zone_skew),
+                spread(w, "kubernetes.io/hostname", "ScheduleAnyway"),
+            ]),
+            containers: vec![container(w, mounts)],
+            volumes: Some(volumes),
+            ..Default::default()
+        }),
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }
+}
+
+fn toleration(t: &spec::Taint) -> Toleration {
+    Toleration {
+        key: Some(t.key.clone()),
+        operator: Some("Equal".into()),
+        value: Some(t.value.clone()),
+        effect: Some(format!("{:?}", t.effect)),
+        ..Default::default()
+    }
+}
+
+fn spread(w: &Workload, key: &str, when: &str) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: key.into(),
+        when_unsatisfiable: when.into(),
+        label_selector: Some(LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn container(w: &Workload, mounts: Vec<VolumeMount>) -> Container {
+    let r = &w.spec.resources;
+    let mut requests = BTreeMap::from([
+        ("cpu".to_string(), Quantity(r.requests.cpu.clone())),
+        ("memory".to_string(), Quantity(r.requests.memory.clone())),
+        ("ephemeral-storage".to_string(), Quantity(r.requests.ephemeral_storage.clone())),
+    ]);
+    let mut limits = BTreeMap::from([
+        ("cpu".to_string(), Quantity(r.limits.cpu.clone())),
+        ("memory".to_string(), Quantity(r.limits.memory.clone())),
+        ("ephemeral-storage".to_string(), Quantity(r.limits.ephemeral_storage.clone())),
+    ]);
+    if r.gpu > 0 {
+        requests.insert("nvidia.com/gpu".into(), Quantity(r.gpu.to_string()));
+        limits.insert("nvidia.com/gpu".into(), Quantity(r.gpu.to_string()));
+    }
+    let probes = w.spec.probes.clone().unwrap_or(spec::Probes { readiness: None, liveness: None, startup: None });
+    Container {
+        name: w.name().to_string(),
+        image: Some(w.image_ref.clone()),
+        image_pull_policy: Some("Always".into()),
+        command: (!w.spec.command.is_empty()).then(|| w.spec.command.clone()),
+        args: (!w.spec.args.is_empty()).then(|| w.spec.args.clone()),
+        ports: (!w.spec.ports.is_empty()).then(|| {
+            w.spec
+                .ports
+                .iter()
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.port),
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        env_from: (!w.spec.config.is_empty()).then(|| {
+            vec![EnvFromSource {
+                config_map_ref: Some(ConfigMapEnvSource { name: w.name().to_string(), optional: Some(false) }),
+                ..Default::default()
+            }]
+        }),
+        resources: Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..Default::default() }),
+        readiness_probe: probes.readiness.as_ref().map(|p| probe(w, p)),
+        liveness_probe: probes.liveness.as_ref().map(|p| probe(w, p)),
+        startup_probe: probes.startup.as_ref().map(|p| probe(w, p)),
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler { sleep: Some(SleepAction { seconds: PRE_STOP_SLEEP }), ..Default::default() }),
+            ..Default::default()
+        }),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            privileged: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            run_as_user: Some(APP_UID),
+            run_as_group: Some(APP_UID),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+            seccomp_profile: Some(runtime_default()),
+            ..Default::default()
+        }),
+        volume_mounts: Some(mounts),
+        ..Default::default()
+    }
+}
+
+fn probe(w: &Workload, p: &spec::Probe) -> Probe {
+    let port = |name: &str| {
+        let number = w.spec.ports.iter().find(|x| x.name == name).map_or(0, |x| i32::from(x.port));
+        IntOrString::Int(number)
+    };
+    let mut out = Probe {
+        period_seconds: Some(p.period_seconds as i32),
+        failure_threshold: Some(p.failure_threshold as i32),
+        timeout_seconds: Some(3),
+        ..Default::default()
+    };
+    match (&p.path, &p.port) {
+        (Some(path), Some(pn)) => {
+            out.http_get = Some(HTTPGetAction { path: Some(path.clone()), port: port(pn), ..Default::default() });
+        }
+        (None, Some(pn)) => out.tcp_socket = Some(TCPSocketAction { port: port(pn), ..Default::default() }),
+        _ => out.exec = Some(ExecAction { command: Some(p.exec.clone()) }),
+    }
+    out
+}
+
+fn service(w: &Workload) -> Service {
+    let mut m = meta(w, w.name());
+    if w.spec.exposure == Exposure::None {
+        // Only scraped by Prometheus; nothing else is allowed to call it.
+        m.annotations = Some(BTreeMap::from([("cerverus.io/exposure".to_string(), "metrics-only".to_string())]));
+    }
+    Service {
+        metadata: m,
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(labels::selector(w)),
+            ports: Some(
+                w.spec
+                    .ports
+                    .iter()
+                    .map(|p| ServicePort {
+                        name: Some(p.name.clone()),
+                        port: i32::from(p.port),
+                        target_port: Some(IntOrString::String(p.name.clone())),
+                        protocol: Some("TCP".into()),
+                        app_protocol: Some(
+                            match p.protocol {
+                                spec::PortProtocol::Http => "http",
+                                spec::PortProtocol::Grpc => "grpc",
+                                spec::PortProtocol::Tcp => "tcp",
+                            }
+                            .into(),
+                        ),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// One pod may be voluntarily disrupted at a time, so a node drain always makes progress while
+/// at least `min - 1` replicas keep serving.
+fn pdb(w: &Workload) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(w, w.name()),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() }),
+            unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
