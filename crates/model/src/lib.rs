@@ -124,7 +124,21 @@ impl Workload {
     pub fn namespace(&self) -> &str {
         &self.spec.namespace
     }
+
+    /// The port Prometheus scrapes, by the platform's convention the one named `metrics`.
+    pub fn metrics_port(&self) -> Option<&spec::Port> {
+        self.spec.ports.iter().find(|p| p.name == METRICS_PORT)
+    }
+
+    /// HTTP ports that serve traffic (every HTTP port but the metrics port): what an ingress
+    /// gateway may route to.
+    pub fn serving_http_ports(&self) -> impl Iterator<Item = &spec::Port> {
+        self.spec.ports.iter().filter(|p| p.protocol == spec::PortProtocol::Http && p.name != METRICS_PORT)
+    }
 }
+
+/// Name of the port that exposes Prometheus metrics.
+pub const METRICS_PORT: &str = "metrics";
 
 /// A secret as it exists in AWS Secrets Manager and in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 mod labels;
 mod namespaces;
+pub mod network_policies;
 mod workloads;
 pub mod yaml;
 
@@ -20,6 +21,8 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
     let mut out = Objects::default();
     namespaces::render(platform, env, &mut out)?;
     workloads::render(platform, env, &mut out)?;
+    let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
+    network_policies::render(platform, env, &all, &mut out)?;
     Ok(out.bundle)
 }
 

@@ -1,0 +1,240 @@
+//! NetworkPolicies derived from the dependency graph.
+//!
+//! Every namespace that runs platform workloads gets a default deny (ingress and egress) and a
+//! DNS allowance. Each workload then gets one policy whose rules are exactly its edges in the
+//! graph, in both directions, plus the platform's own edges (Prometheus scraping the `metrics`
+//! port, the Istio ingress gateway reaching public workloads, sidecars reaching istiod), each
+//! of which is named in [`PlatformEdge`] so tests can tell them from declared dependencies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
+use cerverus_spec::Exposure;
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{Objects, labels};
+use crate::RenderError;
+
+/// Namespace label every namespace carries (set by the API server).
+const NS_NAME: &str = "kubernetes.io/metadata.name";
+/// Address ranges that are never "the internet" for egress rules.
+const PRIVATE_RANGES: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
+/// Edges the platform itself needs, not declared by any workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformEdge {
+    /// Pods → kube-dns on 53/UDP and 53/TCP.
+    Dns,
+    /// Prometheus (in the monitoring namespace) → each workload's `metrics` port.
+    MetricsScrape,
+    /// Istio ingress gateway → public workloads' HTTP ports.
+    IngressGateway,
+    /// Sidecars → istiod (xDS and certificates) on 15012.
+    MeshControlPlane,
+}
+
+impl PlatformEdge {
+    pub fn annotation(self) -> &'static str {
+        match self {
+            PlatformEdge::Dns => "dns",
+            PlatformEdge::MetricsScrape => "metrics-scrape",
+            PlatformEdge::IngressGateway => "ingress-gateway",
+            PlatformEdge::MeshControlPlane => "mesh-control-plane",
+        }
+    }
+}
+
+/// The namespace Prometheus runs in and the labels of its pods.
+pub const MONITORING_NAMESPACE: &str = "cerverus-monitoring";
+pub const PROMETHEUS_POD: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
+/// The Istio ingress gateway's namespace and pod label.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+pub const GATEWAY_POD: (&str, &str) = ("istio", "ingressgateway");
+pub const ISTIOD_POD: (&str, &str) = ("app", "istiod");
+pub const ISTIOD_PORT: i32 = 15012;
+
+pub(super) fn render(platform: &Platform, env: &Env, workloads: &[&Workload], out: &mut Objects) -> Result<(), RenderError> {
+    let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace()).collect();
+    for ns in &namespaces {
+        out.add(Some(ns), "NetworkPolicy", "default-deny", &default_deny(platform, ns))?;
+        out.add(Some(ns), "NetworkPolicy", "allow-dns", &allow_dns(platform, ns))?;
+        if env.namespace(ns).is_some_and(|n| n.istio_injection) {
+            out.add(Some(ns), "NetworkPolicy", "allow-istiod", &allow_istiod(platform, ns))?;
+        }
+    }
+    for w in workloads {
+        out.add(Some(w.namespace()), "NetworkPolicy", w.name(), &workload_policy(env, workloads, w))?;
+    }
+    Ok(())
+}
+
+fn ns_meta(platform: &Platform, ns: &str, name: &str, edge: Option<PlatformEdge>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(ns.to_string()),
+        labels: Some(labels::common(&platform.name)),
+        annotations: edge.map(|e| BTreeMap::from([("cerverus.io/platform-edge".to_string(), e.annotation().to_string())])),
+        ..Default::default()
+    }
+}
+
+fn select(pairs: &[(&str, &str)]) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        ..Default::default()
+    }
+}
+
+fn peer_in(ns: &str, pod: Option<LabelSelector>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { namespace_selector: Some(select(&[(NS_NAME, ns)])), pod_selector: pod, ..Default::default() }
+}
+
+fn tcp(port: i32) -> NetworkPolicyPort {
+    NetworkPolicyPort { port: Some(IntOrString::Int(port)), protocol: Some("TCP".into()), ..Default::default() }
+}
+
+fn default_deny(platform: &Platform, ns: &str) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: ns_meta(platform, ns, "default-deny", None),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn allow_dns(platform: &Platform, ns: &str) -> NetworkPolicy {
+    let udp = NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("UDP".into()), ..Default::default() };
+    NetworkPolicy {
+        metadata: ns_meta(platform, ns, "allow-dns", Some(PlatformEdge::Dns)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![peer_in("kube-system", Some(select(&[("k8s-app", "kube-dns")])))]),
+                ports: Some(vec![udp, tcp(53)]),
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn allow_istiod(platform: &Platform, ns: &str) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: ns_meta(platform, ns, "allow-istiod", Some(PlatformEdge::MeshControlPlane)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![peer_in(GATEWAY_NAMESPACE, Some(select(&[ISTIOD_POD])))]),
+                ports: Some(vec![tcp(ISTIOD_PORT)]),
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn workload_selector(w: &Workload) -> LabelSelector {
+    LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() }
+}
+
+fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkPolicy {
+    // Ingress: one rule per port, from every declared caller of that port.
+    let mut by_port: BTreeMap<i32, Vec<NetworkPolicyPeer>> = BTreeMap::new();
+    for e in env.graph.into_workload(w.name()) {
+        let Some(port) = e.port else { continue };
+        let Some(caller) = workloads.iter().find(|c| c.name() == e.from) else { continue };
+        by_port.entry(i32::from(port)).or_default().push(peer_in(caller.namespace(), Some(workload_selector(caller))));
+    }
+    let mut ingress: Vec<NetworkPolicyIngressRule> = by_port
+        .into_iter()
+        .map(|(port, from)| NetworkPolicyIngressRule { from: Some(from), ports: Some(vec![tcp(port)]) })
+        .collect();
+    if w.spec.exposure == Exposure::Public {
+        for p in w.serving_http_ports() {
+            ingress.push(NetworkPolicyIngressRule {
+                from: Some(vec![peer_in(GATEWAY_NAMESPACE, Some(select(&[GATEWAY_POD])))]),
+                ports: Some(vec![tcp(i32::from(p.port))]),
+            });
+        }
+    }
+    if let Some(m) = w.metrics_port() {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![peer_in(MONITORING_NAMESPACE, Some(select(&[PROMETHEUS_POD])))]),
+            ports: Some(vec![tcp(i32::from(m.port))]),
+        });
+    }
+
+    // Egress: one rule per declared dependency.
+    let data_subnets: Vec<String> = env.network.tier(SubnetTier::Data).map(|s| s.cidr.to_string()).collect();
+    let internet = || NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            except: Some(PRIVATE_RANGES.iter().map(|s| s.to_string()).collect()),
+        }),
+        ..Default::default()
+    };
+    let mut egress = Vec::new();
+    let mut s3 = false;
+    for e in env.graph.from(w.name()) {
+        match &e.to {
+            Target::Workload { name, namespace, .. } => {
+                let Some(callee) = workloads.iter().find(|c| c.name() == name) else { continue };
+                let Some(port) = e.port else { continue };
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(vec![peer_in(namespace, Some(workload_selector(callee)))]),
+                    ports: Some(vec![tcp(i32::from(port))]),
+                });
+            }
+            Target::Postgres { .. } | Target::Redis { .. } => {
+                let Some(port) = e.port else { continue };
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(
+                        data_subnets
+                            .iter()
+                            .map(|c| NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: c.clone(), except: None }), ..Default::default() })
+                            .collect(),
+                    ),
+                    ports: Some(vec![tcp(i32::from(port))]),
+                });
+            }
+            Target::External { .. } => {
+                let Some(port) = e.port else { continue };
+                egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(vec![tcp(i32::from(port))]) });
+            }
+            // S3 is reached through the VPC gateway endpoint, whose routes point at S3's public
+            // ranges; access itself is governed by the workload's IAM role.
+            Target::Bucket { .. } => s3 = true,
+        }
+    }
+    if s3 {
+        egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(vec![tcp(443)]) });
+    }
+    egress.dedup();
+
+    let mut meta = ObjectMeta {
+        name: Some(w.name().to_string()),
+        namespace: Some(w.namespace().to_string()),
+        labels: Some(labels::workload(w)),
+        ..Default::default()
+    };
+    meta.annotations = Some(BTreeMap::from([(
+        "cerverus.io/derived-from".to_string(),
+        "dependsOn edges of the platform spec".to_string(),
+    )]));
+    NetworkPolicy {
+        metadata: meta,
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(workload_selector(w)),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: Some(ingress),
+            egress: Some(egress),
+        }),
+    }
+}
