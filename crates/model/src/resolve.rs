@@ -432,7 +432,7 @@ impl Checker<'_> {
                     &p.at("namespace"),
                     Diagnostic::new(format!("workload `{}` is in unknown namespace `{}`", w.name, w.namespace))
                         .expected(format!("one of the declared namespaces: {}", namespaces.join(", ")))
-                        .hint("declare it under `namespaces:` or correct the name"),
+                        .hint(hint_for(&w.namespace, namespaces.iter().copied(), "declare it under `namespaces:` or correct the name".into())),
                 );
             }
             match s.cluster.node_pools.iter().find(|np| np.name == w.node_pool) {
@@ -440,7 +440,7 @@ impl Checker<'_> {
                     &p.at("nodePool"),
                     Diagnostic::new(format!("workload `{}` runs on unknown node pool `{}`", w.name, w.node_pool))
                         .expected(format!("one of the declared node pools: {}", pools.join(", ")))
-                        .hint("declare it under `cluster.nodePools:` or correct the name"),
+                        .hint(hint_for(&w.node_pool, pools.iter().copied(), "declare it under `cluster.nodePools:` or correct the name".into())),
                 ),
                 Some(pool) if w.resources.gpu > 0 && pool.gpu.is_none() => self.report(
                     &p.at("resources").at("gpu"),
@@ -777,7 +777,7 @@ impl Checker<'_> {
                             } else {
                                 format!("one of: {}", known.join(", "))
                             })
-                            .hint(format!("declare it under `{section}:` or correct the name")),
+                            .hint(hint_for(wanted, known.iter().copied(), format!("declare it under `{section}:` or correct the name"))),
                     );
                 }
             }
@@ -806,7 +806,7 @@ impl Checker<'_> {
                 &p.at("workload"),
                 Diagnostic::new(format!("workload `{}` depends on unknown workload `{target}`", w.name))
                     .expected(format!("one of the declared workloads: {}", known.join(", ")))
-                    .hint("declare it under `workloads:` or correct the name"),
+                    .hint(hint_for(target, known.iter().copied(), "declare it under `workloads:` or correct the name".into())),
             );
             return;
         };
@@ -949,7 +949,7 @@ impl Checker<'_> {
             p,
             Diagnostic::new(format!("override for unknown {what} `{name}`"))
                 .expected(format!("one of: {}", known.join(", ")))
-                .hint("overrides can only adjust what the base spec declares"),
+                .hint(hint_for(name, known.iter().copied(), "overrides can only adjust what the base spec declares".into())),
         );
     }
 }
@@ -1189,4 +1189,51 @@ fn derive_graph(s: &spec::PlatformSpec, workloads: &[Workload]) -> DependencyGra
         }
     }
     DependencyGraph::new(edges)
+}
+
+/// The known name closest to `wanted`, when it is close enough to be a likely typo.
+fn did_you_mean<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wanted.chars().count() / 3).max(2);
+    known
+        .into_iter()
+        .map(|k| (edit_distance(wanted, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A hint that suggests the closest known name, or falls back to `otherwise`.
+fn hint_for<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>, otherwise: String) -> String {
+    match did_you_mean(wanted, known) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => otherwise,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let known = ["inference-service", "alerts-api", "general"];
+        assert_eq!(did_you_mean("inference-svc", known), Some("inference-service"));
+        assert_eq!(did_you_mean("genral", known), Some("general"));
+        assert_eq!(did_you_mean("postgres", known), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }
