@@ -78,10 +78,8 @@ pub fn check_scoped(bundle: &Bundle, out: &Path, scope: Scope<'_>) -> std::io::R
         Ok(text) => {
             let owned = parse_manifest(&text);
             report.manifest_differs = text != bundle.manifest_over(&owned, scope);
-            report.stale = owned
-                .into_iter()
-                .filter(|p| scope(p) && bundle.get(p).is_none() && out.join(p).exists())
-                .collect();
+            report.stale =
+                owned.into_iter().filter(|p| scope(p) && bundle.get(p).is_none() && out.join(p).exists()).collect();
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => report.manifest_differs = true,
         Err(e) => return Err(e),

@@ -161,7 +161,10 @@ mod tests {
             assert!(b.add(bad, "x").is_err(), "{bad:?} must be rejected");
         }
         assert!(b.add("terraform/envs/dev/main.tf", "x").is_ok());
-        assert_eq!(b.add("terraform/envs/dev/main.tf", "y"), Err(BundleError::Duplicate("terraform/envs/dev/main.tf".into())));
+        assert_eq!(
+            b.add("terraform/envs/dev/main.tf", "y"),
+            Err(BundleError::Duplicate("terraform/envs/dev/main.tf".into()))
+        );
     }
 
     #[test]

@@ -84,11 +84,8 @@ pub fn write_scoped(bundle: &Bundle, out: &Path, scope: Scope<'_>) -> Result<Wri
             Err(e) => return Err(io_err("reading", &target)(e)),
         }
     }
-    let stale: Vec<String> = owned
-        .iter()
-        .filter(|p| scope(p) && bundle.get(p).is_none())
-        .map(|p| p.to_string())
-        .collect();
+    let stale: Vec<String> =
+        owned.iter().filter(|p| scope(p) && bundle.get(p).is_none()).map(|p| p.to_string()).collect();
     let manifest = bundle.manifest_over(&owned_list, scope);
     let manifest_same = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest);
     if changed.is_empty() && stale.is_empty() && manifest_same {

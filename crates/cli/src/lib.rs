@@ -30,7 +30,9 @@ impl BuildError {
         match self {
             BuildError::Read(m) => format!("error: {m}\n"),
             BuildError::Spec(d) => d.render(),
-            BuildError::Render(m) => format!("error: rendering failed: {m}\n  = hint: this is a bug in cerverus; please report it with the spec\n"),
+            BuildError::Render(m) => format!(
+                "error: rendering failed: {m}\n  = hint: this is a bug in cerverus; please report it with the spec\n"
+            ),
             BuildError::Write(m) => format!("error: {m}\n  = note: the output directory was left unchanged\n"),
         }
     }
@@ -50,8 +52,9 @@ pub fn load_spec(path: Option<&Path>) -> Result<(String, LoadedSpec), BuildError
         Some(p) => {
             let name = p.display().to_string();
             let bytes = std::fs::read(p).map_err(|e| BuildError::Read(format!("cannot read spec `{name}`: {e}")))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|e| BuildError::Read(format!("spec `{name}` is not UTF-8 (byte {})", e.utf8_error().valid_up_to())))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                BuildError::Read(format!("spec `{name}` is not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+            })?;
             (name, text)
         }
     };
@@ -75,7 +78,11 @@ pub fn build_default() -> Result<(Platform, Bundle), BuildError> {
 /// The verification summary printed after a build: what the model holds per environment.
 pub fn summary(platform: &Platform, envs: &[String]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<10} {:>9} {:>10} {:>8} {:>7} {:>7}", "env", "workloads", "dep-edges", "subnets", "pools", "nat");
+    let _ = writeln!(
+        s,
+        "{:<10} {:>9} {:>10} {:>8} {:>7} {:>7}",
+        "env", "workloads", "dep-edges", "subnets", "pools", "nat"
+    );
     for e in platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)) {
         let _ = writeln!(
             s,

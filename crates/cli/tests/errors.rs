@@ -71,7 +71,11 @@ fn assert_rejected(case: &Case) {
     assert!(stderr.contains(&loc), "[{}] expected location {loc} in:\n{stderr}", case.name);
     assert!(stderr.contains(case.message), "[{}] expected message {:?} in:\n{stderr}", case.name, case.message);
     if let Some(expected) = case.expected {
-        assert!(stderr.contains(&format!("= expected: {expected}")), "[{}] expected `expected:` {expected:?} in:\n{stderr}", case.name);
+        assert!(
+            stderr.contains(&format!("= expected: {expected}")),
+            "[{}] expected `expected:` {expected:?} in:\n{stderr}",
+            case.name
+        );
     }
     assert!(!stderr.contains("panicked"), "[{}] panicked:\n{stderr}", case.name);
     assert_eq!(tree(&out), before, "[{}] the output directory changed", case.name);
@@ -81,13 +85,31 @@ fn cases() -> Vec<Case> {
     let mut v = Vec::new();
 
     let s = mutate("  azCount: 3\n", "  azCount: 3\n  azCuont: 3\n");
-    v.push(Case { name: "unknown field", at: position(&s, "azCuont"), spec: s, message: "unknown field `azCuont`", expected: Some("one of") });
+    v.push(Case {
+        name: "unknown field",
+        at: position(&s, "azCuont"),
+        spec: s,
+        message: "unknown field `azCuont`",
+        expected: Some("one of"),
+    });
 
     let s = mutate("  azCount: 3\n", "  azCount: 3\n  azCount: 2\n");
-    v.push(Case { name: "duplicate key", at: position(&s, "azCount: 2"), spec: s, message: "duplicate key `azCount`", expected: None });
+    v.push(Case {
+        name: "duplicate key",
+        at: position(&s, "azCount: 2"),
+        spec: s,
+        message: "duplicate key `azCount`",
+        expected: None,
+    });
 
     let s = mutate("  azCount: 3\n", "  azCount: three\n");
-    v.push(Case { name: "wrong type", at: position(&s, "three"), spec: s, message: "not a valid u8", expected: Some("a whole number from 0 to 255") });
+    v.push(Case {
+        name: "wrong type",
+        at: position(&s, "three"),
+        spec: s,
+        message: "not a valid u8",
+        expected: Some("a whole number from 0 to 255"),
+    });
 
     let s = mutate("      - workload: inference-service\n", "      - workload: inference-svc\n");
     v.push(Case {
@@ -99,17 +121,44 @@ fn cases() -> Vec<Case> {
     });
 
     let s = mutate("      - external: finra\n", "      - external: nasdaq\n");
-    v.push(Case { name: "dangling external reference", at: position(&s, "nasdaq"), spec: s, message: "unknown external service `nasdaq`", expected: None });
+    v.push(Case {
+        name: "dangling external reference",
+        at: position(&s, "nasdaq"),
+        spec: s,
+        message: "unknown external service `nasdaq`",
+        expected: None,
+    });
 
     let explicit = "    data: 24\n  nat: perAz\n  subnets:\n    public: [10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24]\n    private: [10.0.0.0/19, 10.0.32.0/19, 10.0.64.0/19]\n    data: [10.0.99.0/24, 10.0.100.0/24, 10.1.0.0/24]\n";
     let s = mutate("    data: 24\n  nat: perAz\n", explicit);
-    v.push(Case { name: "overlapping CIDRs", at: position(&s, "10.0.0.0/19"), spec: s.clone(), message: "subnet `10.0.0.0/19` overlaps `10.0.0.0/24`", expected: None });
-    v.push(Case { name: "CIDR outside the VPC", at: position(&s, "10.1.0.0/24"), spec: s, message: "subnet `10.1.0.0/24` is outside the VPC `10.0.0.0/16`", expected: None });
+    v.push(Case {
+        name: "overlapping CIDRs",
+        at: position(&s, "10.0.0.0/19"),
+        spec: s.clone(),
+        message: "subnet `10.0.0.0/19` overlaps `10.0.0.0/24`",
+        expected: None,
+    });
+    v.push(Case {
+        name: "CIDR outside the VPC",
+        at: position(&s, "10.1.0.0/24"),
+        spec: s,
+        message: "subnet `10.1.0.0/24` is outside the VPC `10.0.0.0/16`",
+        expected: None,
+    });
 
     let s = mutate("network:\n  vpcCidr: 10.0.0.0/16\n", "network:\n  vpcCidr: 10.0.0.0/26\n");
-    v.push(Case { name: "VPC prefix out of range", at: position(&s, "10.0.0.0/26"), spec: s, message: "has prefix /26", expected: None });
+    v.push(Case {
+        name: "VPC prefix out of range",
+        at: position(&s, "10.0.0.0/26"),
+        spec: s,
+        message: "has prefix /26",
+        expected: None,
+    });
 
-    let s = mutate("    replicas: 3\n    autoscaling:\n      min: 3\n      max: 20\n", "    replicas: 30\n    autoscaling:\n      min: 3\n      max: 20\n");
+    let s = mutate(
+        "    replicas: 3\n    autoscaling:\n      min: 3\n      max: 20\n",
+        "    replicas: 30\n    autoscaling:\n      min: 3\n      max: 20\n",
+    );
     v.push(Case {
         name: "replicas above autoscaling max",
         at: position(&s, "30\n    autoscaling"),
@@ -127,16 +176,49 @@ fn cases() -> Vec<Case> {
         expected: Some("one of the declared node pools: general, data, ml"),
     });
 
-    let s = mutate("      alerts-api: { replicas: 2, min: 2, max: 4 }\n", "      alerts-api: { replicas: 9, min: 2, max: 4 }\n");
-    v.push(Case { name: "environment override above max", at: position(&s, "9, min: 2"), spec: s, message: "above its autoscaling max 4", expected: None });
+    let s = mutate(
+        "      alerts-api: { replicas: 2, min: 2, max: 4 }\n",
+        "      alerts-api: { replicas: 9, min: 2, max: 4 }\n",
+    );
+    v.push(Case {
+        name: "environment override above max",
+        at: position(&s, "9, min: 2"),
+        spec: s,
+        message: "above its autoscaling max 4",
+        expected: None,
+    });
 
     let s = mutate("network:\n  vpcCidr: 10.0.0.0/16\n", "network:\n  vpcCidr: [10.0.0.0/16\n");
-    v.push(Case { name: "syntax error", at: position(&s, "[10.0.0.0/16"), spec: s, message: "YAML syntax error", expected: None });
+    v.push(Case {
+        name: "syntax error",
+        at: position(&s, "[10.0.0.0/16"),
+        spec: s,
+        message: "YAML syntax error",
+        expected: None,
+    });
 
     v.push(Case { name: "empty file", at: (1, 1), spec: String::new(), message: "the spec is empty", expected: None });
-    v.push(Case { name: "comments only", at: (1, 1), spec: "# nothing here\n".into(), message: "the spec is empty", expected: None });
-    v.push(Case { name: "not a mapping", at: (1, 1), spec: "- a\n- b\n".into(), message: "the spec must be a YAML mapping", expected: None });
-    v.push(Case { name: "a scalar", at: (1, 1), spec: "just words\n".into(), message: "the spec must be a YAML mapping", expected: None });
+    v.push(Case {
+        name: "comments only",
+        at: (1, 1),
+        spec: "# nothing here\n".into(),
+        message: "the spec is empty",
+        expected: None,
+    });
+    v.push(Case {
+        name: "not a mapping",
+        at: (1, 1),
+        spec: "- a\n- b\n".into(),
+        message: "the spec must be a YAML mapping",
+        expected: None,
+    });
+    v.push(Case {
+        name: "a scalar",
+        at: (1, 1),
+        spec: "just words\n".into(),
+        message: "the spec must be a YAML mapping",
+        expected: None,
+    });
     v
 }
 
@@ -162,7 +244,13 @@ fn unreadable_specs_exit_2() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let missing = tmp.path().join("nope.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_cerverus"))
-        .args(["build", "--spec", missing.to_str().expect("utf8"), "--out", tmp.path().join("o").to_str().expect("utf8")])
+        .args([
+            "build",
+            "--spec",
+            missing.to_str().expect("utf8"),
+            "--out",
+            tmp.path().join("o").to_str().expect("utf8"),
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
@@ -172,7 +260,13 @@ fn unreadable_specs_exit_2() {
     let binary = tmp.path().join("bin.yaml");
     fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_cerverus"))
-        .args(["build", "--spec", binary.to_str().expect("utf8"), "--out", tmp.path().join("o").to_str().expect("utf8")])
+        .args([
+            "build",
+            "--spec",
+            binary.to_str().expect("utf8"),
+            "--out",
+            tmp.path().join("o").to_str().expect("utf8"),
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));

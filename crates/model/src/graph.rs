@@ -58,9 +58,7 @@ impl DependencyGraph {
 
     /// Edges arriving at workload `name`.
     pub fn into_workload<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Edge> + 'a {
-        self.edges
-            .iter()
-            .filter(move |e| matches!(&e.to, Target::Workload { name: n, .. } if n == name))
+        self.edges.iter().filter(move |e| matches!(&e.to, Target::Workload { name: n, .. } if n == name))
     }
 
     /// Workloads that reach PostgreSQL store `name`.

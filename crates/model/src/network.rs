@@ -49,11 +49,7 @@ pub enum LayoutError {
 
 /// Allocate `az_count` subnets per tier from `vpc`, largest blocks first so every block stays
 /// aligned, in a fixed order so the same inputs always give the same layout.
-pub fn allocate(
-    vpc: Ipv4Net,
-    azs: &[String],
-    prefixes: [(SubnetTier, u8); 3],
-) -> Result<Vec<Subnet>, LayoutError> {
+pub fn allocate(vpc: Ipv4Net, azs: &[String], prefixes: [(SubnetTier, u8); 3]) -> Result<Vec<Subnet>, LayoutError> {
     for (tier, prefix) in prefixes {
         if prefix < vpc.prefix_len() || prefix > 28 {
             return Err(LayoutError::PrefixTooShort { tier, prefix, vpc_prefix: vpc.prefix_len() });
@@ -88,7 +84,7 @@ pub fn allocate(
             next = start + size;
         }
     }
-    out.sort_by(|a, b| (a.tier, a.az_index).cmp(&(b.tier, b.az_index)));
+    out.sort_by_key(|a| (a.tier, a.az_index));
     Ok(out)
 }
 

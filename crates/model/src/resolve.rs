@@ -5,9 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use cerverus_spec::{
-    self as spec, Diagnostic, Diagnostics, LoadedSpec, SourceMap, SpecPath, WorkloadKind,
-};
+use cerverus_spec::{self as spec, Diagnostic, Diagnostics, LoadedSpec, SourceMap, SpecPath, WorkloadKind};
 use ipnet::Ipv4Net;
 
 use crate::graph::{DependencyGraph, Edge, Target};
@@ -29,8 +27,7 @@ pub fn resolve(loaded: &LoadedSpec) -> Result<Platform, Diagnostics> {
     if s.environments.is_empty() {
         cx.report(
             &root.at("environments"),
-            Diagnostic::new("no environments are declared")
-                .expected("at least one environment, e.g. `dev: {}`"),
+            Diagnostic::new("no environments are declared").expected("at least one environment, e.g. `dev: {}`"),
         );
     }
     for (name, env) in &s.environments {
@@ -106,12 +103,7 @@ impl Checker<'_> {
     }
 
     /// Names in a list must be unique; report every repeat at its own position.
-    fn check_unique<'n>(
-        &mut self,
-        list: &SpecPath,
-        what: &str,
-        names: impl Iterator<Item = &'n str>,
-    ) {
+    fn check_unique<'n>(&mut self, list: &SpecPath, what: &str, names: impl Iterator<Item = &'n str>) {
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, name) in names.enumerate() {
             if let Some(first) = seen.insert(name, i) {
@@ -213,19 +205,14 @@ impl Checker<'_> {
     fn check_layout(&mut self, vpc: Ipv4Net, n: &spec::Network, path: &SpecPath, vpc_path: &SpecPath) {
         if let Some(explicit) = &n.subnets {
             let mut seen: Vec<(Ipv4Net, SpecPath)> = Vec::new();
-            for (tier, list) in
-                [("public", &explicit.public), ("private", &explicit.private), ("data", &explicit.data)]
+            for (tier, list) in [("public", &explicit.public), ("private", &explicit.private), ("data", &explicit.data)]
             {
                 let tier_path = path.at("subnets").at(tier);
                 if list.len() != usize::from(n.az_count) {
                     self.report(
                         &tier_path,
-                        Diagnostic::new(format!(
-                            "{} {tier} subnets for {} availability zones",
-                            list.len(),
-                            n.az_count
-                        ))
-                        .expected(format!("one {tier} subnet per availability zone")),
+                        Diagnostic::new(format!("{} {tier} subnets for {} availability zones", list.len(), n.az_count))
+                            .expected(format!("one {tier} subnet per availability zone")),
                     );
                 }
                 for (i, text) in list.iter().enumerate() {
@@ -238,9 +225,7 @@ impl Checker<'_> {
                                 .expected(format!("a range inside {vpc}")),
                         );
                     }
-                    if let Some((other, other_path)) =
-                        seen.iter().find(|(o, _)| network::overlaps(*o, net))
-                    {
+                    if let Some((other, other_path)) = seen.iter().find(|(o, _)| network::overlaps(*o, net)) {
                         self.report(
                             &p,
                             Diagnostic::new(format!("subnet `{net}` overlaps `{other}`"))
@@ -257,9 +242,7 @@ impl Checker<'_> {
         if let Err(e) = network::allocate(vpc, &azs, tier_prefixes(n)) {
             let (msg, expected) = match e {
                 LayoutError::DoesNotFit { needed, available } => (
-                    format!(
-                        "the subnets need {needed} addresses but the VPC `{vpc}` has {available}"
-                    ),
+                    format!("the subnets need {needed} addresses but the VPC `{vpc}` has {available}"),
                     "a larger VPC range or longer subnet prefixes".to_string(),
                 ),
                 LayoutError::PrefixTooShort { tier, prefix, vpc_prefix } => (
@@ -432,7 +415,11 @@ impl Checker<'_> {
                     &p.at("namespace"),
                     Diagnostic::new(format!("workload `{}` is in unknown namespace `{}`", w.name, w.namespace))
                         .expected(format!("one of the declared namespaces: {}", namespaces.join(", ")))
-                        .hint(hint_for(&w.namespace, namespaces.iter().copied(), "declare it under `namespaces:` or correct the name".into())),
+                        .hint(hint_for(
+                            &w.namespace,
+                            namespaces.iter().copied(),
+                            "declare it under `namespaces:` or correct the name".into(),
+                        )),
                 );
             }
             match s.cluster.node_pools.iter().find(|np| np.name == w.node_pool) {
@@ -440,7 +427,11 @@ impl Checker<'_> {
                     &p.at("nodePool"),
                     Diagnostic::new(format!("workload `{}` runs on unknown node pool `{}`", w.name, w.node_pool))
                         .expected(format!("one of the declared node pools: {}", pools.join(", ")))
-                        .hint(hint_for(&w.node_pool, pools.iter().copied(), "declare it under `cluster.nodePools:` or correct the name".into())),
+                        .hint(hint_for(
+                            &w.node_pool,
+                            pools.iter().copied(),
+                            "declare it under `cluster.nodePools:` or correct the name".into(),
+                        )),
                 ),
                 Some(pool) if w.resources.gpu > 0 && pool.gpu.is_none() => self.report(
                     &p.at("resources").at("gpu"),
@@ -591,16 +582,14 @@ impl Checker<'_> {
             if w.exposure != spec::Exposure::None {
                 self.report(
                     &p.at("exposure"),
-                    Diagnostic::new(format!("`{}` is a job and cannot be exposed", w.name))
-                        .expected("exposure: none"),
+                    Diagnostic::new(format!("`{}` is a job and cannot be exposed", w.name)).expected("exposure: none"),
                 );
             }
         }
         if w.exposure != spec::Exposure::None && w.ports.is_empty() {
             self.report(
                 &p.at("exposure"),
-                Diagnostic::new(format!("`{}` is exposed but has no ports", w.name))
-                    .expected("at least one port"),
+                Diagnostic::new(format!("`{}` is exposed but has no ports", w.name)).expected("at least one port"),
             );
         }
     }
@@ -683,11 +672,9 @@ impl Checker<'_> {
             return;
         };
         let pp = p.at("probes");
-        for (key, probe) in [
-            ("readiness", &probes.readiness),
-            ("liveness", &probes.liveness),
-            ("startup", &probes.startup),
-        ] {
+        for (key, probe) in
+            [("readiness", &probes.readiness), ("liveness", &probes.liveness), ("startup", &probes.startup)]
+        {
             let Some(probe) = probe else { continue };
             let at = pp.at(key);
             let forms = usize::from(probe.path.is_some()) + usize::from(!probe.exec.is_empty());
@@ -777,7 +764,11 @@ impl Checker<'_> {
                             } else {
                                 format!("one of: {}", known.join(", "))
                             })
-                            .hint(hint_for(wanted, known.iter().copied(), format!("declare it under `{section}:` or correct the name"))),
+                            .hint(hint_for(
+                                wanted,
+                                known.iter().copied(),
+                                format!("declare it under `{section}:` or correct the name"),
+                            )),
                     );
                 }
             }
@@ -806,7 +797,11 @@ impl Checker<'_> {
                 &p.at("workload"),
                 Diagnostic::new(format!("workload `{}` depends on unknown workload `{target}`", w.name))
                     .expected(format!("one of the declared workloads: {}", known.join(", ")))
-                    .hint(hint_for(target, known.iter().copied(), "declare it under `workloads:` or correct the name".into())),
+                    .hint(hint_for(
+                        target,
+                        known.iter().copied(),
+                        "declare it under `workloads:` or correct the name".into(),
+                    )),
             );
             return;
         };
@@ -873,8 +868,9 @@ impl Checker<'_> {
             if s.network.subnets.is_some() {
                 self.report(
                     &p.at("vpcCidr"),
-                    Diagnostic::new("an environment VPC range cannot be combined with explicit subnets")
-                        .expected("automatic subnet allocation (no `network.subnets`) when environments override vpcCidr"),
+                    Diagnostic::new("an environment VPC range cannot be combined with explicit subnets").expected(
+                        "automatic subnet allocation (no `network.subnets`) when environments override vpcCidr",
+                    ),
                 );
             } else {
                 self.check_layout(vpc, &s.network, &SpecPath::root().at("network"), &p.at("vpcCidr"));
@@ -898,7 +894,12 @@ impl Checker<'_> {
         for db in env.postgres.keys() {
             if !s.data_stores.postgres.iter().any(|x| &x.name == db) {
                 let pp = p.at("postgres").at(db.as_str());
-                self.unknown_override(&pp, "postgres store", db, s.data_stores.postgres.iter().map(|x| x.name.as_str()));
+                self.unknown_override(
+                    &pp,
+                    "postgres store",
+                    db,
+                    s.data_stores.postgres.iter().map(|x| x.name.as_str()),
+                );
             }
         }
         for r in env.redis.keys() {
@@ -935,10 +936,7 @@ impl Checker<'_> {
                 }
             }
             if o.replicas.is_some() && !w.kind.is_long_running() {
-                self.report(
-                    &wp.at("replicas"),
-                    Diagnostic::new(format!("`{wname}` is a job; it has no replicas")),
-                );
+                self.report(&wp.at("replicas"), Diagnostic::new(format!("`{wname}` is a job; it has no replicas")));
             }
         }
     }
@@ -949,7 +947,11 @@ impl Checker<'_> {
             p,
             Diagnostic::new(format!("override for unknown {what} `{name}`"))
                 .expected(format!("one of: {}", known.join(", ")))
-                .hint(hint_for(name, known.iter().copied(), "overrides can only adjust what the base spec declares".into())),
+                .hint(hint_for(
+                    name,
+                    known.iter().copied(),
+                    "overrides can only adjust what the base spec declares".into(),
+                )),
         );
     }
 }
@@ -1194,12 +1196,7 @@ fn derive_graph(s: &spec::PlatformSpec, workloads: &[Workload]) -> DependencyGra
 /// The known name closest to `wanted`, when it is close enough to be a likely typo.
 fn did_you_mean<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (wanted.chars().count() / 3).max(2);
-    known
-        .into_iter()
-        .map(|k| (edit_distance(wanted, k), k))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, k)| k)
+    known.into_iter().map(|k| (edit_distance(wanted, k), k)).filter(|(d, _)| *d <= limit).min().map(|(_, k)| k)
 }
 
 /// Levenshtein distance in characters.

@@ -43,21 +43,16 @@ pub fn call(name: &str, args: Vec<Expression>) -> Expression {
 
 /// An object expression with identifier-style keys, in the given order.
 pub fn object<K: Into<String>>(items: impl IntoIterator<Item = (K, Expression)>) -> Expression {
-    let obj: hcl::Object<hcl::ObjectKey, Expression> = items
-        .into_iter()
-        .map(|(k, v)| (hcl::ObjectKey::from(k.into()), v))
-        .collect();
+    let obj: hcl::Object<hcl::ObjectKey, Expression> =
+        items.into_iter().map(|(k, v)| (hcl::ObjectKey::from(k.into()), v)).collect();
     Expression::Object(obj)
 }
 
 /// Print `body` in canonical `terraform fmt` style, after a header comment.
 pub fn to_terraform(body: &Body, header: &str) -> String {
     let mut buf = Vec::new();
-    let mut fmt = hcl::format::Formatter::builder()
-        .indent(b"  ")
-        .compact_arrays(true)
-        .prefer_ident_keys(true)
-        .build(&mut buf);
+    let mut fmt =
+        hcl::format::Formatter::builder().indent(b"  ").compact_arrays(true).prefer_ident_keys(true).build(&mut buf);
     use hcl::format::Format;
     // Formatting into memory cannot fail for a syntax tree hcl-rs built itself.
     let _ = body.format(&mut fmt);
@@ -95,12 +90,7 @@ pub fn align_equals(text: &str) -> String {
         while i < lines.len() && cells[i].is_some() {
             i += 1;
         }
-        let width = cells[start..i]
-            .iter()
-            .flatten()
-            .map(|(lead, _)| lead.chars().count())
-            .max()
-            .unwrap_or(0);
+        let width = cells[start..i].iter().flatten().map(|(lead, _)| lead.chars().count()).max().unwrap_or(0);
         for (lead, rest) in cells[start..i].iter().flatten() {
             out.push_str(lead);
             out.push_str(&" ".repeat(width - lead.chars().count() + 1));
@@ -208,7 +198,14 @@ mod tests {
         let body = Body::builder()
             .add_attribute((
                 "ca",
-                call("base64decode", vec![reference_indexed(&["data", "aws_eks_cluster", "this", "certificate_authority"], 0, &["data"])]),
+                call(
+                    "base64decode",
+                    vec![reference_indexed(
+                        &["data", "aws_eks_cluster", "this", "certificate_authority"],
+                        0,
+                        &["data"],
+                    )],
+                ),
             ))
             .add_attribute(("host", reference(&["data", "aws_eks_cluster", "this", "endpoint"])))
             .build();

@@ -17,8 +17,7 @@ pub use types::*;
 
 /// The JSON Schema of the spec language, generated from [`PlatformSpec`].
 pub fn json_schema() -> serde_json::Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(PlatformSpec))
-        .unwrap_or(serde_json::Value::Null);
+    let mut schema = serde_json::to_value(schemars::schema_for!(PlatformSpec)).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = schema.as_object_mut() {
         obj.insert(
             "$id".to_string(),

@@ -46,11 +46,7 @@ pub fn load(file: &str, source: &str) -> Result<LoadedSpec, Diagnostics> {
     }
 
     match serde_saphyr::from_str::<PlatformSpec>(source) {
-        Ok(spec) => Ok(LoadedSpec {
-            spec,
-            source_map: SourceMap::build(file, source),
-            source: source.to_string(),
-        }),
+        Ok(spec) => Ok(LoadedSpec { spec, source_map: SourceMap::build(file, source), source: source.to_string() }),
         Err(err) => {
             let location = err.location().map(|l| Location {
                 file: file.to_string(),
@@ -112,13 +108,10 @@ fn describe(raw: &str, location: Option<Location>, top_level: &str, schema_hint:
     }
     if msg.starts_with("duplicate mapping key") {
         let key = msg.split(':').nth(1).map(|s| s.split(',').next().unwrap_or(s).trim());
-        return Diagnostic::new(format!(
-            "duplicate key `{}`",
-            key.unwrap_or("?")
-        ))
-        .at(location)
-        .expected("each key at most once per mapping")
-        .hint("YAML keeps only one of the two values; remove or merge the other entry");
+        return Diagnostic::new(format!("duplicate key `{}`", key.unwrap_or("?")))
+            .at(location)
+            .expected("each key at most once per mapping")
+            .hint("YAML keeps only one of the two values; remove or merge the other entry");
     }
     if let Some(field) = msg.strip_prefix("missing field ") {
         return Diagnostic::new(format!("missing field {field}"))

@@ -106,11 +106,7 @@ enum Frame {
 }
 
 fn pos(span: &Span) -> Pos {
-    let len = if span.end.line() == span.start.line() {
-        span.end.col().saturating_sub(span.start.col())
-    } else {
-        1
-    };
+    let len = if span.end.line() == span.start.line() { span.end.col().saturating_sub(span.start.col()) } else { 1 };
     Pos { line: span.start.line(), column: span.start.col() + 1, len: len.max(1) }
 }
 
@@ -142,11 +138,7 @@ impl SourceMap {
                         *key = Some(("<complex key>".to_string(), pos(&span)));
                     }
                     let path = map.place(&mut stack, pos(&span));
-                    stack.push(if is_map {
-                        Frame::Map { path, key: None }
-                    } else {
-                        Frame::Seq { path, next: 0 }
-                    });
+                    stack.push(if is_map { Frame::Map { path, key: None } } else { Frame::Seq { path, next: 0 } });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
                     stack.pop();

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
 use cerverus_spec::Exposure;
 use k8s_openapi::api::networking::v1::{
-    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
-    NetworkPolicyPort, NetworkPolicySpec,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -58,7 +58,12 @@ pub const GATEWAY_POD: (&str, &str) = ("istio", "ingressgateway");
 pub const ISTIOD_POD: (&str, &str) = ("app", "istiod");
 pub const ISTIOD_PORT: i32 = 15012;
 
-pub(super) fn render(platform: &Platform, env: &Env, workloads: &[&Workload], out: &mut Objects) -> Result<(), RenderError> {
+pub(super) fn render(
+    platform: &Platform,
+    env: &Env,
+    workloads: &[&Workload],
+    out: &mut Objects,
+) -> Result<(), RenderError> {
     let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace()).collect();
     for ns in &namespaces {
         out.add(Some(ns), "NetworkPolicy", "default-deny", &default_deny(platform, ns))?;
@@ -78,7 +83,8 @@ fn ns_meta(platform: &Platform, ns: &str, name: &str, edge: Option<PlatformEdge>
         name: Some(name.to_string()),
         namespace: Some(ns.to_string()),
         labels: Some(labels::common(&platform.name)),
-        annotations: edge.map(|e| BTreeMap::from([("cerverus.io/platform-edge".to_string(), e.annotation().to_string())])),
+        annotations: edge
+            .map(|e| BTreeMap::from([("cerverus.io/platform-edge".to_string(), e.annotation().to_string())])),
         ..Default::default()
     }
 }
@@ -110,7 +116,8 @@ fn default_deny(platform: &Platform, ns: &str) -> NetworkPolicy {
 }
 
 fn allow_dns(platform: &Platform, ns: &str) -> NetworkPolicy {
-    let udp = NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("UDP".into()), ..Default::default() };
+    let udp =
+        NetworkPolicyPort { port: Some(IntOrString::Int(53)), protocol: Some("UDP".into()), ..Default::default() };
     NetworkPolicy {
         metadata: ns_meta(platform, ns, "allow-dns", Some(PlatformEdge::Dns)),
         spec: Some(NetworkPolicySpec {
@@ -198,7 +205,10 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
                     to: Some(
                         data_subnets
                             .iter()
-                            .map(|c| NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: c.clone(), except: None }), ..Default::default() })
+                            .map(|c| NetworkPolicyPeer {
+                                ip_block: Some(IPBlock { cidr: c.clone(), except: None }),
+                                ..Default::default()
+                            })
                             .collect(),
                     ),
                     ports: Some(vec![tcp(i32::from(port))]),
@@ -206,7 +216,10 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
             }
             Target::External { .. } => {
                 let Some(port) = e.port else { continue };
-                egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(vec![tcp(i32::from(port))]) });
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(vec![internet()]),
+                    ports: Some(vec![tcp(i32::from(port))]),
+                });
             }
             // S3 is reached through the VPC gateway endpoint, whose routes point at S3's public
             // ranges; access itself is governed by the workload's IAM role.

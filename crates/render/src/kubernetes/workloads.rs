@@ -11,11 +11,10 @@ use cerverus_model::{Env, Platform, Workload};
 use cerverus_spec::{self as spec, Exposure, Tier, WorkloadKind};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
-    Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TCPSocketAction, Toleration,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource,
+    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, SleepAction, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -81,7 +80,10 @@ fn service_account(platform: &Platform, env: &Env, w: &Workload) -> ServiceAccou
         "eks.amazonaws.com/role-arn".to_string(),
         format!(
             "arn:aws:iam::{}:role/{}-{}-{}",
-            platform.account_id, env.cluster_name, w.namespace(), w.service_account
+            platform.account_id,
+            env.cluster_name,
+            w.namespace(),
+            w.service_account
         ),
     )]));
     ServiceAccount {
@@ -267,7 +269,10 @@ fn container(w: &Workload, mounts: Vec<VolumeMount>) -> Container {
         liveness_probe: probes.liveness.as_ref().map(|p| probe(w, p)),
         startup_probe: probes.startup.as_ref().map(|p| probe(w, p)),
         lifecycle: Some(Lifecycle {
-            pre_stop: Some(LifecycleHandler { sleep: Some(SleepAction { seconds: PRE_STOP_SLEEP }), ..Default::default() }),
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: PRE_STOP_SLEEP }),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         security_context: Some(SecurityContext {

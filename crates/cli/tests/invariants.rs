@@ -1,0 +1,274 @@
+//! Invariants over the rendered bundle, read back as plain data: what a reviewer would check by
+//! hand on every file, checked on every build.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus_bundle::Bundle;
+use serde_json::Value;
+
+fn bundle() -> (cerverus_model::Platform, Bundle) {
+    cerverus::build_default().expect("default spec builds")
+}
+
+/// Every Kubernetes object in the bundle: (path, object).
+fn objects(b: &Bundle) -> Vec<(String, Value)> {
+    b.iter()
+        .filter(|(p, _)| p.starts_with("kubernetes/") && p.ends_with(".yaml"))
+        .map(|(p, bytes)| {
+            let text = std::str::from_utf8(bytes).expect("utf8");
+            let v: Value = serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{p}: {e}"));
+            (p.to_string(), v)
+        })
+        .collect()
+}
+
+fn of_kind<'a>(objs: &'a [(String, Value)], env: &str, kind: &str) -> Vec<&'a Value> {
+    objs.iter()
+        .filter(|(p, v)| p.starts_with(&format!("kubernetes/{env}/")) && v["kind"] == kind)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn labels_match(selector: &Value, labels: &Value) -> bool {
+    selector["matchLabels"].as_object().is_some_and(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+#[test]
+fn every_deployment_meets_pod_security_restricted_and_has_probes_and_resources() {
+    let (_, b) = bundle();
+    let objs = objects(&b);
+    let deployments: Vec<_> = objs.iter().filter(|(_, v)| v["kind"] == "Deployment").collect();
+    assert!(!deployments.is_empty());
+    for (path, d) in deployments {
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{path}");
+        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault", "{path}");
+        assert!(pod["hostNetwork"].is_null() && pod["hostPID"].is_null() && pod["hostIPC"].is_null(), "{path}");
+        for c in pod["containers"].as_array().expect("containers") {
+            let sc = &c["securityContext"];
+            assert_eq!(sc["allowPrivilegeEscalation"], false, "{path}");
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{path}");
+            assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]), "{path}");
+            assert!(sc["capabilities"]["add"].is_null(), "{path}");
+            for k in ["cpu", "memory", "ephemeral-storage"] {
+                assert!(c["resources"]["requests"][k].is_string(), "{path}: no {k} request");
+                assert!(c["resources"]["limits"][k].is_string(), "{path}: no {k} limit");
+            }
+            assert!(c["livenessProbe"].is_object(), "{path}: no liveness probe");
+            assert!(c["readinessProbe"].is_object(), "{path}: no readiness probe");
+            let image = c["image"].as_str().expect("image");
+            assert!(
+                image.contains(".dkr.ecr.") && image.contains("@sha256:"),
+                "{path}: image {image} not pinned to the registry and a digest"
+            );
+        }
+        assert_eq!(
+            pod["volumes"].as_array().map(|v| v.iter().any(|v| v["hostPath"].is_object())),
+            Some(false),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn every_multi_replica_deployment_has_a_pdb_that_allows_a_drain() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let pdbs = of_kind(&objs, &env.name, "PodDisruptionBudget");
+        for d in of_kind(&objs, &env.name, "Deployment") {
+            let name = d["metadata"]["name"].as_str().expect("name");
+            let w = env.workload(name).expect("deployment comes from a workload");
+            let min = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.min.min(w.spec.replicas));
+            let labels = &d["spec"]["template"]["metadata"]["labels"];
+            let covering: Vec<_> = pdbs
+                .iter()
+                .filter(|p| {
+                    p["metadata"]["namespace"] == d["metadata"]["namespace"]
+                        && labels_match(&p["spec"]["selector"], labels)
+                })
+                .collect();
+            if min > 1 {
+                assert_eq!(covering.len(), 1, "{}/{name}: {min} replicas need exactly one PDB", env.name);
+                let max_unavailable = covering[0]["spec"]["maxUnavailable"].as_i64().unwrap_or(0);
+                assert!(max_unavailable >= 1, "{}/{name}: PDB blocks every drain", env.name);
+                assert!(i64::from(min) - max_unavailable >= 1, "{}/{name}: a drain could take every replica", env.name);
+            } else {
+                // A PDB on a single replica would block drains forever.
+                assert!(covering.is_empty(), "{}/{name}: single replica must not have a PDB", env.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_workload_namespace_denies_by_default() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let namespaces: BTreeSet<&str> = env.workloads.iter().map(|w| w.namespace()).collect();
+        for ns in namespaces {
+            let deny = of_kind(&objs, &env.name, "NetworkPolicy").into_iter().find(|p| {
+                p["metadata"]["namespace"] == ns
+                    && p["spec"]["podSelector"].as_object().is_some_and(|m| m.is_empty())
+                    && p["spec"]["policyTypes"] == serde_json::json!(["Ingress", "Egress"])
+                    && p["spec"]["ingress"].is_null()
+                    && p["spec"]["egress"].is_null()
+            });
+            assert!(deny.is_some(), "{}/{ns}: no default-deny NetworkPolicy", env.name);
+        }
+    }
+}
+
+/// Every ingress peer the NetworkPolicies allow: (caller namespace, caller pod labels as
+/// `k=v,…`, callee name, port).
+fn ingress_peers(objs: &[(String, Value)], env: &str) -> BTreeSet<(String, String, String, i64)> {
+    let mut out = BTreeSet::new();
+    for p in of_kind(objs, env, "NetworkPolicy") {
+        let Some(callee) = p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str() else { continue };
+        for rule in p["spec"]["ingress"].as_array().into_iter().flatten() {
+            for from in rule["from"].as_array().into_iter().flatten() {
+                let ns =
+                    from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str().unwrap_or("*");
+                let pods: Vec<String> = from["podSelector"]["matchLabels"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?"))).collect())
+                    .unwrap_or_default();
+                for port in rule["ports"].as_array().into_iter().flatten() {
+                    out.insert((
+                        ns.to_string(),
+                        pods.join(","),
+                        callee.to_string(),
+                        port["port"].as_i64().unwrap_or(-1),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Workload-to-workload edges allowed by the NetworkPolicies: (caller, callee, port). A peer
+/// counts as a workload only when both its namespace and its name match one in the model.
+fn allowed_workload_edges(objs: &[(String, Value)], env: &cerverus_model::Env) -> BTreeSet<(String, String, i64)> {
+    ingress_peers(objs, &env.name)
+        .into_iter()
+        .filter_map(|(ns, pods, callee, port)| {
+            let caller = env.workloads.iter().find(|w| {
+                w.namespace() == ns
+                    && pods == format!("app.kubernetes.io/instance={0},app.kubernetes.io/name={0}", w.name())
+            })?;
+            Some((caller.name().to_string(), callee, port))
+        })
+        .collect()
+}
+
+#[test]
+fn network_policy_edges_are_exactly_the_declared_dependencies() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let declared: BTreeSet<(String, String, i64)> = env
+            .graph
+            .edges
+            .iter()
+            .filter_map(|e| match &e.to {
+                cerverus_model::Target::Workload { name, .. } => {
+                    Some((e.from.clone(), name.clone(), i64::from(e.port?)))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!declared.is_empty());
+        assert_eq!(allowed_workload_edges(&objs, env), declared, "{}", env.name);
+
+        // Every other ingress peer is one of the platform's own, named edges.
+        let workload_peers = allowed_workload_edges(&objs, env).len();
+        let mut platform_peers = 0;
+        for (ns, pods, callee, port) in ingress_peers(&objs, &env.name) {
+            let w = env.workload(&callee).expect("policy for a known workload");
+            let scrape = ns == "cerverus-monitoring"
+                && pods == "app.kubernetes.io/name=prometheus"
+                && w.metrics_port().map(|p| i64::from(p.port)) == Some(port);
+            let gateway = ns == "istio-system"
+                && pods == "istio=ingressgateway"
+                && w.serving_http_ports().any(|p| i64::from(p.port) == port);
+            if scrape || gateway {
+                platform_peers += 1;
+            }
+        }
+        assert_eq!(
+            ingress_peers(&objs, &env.name).len(),
+            workload_peers + platform_peers,
+            "{}: an ingress peer is neither declared nor a platform edge",
+            env.name
+        );
+    }
+}
+
+#[test]
+fn adding_a_dependency_opens_exactly_one_edge() {
+    let text = cerverus_spec::DEFAULT_SPEC.replacen(
+        "      - bucket: cerverus-bronze\n        access: read\n      - bucket: cerverus-gold\n        access: readWrite\n      - bucket: cerverus-feature-store",
+        "      - workload: alerts-api\n        port: http\n      - bucket: cerverus-bronze\n        access: read\n      - bucket: cerverus-gold\n        access: readWrite\n      - bucket: cerverus-feature-store",
+        1,
+    );
+    assert_ne!(text, cerverus_spec::DEFAULT_SPEC, "the edit must apply");
+    let loaded = cerverus_spec::load("edited.yaml", &text).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let after = objects(&cerverus_render::render(&platform, &[]).expect("renders"));
+    let (_, b) = bundle();
+    let before = objects(&b);
+    for env in &platform.environments {
+        let old = allowed_workload_edges(&before, env);
+        let new = allowed_workload_edges(&after, env);
+        let added: Vec<_> = new.difference(&old).collect();
+        assert_eq!(added, vec![&("stream-processor".to_string(), "alerts-api".to_string(), 8080)], "{}", env.name);
+        assert!(old.is_subset(&new));
+    }
+}
+
+#[test]
+fn no_secret_values_and_no_secret_objects_in_the_bundle() {
+    let (_, b) = bundle();
+    for (path, v) in objects(&b) {
+        assert_ne!(v["kind"], "Secret", "{path}: Secret objects come from External Secrets, never the bundle");
+    }
+    for (path, bytes) in b.iter() {
+        let text = String::from_utf8_lossy(bytes).to_lowercase();
+        for needle in ["password:", "aws_secret_access_key", "-----begin"] {
+            assert!(!text.contains(needle), "{path} contains {needle}");
+        }
+    }
+}
+
+#[test]
+fn terraform_roots_are_complete_and_state_keys_unique() {
+    let (platform, b) = bundle();
+    let mut keys = BTreeMap::new();
+    for env in &platform.environments {
+        for f in ["versions.tf", "providers.tf", "backend.tf"] {
+            assert!(b.get(&format!("terraform/envs/{}/{f}", env.name)).is_some(), "{}/{f} missing", env.name);
+        }
+        let backend =
+            String::from_utf8_lossy(b.get(&format!("terraform/envs/{}/backend.tf", env.name)).expect("backend"))
+                .into_owned();
+        let key = backend.lines().find(|l| l.trim_start().starts_with("key")).expect("key line").to_string();
+        assert!(keys.insert(key.clone(), env.name.clone()).is_none(), "state key {key} shared");
+        assert!(backend.contains("cerverus-terraform-state") && backend.contains("terraform-state-lock"));
+    }
+}
+
+#[test]
+fn every_file_is_canonical_text() {
+    let (_, b) = bundle();
+    for (path, bytes) in b.iter() {
+        let text = std::str::from_utf8(bytes).unwrap_or_else(|_| panic!("{path} is not UTF-8"));
+        assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{path}: must end with exactly one newline");
+        assert!(!text.contains('\r') && !text.contains('\t'), "{path}: CR or tab");
+        assert!(text.lines().all(|l| l == l.trim_end()), "{path}: trailing whitespace");
+        if path.ends_with(".tf") {
+            assert_eq!(cerverus_render::hcl::align_equals(text), text, "{path}: not in terraform fmt alignment");
+        }
+    }
+}
