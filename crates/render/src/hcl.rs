@@ -48,6 +48,58 @@ pub fn object<K: Into<String>>(items: impl IntoIterator<Item = (K, Expression)>)
     Expression::Object(obj)
 }
 
+/// The attribute key that stands for a comment line. hcl-rs trees carry no comments, so a
+/// comment travels through the tree as this attribute (its value is the whole comment text,
+/// escaped by hcl-rs like any string) and becomes a real comment line when printed.
+const COMMENT_KEY: &str = "__cerverus_comment";
+
+/// A `# text` comment line, placed where this attribute stands in the tree.
+pub fn comment(text: impl AsRef<str>) -> hcl::Attribute {
+    hcl::Attribute::new(COMMENT_KEY, format!("# {}", text.as_ref()))
+}
+
+/// An inline checkov waiver, `#checkov:skip=ID:reason`, for the block it stands in.
+pub fn checkov_skip(id: &str, reason: &str) -> hcl::Attribute {
+    hcl::Attribute::new(COMMENT_KEY, format!("#checkov:skip={id}:{reason}"))
+}
+
+/// A trivy waiver, `#trivy:ignore:ID`, for the block that follows it.
+pub fn trivy_ignore(id: &str) -> hcl::Attribute {
+    hcl::Attribute::new(COMMENT_KEY, format!("#trivy:ignore:{id}"))
+}
+
+/// Turn comment attributes back into comment lines; a comment directly above a block is kept
+/// adjacent to it (waivers must touch what they waive).
+fn place_comments(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut after_comment = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(COMMENT_KEY) {
+            let indent = &line[..line.len() - trimmed.len()];
+            let value = hcl::parse(trimmed)
+                .ok()
+                .and_then(|body| body.into_attributes().next())
+                .and_then(|attr| match attr.expr {
+                    Expression::String(s) => Some(s),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            lines.push(format!("{indent}{value}"));
+            after_comment = true;
+            continue;
+        }
+        if after_comment && trimmed.is_empty() {
+            continue;
+        }
+        after_comment = false;
+        lines.push(line.to_string());
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
 /// Print `body` in canonical `terraform fmt` style, after a header comment.
 pub fn to_terraform(body: &Body, header: &str) -> String {
     let mut buf = Vec::new();
@@ -66,7 +118,7 @@ pub fn to_terraform(body: &Body, header: &str) -> String {
     if !header.is_empty() {
         out.push('\n');
     }
-    out.push_str(&align_equals(&text));
+    out.push_str(&align_equals(&place_comments(&text)));
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -191,6 +243,27 @@ mod tests {
         let input = "  a = 1\n  long_name = [1, 2]\n\n  b = { x = 1 }\n";
         let once = align_equals(input);
         assert_eq!(align_equals(&once), once);
+    }
+
+    #[test]
+    fn comments_become_comment_lines_next_to_their_block() {
+        let body = Body::builder()
+            .add_attribute(trivy_ignore("AVD-AWS-0164"))
+            .add_block(
+                hcl::Block::builder("resource")
+                    .add_label("aws_subnet")
+                    .add_label("public")
+                    .add_attribute(checkov_skip("CKV_AWS_130", "public subnets hold load balancers: \"quoted\" ${x}"))
+                    .add_attribute(("map_public_ip_on_launch", true))
+                    .add_attribute(("vpc_id", "v"))
+                    .build(),
+            )
+            .build();
+        let text = to_terraform(&body, "");
+        assert_eq!(
+            text,
+            "#trivy:ignore:AVD-AWS-0164\nresource \"aws_subnet\" \"public\" {\n  #checkov:skip=CKV_AWS_130:public subnets hold load balancers: \"quoted\" ${x}\n  map_public_ip_on_launch = true\n  vpc_id                  = \"v\"\n}\n"
+        );
     }
 
     #[test]
