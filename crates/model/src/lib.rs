@@ -4,6 +4,7 @@
 //! Renderers read only this model. They never see the raw spec, so they never re-derive a fact
 //! (and never disagree about one).
 
+pub mod derived;
 pub mod graph;
 pub mod network;
 pub mod quantity;
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use cerverus_spec as spec;
 use ipnet::Ipv4Net;
 
+pub use derived::{Capacity, NodeGroup, ServiceAccountRole, split_capacity};
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
 pub use resolve::resolve;
@@ -49,6 +51,8 @@ pub struct Env {
     pub endpoint: spec::EndpointAccess,
     pub log_types: Vec<spec::ControlPlaneLog>,
     pub log_retention_days: u32,
+    pub ssh_key_name: Option<String>,
+    pub admin_role_arns: Vec<String>,
     pub network: NetworkLayout,
     pub node_pools: Vec<spec::NodePool>,
     pub postgres: Vec<spec::Postgres>,

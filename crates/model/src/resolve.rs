@@ -269,11 +269,22 @@ impl Checker<'_> {
                     .expected("a minor version such as \"1.35\", quoted so YAML keeps it a string"),
             );
         }
-        if c.log_retention_days == 0 {
+        if !spec::CLOUDWATCH_RETENTION_DAYS.contains(&c.log_retention_days) || c.log_retention_days < 365 {
             self.report(
                 &path.at("logRetentionDays"),
-                Diagnostic::new("logRetentionDays is 0").expected("at least 1 day"),
+                Diagnostic::new(format!("logRetentionDays is {}", c.log_retention_days))
+                    .expected("a CloudWatch retention of at least a year: 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653")
+                    .hint("control-plane audit logs of a financial platform are kept at least a year (CIS, PCI DSS 10.5)"),
             );
+        }
+        for (i, arn) in c.admin_role_arns.iter().enumerate() {
+            if !(arn.starts_with("arn:aws:iam::") && arn.contains(":role/")) {
+                self.report(
+                    &path.at("adminRoleArns").at(i),
+                    Diagnostic::new(format!("`{arn}` is not an IAM role ARN"))
+                        .expected("arn:aws:iam::<account>:role/<name>"),
+                );
+            }
         }
         let pools = path.at("nodePools");
         self.check_unique(&pools, "node pool", c.node_pools.iter().map(|p| p.name.as_str()));
@@ -1140,6 +1151,8 @@ fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Res
         endpoint: env.endpoint.clone().unwrap_or_else(|| s.cluster.endpoint.clone()),
         log_types: s.cluster.log_types.iter().copied().collect::<BTreeSet<_>>().into_iter().collect(),
         log_retention_days: s.cluster.log_retention_days,
+        ssh_key_name: s.cluster.ssh_key_name.clone(),
+        admin_role_arns: s.cluster.admin_role_arns.clone(),
         network: NetworkLayout { vpc_cidr: vpc, azs, subnets, nat: env.nat.unwrap_or(s.network.nat) },
         node_pools,
         postgres,

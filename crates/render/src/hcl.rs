@@ -43,8 +43,19 @@ pub fn call(name: &str, args: Vec<Expression>) -> Expression {
 
 /// An object expression with identifier-style keys, in the given order.
 pub fn object<K: Into<String>>(items: impl IntoIterator<Item = (K, Expression)>) -> Expression {
-    let obj: hcl::Object<hcl::ObjectKey, Expression> =
-        items.into_iter().map(|(k, v)| (hcl::ObjectKey::from(k.into()), v)).collect();
+    let obj: hcl::Object<hcl::ObjectKey, Expression> = items
+        .into_iter()
+        .map(|(k, v)| {
+            let k: String = k.into();
+            // A key with an interpolation is a template expression, not a literal string.
+            let key = if k.contains("${") {
+                hcl::ObjectKey::Expression(Expression::TemplateExpr(Box::new(hcl::expr::TemplateExpr::QuotedString(k))))
+            } else {
+                hcl::ObjectKey::from(k)
+            };
+            (key, v)
+        })
+        .collect();
     Expression::Object(obj)
 }
 

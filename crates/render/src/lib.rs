@@ -38,6 +38,8 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
         }
     }
     let mut bundle = Bundle::new();
+    bundle.merge("terraform", terraform::render_modules()?)?;
+    bundle.merge("terraform/bootstrap", terraform::render_bootstrap(platform)?)?;
     for env in platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)) {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
         bundle.merge(&format!("kubernetes/{}", env.name), kubernetes::render_env(platform, env)?)?;
@@ -47,5 +49,7 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
 
 /// Whether a bundle path belongs to environment `env` (for writes limited to some environments).
 pub fn path_in_env(path: &str, env: &str) -> bool {
-    path.starts_with(&format!("terraform/envs/{env}/")) || path.starts_with(&format!("kubernetes/{env}/"))
+    path.starts_with(&format!("terraform/envs/{env}/"))
+        || path.starts_with(&format!("kubernetes/{env}/"))
+        || !(path.starts_with("terraform/envs/") || path.starts_with("kubernetes/"))
 }

@@ -145,15 +145,25 @@ pub struct Cluster {
     pub endpoint: EndpointAccess,
     /// Control-plane log types sent to CloudWatch.
     pub log_types: Vec<ControlPlaneLog>,
-    /// Days to keep control-plane logs.
+    /// Days to keep control-plane logs (a CloudWatch retention value, at least 365).
     #[serde(default = "default_log_retention")]
     pub log_retention_days: u32,
     pub node_pools: Vec<NodePool>,
+    /// EC2 key pair for SSH to nodes. Absent (the default): no SSH; nodes are reached through SSM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key_name: Option<String>,
+    /// IAM roles granted cluster-admin through EKS access entries (break-glass access).
+    #[serde(default)]
+    pub admin_role_arns: Vec<String>,
 }
 
 fn default_log_retention() -> u32 {
-    90
+    365
 }
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const CLOUDWATCH_RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -75,17 +75,24 @@ fn service_account(platform: &Platform, env: &Env, w: &Workload) -> ServiceAccou
         l.insert("app.kubernetes.io/name".into(), w.service_account.clone());
         m.labels = Some(l);
     }
-    // IRSA: the IAM role the Terraform `eks` module creates for this service account.
-    m.annotations = Some(BTreeMap::from([(
-        "eks.amazonaws.com/role-arn".to_string(),
-        format!(
-            "arn:aws:iam::{}:role/{}-{}-{}",
-            platform.account_id,
-            env.cluster_name,
-            w.namespace(),
-            w.service_account
-        ),
-    )]));
+    // IRSA: the IAM role the Terraform `eks` module creates for this service account, when its
+    // workloads reach AWS at all.
+    let has_role = env
+        .service_account_roles()
+        .iter()
+        .any(|r| r.namespace == w.namespace() && r.service_account == w.service_account);
+    if has_role {
+        m.annotations = Some(BTreeMap::from([(
+            "eks.amazonaws.com/role-arn".to_string(),
+            format!(
+                "arn:aws:iam::{}:role/{}-{}-{}",
+                platform.account_id,
+                env.cluster_name,
+                w.namespace(),
+                w.service_account
+            ),
+        )]));
+    }
     ServiceAccount {
         metadata: m,
         // Pods opt in per workload; the account itself never hands out a token by default.

@@ -1,0 +1,155 @@
+//! Facts derived from an environment that several renderers (and analyses) need: how node pools
+//! become node groups, and which service accounts need an AWS role for what.
+
+use std::collections::BTreeMap;
+
+use cerverus_spec::{BucketAccess, Taint};
+
+use crate::Env;
+use crate::graph::Target;
+
+/// How a node group's instances are bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capacity {
+    OnDemand,
+    Spot,
+}
+
+impl Capacity {
+    /// The name EKS uses in `capacity_type`.
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            Capacity::OnDemand => "ON_DEMAND",
+            Capacity::Spot => "SPOT",
+        }
+    }
+}
+
+/// One EKS managed node group: the on-demand or the spot part of a node pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGroup {
+    pub name: String,
+    pub pool: String,
+    pub capacity: Capacity,
+    pub instance_types: Vec<String>,
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+    pub disk_gib: u32,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    pub gpus_per_node: u32,
+}
+
+/// Split `total` nodes into (on-demand, spot): the first `base` are on-demand, then
+/// `spot_percent` of the rest (rounded down) are spot. Monotonic in `total`, so splitting min,
+/// desired and max separately keeps min ≤ desired ≤ max in both parts.
+pub fn split_capacity(total: u32, base: u32, spot_percent: u8) -> (u32, u32) {
+    let base = base.min(total);
+    let spot = (total - base) * u32::from(spot_percent.min(100)) / 100;
+    (total - spot, spot)
+}
+
+/// An AWS role a service account needs: the buckets its workloads declare, with the widest
+/// access any of them asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccountRole {
+    pub namespace: String,
+    pub service_account: String,
+    /// Bucket (spec name) → access.
+    pub buckets: BTreeMap<String, BucketAccess>,
+    /// Workloads running as this service account, for descriptions.
+    pub workloads: Vec<String>,
+}
+
+impl Env {
+    /// The managed node groups the node pools become.
+    pub fn node_groups(&self) -> Vec<NodeGroup> {
+        let mut out = Vec::new();
+        for p in &self.node_pools {
+            let s = p.scaling;
+            let (min_od, min_spot) = split_capacity(s.min, p.on_demand_base, p.spot_percentage);
+            let (des_od, des_spot) = split_capacity(s.desired, p.on_demand_base, p.spot_percentage);
+            let (max_od, max_spot) = split_capacity(s.max, p.on_demand_base, p.spot_percentage);
+            let both = max_od > 0 && max_spot > 0;
+            for (capacity, min, desired, max) in
+                [(Capacity::OnDemand, min_od, des_od, max_od), (Capacity::Spot, min_spot, des_spot, max_spot)]
+            {
+                if max == 0 {
+                    continue;
+                }
+                let name = match (both, capacity) {
+                    (false, _) => p.name.clone(),
+                    (true, Capacity::OnDemand) => format!("{}-on-demand", p.name),
+                    (true, Capacity::Spot) => format!("{}-spot", p.name),
+                };
+                out.push(NodeGroup {
+                    name,
+                    pool: p.name.clone(),
+                    capacity,
+                    instance_types: p.instance_types.clone(),
+                    min,
+                    desired,
+                    max,
+                    disk_gib: p.disk_gib,
+                    labels: p.labels.clone(),
+                    taints: p.taints.clone(),
+                    gpus_per_node: p.gpu.as_ref().map_or(0, |g| g.per_node),
+                });
+            }
+        }
+        out
+    }
+
+    /// Service accounts whose workloads reach AWS (S3 today), with what they need.
+    pub fn service_account_roles(&self) -> Vec<ServiceAccountRole> {
+        let mut roles: BTreeMap<(String, String), ServiceAccountRole> = BTreeMap::new();
+        for w in &self.workloads {
+            for e in self.graph.from(w.name()) {
+                let Target::Bucket { name, access } = &e.to else { continue };
+                let role = roles.entry((w.namespace().to_string(), w.service_account.clone())).or_insert_with(|| {
+                    ServiceAccountRole {
+                        namespace: w.namespace().to_string(),
+                        service_account: w.service_account.clone(),
+                        buckets: BTreeMap::new(),
+                        workloads: Vec::new(),
+                    }
+                });
+                let entry = role.buckets.entry(name.clone()).or_insert(*access);
+                *entry = (*entry).max(*access);
+                if !role.workloads.iter().any(|x| x == w.name()) {
+                    role.workloads.push(w.name().to_string());
+                }
+            }
+        }
+        roles.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_capacity;
+
+    #[test]
+    fn capacity_split_keeps_the_base_on_demand() {
+        assert_eq!(split_capacity(10, 2, 50), (6, 4));
+        assert_eq!(split_capacity(1, 2, 50), (1, 0));
+        assert_eq!(split_capacity(5, 0, 100), (0, 5));
+        assert_eq!(split_capacity(5, 0, 0), (5, 0));
+    }
+
+    #[test]
+    fn capacity_split_is_monotonic() {
+        for base in 0..5 {
+            for pct in [0u8, 10, 33, 50, 70, 100] {
+                let mut prev = (0, 0);
+                for total in 0..40 {
+                    let cur = split_capacity(total, base, pct);
+                    assert_eq!(cur.0 + cur.1, total);
+                    assert!(cur.0 >= prev.0 && cur.1 >= prev.1, "not monotonic at {total}/{base}/{pct}");
+                    prev = cur;
+                }
+            }
+        }
+    }
+}

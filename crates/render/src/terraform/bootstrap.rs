@@ -1,0 +1,200 @@
+//! `terraform/bootstrap/`: what exists once per AWS account and before any environment — the
+//! Terraform state bucket and lock table (this root keeps its own state locally), the
+//! account-wide audit services, and the container registry every environment pulls from.
+
+use cerverus_bundle::{Bundle, BundleError};
+use cerverus_model::Platform;
+use hcl::Body;
+
+use super::dsl::*;
+use super::env::{LOCK_TABLE, STATE_BUCKET, aws_providers, versions_tf};
+use super::module::{HEADER, output};
+use super::modules::common::{account_data, condition, kms_key, principals};
+use crate::hcl::to_terraform;
+
+pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
+    let mut b = Bundle::new();
+    b.add("versions.tf", to_terraform(&versions_tf(), HEADER))?;
+    let mut p = File::new();
+    p.comment("Local state: this root creates the bucket and table the other roots keep their state in.");
+    aws_providers(platform, "shared", &mut p);
+    b.add("providers.tf", to_terraform(&p.body(), HEADER))?;
+    b.add("main.tf", to_terraform(&main_tf(platform), HEADER))?;
+    let mut outs = File::new();
+    for o in [
+        output("state_bucket", "Bucket holding every environment's Terraform state.", path("aws_s3_bucket.state.id")),
+        output("lock_table", "DynamoDB table serialising Terraform runs.", path("aws_dynamodb_table.lock.name")),
+        output("state_kms_key_arn", "KMS key of the state bucket and lock table.", path("aws_kms_key.state.arn")),
+        output("repository_urls", "ECR repository URLs by name.", path("module.registry.repository_urls")),
+        output("trail_arn", "CloudTrail trail of the account.", path("module.audit.trail_arn")),
+    ] {
+        outs.push(block("output").label(o.name).a("description", o.description).a("value", o.value));
+    }
+    b.add("outputs.tf", to_terraform(&outs.body(), HEADER))?;
+    Ok(b)
+}
+
+fn main_tf(platform: &Platform) -> Body {
+    let mut f = File::new();
+    f.push(
+        block("locals").a("tags", object([("Component", s("bootstrap"))])).a("repositories", repositories(platform)),
+    );
+    account_data(&mut f);
+    f.push(block("locals").a("tags_all", var_free_tags()));
+    kms_key(&mut f, "state", s(format!("alias/{STATE_BUCKET}")), s("Terraform state and locks"), &[], None);
+
+    // Access logs of the state bucket.
+    f.push(
+        resource("aws_s3_bucket", "state_logs")
+            .skip("CKV_AWS_18", "this is the access-log target of the state bucket; logging it into itself would loop")
+            .skip("CKV_AWS_144", "access logs of the state bucket; losing them loses no state")
+            .skip("CKV_AWS_145", "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256)")
+            .skip("CKV2_AWS_62", "log delivery is the only writer")
+            .a("bucket", format!("{STATE_BUCKET}-access-logs"))
+            .a("tags", path("local.tags")),
+    );
+    hardening(&mut f, "state_logs", block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"));
+    f.push(
+        resource("aws_s3_bucket_lifecycle_configuration", "state_logs")
+            .a("bucket", path("aws_s3_bucket.state_logs.id"))
+            .b(block("rule")
+                .a("id", "expire-access-logs")
+                .a("status", "Enabled")
+                .b(block("filter"))
+                .b(block("expiration").a("days", 365))
+                .b(block("noncurrent_version_expiration").a("noncurrent_days", 30))
+                .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7))),
+    );
+
+    // The state bucket.
+    f.push(
+        resource("aws_s3_bucket", "state")
+            .skip("CKV_AWS_144", "state is versioned and KMS-encrypted in-region; a regional outage blocks applies, not running workloads")
+            .skip("CKV2_AWS_62", "only Terraform writes here; nothing reacts to state changes")
+            .a("bucket", STATE_BUCKET)
+            .a("tags", path("local.tags"))
+            .b(block("lifecycle").a("prevent_destroy", true)),
+    );
+    hardening(
+        &mut f,
+        "state",
+        block("apply_server_side_encryption_by_default")
+            .a("sse_algorithm", "aws:kms")
+            .a("kms_master_key_id", path("aws_kms_key.state.arn")),
+    );
+    f.push(
+        resource("aws_s3_bucket_logging", "state")
+            .a("bucket", path("aws_s3_bucket.state.id"))
+            .a("target_bucket", path("aws_s3_bucket.state_logs.id"))
+            .a("target_prefix", "state/"),
+    );
+    f.push(
+        resource("aws_s3_bucket_lifecycle_configuration", "state").a("bucket", path("aws_s3_bucket.state.id")).b(
+            block("rule")
+                .a("id", "old-state-versions")
+                .a("status", "Enabled")
+                .b(block("filter"))
+                .b(block("noncurrent_version_expiration").a("noncurrent_days", 365))
+                .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7)),
+        ),
+    );
+    for local in ["state", "state_logs"] {
+        f.push(
+            data("aws_iam_policy_document", local).b(block("statement")
+                .a("sid", "DenyInsecureTransport")
+                .a("effect", "Deny")
+                .a("actions", strs(["s3:*"]))
+                .a(
+                    "resources",
+                    list([
+                        path(&format!("aws_s3_bucket.{local}.arn")),
+                        tpl(format!("${{aws_s3_bucket.{local}.arn}}/*")),
+                    ]),
+                )
+                .b(principals("*", strs(["*"])))
+                .b(condition("Bool", "aws:SecureTransport", strs(["false"])))),
+        );
+        f.push(
+            resource("aws_s3_bucket_policy", local)
+                .a("bucket", path(&format!("aws_s3_bucket.{local}.id")))
+                .a("policy", path(&format!("data.aws_iam_policy_document.{local}.json"))),
+        );
+    }
+
+    // The lock table.
+    f.push(
+        resource("aws_dynamodb_table", "lock")
+            .a("name", LOCK_TABLE)
+            .a("billing_mode", "PAY_PER_REQUEST")
+            .a("hash_key", "LockID")
+            .a("deletion_protection_enabled", true)
+            .b(block("attribute").a("name", "LockID").a("type", "S"))
+            .b(block("point_in_time_recovery").a("enabled", true))
+            .b(block("server_side_encryption").a("enabled", true).a("kms_key_arn", path("aws_kms_key.state.arn")))
+            .a("tags", path("local.tags")),
+    );
+
+    f.push(
+        block("module")
+            .label("audit")
+            .a("source", "../modules/audit")
+            .a("name", platform.name.as_str())
+            .a("access_log_bucket", path("aws_s3_bucket.state_logs.id"))
+            .a("tags", path("local.tags")),
+    );
+    f.push(
+        block("module")
+            .label("registry")
+            .a("source", "../modules/registry")
+            .a("name", platform.name.as_str())
+            .a("repositories", path("local.repositories"))
+            .a("replication_region", platform.dr_region.as_str())
+            .a("tags", path("local.tags")),
+    );
+    f.body()
+}
+
+/// Every image repository any environment's workloads reference.
+fn repositories(platform: &Platform) -> hcl::Expression {
+    let mut repos: Vec<String> = platform
+        .environments
+        .iter()
+        .flat_map(|e| e.workloads.iter().map(|w| w.spec.image.repository.clone()))
+        .collect();
+    repos.sort();
+    repos.dedup();
+    call("toset", vec![list(repos.into_iter().map(s))])
+}
+
+fn var_free_tags() -> hcl::Expression {
+    call("merge", vec![path("local.tags"), object([("Account", path("data.aws_caller_identity.current.account_id"))])])
+}
+
+fn hardening(f: &mut File, local: &str, sse: B) {
+    let bucket = path(&format!("aws_s3_bucket.{local}.id"));
+    f.push(
+        resource("aws_s3_bucket_versioning", local)
+            .a("bucket", bucket.clone())
+            .b(block("versioning_configuration").a("status", "Enabled")),
+    );
+    f.push(
+        resource("aws_s3_bucket_server_side_encryption_configuration", local).a("bucket", bucket.clone()).b(block(
+            "rule",
+        )
+        .b(sse)
+        .a("bucket_key_enabled", true)),
+    );
+    f.push(
+        resource("aws_s3_bucket_public_access_block", local)
+            .a("bucket", bucket.clone())
+            .a("block_public_acls", true)
+            .a("block_public_policy", true)
+            .a("ignore_public_acls", true)
+            .a("restrict_public_buckets", true),
+    );
+    f.push(
+        resource("aws_s3_bucket_ownership_controls", local)
+            .a("bucket", bucket)
+            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
+    );
+}

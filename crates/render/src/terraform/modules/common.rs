@@ -1,0 +1,118 @@
+//! Pieces several modules share: account data sources, customer-managed KMS keys with their key
+//! policies, and the standard variables.
+
+use hcl::Expression;
+
+use crate::terraform::dsl::{B, File, block, data, list, map_of, path, resource, s, strs, tpl, ty, var};
+use crate::terraform::module::Variable;
+
+/// Waiver reason for the statements every KMS key policy needs.
+pub const KEY_POLICY_REASON: &str = "KMS key policy: Resource \"*\" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable";
+
+/// `data.aws_caller_identity.current`, `data.aws_region.current`, `data.aws_partition.current`.
+pub fn account_data(f: &mut File) {
+    f.push(data("aws_caller_identity", "current"));
+    f.push(data("aws_region", "current"));
+    f.push(data("aws_partition", "current"));
+}
+
+/// `arn:<partition>:iam::<account>:root`.
+pub fn account_root() -> Expression {
+    tpl("arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root")
+}
+
+/// A statement block of an `aws_iam_policy_document`.
+pub fn statement(sid: &str, actions: &[&str], resources: Expression) -> B {
+    block("statement")
+        .a("sid", sid)
+        .a("effect", "Allow")
+        .a("actions", strs(actions.iter().copied()))
+        .a("resources", resources)
+}
+
+pub fn principals(kind: &str, identifiers: Expression) -> B {
+    block("principals").a("type", kind).a("identifiers", identifiers)
+}
+
+pub fn condition(test: &str, variable: impl Into<Expression>, values: Expression) -> B {
+    block("condition").a("test", test).a("variable", variable).a("values", values)
+}
+
+/// A customer-managed key with rotation, its alias and a key policy that lets the account
+/// administer it and the named AWS services use it. `name` is the Terraform local name; the
+/// alias is `alias/<alias>`.
+pub fn kms_key(
+    f: &mut File,
+    name: &str,
+    alias: Expression,
+    description: Expression,
+    services: &[Expression],
+    provider: Option<&str>,
+) {
+    let mut doc = data("aws_iam_policy_document", &format!("{name}_key"))
+        .skip("CKV_AWS_109", KEY_POLICY_REASON)
+        .skip("CKV_AWS_111", KEY_POLICY_REASON)
+        .skip("CKV_AWS_356", KEY_POLICY_REASON)
+        .b(statement("AccountAdministration", &["kms:*"], strs(["*"])).b(principals("AWS", list([account_root()]))));
+    if !services.is_empty() {
+        doc = doc.b(statement(
+            "ServiceUse",
+            &[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+            ],
+            strs(["*"]),
+        )
+        .b(principals("Service", list(services.iter().cloned()))));
+    }
+    let mut key = resource("aws_kms_key", name)
+        .a("description", description)
+        .a("enable_key_rotation", true)
+        .a("deletion_window_in_days", 30)
+        .a("policy", path(&format!("data.aws_iam_policy_document.{name}_key.json")))
+        .a("tags", var("tags"));
+    let mut alias_b = resource("aws_kms_alias", name)
+        .a("name", alias)
+        .a("target_key_id", path(&format!("aws_kms_key.{name}.key_id")));
+    if let Some(p) = provider {
+        doc = doc.a("provider", path(p));
+        key = key.a("provider", path(p));
+        alias_b = alias_b.a("provider", path(p));
+    }
+    f.push(doc);
+    f.push(key);
+    f.push(alias_b);
+}
+
+/// The `<service>.amazonaws.com` principal.
+pub fn service(name: &str) -> Expression {
+    s(format!("{name}.amazonaws.com"))
+}
+
+/// `logs.<region>.amazonaws.com`, the CloudWatch Logs principal for KMS.
+pub fn logs_service() -> Expression {
+    tpl("logs.${data.aws_region.current.region}.amazonaws.com")
+}
+
+/// `name` and `tags`, which every module takes.
+pub fn standard_variables(name_description: &'static str) -> Vec<Variable> {
+    vec![
+        Variable::new("name", ty("string"), name_description).validate(
+            crate::terraform::dsl::call(
+                "can",
+                vec![crate::terraform::dsl::call("regex", vec![s("^[a-z][a-z0-9-]{1,38}[a-z0-9]$"), var("name")])],
+            ),
+            "name must be 3-40 lowercase letters, digits or hyphens, starting with a letter.",
+        ),
+        Variable::new(
+            "tags",
+            map_of(ty("string")),
+            "Tags added to every resource (on top of the provider's default_tags).",
+        )
+        .default(Expression::Object(Default::default())),
+    ]
+}

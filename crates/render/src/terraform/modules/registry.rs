@@ -1,0 +1,528 @@
+//! `registry`: ECR repositories per image, `secrets`: Secrets Manager secrets per spec secret,
+//! `audit`: CloudTrail, AWS Config, GuardDuty and Security Hub for the account.
+
+use hcl::Expression;
+
+use crate::terraform::dsl::*;
+use crate::terraform::module::{Module, Variable, output};
+
+use super::common::{
+    account_data, condition, kms_key, logs_service, principals, service, standard_variables, statement,
+};
+
+pub fn registry() -> Module {
+    let mut vars = standard_variables("Prefix for the KMS key alias, e.g. `cerverus`.");
+    vars.extend([
+        Variable::new("repositories", call("set", vec![ty("string")]), "Repository names, e.g. `cerverus/alerts-api`."),
+        Variable::new("keep_tagged_images", ty("number"), "Tagged images kept per repository (older ones expire).")
+            .default(50),
+        Variable::new("untagged_expiry_days", ty("number"), "Days before untagged images expire.").default(14),
+        Variable::new("replication_region", ty("string"), "Region that receives a copy of every image (image backup).")
+            .default(Expression::Null),
+    ]);
+    let mut f = File::new();
+    account_data(&mut f);
+    kms_key(&mut f, "ecr", tpl("alias/${var.name}-ecr"), tpl("Container images of ${var.name}"), &[], None);
+    f.push(
+        resource("aws_ecr_repository", "this")
+            .a("for_each", var("repositories"))
+            .a("name", path("each.value"))
+            .a("image_tag_mutability", "IMMUTABLE")
+            .b(block("image_scanning_configuration").a("scan_on_push", true))
+            .b(block("encryption_configuration").a("encryption_type", "KMS").a("kms_key", path("aws_kms_key.ecr.arn")))
+            .a("tags", var("tags")),
+    );
+    let policy = call(
+        "jsonencode",
+        vec![object([(
+            "rules",
+            list([
+                object([
+                    ("rulePriority", num(1)),
+                    ("description", s("Expire untagged images")),
+                    (
+                        "selection",
+                        object([
+                            ("tagStatus", s("untagged")),
+                            ("countType", s("sinceImagePushed")),
+                            ("countUnit", s("days")),
+                            ("countNumber", var("untagged_expiry_days")),
+                        ]),
+                    ),
+                    ("action", object([("type", s("expire"))])),
+                ]),
+                object([
+                    ("rulePriority", num(2)),
+                    ("description", s("Keep the newest tagged images")),
+                    (
+                        "selection",
+                        object([
+                            ("tagStatus", s("any")),
+                            ("countType", s("imageCountMoreThan")),
+                            ("countNumber", var("keep_tagged_images")),
+                        ]),
+                    ),
+                    ("action", object([("type", s("expire"))])),
+                ]),
+            ]),
+        )])],
+    );
+    f.push(
+        resource("aws_ecr_lifecycle_policy", "this")
+            .a("for_each", var("repositories"))
+            .a("repository", path("aws_ecr_repository.this[each.key].name"))
+            .a("policy", policy),
+    );
+    f.push(
+        resource("aws_ecr_replication_configuration", "this")
+            .a("count", cond(eq(var("replication_region"), Expression::Null), num(0), num(1)))
+            .b(block("replication_configuration").b(block("rule")
+                .b(block("destination")
+                    .a("region", var("replication_region"))
+                    .a("registry_id", path("data.aws_caller_identity.current.account_id")))
+                .b(block("repository_filter").a("filter", "cerverus/").a("filter_type", "PREFIX_MATCH")))),
+    );
+    Module {
+        name: "registry",
+        description:
+            "ECR repositories, one per image the spec references: immutable tags, scan on push, KMS encryption, \
+lifecycle rules (untagged images expire, only the newest tagged images are kept), and replication of every \
+image to the DR region as the image backup."
+                .into(),
+        variables: vars,
+        outputs: vec![
+            output(
+                "repository_urls",
+                "Repository URLs by name.",
+                for_expr(Some("k"), "r", path("aws_ecr_repository.this"), Some(path("k")), path("r.repository_url")),
+            ),
+            output(
+                "repository_arns",
+                "Repository ARNs by name.",
+                for_expr(Some("k"), "r", path("aws_ecr_repository.this"), Some(path("k")), path("r.arn")),
+            ),
+        ],
+        main: f,
+        uses_dr_provider: false,
+        extra_providers: Vec::new(),
+    }
+}
+
+pub fn secrets() -> Module {
+    let mut vars = standard_variables("Secret name prefix, `<platform>/<environment>`, e.g. `cerverus/prod`.");
+    vars.truncate(1);
+    vars[0] =
+        Variable::new("name", ty("string"), "Secret name prefix, `<platform>/<environment>`, e.g. `cerverus/prod`.");
+    vars.extend([
+        Variable::new("tags", map_of(ty("string")), "Tags added to every resource.")
+            .default(Expression::Object(Default::default())),
+        Variable::new(
+            "secrets",
+            map_of(object_of([("description", ty("string")), ("rotation_days", ty("number"))])),
+            "Secrets by name (stored as `<var.name>/<name>`); rotation_days 0 means the secret is not rotated by AWS.",
+        )
+        .validate(
+            call(
+                "alltrue",
+                vec![for_expr(
+                    None,
+                    "s",
+                    var("secrets"),
+                    None,
+                    and(ge(path("s.rotation_days"), num(0)), le(path("s.rotation_days"), num(90))),
+                )],
+            ),
+            "rotation_days must be 0 (no AWS rotation) or at most 90.",
+        ),
+        Variable::new(
+            "rotation_lambda_arn",
+            ty("string"),
+            "Lambda function that rotates secrets with rotation_days > 0; null disables rotation resources.",
+        )
+        .default(Expression::Null),
+    ]);
+    let mut f = File::new();
+    account_data(&mut f);
+    kms_key(
+        &mut f,
+        "secrets",
+        tpl("alias/${replace(var.name, \"/\", \"-\")}-secrets"),
+        tpl("Application secrets under ${var.name}"),
+        &[],
+        None,
+    );
+    f.push(
+        resource("aws_secretsmanager_secret", "this")
+            .skip("CKV2_AWS_57", "rotation is attached per secret below where the spec sets rotationDays; third-party API keys (market data) are rotated by their issuers, not by AWS")
+            .a("for_each", var("secrets"))
+            .a("name", tpl("${var.name}/${each.key}"))
+            .a("description", path("each.value.description"))
+            .a("kms_key_id", path("aws_kms_key.secrets.arn"))
+            .a("recovery_window_in_days", 30)
+            .a("tags", var("tags")),
+    );
+    let mut rotating = hcl::expr::ForExpr::new(hcl::Identifier::unchecked("v"), var("secrets"), path("v"));
+    rotating.key_var = Some(hcl::Identifier::unchecked("k"));
+    rotating.key_expr = Some(path("k"));
+    rotating.cond_expr = Some(and(gt(path("v.rotation_days"), num(0)), binop_ne_null(var("rotation_lambda_arn"))));
+    f.push(
+        resource("aws_secretsmanager_secret_rotation", "this")
+            .skip("CKV_AWS_304", "the period comes from var.secrets, whose validation caps rotation_days at 90")
+            .a("for_each", Expression::ForExpr(Box::new(rotating)))
+            .a("secret_id", path("aws_secretsmanager_secret.this[each.key].id"))
+            .a("rotation_lambda_arn", var("rotation_lambda_arn"))
+            .b(block("rotation_rules").a("automatically_after_days", path("each.value.rotation_days"))),
+    );
+    Module {
+        name: "secrets",
+        description:
+            "AWS Secrets Manager secrets for every secret the spec names — names and descriptions only, never values \
+(values are set out of band and read in the cluster by External Secrets) — encrypted with a customer-managed \
+KMS key with rotation, and rotated on the spec's schedule where a rotation function is given."
+                .into(),
+        variables: vars,
+        outputs: vec![
+            output(
+                "secret_arns",
+                "Secret ARNs by name.",
+                for_expr(Some("k"), "v", path("aws_secretsmanager_secret.this"), Some(path("k")), path("v.arn")),
+            ),
+            output(
+                "kms_key_arn",
+                "KMS key of the secrets (External Secrets needs kms:Decrypt on it).",
+                path("aws_kms_key.secrets.arn"),
+            ),
+        ],
+        main: f,
+        uses_dr_provider: false,
+        extra_providers: Vec::new(),
+    }
+}
+
+fn binop_ne_null(e: Expression) -> Expression {
+    Expression::Operation(Box::new(hcl::expr::Operation::Binary(hcl::expr::BinaryOp::new(
+        e,
+        hcl::expr::BinaryOperator::NotEq,
+        Expression::Null,
+    ))))
+}
+
+/// AWS Config managed rules the account is evaluated against.
+pub const CONFIG_RULES: &[(&str, &str)] = &[
+    ("s3-bucket-public-read-prohibited", "S3_BUCKET_PUBLIC_READ_PROHIBITED"),
+    ("s3-bucket-ssl-requests-only", "S3_BUCKET_SSL_REQUESTS_ONLY"),
+    ("s3-bucket-versioning-enabled", "S3_BUCKET_VERSIONING_ENABLED"),
+    ("rds-storage-encrypted", "RDS_STORAGE_ENCRYPTED"),
+    ("rds-instance-public-access-check", "RDS_INSTANCE_PUBLIC_ACCESS_CHECK"),
+    ("rds-multi-az-support", "RDS_MULTI_AZ_SUPPORT"),
+    ("eks-secrets-encrypted", "EKS_SECRETS_ENCRYPTED"),
+    ("eks-endpoint-no-public-access", "EKS_ENDPOINT_NO_PUBLIC_ACCESS"),
+    ("vpc-flow-logs-enabled", "VPC_FLOW_LOGS_ENABLED"),
+    ("restricted-ssh", "INCOMING_SSH_DISABLED"),
+    ("encrypted-volumes", "ENCRYPTED_VOLUMES"),
+    ("cloudtrail-enabled", "CLOUD_TRAIL_ENABLED"),
+    ("iam-root-access-key-check", "IAM_ROOT_ACCESS_KEY_CHECK"),
+    ("guardduty-enabled-centralized", "GUARDDUTY_ENABLED_CENTRALIZED"),
+    ("ecr-private-image-scanning-enabled", "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"),
+];
+
+pub fn audit() -> Module {
+    let mut vars = standard_variables("Prefix for audit resources, e.g. `cerverus`.");
+    vars.extend([
+        Variable::new(
+            "access_log_bucket",
+            ty("string"),
+            "Bucket that receives S3 server access logs of the audit bucket.",
+        )
+        .default(Expression::Null),
+        Variable::new("log_retention_days", ty("number"), "Days to keep CloudTrail events in CloudWatch Logs.")
+            .default(365),
+        Variable::new(
+            "archive_expire_days",
+            ty("number"),
+            "Days to keep audit objects in S3 (7 years by default, for financial records).",
+        )
+        .default(2555),
+    ]);
+    let mut f = File::new();
+    account_data(&mut f);
+    kms_key(
+        &mut f,
+        "audit",
+        tpl("alias/${var.name}-audit"),
+        tpl("CloudTrail, Config and audit logs of ${var.name}"),
+        &[service("cloudtrail"), service("config"), logs_service(), service("sns")],
+        None,
+    );
+
+    // The audit bucket.
+    f.push(
+        resource("aws_s3_bucket", "audit")
+            .skip(
+                "CKV_AWS_144",
+                "audit logs are delivered by CloudTrail and Config to this region; the trail itself is multi-region",
+            )
+            .skip("CKV2_AWS_62", "only CloudTrail and Config write here; the trail's SNS topic announces deliveries")
+            .a("bucket", tpl("${var.name}-audit-${data.aws_caller_identity.current.account_id}"))
+            .a("object_lock_enabled", true)
+            .a("tags", var("tags")),
+    );
+    f.push(
+        resource("aws_s3_bucket_versioning", "audit")
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .b(block("versioning_configuration").a("status", "Enabled")),
+    );
+    f.push(
+        resource("aws_s3_bucket_server_side_encryption_configuration", "audit")
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .b(block("rule")
+                .b(block("apply_server_side_encryption_by_default")
+                    .a("sse_algorithm", "aws:kms")
+                    .a("kms_master_key_id", path("aws_kms_key.audit.arn")))
+                .a("bucket_key_enabled", true)),
+    );
+    f.push(
+        resource("aws_s3_bucket_public_access_block", "audit")
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .a("block_public_acls", true)
+            .a("block_public_policy", true)
+            .a("ignore_public_acls", true)
+            .a("restrict_public_buckets", true),
+    );
+    f.push(
+        resource("aws_s3_bucket_ownership_controls", "audit")
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
+    );
+    f.push(
+        resource("aws_s3_bucket_logging", "audit")
+            .a("count", cond(eq(var("access_log_bucket"), Expression::Null), num(0), num(1)))
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .a("target_bucket", var("access_log_bucket"))
+            .a("target_prefix", "audit/"),
+    );
+    f.push(
+        resource("aws_s3_bucket_lifecycle_configuration", "audit").a("bucket", path("aws_s3_bucket.audit.id")).b(
+            block("rule")
+                .a("id", "archive-audit-logs")
+                .a("status", "Enabled")
+                .b(block("filter"))
+                .b(block("transition").a("days", 90).a("storage_class", "GLACIER"))
+                .b(block("expiration").a("days", var("archive_expire_days")))
+                .b(block("noncurrent_version_expiration").a("noncurrent_days", 365))
+                .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7)),
+        ),
+    );
+    f.push(
+        data("aws_iam_policy_document", "audit_bucket")
+            .b(block("statement")
+                .a("sid", "DenyInsecureTransport")
+                .a("effect", "Deny")
+                .a("actions", strs(["s3:*"]))
+                .a("resources", list([path("aws_s3_bucket.audit.arn"), tpl("${aws_s3_bucket.audit.arn}/*")]))
+                .b(principals("*", strs(["*"])))
+                .b(condition("Bool", "aws:SecureTransport", strs(["false"]))))
+            .b(statement("DeliveryAclCheck", &["s3:GetBucketAcl"], list([path("aws_s3_bucket.audit.arn")]))
+                .b(principals("Service", strs(["cloudtrail.amazonaws.com", "config.amazonaws.com"])))
+                .b(condition(
+                    "StringEquals",
+                    "aws:SourceAccount",
+                    list([path("data.aws_caller_identity.current.account_id")]),
+                )))
+            .b(statement(
+                "DeliveryWrite",
+                &["s3:PutObject"],
+                list([tpl("${aws_s3_bucket.audit.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*")]),
+            )
+            .b(principals("Service", strs(["cloudtrail.amazonaws.com", "config.amazonaws.com"])))
+            .b(condition("StringEquals", "s3:x-amz-acl", strs(["bucket-owner-full-control"])))
+            .b(condition(
+                "StringEquals",
+                "aws:SourceAccount",
+                list([path("data.aws_caller_identity.current.account_id")]),
+            ))),
+    );
+    f.push(
+        resource("aws_s3_bucket_policy", "audit")
+            .a("bucket", path("aws_s3_bucket.audit.id"))
+            .a("policy", path("data.aws_iam_policy_document.audit_bucket.json")),
+    );
+
+    // CloudTrail → S3, CloudWatch Logs and SNS.
+    f.push(
+        resource("aws_cloudwatch_log_group", "trail")
+            .a("name", tpl("/aws/cloudtrail/${var.name}"))
+            .a("retention_in_days", var("log_retention_days"))
+            .a("kms_key_id", path("aws_kms_key.audit.arn"))
+            .a("tags", var("tags")),
+    );
+    f.push(
+        data("aws_iam_policy_document", "trail_assume").b(statement("CloudTrailAssume", &["sts:AssumeRole"], list([]))
+            .b(principals("Service", strs(["cloudtrail.amazonaws.com"])))),
+    );
+    f.push(
+        resource("aws_iam_role", "trail")
+            .a("name", tpl("${var.name}-cloudtrail-logs"))
+            .a("assume_role_policy", path("data.aws_iam_policy_document.trail_assume.json"))
+            .a("tags", var("tags")),
+    );
+    f.push(data("aws_iam_policy_document", "trail_logs").b(statement(
+        "DeliverToLogs",
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        list([tpl("${aws_cloudwatch_log_group.trail.arn}:*")]),
+    )));
+    f.push(
+        resource("aws_iam_role_policy", "trail")
+            .a("name", "deliver-to-logs")
+            .a("role", path("aws_iam_role.trail.id"))
+            .a("policy", path("data.aws_iam_policy_document.trail_logs.json")),
+    );
+    f.push(
+        resource("aws_sns_topic", "trail")
+            .a("name", tpl("${var.name}-cloudtrail"))
+            .a("kms_master_key_id", path("aws_kms_key.audit.id"))
+            .a("tags", var("tags")),
+    );
+    f.push(
+        data("aws_iam_policy_document", "trail_topic").b(statement(
+            "CloudTrailPublishes",
+            &["sns:Publish"],
+            list([path("aws_sns_topic.trail.arn")]),
+        )
+        .b(principals("Service", strs(["cloudtrail.amazonaws.com"])))),
+    );
+    f.push(
+        resource("aws_sns_topic_policy", "trail")
+            .a("arn", path("aws_sns_topic.trail.arn"))
+            .a("policy", path("data.aws_iam_policy_document.trail_topic.json")),
+    );
+    f.push(
+        resource("aws_cloudtrail", "this")
+            .a("name", var("name"))
+            .a("s3_bucket_name", path("aws_s3_bucket.audit.id"))
+            .a("is_multi_region_trail", true)
+            .a("include_global_service_events", true)
+            .a("enable_log_file_validation", true)
+            .a("kms_key_id", path("aws_kms_key.audit.arn"))
+            .a("cloud_watch_logs_group_arn", tpl("${aws_cloudwatch_log_group.trail.arn}:*"))
+            .a("cloud_watch_logs_role_arn", path("aws_iam_role.trail.arn"))
+            .a("sns_topic_name", path("aws_sns_topic.trail.name"))
+            .b(block("event_selector").a("read_write_type", "All").a("include_management_events", true).b(block(
+                "data_resource",
+            )
+            .a("type", "AWS::S3::Object")
+            .a("values", strs(["arn:aws:s3"]))))
+            .a("tags", var("tags"))
+            .a("depends_on", list([path("aws_s3_bucket_policy.audit"), path("aws_sns_topic_policy.trail")])),
+    );
+
+    // AWS Config.
+    f.push(
+        data("aws_iam_policy_document", "config_assume").b(statement("ConfigAssume", &["sts:AssumeRole"], list([]))
+            .b(principals("Service", strs(["config.amazonaws.com"])))),
+    );
+    f.push(
+        resource("aws_iam_role", "config")
+            .a("name", tpl("${var.name}-config"))
+            .a("assume_role_policy", path("data.aws_iam_policy_document.config_assume.json"))
+            .a("tags", var("tags")),
+    );
+    f.push(resource("aws_iam_role_policy_attachment", "config").a("role", path("aws_iam_role.config.name")).a(
+        "policy_arn",
+        tpl("arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWS_ConfigRole"),
+    ));
+    f.push(
+        resource("aws_config_configuration_recorder", "this")
+            .a("name", var("name"))
+            .a("role_arn", path("aws_iam_role.config.arn"))
+            .b(block("recording_group").a("all_supported", true).a("include_global_resource_types", true)),
+    );
+    f.push(
+        resource("aws_config_delivery_channel", "this")
+            .a("name", var("name"))
+            .a("s3_bucket_name", path("aws_s3_bucket.audit.id"))
+            .a("s3_kms_key_arn", path("aws_kms_key.audit.arn"))
+            .b(block("snapshot_delivery_properties").a("delivery_frequency", "TwentyFour_Hours"))
+            .a(
+                "depends_on",
+                list([path("aws_config_configuration_recorder.this"), path("aws_s3_bucket_policy.audit")]),
+            ),
+    );
+    f.push(
+        resource("aws_config_configuration_recorder_status", "this")
+            .a("name", path("aws_config_configuration_recorder.this.name"))
+            .a("is_enabled", true)
+            .a("depends_on", list([path("aws_config_delivery_channel.this")])),
+    );
+    let rules = object(CONFIG_RULES.iter().map(|(k, v)| (*k, s(*v))));
+    f.push(
+        resource("aws_config_config_rule", "managed")
+            .a("for_each", rules)
+            .a("name", path("each.key"))
+            .b(block("source").a("owner", "AWS").a("source_identifier", path("each.value")))
+            .a("tags", var("tags"))
+            .a("depends_on", list([path("aws_config_configuration_recorder_status.this")])),
+    );
+
+    // GuardDuty with EKS, S3, RDS and malware protection.
+    f.push(resource("aws_guardduty_detector", "this").skip("CKV2_AWS_3", "single-account platform: there is no AWS Organization to delegate GuardDuty to; the detector covers the platform's region and account").a("enable", true).a("finding_publishing_frequency", "FIFTEEN_MINUTES").a("tags", var("tags")));
+    for feature in ["EKS_AUDIT_LOGS", "S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "EBS_MALWARE_PROTECTION"] {
+        f.push(
+            resource("aws_guardduty_detector_feature", &feature.to_ascii_lowercase())
+                .a("detector_id", path("aws_guardduty_detector.this.id"))
+                .a("name", feature)
+                .a("status", "ENABLED"),
+        );
+    }
+    f.push(
+        resource("aws_guardduty_detector_feature", "runtime_monitoring")
+            .a("detector_id", path("aws_guardduty_detector.this.id"))
+            .a("name", "RUNTIME_MONITORING")
+            .a("status", "ENABLED")
+            .b(block("additional_configuration").a("name", "EKS_ADDON_MANAGEMENT").a("status", "ENABLED")),
+    );
+
+    // Security Hub with the AWS Foundational and CIS standards.
+    f.push(
+        resource("aws_securityhub_account", "this")
+            .a("enable_default_standards", false)
+            .a("auto_enable_controls", true),
+    );
+    for (local, arn) in [
+        (
+            "foundational",
+            "arn:${data.aws_partition.current.partition}:securityhub:${data.aws_region.current.region}::standards/aws-foundational-security-best-practices/v/1.0.0",
+        ),
+        (
+            "cis",
+            "arn:${data.aws_partition.current.partition}:securityhub:${data.aws_region.current.region}::standards/cis-aws-foundations-benchmark/v/3.0.0",
+        ),
+    ] {
+        f.push(
+            resource("aws_securityhub_standards_subscription", local)
+                .a("standards_arn", tpl(arn))
+                .a("depends_on", list([path("aws_securityhub_account.this")])),
+        );
+    }
+
+    Module {
+        name: "audit",
+        description:
+            "Account-wide audit and threat detection: a multi-region CloudTrail with log file validation, KMS \
+encryption, S3 data events, delivery to a dedicated object-locked bucket, to CloudWatch Logs and to an SNS topic; \
+AWS Config recording every supported resource with a set of managed rules; GuardDuty with EKS audit-log, runtime, \
+S3, RDS-login and malware protection; Security Hub with the AWS Foundational Security Best Practices and CIS AWS \
+Foundations standards. Apply once per account (it is called from `terraform/bootstrap`)."
+                .into(),
+        variables: vars,
+        outputs: vec![
+            output("trail_arn", "ARN of the CloudTrail trail.", path("aws_cloudtrail.this.arn")),
+            output("audit_bucket", "Bucket with CloudTrail and Config deliveries.", path("aws_s3_bucket.audit.id")),
+            output("guardduty_detector_id", "GuardDuty detector ID.", path("aws_guardduty_detector.this.id")),
+            output("kms_key_arn", "KMS key of the audit trail.", path("aws_kms_key.audit.arn")),
+        ],
+        main: f,
+        uses_dr_provider: false,
+        extra_providers: Vec::new(),
+    }
+}
