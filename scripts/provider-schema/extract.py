@@ -61,7 +61,9 @@ def shape(types: dict, fqn: str, depth: int = 0) -> dict:
         if parent in types and not parent.startswith("cdktf."):
             props += types[parent].get("properties", [])
     for p in props:
-        if p["name"] in META:
+        # Meta-arguments exist only on the resource itself; a nested block may well be called
+        # `provider` (aws_eks_cluster.encryption_config.provider).
+        if depth == 0 and p["name"] in META:
             continue
         m = link_of(p.get("docs", {}))
         if not m or not m.group(5):

@@ -5,6 +5,8 @@
 //! spec (YAML) ──load──▶ LoadedSpec ──resolve──▶ Platform ──render──▶ Bundle ──write──▶ deploy/
 //! ```
 
+pub mod tfschema;
+
 use std::fmt::Write as _;
 use std::path::Path;
 

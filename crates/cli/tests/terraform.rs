@@ -1,0 +1,420 @@
+//! The Terraform part of the bundle: parses, is canonical, matches the AWS provider schema and
+//! its own module interfaces, and holds the network, security and data invariants the platform
+//! promises. Spec changes show up where they should.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus::tfschema::{self, AWS_SCHEMA_JSON, ProviderSchema};
+use cerverus_bundle::Bundle;
+use hcl::{Body, Expression};
+
+fn build(text: &str) -> (cerverus_model::Platform, Bundle) {
+    let loaded = cerverus_spec::load("spec.yaml", text).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let bundle = cerverus_render::render(&platform, &[]).expect("renders");
+    (platform, bundle)
+}
+
+fn default_bundle() -> (cerverus_model::Platform, Bundle) {
+    build(cerverus_spec::DEFAULT_SPEC)
+}
+
+/// Every `.tf` and `.tfvars` file, parsed.
+fn parsed(b: &Bundle) -> BTreeMap<String, Body> {
+    b.iter()
+        .filter(|(p, _)| p.starts_with("terraform/") && (p.ends_with(".tf") || p.ends_with(".tfvars")))
+        .map(|(p, bytes)| {
+            let text = std::str::from_utf8(bytes).expect("utf8");
+            let body = hcl::parse(text).unwrap_or_else(|e| panic!("{p} does not parse: {e}"));
+            (p.to_string(), body)
+        })
+        .collect()
+}
+
+fn blocks<'a>(body: &'a Body, kind: &'a str, ty: &'a str) -> impl Iterator<Item = &'a hcl::Block> + 'a {
+    body.blocks().filter(move |b| b.identifier() == kind && b.labels.first().map(|l| l.as_str()) == Some(ty))
+}
+
+fn attr<'a>(b: &'a hcl::Block, key: &str) -> Option<&'a Expression> {
+    b.body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
+}
+
+fn text(e: &Expression) -> String {
+    let body = Body::builder().add_attribute(("x", e.clone())).build();
+    hcl::format::to_string(&body)
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("x")
+        .trim_start()
+        .trim_start_matches('=')
+        .trim()
+        .to_string()
+}
+
+fn tfvar(bundle: &Bundle, env: &str, key: &str) -> Expression {
+    let p = format!("terraform/envs/{env}/terraform.tfvars");
+    let body = hcl::parse(std::str::from_utf8(bundle.get(&p).expect("tfvars")).expect("utf8")).expect("parses");
+    body.attributes().find(|a| a.key.as_str() == key).map(|a| a.expr.clone()).unwrap_or_else(|| panic!("{p}: no {key}"))
+}
+
+#[test]
+fn layout_is_conventional_and_every_module_documents_itself() {
+    let (platform, b) = default_bundle();
+    let modules: BTreeSet<String> = b
+        .paths()
+        .filter_map(|p| p.strip_prefix("terraform/modules/"))
+        .filter_map(|p| p.split('/').next().map(str::to_string))
+        .collect();
+    for m in ["network", "security-groups", "eks", "database", "cache", "storage", "registry", "secrets", "audit"] {
+        assert!(modules.contains(m), "module {m} missing");
+    }
+    for m in &modules {
+        for f in ["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"] {
+            assert!(b.get(&format!("terraform/modules/{m}/{f}")).is_some(), "{m}/{f} missing");
+        }
+        let readme =
+            String::from_utf8_lossy(b.get(&format!("terraform/modules/{m}/README.md")).expect("readme")).into_owned();
+        let vars = hcl::parse(
+            std::str::from_utf8(b.get(&format!("terraform/modules/{m}/variables.tf")).expect("vars")).expect("utf8"),
+        )
+        .expect("parses");
+        for v in vars.blocks().filter(|b| b.identifier() == "variable") {
+            let name = v.labels[0].as_str();
+            assert!(readme.contains(&format!("| `{name}` |")), "{m}/README.md does not list input {name}");
+            assert!(
+                attr(v, "description").is_some() && attr(v, "type").is_some(),
+                "{m}: variable {name} lacks type or description"
+            );
+        }
+        let outs = hcl::parse(
+            std::str::from_utf8(b.get(&format!("terraform/modules/{m}/outputs.tf")).expect("outs")).expect("utf8"),
+        )
+        .expect("parses");
+        for o in outs.blocks().filter(|b| b.identifier() == "output") {
+            assert!(attr(o, "description").is_some(), "{m}: output {} has no description", o.labels[0].as_str());
+            assert!(readme.contains(&format!("| `{}` |", o.labels[0].as_str())), "{m}/README.md does not list output");
+        }
+    }
+    for f in ["versions.tf", "providers.tf", "main.tf"] {
+        assert!(b.get(&format!("terraform/bootstrap/{f}")).is_some(), "bootstrap/{f} missing");
+    }
+    for env in &platform.environments {
+        for f in
+            ["main.tf", "backend.tf", "providers.tf", "versions.tf", "variables.tf", "terraform.tfvars", "outputs.tf"]
+        {
+            assert!(b.get(&format!("terraform/envs/{}/{f}", env.name)).is_some(), "{}/{f} missing", env.name);
+        }
+    }
+}
+
+#[test]
+fn every_resource_matches_the_aws_provider_schema() {
+    let schema = ProviderSchema::from_json(AWS_SCHEMA_JSON).expect("schema JSON");
+    let (_, b) = default_bundle();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (path, body) in parsed(&b) {
+        checked += body.blocks().filter(|b| matches!(b.identifier(), "resource" | "data")).count();
+        problems.extend(tfschema::check_resources(&path, &body, &schema));
+    }
+    assert!(checked > 150, "only {checked} blocks checked");
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn the_schema_check_rejects_what_terraform_would() {
+    let schema = ProviderSchema::from_json(AWS_SCHEMA_JSON).expect("schema JSON");
+    let bad = r#"
+resource "aws_s3_bucket" "a" {
+  bucket    = "x"
+  acl_typo  = "private"
+  logging {
+    target_bucket = "y"
+    nonsense      = 1
+  }
+}
+resource "aws_eks_node_group" "b" {
+  cluster_name = "c"
+}
+resource "aws_not_a_thing" "c" {}
+resource "aws_security_group" "d" {
+  dynamic "ingress" {
+    for_each = [1]
+    content {
+      from_port = 1
+      bogus     = 2
+    }
+  }
+}
+"#;
+    let body = hcl::parse(bad).expect("parses");
+    let problems: Vec<String> =
+        tfschema::check_resources("bad.tf", &body, &schema).into_iter().map(|p| p.what).collect();
+    for expected in [
+        "resource \"aws_s3_bucket\" \"a\": unknown argument `acl_typo`",
+        "resource \"aws_s3_bucket\" \"a\" > logging: unknown argument `nonsense`",
+        "resource \"aws_eks_node_group\" \"b\": missing required argument `node_role_arn`",
+        "resource \"aws_eks_node_group\" \"b\": missing required argument `subnet_ids`",
+        "resource \"aws_eks_node_group\" \"b\": missing required block `scaling_config`",
+        "resource \"aws_not_a_thing\" \"c\": unknown resource type for aws provider 6.25.0",
+        "resource \"aws_security_group\" \"d\" > ingress: unknown argument `bogus`",
+    ] {
+        assert!(problems.iter().any(|p| p == expected), "missing problem {expected:?} in {problems:#?}");
+    }
+}
+
+#[test]
+fn module_calls_and_tfvars_match_their_interfaces() {
+    let (_, b) = default_bundle();
+    let files = parsed(&b);
+    let mut interfaces = BTreeMap::new();
+    for (path, body) in &files {
+        if let Some(m) = path.strip_prefix("terraform/modules/").and_then(|p| p.strip_suffix("/variables.tf")) {
+            let iface = tfschema::module_interface(body);
+            interfaces.insert(format!("../../modules/{m}"), iface.clone());
+            interfaces.insert(format!("../modules/{m}"), iface);
+        }
+    }
+    let mut problems = Vec::new();
+    let mut calls = 0;
+    for (path, body) in &files {
+        calls += body.blocks().filter(|b| b.identifier() == "module").count();
+        problems.extend(tfschema::check_module_calls(path, body, &interfaces));
+    }
+    assert!(calls >= 9, "only {calls} module calls");
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // terraform.tfvars sets exactly the root's variables.
+    for (path, body) in &files {
+        let Some(root) = path.strip_suffix("/terraform.tfvars") else { continue };
+        let iface = tfschema::module_interface(&files[&format!("{root}/variables.tf")]);
+        let set: BTreeSet<&str> = body.attributes().map(|a| a.key.as_str()).collect();
+        for k in &set {
+            assert!(iface.contains_key(*k), "{path}: {k} is not declared");
+        }
+        for (k, has_default) in &iface {
+            assert!(*has_default || set.contains(k.as_str()), "{path}: required {k} not set");
+        }
+    }
+}
+
+#[test]
+fn subnets_are_three_tiers_in_three_azs_without_overlap() {
+    let (platform, b) = default_bundle();
+    for env in &platform.environments {
+        assert_eq!(env.network.azs.len(), 3);
+        let mut all = Vec::new();
+        for tier in ["public_subnets", "private_subnets", "data_subnets"] {
+            let Expression::Array(items) = tfvar(&b, &env.name, tier) else { panic!("{tier} not a list") };
+            assert_eq!(items.len(), 3, "{}: {tier}", env.name);
+            for i in items {
+                let Expression::String(c) = i else { panic!("cidr") };
+                all.push(c.parse::<ipnet::Ipv4Net>().expect("cidr"));
+            }
+        }
+        for (i, a) in all.iter().enumerate() {
+            assert!(env.network.vpc_cidr.contains(a), "{a} outside the VPC");
+            for b2 in &all[i + 1..] {
+                assert!(!cerverus_model::network::overlaps(*a, *b2), "{}: {a} overlaps {b2}", env.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_data_tier_has_no_route_out_of_the_vpc() {
+    let (_, b) = default_bundle();
+    let files = parsed(&b);
+    let net = &files["terraform/modules/network/main.tf"];
+    let routes: Vec<_> = blocks(net, "resource", "aws_route").collect();
+    assert!(!routes.is_empty());
+    for r in &routes {
+        let table = text(attr(r, "route_table_id").expect("route table"));
+        assert!(!table.contains("aws_route_table.data"), "a route leaves the data tier: {table}");
+    }
+    // The data subnets associate only with the data route table, which has no inline routes.
+    let assoc = blocks(net, "resource", "aws_route_table_association")
+        .find(|b| b.labels[1].as_str() == "data")
+        .expect("data association");
+    assert_eq!(text(attr(assoc, "route_table_id").expect("rt")), "aws_route_table.data.id");
+    let data_rt = blocks(net, "resource", "aws_route_table").find(|b| b.labels[1].as_str() == "data").expect("data rt");
+    assert!(data_rt.body.blocks().all(|b| b.identifier() != "route"), "data route table has inline routes");
+    assert!(text(attr(assoc, "subnet_id").expect("subnet")).contains("aws_subnet.data"));
+}
+
+#[test]
+fn only_the_load_balancer_is_open_to_the_internet() {
+    let (_, b) = default_bundle();
+    for (path, body) in parsed(&b) {
+        for rule in blocks(&body, "resource", "aws_vpc_security_group_ingress_rule") {
+            let open = attr(rule, "cidr_ipv4").map(text).is_some_and(|c| c.contains("0.0.0.0/0"));
+            if open {
+                let sg = text(attr(rule, "security_group_id").expect("sg"));
+                let port = text(attr(rule, "from_port").expect("port"));
+                assert_eq!(sg, "aws_security_group.alb.id", "{path}: {} open to the internet", rule.labels[1].as_str());
+                assert!(port == "80" || port == "443", "{path}: ALB open on {port}");
+            }
+            assert!(attr(rule, "description").is_some(), "{path}: rule {} has no description", rule.labels[1].as_str());
+        }
+        for rule in blocks(&body, "resource", "aws_vpc_security_group_egress_rule") {
+            assert!(attr(rule, "description").is_some(), "{path}: rule {} has no description", rule.labels[1].as_str());
+        }
+        for sg in blocks(&body, "resource", "aws_security_group") {
+            assert!(
+                sg.body.blocks().all(|b| b.identifier() != "ingress"),
+                "{path}: inline ingress in {}",
+                sg.labels[1].as_str()
+            );
+        }
+        // No SSH from anywhere, ever.
+        for rule in blocks(&body, "resource", "aws_vpc_security_group_ingress_rule") {
+            assert_ne!(attr(rule, "from_port").map(text).as_deref(), Some("22"), "{path}: SSH ingress");
+        }
+    }
+}
+
+/// Data-store access in the tfvars, as (store, port, clients).
+fn access(b: &Bundle, env: &str, key: &str) -> BTreeMap<String, (i64, BTreeSet<String>)> {
+    let Expression::Object(obj) = tfvar(b, env, key) else { panic!("{key} not an object") };
+    obj.iter()
+        .map(|(k, v)| {
+            let name = text(&match k {
+                hcl::ObjectKey::Identifier(i) => Expression::String(i.to_string()),
+                hcl::ObjectKey::Expression(e) => e.clone(),
+                _ => Expression::Null,
+            })
+            .trim_matches('"')
+            .to_string();
+            let Expression::Object(fields) = v else { panic!("entry") };
+            let mut port = 0;
+            let mut clients = BTreeSet::new();
+            for (fk, fv) in fields.iter() {
+                match fk.to_string().trim_matches('"') {
+                    "port" => port = text(fv).parse().expect("port"),
+                    "clients" => {
+                        if let Expression::Array(items) = fv {
+                            clients = items.iter().map(|c| text(c).trim_matches('"').to_string()).collect();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (name, (port, clients))
+        })
+        .collect()
+}
+
+#[test]
+fn every_data_store_rule_traces_to_a_declared_dependency() {
+    let (platform, b) = default_bundle();
+    for env in &platform.environments {
+        for (key, pick) in [("postgres_access", true), ("redis_access", false)] {
+            let rules = access(&b, &env.name, key);
+            let mut declared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for e in &env.graph.edges {
+                match (&e.to, pick) {
+                    (cerverus_model::Target::Postgres { name }, true)
+                    | (cerverus_model::Target::Redis { name }, false) => {
+                        declared.entry(name.clone()).or_default().insert(e.from.clone());
+                    }
+                    _ => {}
+                }
+            }
+            assert!(!declared.is_empty());
+            let got: BTreeMap<String, BTreeSet<String>> =
+                rules.iter().map(|(k, (_, c))| (k.clone(), c.clone())).collect();
+            assert_eq!(got, declared, "{}: {key}", env.name);
+        }
+    }
+}
+
+#[test]
+fn rds_is_private_encrypted_and_protected_and_buckets_are_hardened() {
+    let (_, b) = default_bundle();
+    let files = parsed(&b);
+    let db = &files["terraform/modules/database/main.tf"];
+    for inst in blocks(db, "resource", "aws_db_instance") {
+        assert_eq!(attr(inst, "publicly_accessible").map(text).as_deref(), Some("false"));
+        assert_eq!(attr(inst, "storage_encrypted").map(text).as_deref(), Some("true"));
+        assert_eq!(attr(inst, "deletion_protection").map(text).as_deref(), Some("true"));
+        assert_eq!(attr(inst, "iam_database_authentication_enabled").map(text).as_deref(), Some("true"));
+    }
+    let primary =
+        blocks(db, "resource", "aws_db_instance").find(|b| b.labels[1].as_str() == "primary").expect("primary");
+    assert_eq!(attr(primary, "manage_master_user_password").map(text).as_deref(), Some("true"));
+    assert!(attr(primary, "backup_retention_period").is_some());
+
+    for (path, body) in &files {
+        for bucket in blocks(body, "resource", "aws_s3_bucket") {
+            let local = bucket.labels[1].as_str();
+            for companion in [
+                "aws_s3_bucket_versioning",
+                "aws_s3_bucket_server_side_encryption_configuration",
+                "aws_s3_bucket_public_access_block",
+                "aws_s3_bucket_policy",
+            ] {
+                assert!(
+                    blocks(body, "resource", companion).any(|b| b.labels[1].as_str() == local),
+                    "{path}: bucket {local} has no {companion}"
+                );
+            }
+            let pab = blocks(body, "resource", "aws_s3_bucket_public_access_block")
+                .find(|b| b.labels[1].as_str() == local)
+                .expect("pab");
+            for k in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"] {
+                assert_eq!(attr(pab, k).map(text).as_deref(), Some("true"), "{path}: {local}.{k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn prod_has_a_nat_per_az_and_multi_az_postgres() {
+    let (_, b) = default_bundle();
+    assert_eq!(text(&tfvar(&b, "prod", "single_nat_gateway")), "false");
+    let pg = text(&tfvar(&b, "prod", "postgres"));
+    assert!(pg.contains("multi_az = true"), "{pg}");
+    assert!(pg.contains("db.r6g.2xlarge"), "{pg}");
+    assert_eq!(text(&tfvar(&b, "dev", "single_nat_gateway")), "true");
+}
+
+#[test]
+fn adding_a_postgres_dependency_opens_its_security_group_rule() {
+    let base = cerverus_spec::DEFAULT_SPEC.replacen(
+        "  redis:\n    - name: cerverus-cache",
+        "    - name: cerverus-analytics\n      engineVersion: \"17.6\"\n      instanceClass: db.r6g.large\n      storageGib: 100\n      maxStorageGib: 400\n  redis:\n    - name: cerverus-cache",
+        1,
+    );
+    assert_ne!(base, cerverus_spec::DEFAULT_SPEC);
+    let (_, before) = build(&base);
+    let rules = access(&before, "prod", "postgres_access");
+    assert!(!rules.contains_key("cerverus-analytics"), "no workload declares it yet: no rule");
+    assert!(text(&tfvar(&before, "prod", "postgres")).contains("cerverus-analytics"), "the store itself exists");
+
+    let with_dep = base.replacen(
+        "    dependsOn:\n      - external: yahoo-finance\n",
+        "    dependsOn:\n      - postgres: cerverus-analytics\n      - external: yahoo-finance\n",
+        1,
+    );
+    assert_ne!(with_dep, base);
+    let (_, after) = build(&with_dep);
+    let rules = access(&after, "prod", "postgres_access");
+    assert_eq!(rules.get("cerverus-analytics"), Some(&(5432, BTreeSet::from(["market-data-ingestor".to_string()]))));
+}
+
+#[test]
+fn switching_an_environment_to_a_single_nat_gateway() {
+    let spec = cerverus_spec::DEFAULT_SPEC.replacen(
+        "  prod:\n    vpcCidr: 10.0.0.0/16\n    nat: perAz\n",
+        "  prod:\n    vpcCidr: 10.0.0.0/16\n    nat: single\n",
+        1,
+    );
+    assert_ne!(spec, cerverus_spec::DEFAULT_SPEC);
+    let (_, b) = build(&spec);
+    assert_eq!(text(&tfvar(&b, "prod", "single_nat_gateway")), "true");
+}
