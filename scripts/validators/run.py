@@ -149,7 +149,7 @@ BROKEN_FIXTURES = {
     "kubernetes/dev/x/pod-privileged.yaml": "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: x\nspec:\n  containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n",
     # python-hcl2 and checkov parsing: unbalanced braces.
     "terraform/broken/main.tf": "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n",
-    # checkov (terraform): a security group open to the world on SSH.
+    # checkov and trivy (terraform): a security group open to the world on SSH.
     "terraform/open/main.tf": "resource \"aws_security_group\" \"open\" {\n  ingress {\n    from_port   = 22\n    to_port     = 22\n    protocol    = \"tcp\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}\n",
 }
 
@@ -170,6 +170,7 @@ def self_test(venv_bin: Path, k8s_version: str) -> int:
             kubernetes_validate(venv_bin, yaml_files, k8s_version),
             hcl2_parse(tf_files),
             checkov(venv_bin, root, ["terraform", "kubernetes"]),
+            trivy(venv_bin, root),
         ]
     ok = True
     for r in results:
@@ -177,6 +178,31 @@ def self_test(venv_bin: Path, k8s_version: str) -> int:
         ok &= caught
         print(f"self-test: {r.validator}: {'rejects' if caught else 'DID NOT REJECT'} the broken bundle ({r.failed} failed)")
     return 0 if ok else 1
+
+
+def trivy(venv_bin: Path, root: Path) -> Result:
+    """trivy config with its built-in checks (no download): HIGH and CRITICAL findings fail."""
+    r = Result("trivy config (HIGH, CRITICAL)", unit="findings")
+    p = run([tool(venv_bin, "trivy"), "config", "--skip-check-update", "--severity", "HIGH,CRITICAL", "--format", "json", "--quiet", str(root)])
+    try:
+        data = json.loads(p.stdout) if p.stdout.strip() else {}
+    except json.JSONDecodeError:
+        r.failed += 1
+        r.problems.append(f"trivy output is not JSON (exit {p.returncode}): {p.stderr.strip()[:500]}")
+        return r
+    results = data.get("Results") or []
+    r.files = len(results)
+    for res in results:
+        found = res.get("Misconfigurations") or []
+        summary = res.get("MisconfSummary") or {}
+        r.passed += summary.get("Successes", 0)
+        for m in found:
+            r.failed += 1
+            r.problems.append(f"{res.get('Target')}: {m.get('Severity')} {m.get('ID')} {m.get('Title')} ({(m.get('CauseMetadata') or {}).get('Resource')})")
+    if p.returncode != 0:
+        r.failed += 1
+        r.problems.append(f"trivy exited {p.returncode}: {p.stderr.strip()[:500]}")
+    return r
 
 
 def main() -> int:
@@ -198,6 +224,7 @@ def main() -> int:
     yaml_files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
     yaml_files += sorted(p for p in root.rglob("*.yml") if p.is_file())
     tf_files = sorted(p for p in root.rglob("*.tf") if p.is_file())
+    tf_files += sorted(p for p in root.rglob("*.tfvars") if p.is_file())
     k8s_files = [p for p in yaml_files if "kubernetes" in p.relative_to(root).parts[:1]]
 
     results = [
@@ -205,6 +232,7 @@ def main() -> int:
         kubernetes_validate(args.venv_bin, k8s_files, args.kubernetes_version),
         hcl2_parse(tf_files),
         checkov(args.venv_bin, root, ["terraform", "kubernetes"]),
+        trivy(args.venv_bin, root),
     ]
 
     width = max(len(r.validator) for r in results)

@@ -418,3 +418,36 @@ fn switching_an_environment_to_a_single_nat_gateway() {
     let (_, b) = build(&spec);
     assert_eq!(text(&tfvar(&b, "prod", "single_nat_gateway")), "true");
 }
+
+#[test]
+fn every_waiver_names_its_check_and_gives_a_reason() {
+    let (_, b) = default_bundle();
+    let mut waivers = 0;
+    for (path, bytes) in b.iter().filter(|(p, _)| p.ends_with(".tf")) {
+        let text = String::from_utf8_lossy(bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let l = line.trim();
+            if let Some(rest) = l.strip_prefix("#checkov:skip=") {
+                waivers += 1;
+                let (id, reason) = rest.split_once(':').unwrap_or((rest, ""));
+                assert!(id.starts_with("CKV"), "{path}:{}: bad check id {id}", i + 1);
+                assert!(
+                    reason.split_whitespace().count() >= 5,
+                    "{path}:{}: waiver of {id} without a real reason",
+                    i + 1
+                );
+            }
+            if let Some(id) = l.strip_prefix("#trivy:ignore:") {
+                waivers += 1;
+                let above = lines.get(i.wrapping_sub(1)).map(|s| s.trim()).unwrap_or("");
+                assert!(
+                    above.starts_with(&format!("# {id}: ")) && above.split_whitespace().count() >= 6,
+                    "{path}:{}: trivy waiver of {id} without a reason above it",
+                    i + 1
+                );
+            }
+        }
+    }
+    assert!(waivers > 10, "waivers not found: {waivers}");
+}

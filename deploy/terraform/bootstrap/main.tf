@@ -56,14 +56,8 @@ resource "aws_s3_bucket" "state_logs" {
   tags   = local.tags
 }
 
-resource "aws_s3_bucket_versioning" "state_logs" {
-  bucket = aws_s3_bucket.state_logs.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
+# AVD-AWS-0132: S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256)
+#trivy:ignore:AVD-AWS-0132
 resource "aws_s3_bucket_server_side_encryption_configuration" "state_logs" {
   bucket = aws_s3_bucket.state_logs.id
 
@@ -73,6 +67,14 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "state_logs" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "state_logs" {
+  bucket = aws_s3_bucket.state_logs.id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 
@@ -126,14 +128,6 @@ resource "aws_s3_bucket" "state" {
   }
 }
 
-resource "aws_s3_bucket_versioning" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
   bucket = aws_s3_bucket.state.id
 
@@ -144,6 +138,14 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "state" {
+  bucket = aws_s3_bucket.state.id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 

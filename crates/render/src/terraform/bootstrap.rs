@@ -53,6 +53,7 @@ fn main_tf(platform: &Platform) -> Body {
             .a("bucket", format!("{STATE_BUCKET}-access-logs"))
             .a("tags", path("local.tags")),
     );
+    f.trivy_ignore("AVD-AWS-0132", "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256)");
     hardening(&mut f, "state_logs", block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"));
     f.push(
         resource("aws_s3_bucket_lifecycle_configuration", "state_logs")
@@ -173,16 +174,16 @@ fn var_free_tags() -> hcl::Expression {
 fn hardening(f: &mut File, local: &str, sse: B) {
     let bucket = path(&format!("aws_s3_bucket.{local}.id"));
     f.push(
-        resource("aws_s3_bucket_versioning", local)
-            .a("bucket", bucket.clone())
-            .b(block("versioning_configuration").a("status", "Enabled")),
-    );
-    f.push(
         resource("aws_s3_bucket_server_side_encryption_configuration", local).a("bucket", bucket.clone()).b(block(
             "rule",
         )
         .b(sse)
         .a("bucket_key_enabled", true)),
+    );
+    f.push(
+        resource("aws_s3_bucket_versioning", local)
+            .a("bucket", bucket.clone())
+            .b(block("versioning_configuration").a("status", "Enabled")),
     );
     f.push(
         resource("aws_s3_bucket_public_access_block", local)

@@ -79,14 +79,8 @@ resource "aws_s3_bucket" "logs" {
   tags   = var.tags
 }
 
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
+# AVD-AWS-0132: S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256), not SSE-KMS
+#trivy:ignore:AVD-AWS-0132
 resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
   bucket = aws_s3_bucket.logs.id
 
@@ -96,6 +90,14 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 
@@ -193,15 +195,6 @@ resource "aws_s3_bucket" "this" {
   tags     = merge(var.tags, { DataClass = each.value.class })
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  for_each = var.buckets
-  bucket   = aws_s3_bucket.this[each.key].id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   for_each = var.buckets
   bucket   = aws_s3_bucket.this[each.key].id
@@ -213,6 +206,15 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = var.buckets
+  bucket   = aws_s3_bucket.this[each.key].id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 
@@ -336,16 +338,6 @@ resource "aws_s3_bucket" "replica" {
   tags     = merge(var.tags, { DataClass = each.value.class, ReplicaOf = "${each.key}-${var.name}" })
 }
 
-resource "aws_s3_bucket_versioning" "replica" {
-  for_each = local.replicated
-  provider = aws.dr
-  bucket   = aws_s3_bucket.replica[each.key].id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
   for_each = local.replicated
   provider = aws.dr
@@ -358,6 +350,16 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "replica" {
+  for_each = local.replicated
+  provider = aws.dr
+  bucket   = aws_s3_bucket.replica[each.key].id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 

@@ -46,16 +46,16 @@ fn harden(f: &mut File, local: &str, for_each: Option<&str>, sse: B, provider: O
         }
     };
     f.push(
-        fe(resource("aws_s3_bucket_versioning", local))
-            .a("bucket", bucket("id"))
-            .b(block("versioning_configuration").a("status", "Enabled")),
-    );
-    f.push(
         fe(resource("aws_s3_bucket_server_side_encryption_configuration", local)).a("bucket", bucket("id")).b(block(
             "rule",
         )
         .b(sse)
         .a("bucket_key_enabled", true)),
+    );
+    f.push(
+        fe(resource("aws_s3_bucket_versioning", local))
+            .a("bucket", bucket("id"))
+            .b(block("versioning_configuration").a("status", "Enabled")),
     );
     f.push(
         fe(resource("aws_s3_bucket_public_access_block", local))
@@ -129,6 +129,7 @@ pub fn module() -> Module {
             .a("bucket", tpl("cerverus-access-logs-${var.name}"))
             .a("tags", var("tags")),
     );
+    f.trivy_ignore("AVD-AWS-0132", LOG_SSE);
     harden(&mut f, "logs", None, block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"), None);
     f.push(
         tls_only_policy("logs", "aws_s3_bucket.logs.arn", None).b(statement(
