@@ -73,7 +73,12 @@ fn print(text: &str) -> ExitCode {
 fn build(spec: Option<&Path>, out: &Path, envs: &[String], check: bool) -> ExitCode {
     let started = Instant::now();
     let color = std::io::stderr().is_terminal();
-    let result = load_spec(spec).and_then(|(name, loaded)| build_bundle(&name, &loaded, envs));
+    let result = load_spec(spec).and_then(|(name, loaded)| {
+        for w in cerverus_model::support::warnings(&loaded, &cerverus_model::support::today()) {
+            eprint!("{}", w.render(Some(&loaded.source)));
+        }
+        build_bundle(&name, &loaded, envs)
+    });
     let (platform, bundle) = match result {
         Ok(x) => x,
         Err(e) => {

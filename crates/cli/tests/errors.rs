@@ -289,3 +289,32 @@ fn a_foreign_file_in_the_way_is_refused_and_nothing_changes() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("was not written by cerverus"));
     assert_eq!(tree(&out), before);
 }
+
+#[test]
+fn the_seed_pins_build_with_dated_end_of_support_warnings() {
+    let spec = DEFAULT_SPEC.replacen("  kubernetesVersion: \"1.35\"\n", "  kubernetesVersion: \"1.27\"\n", 1).replacen(
+        "      engineVersion: \"17.6\"\n",
+        "      engineVersion: \"13.7\"\n",
+        1,
+    );
+    assert_ne!(spec, DEFAULT_SPEC);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("seed.yaml");
+    fs::write(&path, &spec).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_cerverus"))
+        .args(["build", "--spec", path.to_str().expect("utf8"), "--out", tmp.path().join("o").to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the seed's versions must stay expressible:\n{stderr}");
+    let (line, col) = position(&spec, "1.27\"");
+    assert!(stderr.contains("warning: Amazon EKS (Kubernetes) 1.27 is past end of support (2025-07-24)"), "{stderr}");
+    assert!(stderr.contains(&format!("{}:{line}:{}", path.display(), col - 1)), "{stderr}");
+    assert!(stderr.contains("left standard support on 2026-02-28"), "{stderr}");
+    // The default spec itself raises no support warning.
+    let clean = Command::new(env!("CARGO_BIN_EXE_cerverus"))
+        .args(["build", "--out", tmp.path().join("d").to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    assert!(!String::from_utf8_lossy(&clean.stderr).contains("warning:"));
+}

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod network;
 pub mod quantity;
 mod resolve;
+pub mod support;
 
 use std::collections::BTreeMap;
 

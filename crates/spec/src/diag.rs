@@ -30,9 +30,18 @@ impl fmt::Display for Location {
     }
 }
 
+/// How bad a diagnostic is: errors stop the build, warnings are reported and the build goes on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
 /// One problem with an input, located when the location is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub message: String,
     pub location: Option<Location>,
     pub expected: Option<String>,
@@ -41,7 +50,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), location: None, expected: None, hint: None }
+        Diagnostic { severity: Severity::Error, message: message.into(), location: None, expected: None, hint: None }
+    }
+
+    /// The same diagnostic as a warning.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
 
     pub fn at(mut self, location: Option<Location>) -> Self {
@@ -68,7 +83,11 @@ impl Diagnostic {
     }
 
     fn render_into(&self, out: &mut String, source: Option<&str>) -> fmt::Result {
-        writeln!(out, "error: {}", self.message)?;
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(out, "{label}: {}", self.message)?;
         let gutter = match &self.location {
             Some(loc) => loc.line.to_string().len(),
             None => 1,

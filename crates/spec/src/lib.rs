@@ -10,7 +10,7 @@ mod load;
 pub mod source_map;
 pub mod types;
 
-pub use diag::{Diagnostic, Diagnostics, Location};
+pub use diag::{Diagnostic, Diagnostics, Location, Severity};
 pub use load::{DEFAULT_SPEC, DEFAULT_SPEC_NAME, LoadedSpec, load};
 pub use source_map::{Seg, SourceMap, SpecPath};
 pub use types::*;
