@@ -43,7 +43,7 @@ pub fn resolve(loaded: &LoadedSpec) -> Result<Platform, Diagnostics> {
         .iter()
         .map(|(name, env)| build_env(s, name, env))
         .collect::<Result<_, _>>()
-        .map_err(|d| loaded.diagnostics(vec![d]))?;
+        .map_err(|d| loaded.diagnostics(vec![*d]))?;
     environments.sort_by_key(|e| (promotion_rank(&e.name), e.name.clone()));
 
     let mut tags = s.metadata.tags.clone();
@@ -1000,8 +1000,8 @@ fn is_region(s: &str) -> bool {
 
 /// Build one environment. Called only after every check passed, so lookups succeed; the few
 /// that could still fail return a diagnostic rather than panicking.
-fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Result<Env, Diagnostic> {
-    let internal = |what: &str| Diagnostic::new(format!("internal error resolving environment `{name}`: {what}"));
+fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Result<Env, Box<Diagnostic>> {
+    let internal = |what: &str| Box::new(Diagnostic::new(format!("internal error resolving environment `{name}`: {what}")));
     let vpc_text = env.vpc_cidr.as_deref().unwrap_or(&s.network.vpc_cidr);
     let vpc: Ipv4Net = vpc_text.parse().map_err(|_| internal("VPC range"))?;
     let azs = network::az_names(&s.aws.region, s.network.az_count);
