@@ -187,6 +187,25 @@ fn module_calls_and_tfvars_match_their_interfaces() {
         problems.extend(tfschema::check_module_calls(path, body, &interfaces));
     }
     assert!(calls >= 9, "only {calls} module calls");
+    // `providers` maps provider references to provider references; a quoted key is an error.
+    for (path, body) in &files {
+        for m in body.blocks().filter(|b| b.identifier() == "module") {
+            if let Some(Expression::Object(map)) = attr(m, "providers") {
+                for k in map.keys() {
+                    assert!(
+                        matches!(
+                            k,
+                            hcl::ObjectKey::Identifier(_)
+                                | hcl::ObjectKey::Expression(Expression::Traversal(_))
+                                | hcl::ObjectKey::Expression(Expression::Variable(_))
+                        ),
+                        "{path}: module {} has a non-reference providers key {k:?}",
+                        m.labels[0].as_str()
+                    );
+                }
+            }
+        }
+    }
     assert!(problems.is_empty(), "{problems:#?}");
 
     // terraform.tfvars sets exactly the root's variables.

@@ -1001,7 +1001,8 @@ fn is_region(s: &str) -> bool {
 /// Build one environment. Called only after every check passed, so lookups succeed; the few
 /// that could still fail return a diagnostic rather than panicking.
 fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Result<Env, Box<Diagnostic>> {
-    let internal = |what: &str| Box::new(Diagnostic::new(format!("internal error resolving environment `{name}`: {what}")));
+    let internal =
+        |what: &str| Box::new(Diagnostic::new(format!("internal error resolving environment `{name}`: {what}")));
     let vpc_text = env.vpc_cidr.as_deref().unwrap_or(&s.network.vpc_cidr);
     let vpc: Ipv4Net = vpc_text.parse().map_err(|_| internal("VPC range"))?;
     let azs = network::az_names(&s.aws.region, s.network.az_count);

@@ -11,6 +11,12 @@ use hcl::{Attribute, Block, Body, Expression, Identifier, Structure};
 
 pub use crate::hcl::{call, checkov_skip, comment, object, trivy_ignore};
 
+/// An object whose keys are expressions (references), as Terraform's module `providers`
+/// argument requires: `{ aws = aws, aws.dr = aws.dr }`, never `"aws.dr" = …`.
+pub fn object_ref_keys(items: impl IntoIterator<Item = (Expression, Expression)>) -> Expression {
+    Expression::Object(items.into_iter().map(|(k, v)| (hcl::ObjectKey::Expression(k), v)).collect())
+}
+
 /// `var.<name>`.
 pub fn var(name: &str) -> Expression {
     path(&format!("var.{name}"))

@@ -354,7 +354,7 @@ fn main_tf() -> File {
             .label("database")
             .a("source", "../../modules/database")
             .a("for_each", var("postgres"))
-            .a("providers", object([("aws", path("aws")), ("aws.dr", path("aws.dr"))]))
+            .a("providers", object_ref_keys([(path("aws"), path("aws")), (path("aws.dr"), path("aws.dr"))]))
             .a("name", tpl("${each.key}-${var.environment}"))
             .a("engine_version", path("each.value.engine_version"))
             .a("instance_class", path("each.value.instance_class"))
@@ -387,7 +387,7 @@ fn main_tf() -> File {
         block("module")
             .label("storage")
             .a("source", "../../modules/storage")
-            .a("providers", object([("aws", path("aws")), ("aws.dr", path("aws.dr"))]))
+            .a("providers", object_ref_keys([(path("aws"), path("aws")), (path("aws.dr"), path("aws.dr"))]))
             .a("name", var("environment"))
             .a("buckets", var("buckets"))
             .a("tags", path("local.tags")),

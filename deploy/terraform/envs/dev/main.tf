@@ -53,8 +53,8 @@ module "database" {
   source   = "../../modules/database"
   for_each = var.postgres
   providers = {
-    aws      = aws
-    "aws.dr" = aws.dr
+    aws    = aws
+    aws.dr = aws.dr
   }
   name                  = "${each.key}-${var.environment}"
   engine_version        = each.value.engine_version
@@ -87,8 +87,8 @@ module "cache" {
 module "storage" {
   source = "../../modules/storage"
   providers = {
-    aws      = aws
-    "aws.dr" = aws.dr
+    aws    = aws
+    aws.dr = aws.dr
   }
   name    = var.environment
   buckets = var.buckets
