@@ -25,6 +25,7 @@ import re
 import sys
 from pathlib import Path
 
+PROVIDER_LINK = re.compile(r"registry\.terraform\.io/providers/[^/]+/([^/]+)/([^/]+)/docs(?:#([A-Za-z0-9_]+))? ")
 LINK = re.compile(r"registry\.terraform\.io/providers/[^/]+/([^/]+)/([^/]+)/docs/(resources|data-sources)/([a-z0-9_]+)(?:#([A-Za-z0-9_]+))?")
 META = {"count", "forEach", "dependsOn", "provider", "lifecycle", "connection", "provisioners"}
 
@@ -52,7 +53,11 @@ def struct_fqn(t: dict) -> str | None:
     return None
 
 
-def shape(types: dict, fqn: str, depth: int = 0) -> dict:
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def shape(types: dict, fqn: str, depth: int = 0, provider_config: bool = False) -> dict:
     t = types[fqn]
     args: dict[str, int] = {}
     blocks: dict[str, dict] = {}
@@ -66,13 +71,17 @@ def shape(types: dict, fqn: str, depth: int = 0) -> dict:
         if depth == 0 and p["name"] in META:
             continue
         m = link_of(p.get("docs", {}))
-        if not m or not m.group(5):
+        if m and m.group(5):
+            name = m.group(5)
+        elif provider_config:
+            pm = PROVIDER_LINK.search((p.get("docs", {}).get("summary") or "") + " " + (p.get("docs", {}).get("remarks") or ""))
+            name = pm.group(3) if pm and pm.group(3) else snake(p["name"])
+        else:
             continue
-        name = m.group(5)
         inner = struct_fqn(p["type"])
         is_block = inner is not None and inner in types and types[inner]["kind"] == "interface" and depth < 12
         if is_block:
-            blocks[name] = shape(types, inner, depth + 1)
+            blocks[name] = shape(types, inner, depth + 1, provider_config)
             if not p.get("optional"):
                 blocks[name]["required"] = 1
         else:
@@ -89,8 +98,14 @@ def extract(jsii_path: Path, package: str) -> dict:
     resources: dict[str, dict] = {}
     data_sources: dict[str, dict] = {}
     provider_version = None
+    provider_shape: dict = {}
     for fqn, t in types.items():
         if t.get("kind") != "class":
+            continue
+        pm = PROVIDER_LINK.search((t.get("docs", {}).get("summary") or "") + " ")
+        if pm and not pm.group(3) and fqn + "Config" in types and "/docs/" not in (t.get("docs", {}).get("summary") or ""):
+            provider_shape = shape(types, fqn + "Config", 0, provider_config=True)
+            provider_version = provider_version or pm.group(2)
             continue
         m = link_of(t.get("docs", {}))
         if not m or m.group(5):
@@ -108,6 +123,7 @@ def extract(jsii_path: Path, package: str) -> dict:
         "provider": d["name"].split("provider-")[-1],
         "provider_version": provider_version,
         "source": f"{package} ({d['name']}@{d['version']}, .jsii fingerprint {d.get('fingerprint', '?')})",
+        "provider_config": provider_shape,
         "resources": dict(sorted(resources.items())),
         "data_sources": dict(sorted(data_sources.items())),
     }
@@ -117,6 +133,7 @@ def write(schema: dict, out: Path) -> None:
     lines = ["{"]
     for key in ("provider", "provider_version", "source"):
         lines.append(f"  {json.dumps(key)}: {json.dumps(schema[key])},")
+    lines.append(f"  \"provider_config\": {json.dumps(schema['provider_config'], separators=(',', ':'))},")
     for section in ("resources", "data_sources"):
         lines.append(f"  {json.dumps(section)}: {{")
         items = list(schema[section].items())

@@ -27,6 +27,9 @@ pub struct Shape {
 pub struct ProviderSchema {
     pub provider: String,
     pub provider_version: String,
+    /// Arguments and blocks of the `provider` block itself.
+    #[serde(default)]
+    pub provider_config: Shape,
     pub resources: BTreeMap<String, Shape>,
     pub data_sources: BTreeMap<String, Shape>,
 }
@@ -39,6 +42,28 @@ impl ProviderSchema {
 
 /// The AWS provider schema committed in the repository.
 pub const AWS_SCHEMA_JSON: &str = include_str!("../../../data/provider-schemas/aws.json");
+/// The Kubernetes and Helm provider schemas committed in the repository.
+pub const KUBERNETES_SCHEMA_JSON: &str = include_str!("../../../data/provider-schemas/kubernetes.json");
+pub const HELM_SCHEMA_JSON: &str = include_str!("../../../data/provider-schemas/helm.json");
+
+/// Every committed provider schema.
+pub fn committed_schemas() -> Result<Vec<ProviderSchema>, serde_json::Error> {
+    [AWS_SCHEMA_JSON, KUBERNETES_SCHEMA_JSON, HELM_SCHEMA_JSON].into_iter().map(ProviderSchema::from_json).collect()
+}
+
+/// Check every `provider "<name>"` block of `body` against the schemas.
+pub fn check_providers(file: &str, body: &Body, schemas: &[ProviderSchema]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for b in body.blocks().filter(|b| b.identifier() == "provider") {
+        let Some(name) = b.labels.first().map(|l| l.as_str()) else { continue };
+        let at = format!("provider \"{name}\"");
+        match schemas.iter().find(|s| s.provider == name) {
+            Some(s) => check_body(file, &at, &b.body, &s.provider_config, false, &mut out),
+            None => out.push(Problem { file: file.to_string(), what: format!("{at}: no schema for this provider") }),
+        }
+    }
+    out
+}
 
 /// Meta-arguments Terraform accepts on every resource and data block.
 const META_ARGS: &[&str] = &["count", "for_each", "provider", "depends_on"];

@@ -108,16 +108,23 @@ fn layout_is_conventional_and_every_module_documents_itself() {
 }
 
 #[test]
-fn every_resource_matches_the_aws_provider_schema() {
-    let schema = ProviderSchema::from_json(AWS_SCHEMA_JSON).expect("schema JSON");
+fn every_resource_and_provider_block_matches_its_provider_schema() {
+    let schemas = tfschema::committed_schemas().expect("schema JSON");
+    assert_eq!(schemas.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>(), ["aws", "kubernetes", "helm"]);
     let (_, b) = default_bundle();
     let mut problems = Vec::new();
     let mut checked = 0;
+    let mut providers = 0;
     for (path, body) in parsed(&b) {
         checked += body.blocks().filter(|b| matches!(b.identifier(), "resource" | "data")).count();
-        problems.extend(tfschema::check_resources(&path, &body, &schema));
+        providers += body.blocks().filter(|b| b.identifier() == "provider").count();
+        for schema in &schemas {
+            problems.extend(tfschema::check_resources(&path, &body, schema));
+        }
+        problems.extend(tfschema::check_providers(&path, &body, &schemas));
     }
     assert!(checked > 150, "only {checked} blocks checked");
+    assert!(providers >= 10, "only {providers} provider blocks checked");
     assert!(
         problems.is_empty(),
         "{} problem(s):\n{}",
@@ -153,8 +160,14 @@ resource "aws_security_group" "d" {
 }
 "#;
     let body = hcl::parse(bad).expect("parses");
-    let problems: Vec<String> =
+    let mut problems: Vec<String> =
         tfschema::check_resources("bad.tf", &body, &schema).into_iter().map(|p| p.what).collect();
+    let providers = hcl::parse(
+        "provider \"aws\" {\n  regoin = \"us-east-1\"\n}\nprovider \"helm\" {\n  kubernetes {\n    hots = \"x\"\n  }\n}\n",
+    )
+    .expect("parses");
+    let schemas = tfschema::committed_schemas().expect("schemas");
+    problems.extend(tfschema::check_providers("p.tf", &providers, &schemas).into_iter().map(|p| p.what));
     for expected in [
         "resource \"aws_s3_bucket\" \"a\": unknown argument `acl_typo`",
         "resource \"aws_s3_bucket\" \"a\" > logging: unknown argument `nonsense`",
@@ -163,6 +176,8 @@ resource "aws_security_group" "d" {
         "resource \"aws_eks_node_group\" \"b\": missing required block `scaling_config`",
         "resource \"aws_not_a_thing\" \"c\": unknown resource type for aws provider 6.25.0",
         "resource \"aws_security_group\" \"d\" > ingress: unknown argument `bogus`",
+        "provider \"aws\": unknown argument `regoin`",
+        "provider \"helm\" > kubernetes: unknown argument `hots`",
     ] {
         assert!(problems.iter().any(|p| p == expected), "missing problem {expected:?} in {problems:#?}");
     }
