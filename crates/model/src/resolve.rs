@@ -706,11 +706,16 @@ impl Checker<'_> {
                 );
             }
         }
-        if w.kind.is_long_running() && probes.liveness.is_none() {
-            self.report(
-                &pp,
-                Diagnostic::new(format!("`{}` has no liveness probe", w.name)).expected("a liveness probe"),
-            );
+        if w.kind.is_long_running() {
+            for (key, probe) in [("liveness", &probes.liveness), ("readiness", &probes.readiness)] {
+                if probe.is_none() {
+                    self.report(
+                        &pp,
+                        Diagnostic::new(format!("`{}` has no {key} probe", w.name))
+                            .expected(format!("a {key} probe (`path` + `port`, `port`, or `exec`)")),
+                    );
+                }
+            }
         }
     }
 

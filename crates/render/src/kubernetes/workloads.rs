@@ -1,20 +1,24 @@
 //! Workloads: ServiceAccount, ConfigMap, Deployment, Service and PodDisruptionBudget, hardened
 //! to the Pod Security Standard `restricted` profile.
 //!
-//! This slice renders `kind: deployment`; StatefulSets, CronJobs and Jobs reuse
-//! [`pod_template`] when they arrive, and canary/blue-green workloads will swap the Deployment
-//! for an Argo Rollout around the same template.
+//! Every kind shares [`pod_template`]; canary and blue-green workloads will swap the Deployment
+//! for an Argo Rollout around the same template (the `cerverus.io/rollout` annotation marks them).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use cerverus_model::{Env, Platform, Workload};
 use cerverus_spec::{self as spec, Exposure, Tier, WorkloadKind};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, RollingUpdateStatefulSetStrategy,
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource,
-    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort,
-    ServiceSpec, SleepAction, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TCPSocketAction, Toleration,
+    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -34,7 +38,7 @@ const SECRETS_DIR: &str = "/var/run/secrets/cerverus";
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
     let mut service_accounts = BTreeSet::new();
-    for w in env.workloads.iter().filter(|w| w.spec.kind == WorkloadKind::Deployment) {
+    for w in &env.workloads {
         let ns = w.namespace();
         if service_accounts.insert((ns.to_string(), w.service_account.clone())) {
             out.add(Some(ns), "ServiceAccount", &w.service_account, &service_account(platform, env, w))?;
@@ -42,15 +46,139 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         if !w.spec.config.is_empty() {
             out.add(Some(ns), "ConfigMap", w.name(), &config_map(w))?;
         }
-        out.add(Some(ns), "Deployment", w.name(), &deployment(platform, env, w))?;
+        match w.spec.kind {
+            WorkloadKind::Deployment => out.add(Some(ns), "Deployment", w.name(), &deployment(platform, env, w))?,
+            WorkloadKind::StatefulSet => out.add(Some(ns), "StatefulSet", w.name(), &stateful_set(platform, env, w))?,
+            WorkloadKind::CronJob => out.add(Some(ns), "CronJob", w.name(), &cron_job(platform, env, w))?,
+            WorkloadKind::Job => out.add(Some(ns), "Job", w.name(), &job(platform, env, w))?,
+        }
         if !w.spec.ports.is_empty() {
             out.add(Some(ns), "Service", w.name(), &service(w))?;
         }
-        if min_replicas(w) > 1 {
+        if w.spec.kind.is_long_running() && min_replicas(w) > 1 {
             out.add(Some(ns), "PodDisruptionBudget", w.name(), &pdb(w))?;
         }
     }
     Ok(())
+}
+
+/// Annotations of a workload object: its rollout strategy, and the checkov waiver when the spec
+/// says it calls the Kubernetes API.
+fn workload_annotations(w: &Workload) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::from([(
+        "cerverus.io/rollout".to_string(),
+        // Canary and blue-green are carried out by Argo Rollouts around this same template.
+        format!("{:?}", w.spec.rollout).to_ascii_lowercase(),
+    )]);
+    if w.spec.uses_kubernetes_api {
+        annotations.insert(
+            "checkov.io/skip1".to_string(),
+            "CKV_K8S_38=the spec declares usesKubernetesApi: this workload calls the Kubernetes API with its own least-privilege ServiceAccount".to_string(),
+        );
+    }
+    annotations
+}
+
+fn stateful_set(platform: &Platform, env: &Env, w: &Workload) -> StatefulSet {
+    let mut m = meta(w, w.name());
+    m.annotations = Some(workload_annotations(w));
+    let mut template = pod_template(platform, env, w);
+    let claims = w.spec.storage.as_ref().map(|st| {
+        if let Some(c) = template.spec.as_mut().and_then(|p| p.containers.first_mut()) {
+            c.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
+                name: "data".into(),
+                mount_path: st.mount_path.clone(),
+                ..Default::default()
+            });
+        }
+        vec![PersistentVolumeClaim {
+            metadata: ObjectMeta { name: Some("data".into()), labels: Some(labels::selector(w)), ..Default::default() },
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: Some(st.class.clone()),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([("storage".to_string(), Quantity(st.size.clone()))])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]
+    });
+    StatefulSet {
+        metadata: m,
+        spec: Some(StatefulSetSpec {
+            replicas: Some(w.spec.replicas as i32),
+            service_name: Some(w.name().to_string()),
+            pod_management_policy: Some("Parallel".into()),
+            revision_history_limit: Some(5),
+            selector: LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() },
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                    max_unavailable: Some(IntOrString::Int(1)),
+                    ..Default::default()
+                }),
+            }),
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".into()),
+                when_scaled: Some("Delete".into()),
+            }),
+            template,
+            volume_claim_templates: claims,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Pods of jobs run to completion: never restarted in place, retried by the Job controller.
+fn job_template(platform: &Platform, env: &Env, w: &Workload) -> PodTemplateSpec {
+    let mut t = pod_template(platform, env, w);
+    if let Some(spec) = t.spec.as_mut() {
+        spec.restart_policy = Some("Never".into());
+        // One replica: spreading constraints only add scheduling noise.
+        spec.topology_spread_constraints = None;
+    }
+    t
+}
+
+fn job_spec(platform: &Platform, env: &Env, w: &Workload) -> JobSpec {
+    JobSpec {
+        backoff_limit: Some(3),
+        active_deadline_seconds: Some(6 * 3600),
+        ttl_seconds_after_finished: Some(24 * 3600),
+        template: job_template(platform, env, w),
+        ..Default::default()
+    }
+}
+
+fn job(platform: &Platform, env: &Env, w: &Workload) -> Job {
+    let mut m = meta(w, w.name());
+    m.annotations = Some(workload_annotations(w));
+    Job { metadata: m, spec: Some(job_spec(platform, env, w)), ..Default::default() }
+}
+
+fn cron_job(platform: &Platform, env: &Env, w: &Workload) -> CronJob {
+    let mut m = meta(w, w.name());
+    m.annotations = Some(workload_annotations(w));
+    CronJob {
+        metadata: m,
+        spec: Some(CronJobSpec {
+            schedule: w.spec.schedule.clone().unwrap_or_default(),
+            time_zone: Some("UTC".into()),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels::workload(w)), ..Default::default() }),
+                spec: Some(job_spec(platform, env, w)),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 fn meta(w: &Workload, name: &str) -> ObjectMeta {
@@ -107,18 +235,7 @@ fn config_map(w: &Workload) -> ConfigMap {
 
 fn deployment(platform: &Platform, env: &Env, w: &Workload) -> Deployment {
     let mut m = meta(w, w.name());
-    let mut annotations = BTreeMap::from([(
-        "cerverus.io/rollout".to_string(),
-        // Canary and blue-green are carried out by Argo Rollouts around this same template.
-        format!("{:?}", w.spec.rollout).to_ascii_lowercase(),
-    )]);
-    if w.spec.uses_kubernetes_api {
-        annotations.insert(
-            "checkov.io/skip1".to_string(),
-            "CKV_K8S_38=the spec declares usesKubernetesApi: this workload calls the Kubernetes API with its own least-privilege ServiceAccount".to_string(),
-        );
-    }
-    m.annotations = Some(annotations);
+    m.annotations = Some(workload_annotations(w));
     Deployment {
         metadata: m,
         spec: Some(DeploymentSpec {
@@ -329,6 +446,8 @@ fn service(w: &Workload) -> Service {
         metadata: m,
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
+            // A StatefulSet's governing service is headless: each pod gets a stable DNS name.
+            cluster_ip: (w.spec.kind == WorkloadKind::StatefulSet).then(|| "None".to_string()),
             selector: Some(labels::selector(w)),
             ports: Some(
                 w.spec
