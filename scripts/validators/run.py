@@ -60,10 +60,20 @@ def yamllint(venv_bin: Path, files: list[Path]) -> Result:
     return r
 
 
+# The API groups Kubernetes itself serves; kubernetes-validate has schemas for exactly these.
+# (`autoscaling.k8s.io`, the VPA, ends in .k8s.io but is a CRD.)
+CORE_GROUPS = {
+    "", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "scheduling.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+    "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io", "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io", "apiregistration.k8s.io", "resource.k8s.io",
+}
+
+
 def is_core(api_version: str) -> bool:
     """Objects of the built-in API groups, which kubernetes-validate has schemas for."""
     group = api_version.split("/")[0] if "/" in api_version else ""
-    return group == "" or "." not in group or group.endswith(".k8s.io")
+    return group in CORE_GROUPS
 
 
 def kubernetes_validate(venv_bin: Path, files: list[Path], k8s_version: str) -> Result:

@@ -65,6 +65,8 @@ pub struct Env {
     pub graph: DependencyGraph,
     /// Registry host for the platform's images (`<account>.dkr.ecr.<region>.amazonaws.com`).
     pub registry: String,
+    /// EFS file system behind the `cerverus-efs` StorageClass, once known.
+    pub efs_file_system_id: Option<String>,
 }
 
 impl Env {

@@ -483,6 +483,27 @@ impl Checker<'_> {
             if let Some(sa) = &w.service_account {
                 self.check_name(&p.at("serviceAccount"), "service account", sa, 63);
             }
+            if !w.kubernetes_rbac.is_empty() && !w.uses_kubernetes_api {
+                self.report(
+                    &p.at("kubernetesRbac"),
+                    Diagnostic::new(format!("`{}` has RBAC rules but does not call the Kubernetes API", w.name))
+                        .expected("`usesKubernetesApi: true` with `kubernetesRbac`"),
+                );
+            }
+            for (j, rule) in w.kubernetes_rbac.iter().enumerate() {
+                for (key, items) in
+                    [("resources", &rule.resources), ("verbs", &rule.verbs), ("apiGroups", &rule.api_groups)]
+                {
+                    if items.is_empty() || items.iter().any(|x| x.contains('*')) {
+                        self.report(
+                            &p.at("kubernetesRbac").at(j).at(key),
+                            Diagnostic::new(format!("RBAC rule {j} of `{}` has empty or wildcard {key}", w.name))
+                                .expected(format!("explicit {key}, no `*`"))
+                                .hint("least privilege: name exactly what the workload touches"),
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -907,6 +928,14 @@ impl Checker<'_> {
                 self.report(&pp.at("instanceTypes"), Diagnostic::new("empty instanceTypes").expected("at least one"));
             }
         }
+        if let Some(id) = &env.efs_file_system_id
+            && !(id.starts_with("fs-") && id.len() > 3 && id[3..].bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            self.report(
+                &p.at("efsFileSystemId"),
+                Diagnostic::new(format!("`{id}` is not an EFS file system ID")).expected("fs- followed by hex digits"),
+            );
+        }
         for db in env.postgres.keys() {
             if !s.data_stores.postgres.iter().any(|x| &x.name == db) {
                 let pp = p.at("postgres").at(db.as_str());
@@ -1169,6 +1198,7 @@ fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Res
         workloads,
         graph,
         registry,
+        efs_file_system_id: env.efs_file_system_id.clone(),
     })
 }
 

@@ -483,6 +483,10 @@ pub struct Workload {
     /// Whether the workload calls the Kubernetes API (mounts a service-account token).
     #[serde(default)]
     pub uses_kubernetes_api: bool,
+    /// What it may do through the Kubernetes API, in its own namespace (needs
+    /// `usesKubernetesApi`). Wildcards are not allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_rbac: Vec<RbacRule>,
     /// Egress bandwidth limit, e.g. `"100M"` (kubernetes.io/egress-bandwidth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_bandwidth: Option<String>,
@@ -490,6 +494,15 @@ pub struct Workload {
 
 fn one() -> u32 {
     1
+}
+
+/// One Kubernetes RBAC rule: verbs on resources of API groups (`""` is the core group).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RbacRule {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -773,6 +786,10 @@ pub struct Environment {
     pub redis: BTreeMap<String, RedisOverride>,
     #[serde(default)]
     pub workloads: BTreeMap<String, WorkloadOverride>,
+    /// ID of the EFS file system behind the `cerverus-efs` StorageClass (the Terraform output of
+    /// the environment, filled in after the first apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efs_file_system_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

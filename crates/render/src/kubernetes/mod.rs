@@ -4,9 +4,15 @@
 //!
 //! Core kinds are k8s-openapi types; nothing here builds YAML by hand.
 
+pub mod autoscaling;
+pub mod crd;
 mod labels;
 mod namespaces;
 pub mod network_policies;
+pub mod quotas;
+pub mod rbac;
+mod secrets;
+mod storage;
 mod workloads;
 pub mod yaml;
 
@@ -20,7 +26,12 @@ use crate::RenderError;
 pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError> {
     let mut out = Objects::default();
     namespaces::render(platform, env, &mut out)?;
+    quotas::render(platform, env, &mut out)?;
+    rbac::render(platform, env, &mut out)?;
+    storage::render(platform, env, &mut out)?;
+    secrets::render(platform, env, &mut out)?;
     workloads::render(platform, env, &mut out)?;
+    autoscaling::render(platform, env, &mut out)?;
     let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
     network_policies::render(platform, env, &all, &mut out)?;
     Ok(out.bundle)

@@ -1,0 +1,220 @@
+//! Pod autoscaling: an HPA (autoscaling/v2) for workloads that scale on CPU and memory only, a
+//! KEDA ScaledObject (which owns its HPA) for those that also scale on Prometheus metrics or on
+//! a schedule, and a VPA for every workload — recommendation-only where an autoscaler already
+//! acts on CPU and memory, so the two never fight. Why KEDA: docs/adr/0003-autoscaling.md.
+
+use std::collections::BTreeMap;
+
+use cerverus_model::{Env, Platform, Workload};
+use cerverus_spec::WorkloadKind;
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::crd::{
+    HpaConfig, Resource, ScaleTargetRef, ScaledObjectAdvanced, ScaledObjectSpec, Trigger, VpaContainerPolicy,
+    VpaResourcePolicy, VpaSpec, VpaTargetRef, VpaUpdatePolicy,
+};
+use super::network_policies::MONITORING_NAMESPACE;
+use super::{Objects, labels};
+use crate::RenderError;
+
+/// Where KEDA's Prometheus scaler queries (the Prometheus Operator's governing service).
+pub fn prometheus_address() -> String {
+    format!("http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090")
+}
+
+fn kind_api(kind: WorkloadKind) -> (&'static str, &'static str) {
+    match kind {
+        WorkloadKind::Deployment => ("apps/v1", "Deployment"),
+        WorkloadKind::StatefulSet => ("apps/v1", "StatefulSet"),
+        WorkloadKind::CronJob => ("batch/v1", "CronJob"),
+        WorkloadKind::Job => ("batch/v1", "Job"),
+    }
+}
+
+/// Scale up fast (market opens, fraud bursts), scale down slowly (avoid flapping).
+fn behavior() -> HorizontalPodAutoscalerBehavior {
+    HorizontalPodAutoscalerBehavior {
+        scale_up: Some(HPAScalingRules {
+            stabilization_window_seconds: Some(0),
+            select_policy: Some("Max".into()),
+            policies: Some(vec![
+                HPAScalingPolicy { type_: "Percent".into(), value: 100, period_seconds: 30 },
+                HPAScalingPolicy { type_: "Pods".into(), value: 4, period_seconds: 30 },
+            ]),
+            ..Default::default()
+        }),
+        scale_down: Some(HPAScalingRules {
+            stabilization_window_seconds: Some(300),
+            select_policy: Some("Min".into()),
+            policies: Some(vec![HPAScalingPolicy { type_: "Percent".into(), value: 20, period_seconds: 60 }]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn meta(w: &Workload) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(w.name().to_string()),
+        namespace: Some(w.namespace().to_string()),
+        labels: Some(labels::workload(w)),
+        ..Default::default()
+    }
+}
+
+/// Whether KEDA (rather than a plain HPA) scales this workload.
+pub fn uses_keda(w: &Workload) -> bool {
+    w.spec.autoscaling.as_ref().is_some_and(|a| !a.custom.is_empty() || !a.schedules.is_empty())
+}
+
+pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    for w in &env.workloads {
+        let ns = Some(w.namespace());
+        if let Some(a) = &w.spec.autoscaling {
+            let (api, kind) = kind_api(w.spec.kind);
+            if uses_keda(w) {
+                let mut triggers = Vec::new();
+                for (res, pct) in [("cpu", a.cpu_percent), ("memory", a.memory_percent)] {
+                    if let Some(p) = pct {
+                        triggers.push(Trigger {
+                            type_: if res == "cpu" { "cpu" } else { "memory" },
+                            metric_type: Some("Utilization"),
+                            metadata: BTreeMap::from([("value".to_string(), p.to_string())]),
+                        });
+                    }
+                }
+                for c in &a.custom {
+                    triggers.push(Trigger {
+                        type_: "prometheus",
+                        metric_type: Some("AverageValue"),
+                        metadata: BTreeMap::from([
+                            ("serverAddress".to_string(), prometheus_address()),
+                            ("metricName".to_string(), c.metric.clone()),
+                            ("query".to_string(), c.query.clone()),
+                            ("threshold".to_string(), format_number(c.target_per_pod)),
+                        ]),
+                    });
+                }
+                for s in &a.schedules {
+                    triggers.push(Trigger {
+                        type_: "cron",
+                        metric_type: None,
+                        metadata: BTreeMap::from([
+                            ("timezone".to_string(), s.timezone.clone()),
+                            ("start".to_string(), s.start.clone()),
+                            ("end".to_string(), s.end.clone()),
+                            ("desiredReplicas".to_string(), s.replicas.to_string()),
+                        ]),
+                    });
+                }
+                let so = Resource {
+                    api_version: "keda.sh/v1alpha1",
+                    kind: "ScaledObject",
+                    metadata: meta(w),
+                    spec: ScaledObjectSpec {
+                        scale_target_ref: ScaleTargetRef { api_version: api, kind, name: w.name().to_string() },
+                        min_replica_count: a.min as i32,
+                        max_replica_count: a.max as i32,
+                        polling_interval: 15,
+                        cooldown_period: 300,
+                        advanced: ScaledObjectAdvanced {
+                            horizontal_pod_autoscaler_config: HpaConfig { behavior: behavior() },
+                        },
+                        triggers,
+                    },
+                };
+                out.add(ns, "ScaledObject", w.name(), &so)?;
+            } else {
+                let mut metrics = Vec::new();
+                for (res, pct) in [("cpu", a.cpu_percent), ("memory", a.memory_percent)] {
+                    if let Some(p) = pct {
+                        metrics.push(MetricSpec {
+                            type_: "Resource".into(),
+                            resource: Some(ResourceMetricSource {
+                                name: res.into(),
+                                target: MetricTarget {
+                                    type_: "Utilization".into(),
+                                    average_utilization: Some(p as i32),
+                                    ..Default::default()
+                                },
+                            }),
+                            ..Default::default()
+                        });
+                    }
+                }
+                let hpa = HorizontalPodAutoscaler {
+                    metadata: meta(w),
+                    spec: Some(HorizontalPodAutoscalerSpec {
+                        scale_target_ref: CrossVersionObjectReference {
+                            api_version: Some(api.into()),
+                            kind: kind.into(),
+                            name: w.name().to_string(),
+                        },
+                        min_replicas: Some(a.min as i32),
+                        max_replicas: a.max as i32,
+                        metrics: Some(metrics),
+                        behavior: Some(behavior()),
+                    }),
+                    ..Default::default()
+                };
+                out.add(ns, "HorizontalPodAutoscaler", w.name(), &hpa)?;
+            }
+        }
+        out.add(ns, "VerticalPodAutoscaler", w.name(), &vpa(w))?;
+    }
+    Ok(())
+}
+
+/// VPA mode: `Off` (recommend only) where an autoscaler acts on CPU or memory; `Initial` (set at
+/// pod creation, never evict) for jobs and single replicas; `Recreate` otherwise.
+pub fn vpa_mode(w: &Workload) -> &'static str {
+    let scaled_on_resources = w
+        .spec
+        .autoscaling
+        .as_ref()
+        .is_some_and(|a| a.cpu_percent.is_some() || a.memory_percent.is_some() || !a.custom.is_empty());
+    if scaled_on_resources {
+        "Off"
+    } else if !w.spec.kind.is_long_running() || w.spec.replicas < 2 {
+        "Initial"
+    } else {
+        "Recreate"
+    }
+}
+
+fn vpa(w: &Workload) -> Resource<VpaSpec> {
+    let (api, kind) = kind_api(w.spec.kind);
+    let r = &w.spec.resources;
+    Resource {
+        api_version: "autoscaling.k8s.io/v1",
+        kind: "VerticalPodAutoscaler",
+        metadata: meta(w),
+        spec: VpaSpec {
+            target_ref: VpaTargetRef { api_version: api, kind, name: w.name().to_string() },
+            update_policy: VpaUpdatePolicy { update_mode: vpa_mode(w) },
+            resource_policy: VpaResourcePolicy {
+                container_policies: vec![VpaContainerPolicy {
+                    container_name: w.name().to_string(),
+                    controlled_resources: vec!["cpu", "memory"],
+                    min_allowed: BTreeMap::from([
+                        ("cpu".to_string(), "50m".to_string()),
+                        ("memory".to_string(), "64Mi".to_string()),
+                    ]),
+                    // Recommendations stay inside the envelope the spec declares.
+                    max_allowed: BTreeMap::from([
+                        ("cpu".to_string(), r.limits.cpu.clone()),
+                        ("memory".to_string(), r.limits.memory.clone()),
+                    ]),
+                }],
+            },
+        },
+    }
+}
+
+/// A threshold as KEDA expects it: a plain decimal string.
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{}", v as i64) } else { format!("{v}") }
+}

@@ -1,0 +1,138 @@
+//! ResourceQuota and LimitRange per namespace that runs platform workloads.
+//!
+//! The quota is computed, not guessed: the sum over the namespace's workloads of requests and
+//! limits at their maximum replica count, plus one surge pod each (rolling updates), plus 25%
+//! headroom for jobs and debugging. A spec change that would not fit shows up as a quota diff.
+
+use std::collections::BTreeMap;
+
+use cerverus_model::{Env, Platform, Workload, quantity};
+use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{Objects, labels};
+use crate::RenderError;
+
+/// Headroom over the computed need, in percent.
+const HEADROOM_PERCENT: f64 = 25.0;
+
+/// The most pods a workload can run at once: its max replicas plus one surge pod.
+pub fn max_pods(w: &Workload) -> u32 {
+    let max = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
+    if w.spec.kind.is_long_running() { max + 1 } else { 1 }
+}
+
+#[derive(Default)]
+struct Totals {
+    cpu_req: f64,
+    cpu_lim: f64,
+    mem_req: f64,
+    mem_lim: f64,
+    eph_req: f64,
+    eph_lim: f64,
+    gpu: u32,
+    pods: u32,
+    pvc_storage: f64,
+    pvcs: u32,
+}
+
+pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    let mut per_ns: BTreeMap<&str, Totals> = BTreeMap::new();
+    for w in &env.workloads {
+        let t = per_ns.entry(w.namespace()).or_default();
+        let n = f64::from(max_pods(w));
+        let r = &w.spec.resources;
+        let q = |s: &str| quantity::parse(s).unwrap_or(0.0);
+        t.cpu_req += n * q(&r.requests.cpu);
+        t.cpu_lim += n * q(&r.limits.cpu);
+        t.mem_req += n * q(&r.requests.memory);
+        t.mem_lim += n * q(&r.limits.memory);
+        t.eph_req += n * q(&r.requests.ephemeral_storage);
+        t.eph_lim += n * q(&r.limits.ephemeral_storage);
+        t.gpu += max_pods(w) * r.gpu;
+        t.pods += max_pods(w);
+        if let Some(st) = &w.spec.storage {
+            t.pvc_storage += n * q(&st.size);
+            t.pvcs += max_pods(w);
+        }
+    }
+    for (ns, t) in per_ns {
+        let grow = 1.0 + HEADROOM_PERCENT / 100.0;
+        let mut hard = BTreeMap::from([
+            ("requests.cpu".to_string(), cpu(t.cpu_req * grow)),
+            ("limits.cpu".to_string(), cpu(t.cpu_lim * grow)),
+            ("requests.memory".to_string(), bytes(t.mem_req * grow)),
+            ("limits.memory".to_string(), bytes(t.mem_lim * grow)),
+            ("requests.ephemeral-storage".to_string(), bytes(t.eph_req * grow)),
+            ("limits.ephemeral-storage".to_string(), bytes(t.eph_lim * grow)),
+            ("pods".to_string(), Quantity(((f64::from(t.pods) * grow).ceil() as u64).to_string())),
+            ("services.loadbalancers".to_string(), Quantity("0".into())),
+            ("services.nodeports".to_string(), Quantity("0".into())),
+        ]);
+        // GPUs are the scarcest resource: no headroom, exactly what the spec asks for.
+        hard.insert("requests.nvidia.com/gpu".to_string(), Quantity(t.gpu.to_string()));
+        hard.insert(
+            "persistentvolumeclaims".to_string(),
+            Quantity(((f64::from(t.pvcs) * grow).ceil() as u64).to_string()),
+        );
+        hard.insert("requests.storage".to_string(), bytes(t.pvc_storage * grow));
+        let meta = |name: &str| ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
+            labels: Some(labels::common(&platform.name)),
+            annotations: Some(BTreeMap::from([(
+                "cerverus.io/derived-from".to_string(),
+                format!("max replicas + 1 surge pod per workload, +{HEADROOM_PERCENT}% headroom"),
+            )])),
+            ..Default::default()
+        };
+        out.add(
+            Some(ns),
+            "ResourceQuota",
+            "compute",
+            &ResourceQuota {
+                metadata: meta("compute"),
+                spec: Some(ResourceQuotaSpec { hard: Some(hard), ..Default::default() }),
+                ..Default::default()
+            },
+        )?;
+        let q = |s: &str| Quantity(s.to_string());
+        out.add(
+            Some(ns),
+            "LimitRange",
+            "defaults",
+            &LimitRange {
+                metadata: ObjectMeta { annotations: None, ..meta("defaults") },
+                spec: Some(LimitRangeSpec {
+                    limits: vec![LimitRangeItem {
+                        type_: "Container".into(),
+                        default_request: Some(BTreeMap::from([
+                            ("cpu".into(), q("100m")),
+                            ("memory".into(), q("128Mi")),
+                            ("ephemeral-storage".into(), q("128Mi")),
+                        ])),
+                        default: Some(BTreeMap::from([
+                            ("cpu".into(), q("500m")),
+                            ("memory".into(), q("512Mi")),
+                            ("ephemeral-storage".into(), q("1Gi")),
+                        ])),
+                        max: Some(BTreeMap::from([("memory".into(), q("64Gi")), ("cpu".into(), q("16"))])),
+                        ..Default::default()
+                    }],
+                }),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Cores → millicores, rounded up.
+fn cpu(cores: f64) -> Quantity {
+    Quantity(format!("{}m", (cores * 1000.0).ceil() as u64))
+}
+
+/// Bytes → Mi, rounded up.
+fn bytes(b: f64) -> Quantity {
+    Quantity(format!("{}Mi", (b / (1024.0 * 1024.0)).ceil() as u64))
+}
