@@ -188,6 +188,15 @@ fn cases() -> Vec<Case> {
         expected: None,
     });
 
+    let s = mutate("    autoscaling:\n      min: 2\n      max: 5\n", "    autoscaling:\n      min: 2\n      max: 30\n");
+    v.push(Case {
+        name: "autoscaling beyond the node pool",
+        at: position(&s, "{ min: 1, desired: 2, max: 6 }"),
+        spec: s,
+        message: "node pool `ml` in `prod` cannot hold its workloads at maximum scale",
+        expected: Some("pool max nodes × allocatable per node ≥ Σ max replicas × requests"),
+    });
+
     let s = mutate("network:\n  vpcCidr: 10.0.0.0/16\n", "network:\n  vpcCidr: [10.0.0.0/16\n");
     v.push(Case {
         name: "syntax error",

@@ -272,3 +272,204 @@ fn every_file_is_canonical_text() {
         }
     }
 }
+
+/// The pod spec of any workload object.
+fn pod_spec(v: &Value) -> Option<&Value> {
+    match v["kind"].as_str()? {
+        "Deployment" | "StatefulSet" | "Job" => Some(&v["spec"]["template"]["spec"]),
+        "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_workload_kind_is_rendered_and_meets_pod_security_restricted() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        for w in &env.workloads {
+            let kind = match w.spec.kind {
+                cerverus_spec::WorkloadKind::Deployment => "Deployment",
+                cerverus_spec::WorkloadKind::StatefulSet => "StatefulSet",
+                cerverus_spec::WorkloadKind::CronJob => "CronJob",
+                cerverus_spec::WorkloadKind::Job => "Job",
+            };
+            let found = of_kind(&objs, &env.name, kind).into_iter().any(|v| v["metadata"]["name"] == w.name());
+            assert!(found, "{}: {kind} {} not rendered", env.name, w.name());
+        }
+    }
+    let mut checked = 0;
+    for (path, v) in &objs {
+        let Some(pod) = pod_spec(v) else { continue };
+        checked += 1;
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{path}");
+        assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault", "{path}");
+        for c in pod["containers"].as_array().expect("containers") {
+            assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false, "{path}");
+            assert_eq!(c["securityContext"]["capabilities"]["drop"], serde_json::json!(["ALL"]), "{path}");
+            assert!(c["resources"]["limits"]["memory"].is_string(), "{path}");
+        }
+    }
+    assert!(checked >= 30, "only {checked} pod specs");
+}
+
+#[test]
+fn no_role_grants_a_wildcard_and_only_break_glass_reaches_cluster_admin() {
+    let (_, b) = bundle();
+    for (path, v) in objects(&b) {
+        match v["kind"].as_str() {
+            Some("Role") | Some("ClusterRole") => {
+                for rule in v["rules"].as_array().into_iter().flatten() {
+                    for key in ["verbs", "resources", "apiGroups"] {
+                        for item in rule[key].as_array().into_iter().flatten() {
+                            assert!(!item.as_str().unwrap_or("").contains('*'), "{path}: wildcard in {key}");
+                        }
+                    }
+                }
+            }
+            Some("ClusterRoleBinding") | Some("RoleBinding") if v["roleRef"]["name"] == "cluster-admin" => {
+                assert_eq!(
+                    v["metadata"]["name"], "cerverus-admin-break-glass",
+                    "{path}: cluster-admin bound outside break-glass"
+                );
+                assert_eq!(v["subjects"][0]["name"], "cerverus-admin", "{path}");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn autoscalers_are_consistent_and_every_workload_has_a_vpa() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let hpas = of_kind(&objs, &env.name, "HorizontalPodAutoscaler");
+        let scaled = of_kind(&objs, &env.name, "ScaledObject");
+        let vpas = of_kind(&objs, &env.name, "VerticalPodAutoscaler");
+        for w in &env.workloads {
+            let hpa = hpas.iter().find(|h| h["metadata"]["name"] == w.name());
+            let so = scaled.iter().find(|h| h["metadata"]["name"] == w.name());
+            match &w.spec.autoscaling {
+                None => assert!(hpa.is_none() && so.is_none(), "{}: {} autoscaled without a spec", env.name, w.name()),
+                Some(a) => {
+                    assert!(
+                        hpa.is_some() ^ so.is_some(),
+                        "{}: {} needs exactly one of HPA/ScaledObject",
+                        env.name,
+                        w.name()
+                    );
+                    let (min, max) = match (hpa, so) {
+                        (Some(h), _) => (h["spec"]["minReplicas"].as_u64(), h["spec"]["maxReplicas"].as_u64()),
+                        (_, Some(s)) => (s["spec"]["minReplicaCount"].as_u64(), s["spec"]["maxReplicaCount"].as_u64()),
+                        _ => (None, None),
+                    };
+                    assert_eq!(
+                        (min, max),
+                        (Some(u64::from(a.min)), Some(u64::from(a.max))),
+                        "{}: {}",
+                        env.name,
+                        w.name()
+                    );
+                    assert!(a.min <= a.max);
+                }
+            }
+            let vpa = vpas
+                .iter()
+                .find(|v| v["metadata"]["name"] == w.name())
+                .unwrap_or_else(|| panic!("{}: no VPA for {}", env.name, w.name()));
+            let acts_on_resources = w.spec.autoscaling.is_some();
+            if acts_on_resources {
+                assert_eq!(
+                    vpa["spec"]["updatePolicy"]["updateMode"],
+                    "Off",
+                    "{}: VPA would fight the HPA of {}",
+                    env.name,
+                    w.name()
+                );
+            }
+        }
+        for fit in env.pool_fit() {
+            assert!(fit.fits(), "{}: {fit:?}", env.name);
+            assert!(fit.unknown_types.is_empty(), "{}: capacity table lacks {:?}", env.name, fit.unknown_types);
+        }
+    }
+}
+
+#[test]
+fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let externals = of_kind(&objs, &env.name, "ExternalSecret");
+        for (path, v) in objs.iter().filter(|(p, _)| p.starts_with(&format!("kubernetes/{}/", env.name))) {
+            let Some(pod) = pod_spec(v) else { continue };
+            for vol in pod["volumes"].as_array().into_iter().flatten() {
+                let Some(secret) = vol["secret"]["secretName"].as_str() else { continue };
+                let ns = &v["metadata"]["namespace"];
+                assert!(
+                    externals.iter().any(|e| e["metadata"]["name"] == secret && &e["metadata"]["namespace"] == ns),
+                    "{path}: secret {secret} has no ExternalSecret"
+                );
+            }
+        }
+        for e in &externals {
+            assert_eq!(e["spec"]["secretStoreRef"]["kind"], "ClusterSecretStore");
+            assert!(e["spec"]["refreshInterval"].as_str().is_some_and(|r| r.ends_with('m') || r.ends_with('h')));
+            for d in e["spec"]["data"].as_array().into_iter().flatten() {
+                assert!(
+                    d["remoteRef"]["key"].as_str().is_some_and(|k| k.starts_with(&format!("cerverus/{}/", env.name)))
+                );
+            }
+        }
+        for q in of_kind(&objs, &env.name, "ResourceQuota") {
+            let ns = q["metadata"]["namespace"].as_str().expect("ns");
+            let cpu_quota =
+                cerverus_model::quantity::parse(q["spec"]["hard"]["requests.cpu"].as_str().expect("cpu")).expect("q");
+            let needed: f64 = env
+                .workloads
+                .iter()
+                .filter(|w| w.namespace() == ns)
+                .map(|w| {
+                    f64::from(cerverus_render::kubernetes::quotas::max_pods(w))
+                        * cerverus_model::quantity::parse(&w.spec.resources.requests.cpu).unwrap_or(0.0)
+                })
+                .sum();
+            assert!(cpu_quota >= needed, "{}/{ns}: quota {cpu_quota} < needed {needed}", env.name);
+        }
+    }
+}
+
+#[test]
+fn moving_a_workload_to_the_ml_pool_adds_its_toleration_and_selector() {
+    let text = cerverus_spec::DEFAULT_SPEC.replacen(
+        "    exposure: internal\n    nodePool: general\n    tier: standard\n    serviceAccount: cerverus-data-sa\n",
+        "    exposure: internal\n    nodePool: ml\n    tier: standard\n    serviceAccount: cerverus-data-sa\n",
+        1,
+    );
+    assert_ne!(text, cerverus_spec::DEFAULT_SPEC, "the edit must apply (airflow-webserver → ml)");
+    let loaded = cerverus_spec::load("moved.yaml", &text).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let objs = objects(&cerverus_render::render(&platform, &[]).expect("renders"));
+    let d = objs
+        .iter()
+        .find(|(p, _)| p == "kubernetes/prod/cerverus-data/deployment-airflow-webserver.yaml")
+        .map(|(_, v)| v)
+        .expect("deployment");
+    let pod = &d["spec"]["template"]["spec"];
+    let (_, before) = bundle();
+    let old = objects(&before)
+        .into_iter()
+        .find(|(p, _)| p == "kubernetes/prod/cerverus-data/deployment-airflow-webserver.yaml")
+        .map(|(_, v)| v)
+        .expect("deployment");
+    assert_eq!(old["spec"]["template"]["spec"]["nodeSelector"]["cerverus.io/pool"], "general");
+    assert!(old["spec"]["template"]["spec"]["tolerations"].is_null(), "no tolerations on the general pool");
+    assert_eq!(pod["nodeSelector"]["cerverus.io/pool"], "ml");
+    let tolerations: Vec<&str> =
+        pod["tolerations"].as_array().expect("tolerations").iter().filter_map(|t| t["key"].as_str()).collect();
+    assert_eq!(tolerations, ["cerverus.io/dedicated", "nvidia.com/gpu"]);
+    let values: Vec<&str> =
+        pod["tolerations"].as_array().expect("tolerations").iter().filter_map(|t| t["value"].as_str()).collect();
+    assert_eq!(values, ["ml", "true"]);
+}

@@ -4,6 +4,7 @@
 //! Renderers read only this model. They never see the raw spec, so they never re-derive a fact
 //! (and never disagree about one).
 
+pub mod capacity;
 pub mod derived;
 pub mod graph;
 pub mod network;

@@ -44,6 +44,51 @@ pub fn resolve(loaded: &LoadedSpec) -> Result<Platform, Diagnostics> {
         .map(|(name, env)| build_env(s, name, env))
         .collect::<Result<_, _>>()
         .map_err(|d| loaded.diagnostics(vec![*d]))?;
+
+    // With every environment resolved: does each node pool hold its workloads at maximum scale?
+    for env in &environments {
+        for fit in env.pool_fit() {
+            if fit.fits() {
+                continue;
+            }
+            let i = s.cluster.node_pools.iter().position(|p| p.name == fit.pool).unwrap_or(0);
+            let path = match s.environments.get(&env.name).and_then(|e| e.node_pools.get(&fit.pool)) {
+                Some(_) => {
+                    SpecPath::root().at("environments").at(env.name.as_str()).at("nodePools").at(fit.pool.as_str())
+                }
+                None => SpecPath::root().at("cluster").at("nodePools").at(i).at("scaling"),
+            };
+            let msg = if fit.pods_too_big.is_empty() {
+                format!(
+                    "node pool `{}` in `{}` cannot hold its workloads at maximum scale: they request {:.1} CPU, {:.1} GiB, {} GPU; the pool gives at most {:.1} CPU, {:.1} GiB, {} GPU",
+                    fit.pool,
+                    env.name,
+                    fit.needed.0,
+                    fit.needed.1,
+                    fit.needed.2,
+                    fit.capacity.0,
+                    fit.capacity.1,
+                    fit.capacity.2
+                )
+            } else {
+                format!(
+                    "in `{}`, pods of {} fit no instance type of node pool `{}`",
+                    env.name,
+                    fit.pods_too_big.join(", "),
+                    fit.pool
+                )
+            };
+            cx.report(
+                &path,
+                Diagnostic::new(msg)
+                    .expected("pool max nodes × allocatable per node ≥ Σ max replicas × requests")
+                    .hint("raise the pool's scaling.max or larger instance types, or lower autoscaling.max or requests (capacity model: cerverus-model/src/capacity.rs)"),
+            );
+        }
+    }
+    if !cx.diags.is_empty() {
+        return Err(loaded.diagnostics(cx.diags));
+    }
     environments.sort_by_key(|e| (promotion_rank(&e.name), e.name.clone()));
 
     let mut tags = s.metadata.tags.clone();

@@ -4,11 +4,15 @@
 //! everything they need is in the model. Bundle layout:
 //!
 //! ```text
-//! terraform/envs/<env>/*.tf        root module per environment
+//! terraform/bootstrap/             once per account (state, audit, registry)
+//! terraform/modules/<name>/        reusable modules
+//! terraform/envs/<env>/            root module per environment
 //! kubernetes/<env>/cluster/*.yaml  cluster-scoped objects
 //! kubernetes/<env>/<ns>/*.yaml     namespaced objects, <kind>-<name>.yaml
+//! helm/addons/charts.yaml          pinned add-on charts; helm/addons/<env>/*.values.yaml
 //! ```
 
+pub mod addons;
 pub mod hcl;
 pub mod kubernetes;
 pub mod terraform;
@@ -40,7 +44,19 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
     let mut bundle = Bundle::new();
     bundle.merge("terraform", terraform::render_modules()?)?;
     bundle.merge("terraform/bootstrap", terraform::render_bootstrap(platform)?)?;
-    for env in platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)) {
+    let selected: Vec<&cerverus_model::Env> =
+        platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)).collect();
+    let addons = addons::render(platform, &selected)?;
+    for (path, bytes) in addons.iter() {
+        // charts.yaml is shared; values files belong to their environment.
+        if path == "charts.yaml"
+            || envs.is_empty()
+            || selected.iter().any(|e| path.starts_with(&format!("{}/", e.name)))
+        {
+            bundle.add(format!("helm/addons/{path}"), bytes)?;
+        }
+    }
+    for env in selected {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
         bundle.merge(&format!("kubernetes/{}", env.name), kubernetes::render_env(platform, env)?)?;
     }
@@ -49,7 +65,9 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
 
 /// Whether a bundle path belongs to environment `env` (for writes limited to some environments).
 pub fn path_in_env(path: &str, env: &str) -> bool {
-    path.starts_with(&format!("terraform/envs/{env}/"))
-        || path.starts_with(&format!("kubernetes/{env}/"))
-        || !(path.starts_with("terraform/envs/") || path.starts_with("kubernetes/"))
+    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/"];
+    match scoped.iter().find(|p| path.starts_with(*p)) {
+        Some(prefix) => path[prefix.len()..].starts_with(&format!("{env}/")) || path == "helm/addons/charts.yaml",
+        None => true,
+    }
 }
