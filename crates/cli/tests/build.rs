@@ -125,9 +125,8 @@ fn the_default_spec_validates_against_the_printed_schema() {
 #[test]
 fn committed_schema_matches_the_types_and_the_spec_points_at_it() {
     let committed = fs::read_to_string(repo().join("schemas/platform.schema.json")).expect("committed schema");
-    assert_eq!(
-        committed,
-        cerverus_spec::json_schema_text(),
+    assert!(
+        committed == cerverus_spec::json_schema_text(),
         "schemas/platform.schema.json is stale: run `cargo run -- schema > schemas/platform.schema.json`"
     );
     let first = cerverus_spec::DEFAULT_SPEC.lines().next().unwrap_or_default();

@@ -444,8 +444,8 @@ fn adding_a_postgres_dependency_opens_its_security_group_rule() {
 #[test]
 fn switching_an_environment_to_a_single_nat_gateway() {
     let spec = cerverus_spec::DEFAULT_SPEC.replacen(
-        "  prod:\n    vpcCidr: 10.0.0.0/16\n    nat: perAz\n",
-        "  prod:\n    vpcCidr: 10.0.0.0/16\n    nat: single\n",
+        "    efsFileSystemId: fs-0a1b2c3d4e5f60030\n    nat: perAz\n",
+        "    efsFileSystemId: fs-0a1b2c3d4e5f60030\n    nat: single\n",
         1,
     );
     assert_ne!(spec, cerverus_spec::DEFAULT_SPEC);

@@ -34,7 +34,25 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
     autoscaling::render(platform, env, &mut out)?;
     let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
     network_policies::render(platform, env, &all, &mut out)?;
+    network_policies::render_system(platform, env, &mut out)?;
     Ok(out.bundle)
+}
+
+/// Argo CD applies lower waves first and waits for them to be healthy.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// The order objects must exist in: namespaces and cluster-wide classes first, then what
+/// workloads reference (RBAC, quotas, policies, secrets, config), then workloads, then what
+/// watches workloads (autoscalers, budgets).
+pub fn sync_wave(kind: &str) -> i32 {
+    match kind {
+        "Namespace" | "PriorityClass" | "StorageClass" => -3,
+        "ClusterRole" | "ClusterRoleBinding" | "ClusterSecretStore" | "ResourceQuota" | "LimitRange"
+        | "NetworkPolicy" => -2,
+        "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" => -1,
+        "Deployment" | "StatefulSet" | "CronJob" | "Job" | "Service" => 0,
+        _ => 1,
+    }
 }
 
 /// Collects rendered objects into files.
@@ -54,7 +72,15 @@ impl Objects {
     ) -> Result<(), RenderError> {
         let dir = namespace.unwrap_or("cluster");
         let path = format!("{dir}/{}-{name}.yaml", kind.to_ascii_lowercase());
-        let text = yaml::document(object).map_err(|e| RenderError::Yaml(path.clone(), e.to_string()))?;
+        let mut value = serde_json::to_value(object).map_err(|e| RenderError::Yaml(path.clone(), e.to_string()))?;
+        if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            let annotations =
+                meta.entry("annotations").or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(SYNC_WAVE.to_string(), serde_json::Value::String(sync_wave(kind).to_string()));
+            }
+        }
+        let text = yaml::document(&value).map_err(|e| RenderError::Yaml(path.clone(), e.to_string()))?;
         self.bundle.add(path, text)?;
         Ok(())
     }

@@ -251,3 +251,137 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
         }),
     }
 }
+
+/// Policies of the platform's own namespaces (monitoring, the Istio control plane, ingress):
+/// default deny, DNS, traffic inside the namespace, the Kubernetes API, and each component's
+/// documented ports — so every namespace, not only the application ones, starts from deny.
+pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    let vpc = env.network.vpc_cidr.to_string();
+    let from_vpc =
+        || NetworkPolicyPeer { ip_block: Some(IPBlock { cidr: vpc.clone(), except: None }), ..Default::default() };
+    let any_namespace =
+        || NetworkPolicyPeer { namespace_selector: Some(LabelSelector::default()), ..Default::default() };
+    let internet = || NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: "0.0.0.0/0".into(),
+            except: Some(PRIVATE_RANGES.iter().map(|s| s.to_string()).collect()),
+        }),
+        ..Default::default()
+    };
+    let same_namespace = || NetworkPolicyPeer { pod_selector: Some(LabelSelector::default()), ..Default::default() };
+    let ports = |ps: &[i32]| Some(ps.iter().map(|p| tcp(*p)).collect::<Vec<_>>());
+    let with_workloads: BTreeSet<&str> = env.workloads.iter().map(|w| w.namespace()).collect();
+    for ns in env.namespaces.iter().map(|n| n.name.as_str()).filter(|n| !with_workloads.contains(n)) {
+        // (pod selector, ingress rules, egress rules) per component of the namespace.
+        let components: Vec<(&str, LabelSelector, Vec<NetworkPolicyIngressRule>, Vec<NetworkPolicyEgressRule>)> =
+            match ns {
+                MONITORING_NAMESPACE => vec![
+                    (
+                        "prometheus",
+                        select(&[PROMETHEUS_POD]),
+                        vec![NetworkPolicyIngressRule {
+                            from: Some(vec![peer_in("keda", None)]),
+                            ports: ports(&[9090]),
+                        }],
+                        vec![
+                            // Scrapes every namespace's metrics ports (their own policies admit it)…
+                            NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None },
+                            // …and the nodes: kubelet, node-exporter (host network).
+                            NetworkPolicyEgressRule { to: Some(vec![from_vpc()]), ports: ports(&[10250, 9100]) },
+                        ],
+                    ),
+                    (
+                        "alertmanager",
+                        select(&[("app.kubernetes.io/name", "alertmanager")]),
+                        vec![],
+                        vec![NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: ports(&[443]) }],
+                    ),
+                ],
+                GATEWAY_NAMESPACE => vec![
+                    (
+                        "istiod",
+                        select(&[ISTIOD_POD]),
+                        vec![
+                            NetworkPolicyIngressRule {
+                                from: Some(vec![any_namespace()]),
+                                ports: ports(&[15010, ISTIOD_PORT, 15014]),
+                            },
+                            NetworkPolicyIngressRule { from: Some(vec![from_vpc()]), ports: ports(&[15017]) },
+                        ],
+                        vec![],
+                    ),
+                    (
+                        "ingress-gateway",
+                        select(&[GATEWAY_POD]),
+                        vec![NetworkPolicyIngressRule {
+                            from: Some(vec![from_vpc()]),
+                            ports: ports(&[8080, 8443, 15021]),
+                        }],
+                        vec![NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None }],
+                    ),
+                ],
+                "ingress-nginx" => vec![(
+                    "controller",
+                    select(&[("app.kubernetes.io/name", "ingress-nginx")]),
+                    vec![NetworkPolicyIngressRule { from: Some(vec![from_vpc()]), ports: ports(&[80, 443, 8443]) }],
+                    vec![NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None }],
+                )],
+                _ => vec![],
+            };
+        out.add(Some(ns), "NetworkPolicy", "default-deny", &default_deny(platform, ns))?;
+        out.add(Some(ns), "NetworkPolicy", "allow-dns", &allow_dns(platform, ns))?;
+        out.add(
+            Some(ns),
+            "NetworkPolicy",
+            "allow-same-namespace",
+            &NetworkPolicy {
+                metadata: ns_meta(platform, ns, "allow-same-namespace", None),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(LabelSelector::default()),
+                    policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+                    ingress: Some(vec![NetworkPolicyIngressRule { from: Some(vec![same_namespace()]), ports: None }]),
+                    egress: Some(vec![NetworkPolicyEgressRule { to: Some(vec![same_namespace()]), ports: None }]),
+                }),
+            },
+        )?;
+        out.add(
+            Some(ns),
+            "NetworkPolicy",
+            "allow-kubernetes-api",
+            &NetworkPolicy {
+                metadata: ns_meta(platform, ns, "allow-kubernetes-api", None),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(LabelSelector::default()),
+                    policy_types: Some(vec!["Egress".into()]),
+                    // The API server's ENIs sit in the VPC's private subnets.
+                    egress: Some(vec![NetworkPolicyEgressRule { to: Some(vec![from_vpc()]), ports: ports(&[443]) }]),
+                    ..Default::default()
+                }),
+            },
+        )?;
+        for (name, selector, ingress, egress) in components {
+            let mut types = Vec::new();
+            if !ingress.is_empty() {
+                types.push("Ingress".to_string());
+            }
+            if !egress.is_empty() {
+                types.push("Egress".to_string());
+            }
+            out.add(
+                Some(ns),
+                "NetworkPolicy",
+                name,
+                &NetworkPolicy {
+                    metadata: ns_meta(platform, ns, name, None),
+                    spec: Some(NetworkPolicySpec {
+                        pod_selector: Some(selector),
+                        policy_types: Some(types),
+                        ingress: (!ingress.is_empty()).then_some(ingress),
+                        egress: (!egress.is_empty()).then_some(egress),
+                    }),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}

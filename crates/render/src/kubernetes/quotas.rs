@@ -57,6 +57,28 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             t.pvcs += max_pods(w);
         }
     }
+    // Namespaces of the platform's own components (no spec workloads) get a fixed envelope sized
+    // for their charts; application namespaces get the computed one.
+    for ns in &env.namespaces {
+        if !per_ns.contains_key(ns.name.as_str()) {
+            let (cpu, mem) = platform_envelope(&ns.name);
+            per_ns.insert(
+                ns.name.as_str(),
+                Totals {
+                    cpu_req: cpu,
+                    cpu_lim: cpu * 2.0,
+                    mem_req: mem,
+                    mem_lim: mem * 1.5,
+                    eph_req: mem,
+                    eph_lim: mem * 2.0,
+                    pods: 60,
+                    pvcs: 10,
+                    pvc_storage: 500.0 * GIB,
+                    ..Default::default()
+                },
+            );
+        }
+    }
     for (ns, t) in per_ns {
         let grow = 1.0 + HEADROOM_PERCENT / 100.0;
         let mut hard = BTreeMap::from([
@@ -125,6 +147,18 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         )?;
     }
     Ok(())
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Requests (cores, bytes) that platform namespaces may use, before headroom: Prometheus with its
+/// retention, Alertmanager and Grafana; istiod and the gateways; the ingress controllers.
+fn platform_envelope(ns: &str) -> (f64, f64) {
+    match ns {
+        "cerverus-monitoring" => (12.0, 48.0 * GIB),
+        "istio-system" => (6.0, 12.0 * GIB),
+        _ => (3.0, 6.0 * GIB),
+    }
 }
 
 /// Cores → millicores, rounded up.
