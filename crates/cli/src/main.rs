@@ -70,6 +70,12 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
+/// Write to stdout; a closed pipe (`cerverus build | head`) is not an error worth a panic.
+fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 fn build(spec: Option<&Path>, out: &Path, envs: &[String], check: bool) -> ExitCode {
     let started = Instant::now();
     let color = std::io::stderr().is_terminal();
@@ -91,12 +97,14 @@ fn build(spec: Option<&Path>, out: &Path, envs: &[String], check: bool) -> ExitC
     if check {
         return match cerverus_bundle::check_scoped(&bundle, out, &in_scope) {
             Ok(report) if report.is_clean() => {
-                println!("{}: up to date ({} files)", out.display(), bundle.len());
+                say(&format!("{}: up to date ({} files)\n", out.display(), bundle.len()));
                 ExitCode::SUCCESS
             }
             Ok(report) => {
-                println!("{} differs from what the spec builds:\n{report}", out.display());
-                println!("run `cerverus build` to update it, then review and commit the diff");
+                say(&format!(
+                    "{} differs from what the spec builds:\n{report}\nrun `cerverus build` to update it, then review and commit the diff\n",
+                    out.display()
+                ));
                 ExitCode::from(1)
             }
             Err(e) => {
@@ -108,8 +116,8 @@ fn build(spec: Option<&Path>, out: &Path, envs: &[String], check: bool) -> ExitC
 
     match cerverus_bundle::write_scoped(&bundle, out, &in_scope) {
         Ok(report) => {
-            println!(
-                "built {} environment(s) into {}: {} files ({} written, {} unchanged, {} removed) in {} ms",
+            say(&format!(
+                "built {} environment(s) into {}: {} files ({} written, {} unchanged, {} removed) in {} ms\n",
                 platform.environments.iter().filter(|e| envs.is_empty() || envs.contains(&e.name)).count(),
                 out.display(),
                 bundle.len(),
@@ -117,8 +125,8 @@ fn build(spec: Option<&Path>, out: &Path, envs: &[String], check: bool) -> ExitC
                 report.unchanged,
                 report.removed.len(),
                 started.elapsed().as_millis()
-            );
-            print!("{}", cerverus::summary(&platform, envs));
+            ));
+            say(&cerverus::summary(&platform, envs));
             ExitCode::SUCCESS
         }
         Err(e) => {

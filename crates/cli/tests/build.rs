@@ -144,3 +144,21 @@ fn help_documents_exit_codes() {
     let usage = cerverus(&["build", "--no-such-flag"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for args in [vec!["build", "--out", tmp.path().to_str().expect("utf8")], vec!["schema"], vec!["spec"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cerverus"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

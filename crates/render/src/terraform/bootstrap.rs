@@ -9,7 +9,7 @@ use hcl::Body;
 use super::dsl::*;
 use super::env::{LOCK_TABLE, STATE_BUCKET, aws_providers, versions_tf};
 use super::module::{HEADER, output};
-use super::modules::common::{account_data, condition, kms_key, principals};
+use super::modules::common::{account_data, bucket_hardening, condition, kms_key, principals};
 use crate::hcl::to_terraform;
 
 pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
@@ -54,7 +54,13 @@ fn main_tf(platform: &Platform) -> Body {
             .a("tags", path("local.tags")),
     );
     f.trivy_ignore("AVD-AWS-0132", "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256)");
-    hardening(&mut f, "state_logs", block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"));
+    bucket_hardening(
+        &mut f,
+        "state_logs",
+        None,
+        block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"),
+        None,
+    );
     f.push(
         resource("aws_s3_bucket_lifecycle_configuration", "state_logs")
             .a("bucket", path("aws_s3_bucket.state_logs.id"))
@@ -76,12 +82,14 @@ fn main_tf(platform: &Platform) -> Body {
             .a("tags", path("local.tags"))
             .b(block("lifecycle").a("prevent_destroy", true)),
     );
-    hardening(
+    bucket_hardening(
         &mut f,
         "state",
+        None,
         block("apply_server_side_encryption_by_default")
             .a("sse_algorithm", "aws:kms")
             .a("kms_master_key_id", path("aws_kms_key.state.arn")),
+        None,
     );
     f.push(
         resource("aws_s3_bucket_logging", "state")
@@ -169,33 +177,4 @@ fn repositories(platform: &Platform) -> hcl::Expression {
 
 fn var_free_tags() -> hcl::Expression {
     call("merge", vec![path("local.tags"), object([("Account", path("data.aws_caller_identity.current.account_id"))])])
-}
-
-fn hardening(f: &mut File, local: &str, sse: B) {
-    let bucket = path(&format!("aws_s3_bucket.{local}.id"));
-    f.push(
-        resource("aws_s3_bucket_server_side_encryption_configuration", local).a("bucket", bucket.clone()).b(block(
-            "rule",
-        )
-        .b(sse)
-        .a("bucket_key_enabled", true)),
-    );
-    f.push(
-        resource("aws_s3_bucket_versioning", local)
-            .a("bucket", bucket.clone())
-            .b(block("versioning_configuration").a("status", "Enabled")),
-    );
-    f.push(
-        resource("aws_s3_bucket_public_access_block", local)
-            .a("bucket", bucket.clone())
-            .a("block_public_acls", true)
-            .a("block_public_policy", true)
-            .a("ignore_public_acls", true)
-            .a("restrict_public_buckets", true),
-    );
-    f.push(
-        resource("aws_s3_bucket_ownership_controls", local)
-            .a("bucket", bucket)
-            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
-    );
 }

@@ -56,14 +56,6 @@ resource "aws_s3_bucket" "audit" {
   tags                = var.tags
 }
 
-resource "aws_s3_bucket_versioning" "audit" {
-  bucket = aws_s3_bucket.audit.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
 resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
   bucket = aws_s3_bucket.audit.id
 
@@ -74,6 +66,14 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
     }
 
     bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "audit" {
+  bucket = aws_s3_bucket.audit.id
+
+  versioning_configuration {
+    status = "Enabled"
   }
 }
 

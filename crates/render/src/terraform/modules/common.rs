@@ -116,3 +116,51 @@ pub fn standard_variables(name_description: &'static str) -> Vec<Variable> {
         .default(Expression::Object(Default::default())),
     ]
 }
+
+/// The hardening every bucket gets: encryption (`sse` is the `apply_server_side_encryption_by_default`
+/// block), versioning, public access block, bucket-owner-enforced ownership. `for_each` names the
+/// collection the bucket resource iterates over, if any; `provider` a non-default provider.
+pub fn bucket_hardening(f: &mut File, local: &str, for_each: Option<&str>, sse: B, provider: Option<&str>) {
+    let bucket = |attr: &str| {
+        if for_each.is_some() {
+            path(&format!("aws_s3_bucket.{local}[each.key].{attr}"))
+        } else {
+            path(&format!("aws_s3_bucket.{local}.{attr}"))
+        }
+    };
+    let fe = |b: B| {
+        let b = match for_each {
+            Some(e) => b.a("for_each", path(e)),
+            None => b,
+        };
+        match provider {
+            Some(p) => b.a("provider", path(p)),
+            None => b,
+        }
+    };
+    f.push(
+        fe(resource("aws_s3_bucket_server_side_encryption_configuration", local)).a("bucket", bucket("id")).b(block(
+            "rule",
+        )
+        .b(sse)
+        .a("bucket_key_enabled", true)),
+    );
+    f.push(
+        fe(resource("aws_s3_bucket_versioning", local))
+            .a("bucket", bucket("id"))
+            .b(block("versioning_configuration").a("status", "Enabled")),
+    );
+    f.push(
+        fe(resource("aws_s3_bucket_public_access_block", local))
+            .a("bucket", bucket("id"))
+            .a("block_public_acls", true)
+            .a("block_public_policy", true)
+            .a("ignore_public_acls", true)
+            .a("restrict_public_buckets", true),
+    );
+    f.push(
+        fe(resource("aws_s3_bucket_ownership_controls", local))
+            .a("bucket", bucket("id"))
+            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
+    );
+}

@@ -3,6 +3,7 @@
 
 use hcl::Expression;
 
+use super::common::bucket_hardening;
 use crate::terraform::dsl::*;
 use crate::terraform::module::{Module, Variable, output};
 
@@ -267,32 +268,14 @@ pub fn audit() -> Module {
             .a("object_lock_enabled", true)
             .a("tags", var("tags")),
     );
-    f.push(
-        resource("aws_s3_bucket_versioning", "audit")
-            .a("bucket", path("aws_s3_bucket.audit.id"))
-            .b(block("versioning_configuration").a("status", "Enabled")),
-    );
-    f.push(
-        resource("aws_s3_bucket_server_side_encryption_configuration", "audit")
-            .a("bucket", path("aws_s3_bucket.audit.id"))
-            .b(block("rule")
-                .b(block("apply_server_side_encryption_by_default")
-                    .a("sse_algorithm", "aws:kms")
-                    .a("kms_master_key_id", path("aws_kms_key.audit.arn")))
-                .a("bucket_key_enabled", true)),
-    );
-    f.push(
-        resource("aws_s3_bucket_public_access_block", "audit")
-            .a("bucket", path("aws_s3_bucket.audit.id"))
-            .a("block_public_acls", true)
-            .a("block_public_policy", true)
-            .a("ignore_public_acls", true)
-            .a("restrict_public_buckets", true),
-    );
-    f.push(
-        resource("aws_s3_bucket_ownership_controls", "audit")
-            .a("bucket", path("aws_s3_bucket.audit.id"))
-            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
+    bucket_hardening(
+        &mut f,
+        "audit",
+        None,
+        block("apply_server_side_encryption_by_default")
+            .a("sse_algorithm", "aws:kms")
+            .a("kms_master_key_id", path("aws_kms_key.audit.arn")),
+        None,
     );
     f.push(
         resource("aws_s3_bucket_logging", "audit")

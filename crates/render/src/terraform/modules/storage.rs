@@ -5,7 +5,7 @@
 use crate::terraform::dsl::*;
 use crate::terraform::module::{Module, Variable, output};
 
-use super::common::{account_data, condition, kms_key, principals, standard_variables, statement};
+use super::common::{account_data, bucket_hardening, condition, kms_key, principals, standard_variables, statement};
 
 const LOG_TARGET: &str = "this is the access-log target bucket; logging it into itself would loop";
 const LOG_SSE: &str = "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256), not SSE-KMS";
@@ -24,52 +24,6 @@ fn tls_only_policy(local: &str, bucket_arn: &str, for_each: Option<hcl::Expressi
         .a("resources", list([path(bucket_arn), tpl(format!("${{{bucket_arn}}}/*"))]))
         .b(principals("*", strs(["*"])))
         .b(condition("Bool", "aws:SecureTransport", strs(["false"]))))
-}
-
-/// The hardening every bucket gets: versioning, encryption, public access block, ownership.
-fn harden(f: &mut File, local: &str, for_each: Option<&str>, sse: B, provider: Option<&str>) {
-    let bucket = |attr: &str| {
-        if for_each.is_some() {
-            path(&format!("aws_s3_bucket.{local}[each.key].{attr}"))
-        } else {
-            path(&format!("aws_s3_bucket.{local}.{attr}"))
-        }
-    };
-    let fe = |b: B| {
-        let b = match for_each {
-            Some(e) => b.a("for_each", path(e)),
-            None => b,
-        };
-        match provider {
-            Some(p) => b.a("provider", path(p)),
-            None => b,
-        }
-    };
-    f.push(
-        fe(resource("aws_s3_bucket_server_side_encryption_configuration", local)).a("bucket", bucket("id")).b(block(
-            "rule",
-        )
-        .b(sse)
-        .a("bucket_key_enabled", true)),
-    );
-    f.push(
-        fe(resource("aws_s3_bucket_versioning", local))
-            .a("bucket", bucket("id"))
-            .b(block("versioning_configuration").a("status", "Enabled")),
-    );
-    f.push(
-        fe(resource("aws_s3_bucket_public_access_block", local))
-            .a("bucket", bucket("id"))
-            .a("block_public_acls", true)
-            .a("block_public_policy", true)
-            .a("ignore_public_acls", true)
-            .a("restrict_public_buckets", true),
-    );
-    f.push(
-        fe(resource("aws_s3_bucket_ownership_controls", local))
-            .a("bucket", bucket("id"))
-            .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
-    );
 }
 
 fn kms_sse(key: &str) -> B {
@@ -130,7 +84,13 @@ pub fn module() -> Module {
             .a("tags", var("tags")),
     );
     f.trivy_ignore("AVD-AWS-0132", LOG_SSE);
-    harden(&mut f, "logs", None, block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"), None);
+    bucket_hardening(
+        &mut f,
+        "logs",
+        None,
+        block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"),
+        None,
+    );
     f.push(
         tls_only_policy("logs", "aws_s3_bucket.logs.arn", None).b(statement(
             "S3ServerAccessLogs",
@@ -170,7 +130,7 @@ pub fn module() -> Module {
             .a("bucket", tpl("${each.key}-${var.name}"))
             .a("tags", call("merge", vec![var("tags"), object([("DataClass", path("each.value.class"))])])),
     );
-    harden(&mut f, "this", Some("var.buckets"), kms_sse("s3"), None);
+    bucket_hardening(&mut f, "this", Some("var.buckets"), kms_sse("s3"), None);
     f.push(tls_only_policy("this", "aws_s3_bucket.this[each.key].arn", Some(var("buckets"))));
     f.push(
         resource("aws_s3_bucket_policy", "this")
@@ -241,7 +201,7 @@ pub fn module() -> Module {
             .a("bucket", tpl("${each.key}-${var.name}-dr"))
             .a("tags", call("merge", vec![var("tags"), object([("DataClass", path("each.value.class")), ("ReplicaOf", tpl("${each.key}-${var.name}"))])])),
     );
-    harden(&mut f, "replica", Some("local.replicated"), kms_sse("s3_dr"), Some("aws.dr"));
+    bucket_hardening(&mut f, "replica", Some("local.replicated"), kms_sse("s3_dr"), Some("aws.dr"));
     f.push(tls_only_policy("replica", "aws_s3_bucket.replica[each.key].arn", Some(path("local.replicated"))));
     f.push(
         resource("aws_s3_bucket_policy", "replica")
