@@ -46,6 +46,45 @@ enum Command {
     /// Print the embedded default spec (the Cerverus platform), a starting point for your own.
     #[command(after_help = EXIT_CODES)]
     Spec,
+    /// Check infrastructure files — Kubernetes YAML/JSON, Terraform, Dockerfiles, GitHub
+    /// workflows — against the rules (`cerverus explain RULE` describes one).
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check {
+        /// Files or directories (recursive); `-` reads YAML from stdin. Default: the current directory.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// Write the report here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Lowest severity that fails the check: low, medium, high or critical.
+        #[arg(long, value_name = "LEVEL", default_value = "low", value_parser = parse_severity)]
+        severity: cerverus_check::Severity,
+    },
+    /// Describe a rule: what it checks, why, how to fix it, references and the matching checkov checks.
+    Explain {
+        /// Rule ID, e.g. CV-K8S-005.
+        rule: String,
+    },
+}
+
+const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  no unwaived finding at or above --severity
+  1  findings at or above --severity
+  2  usage error, an unreadable path, or a file that cannot be parsed";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+fn parse_severity(s: &str) -> Result<cerverus_check::Severity, String> {
+    cerverus_check::Severity::parse(s).ok_or_else(|| format!("`{s}` is not a severity (low, medium, high, critical)"))
 }
 
 fn main() -> ExitCode {
@@ -54,7 +93,81 @@ fn main() -> ExitCode {
         Command::Build { spec, out, envs, check } => build(spec.as_deref(), &out, &envs, check),
         Command::Schema => print(&cerverus_spec::json_schema_text()),
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
+        Command::Check { paths, format, output, severity } => check(paths, format, output.as_deref(), severity),
+        Command::Explain { rule } => explain(&rule),
     }
+}
+
+fn check(
+    paths: Vec<PathBuf>,
+    format: OutputFormat,
+    output: Option<&Path>,
+    threshold: cerverus_check::Severity,
+) -> ExitCode {
+    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = paths.into_iter().partition(|p| p.as_os_str() == "-");
+    let mut inv = match cerverus_check::inventory::load(&files) {
+        Ok(inv) => inv,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !stdin.is_empty() {
+        let mut text = String::new();
+        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("error: reading stdin: {e}");
+            return ExitCode::from(2);
+        }
+        cerverus_check::inventory::load_text(&mut inv, "-", &text);
+    }
+    if inv.files > 1000 && std::io::stderr().is_terminal() {
+        eprintln!("checked {} files", inv.files);
+    }
+    let report = cerverus_check::check_inventory(&inv);
+    let format = match format {
+        OutputFormat::Text => cerverus_check::Format::Text,
+        OutputFormat::Json => cerverus_check::Format::Json,
+        OutputFormat::Sarif => cerverus_check::Format::Sarif,
+        OutputFormat::Junit => cerverus_check::Format::Junit,
+    };
+    let color = output.is_none() && std::io::stdout().is_terminal();
+    let rendered = cerverus_check::report::render(&report, format, threshold, color);
+    match output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, rendered) {
+                eprintln!("error: writing {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => say(&rendered),
+    }
+    if report.summary.parse_errors > 0 {
+        ExitCode::from(2)
+    } else if report.failing(threshold).next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn explain(id: &str) -> ExitCode {
+    let Some(r) = cerverus_check::rules::rule(&id.to_ascii_uppercase()) else {
+        let ids: Vec<&str> = cerverus_check::rules::RULES.iter().map(|r| r.id).collect();
+        eprintln!("error: no rule `{id}`\n  = expected: one of {}", ids.join(", "));
+        return ExitCode::from(2);
+    };
+    let mut s =
+        format!("{} ({}) {}\n\nWhy: {}\nFix: {}\n", r.id, r.severity.as_str(), r.title, r.rationale, r.remediation);
+    if !r.references.is_empty() {
+        s.push_str(&format!("References: {}\n", r.references.join("; ")));
+    }
+    if !r.checkov.is_empty() {
+        s.push_str(&format!("checkov: {}\n", r.checkov.join(", ")));
+    }
+    s.push_str("Waive with a reason: annotation `cerverus.io/skip: ID=reason` (Kubernetes) or comment `# cerverus:skip=ID reason` (HCL, Dockerfile, workflow).\n");
+    say(&s);
+    ExitCode::SUCCESS
 }
 
 fn print(text: &str) -> ExitCode {

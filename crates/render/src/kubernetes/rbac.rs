@@ -100,7 +100,12 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         },
     )?;
     let mut binding_meta = meta("cerverus-admin-break-glass", None);
-    binding_meta.annotations = admin_meta.annotations.clone();
+    let mut binding_annotations = admin_meta.annotations.clone().unwrap_or_default();
+    binding_annotations.insert(
+        "cerverus.io/skip".to_string(),
+        "CV-K8S-017=break-glass account by design; the binding is the documented emergency path and every use is audited".to_string(),
+    );
+    binding_meta.annotations = Some(binding_annotations);
     out.add(
         None,
         "ClusterRoleBinding",

@@ -71,10 +71,9 @@ fn workload_annotations(w: &Workload) -> BTreeMap<String, String> {
         format!("{:?}", w.spec.rollout).to_ascii_lowercase(),
     )]);
     if w.spec.uses_kubernetes_api {
-        annotations.insert(
-            "checkov.io/skip1".to_string(),
-            "CKV_K8S_38=the spec declares usesKubernetesApi: this workload calls the Kubernetes API with its own least-privilege ServiceAccount".to_string(),
-        );
+        let reason = "the spec declares usesKubernetesApi: this workload calls the Kubernetes API with its own least-privilege ServiceAccount";
+        annotations.insert("checkov.io/skip1".to_string(), format!("CKV_K8S_38={reason}"));
+        annotations.insert("cerverus.io/skip".to_string(), format!("CV-K8S-013={reason}"));
     }
     annotations
 }

@@ -1,0 +1,459 @@
+//! Loading files into an inventory: Kubernetes objects, Terraform blocks, Dockerfile
+//! instructions and GitHub workflows, each with where it came from. A file that cannot be parsed
+//! becomes a parse-error finding, never a silent skip.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use cerverus_spec::{SourceMap, SpecPath};
+use serde_json::Value;
+
+use crate::finding::{Finding, Severity};
+use crate::rules::PARSE_ERROR;
+
+/// A Kubernetes object and where its fields are.
+#[derive(Debug, Clone)]
+pub struct K8sObject {
+    pub file: String,
+    /// Line where the object's document starts.
+    pub line: usize,
+    pub value: Value,
+    map: SourceMap,
+    /// Lines before the document in its file (document line 1 = file line `offset + 1`).
+    offset: usize,
+}
+
+impl K8sObject {
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or("")
+    }
+
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or("")
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.value["metadata"]["namespace"].as_str()
+    }
+
+    /// `Kind/namespace/name` or `Kind/name`.
+    pub fn id(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{}/{ns}/{}", self.kind(), self.name()),
+            None => format!("{}/{}", self.kind(), self.name()),
+        }
+    }
+
+    /// File line of the value at `path` (or its nearest ancestor).
+    pub fn line_of(&self, path: &[&str]) -> usize {
+        let mut p = SpecPath::root();
+        for seg in path {
+            p = match seg.parse::<usize>() {
+                Ok(i) => p.at(i),
+                Err(_) => p.at(*seg),
+            };
+        }
+        self.map.value(&p).map_or(self.line, |l| l.line + self.offset)
+    }
+
+    /// An annotation value.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value["metadata"]["annotations"][key].as_str()
+    }
+}
+
+/// A top-level Terraform block (`resource`, `data`, `module`, `provider`, …).
+#[derive(Debug, Clone)]
+pub struct TfBlock {
+    pub file: String,
+    pub line: usize,
+    pub kind: String,
+    pub labels: Vec<String>,
+    pub body: hcl::Body,
+    /// Comment lines inside and directly above the block (for waivers).
+    pub comments: Vec<String>,
+}
+
+impl TfBlock {
+    pub fn id(&self) -> String {
+        match self.kind.as_str() {
+            "resource" => self.labels.join("."),
+            _ => format!("{}.{}", self.kind, self.labels.join(".")),
+        }
+    }
+
+    pub fn ty(&self) -> &str {
+        self.labels.first().map_or("", String::as_str)
+    }
+}
+
+/// One Dockerfile instruction.
+#[derive(Debug, Clone)]
+pub struct DockerInstruction {
+    pub line: usize,
+    pub keyword: String,
+    pub args: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dockerfile {
+    pub file: String,
+    pub instructions: Vec<DockerInstruction>,
+    pub comments: Vec<(usize, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub file: String,
+    pub value: Value,
+    pub text: String,
+}
+
+/// Everything loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub k8s: Vec<K8sObject>,
+    pub terraform: Vec<TfBlock>,
+    pub dockerfiles: Vec<Dockerfile>,
+    pub workflows: Vec<Workflow>,
+    pub files: usize,
+    /// Parse failures, already as findings.
+    pub errors: Vec<Finding>,
+}
+
+/// Why loading could not even start (a path that does not exist, an unreadable directory).
+#[derive(Debug)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Load every supported file under `paths` (files or directories, recursively, sorted).
+pub fn load(paths: &[PathBuf]) -> Result<Inventory, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    let mut inv = Inventory::default();
+    for f in files {
+        let text = fs::read_to_string(&f).map_err(|e| LoadError(format!("cannot read `{}`: {e}", f.display())))?;
+        load_text(&mut inv, &f.display().to_string(), &text);
+    }
+    Ok(inv)
+}
+
+/// What a file is, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Yaml,
+    Json,
+    Terraform,
+    Dockerfile,
+    Workflow,
+}
+
+pub fn classify(path: &str) -> Option<FileKind> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if path.contains(".github/workflows/") && (name.ends_with(".yml") || name.ends_with(".yaml")) {
+        return Some(FileKind::Workflow);
+    }
+    if name == "Dockerfile"
+        || name.starts_with("Dockerfile.")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
+    {
+        return Some(FileKind::Dockerfile);
+    }
+    if name.ends_with(".tf") {
+        return Some(FileKind::Terraform);
+    }
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        return Some(FileKind::Yaml);
+    }
+    if name.ends_with(".json") {
+        return Some(FileKind::Json);
+    }
+    None
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let meta = fs::metadata(p).map_err(|e| LoadError(format!("cannot read `{}`: {e}", p.display())))?;
+    if meta.is_file() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    let entries = fs::read_dir(p).map_err(|e| LoadError(format!("cannot list `{}`: {e}", p.display())))?;
+    for e in entries {
+        let e = e.map_err(|e| LoadError(format!("cannot list `{}`: {e}", p.display())))?;
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name != ".github" {
+            continue;
+        }
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if classify(&path.display().to_string()).is_some() {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn parse_error(file: &str, line: usize, message: String) -> Finding {
+    Finding {
+        rule: PARSE_ERROR.to_string(),
+        severity: Severity::Critical,
+        file: file.to_string(),
+        line,
+        object: String::new(),
+        message,
+        waived: None,
+    }
+}
+
+/// Load one file's text (also what `-` on stdin goes through).
+pub fn load_text(inv: &mut Inventory, file: &str, text: &str) {
+    let Some(kind) = classify(file).or(Some(FileKind::Yaml)) else { return };
+    inv.files += 1;
+    match kind {
+        FileKind::Yaml => load_yaml(inv, file, text),
+        FileKind::Json => match serde_json::from_str::<Value>(text) {
+            Ok(v) => push_k8s(inv, file, 1, 0, v, SourceMap::default()),
+            Err(e) => inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}"))),
+        },
+        FileKind::Terraform => load_terraform(inv, file, text),
+        FileKind::Dockerfile => inv.dockerfiles.push(parse_dockerfile(file, text)),
+        FileKind::Workflow => match serde_saphyr::from_str::<Value>(text) {
+            Ok(value) => inv.workflows.push(Workflow { file: file.to_string(), value, text: text.to_string() }),
+            Err(e) => inv.errors.push(parse_error(
+                file,
+                e.location().map_or(1, |l| l.line() as usize),
+                format!("not valid YAML: {}", e.without_snippet()),
+            )),
+        },
+    }
+}
+
+/// Split a multi-document YAML text at `---` lines; each piece with the number of lines before it.
+fn documents(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut cur = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if line == "---" || line.starts_with("--- ") {
+            out.push((start, std::mem::take(&mut cur)));
+            start = i + 1;
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+    }
+    out.push((start, cur));
+    out
+}
+
+fn load_yaml(inv: &mut Inventory, file: &str, text: &str) {
+    for (offset, doc) in documents(text) {
+        if doc.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            continue;
+        }
+        match serde_saphyr::from_str::<Value>(&doc) {
+            Ok(v) => {
+                let map = SourceMap::build(file, &doc);
+                push_k8s(inv, file, offset + first_content_line(&doc), offset, v, map);
+            }
+            Err(e) => {
+                let line = offset + e.location().map_or(1, |l| l.line() as usize);
+                inv.errors.push(parse_error(file, line, format!("not valid YAML: {}", e.without_snippet())));
+            }
+        }
+    }
+}
+
+fn first_content_line(doc: &str) -> usize {
+    doc.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).map_or(1, |i| i + 1)
+}
+
+fn push_k8s(inv: &mut Inventory, file: &str, line: usize, offset: usize, v: Value, map: SourceMap) {
+    // A `List` carries its objects in `items`.
+    if v["kind"].as_str().is_some_and(|k| k == "List" || k.ends_with("List")) {
+        for item in v["items"].as_array().into_iter().flatten() {
+            push_k8s(inv, file, line, offset, item.clone(), SourceMap::default());
+        }
+        return;
+    }
+    // Documents without apiVersion and kind (Helm values, compose files, …) are not Kubernetes.
+    if v["apiVersion"].is_string() && v["kind"].is_string() {
+        inv.k8s.push(K8sObject { file: file.to_string(), line, value: v, map, offset });
+    }
+}
+
+fn load_terraform(inv: &mut Inventory, file: &str, text: &str) {
+    let body = match hcl::parse(text) {
+        Ok(b) => b,
+        Err(e) => {
+            let line = match &e {
+                hcl::Error::Parse(pe) => pe.location().line(),
+                _ => 1,
+            };
+            inv.errors.push(parse_error(file, line, format!("not valid HCL: {e}")));
+            return;
+        }
+    };
+    // Block start lines, in order: the first line of each top-level block header.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut starts = Vec::new();
+    let mut depth = 0i32;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        if depth == 0
+            && !t.is_empty()
+            && !t.starts_with('#')
+            && !t.starts_with("//")
+            && t.ends_with('{')
+            && !t.contains('=')
+        {
+            starts.push(i);
+        }
+        depth += brace_delta(l);
+    }
+    for (n, b) in body.blocks().enumerate() {
+        let start = starts.get(n).copied().unwrap_or(0);
+        let end = starts.get(n + 1).copied().unwrap_or(lines.len());
+        // Comments directly above (contiguous) and inside the block.
+        let mut comments: Vec<String> = Vec::new();
+        let mut k = start;
+        while k > 0 && lines[k - 1].trim_start().starts_with('#') {
+            k -= 1;
+            comments.push(lines[k].trim().to_string());
+        }
+        comments.extend(lines[start..end].iter().map(|l| l.trim()).filter(|l| l.starts_with('#')).map(str::to_string));
+        inv.terraform.push(TfBlock {
+            file: file.to_string(),
+            line: start + 1,
+            kind: b.identifier().to_string(),
+            labels: b.labels.iter().map(|l| l.as_str().to_string()).collect(),
+            body: b.body.clone(),
+            comments,
+        });
+    }
+}
+
+/// Net `{`/`}` of a line outside strings and comments.
+fn brace_delta(line: &str) -> i32 {
+    let mut d = 0;
+    let mut in_str = false;
+    let mut prev = ' ';
+    for c in line.chars() {
+        match c {
+            '"' if prev != '\\' => in_str = !in_str,
+            '#' if !in_str => break,
+            '{' if !in_str => d += 1,
+            '}' if !in_str => d -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    d
+}
+
+fn parse_dockerfile(file: &str, text: &str) -> Dockerfile {
+    let mut instructions = Vec::new();
+    let mut comments = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if pending.is_none() {
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with('#') {
+                comments.push((i + 1, line.to_string()));
+                continue;
+            }
+            pending = Some((i + 1, String::new()));
+        }
+        if let Some((_, buf)) = pending.as_mut() {
+            let part = line.strip_suffix('\\').unwrap_or(line);
+            buf.push_str(part);
+            buf.push(' ');
+        }
+        if !line.ends_with('\\')
+            && let Some((start, buf)) = pending.take()
+        {
+            let buf = buf.trim().to_string();
+            let (kw, args) = buf.split_once(char::is_whitespace).unwrap_or((&buf, ""));
+            instructions.push(DockerInstruction {
+                line: start,
+                keyword: kw.to_ascii_uppercase(),
+                args: args.trim().to_string(),
+            });
+        }
+    }
+    Dockerfile { file: file.to_string(), instructions, comments }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_and_keeps_lines() {
+        let mut inv = Inventory::default();
+        let text = "# header\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  namespace: x\n";
+        load_text(&mut inv, "m.yaml", text);
+        assert_eq!(inv.k8s.len(), 2);
+        assert_eq!(inv.k8s[0].line, 3);
+        assert_eq!(inv.k8s[1].id(), "Service/x/b");
+        assert_eq!(inv.k8s[1].line_of(&["metadata", "namespace"]), 12);
+    }
+
+    #[test]
+    fn lists_are_unpacked_and_non_kubernetes_yaml_is_ignored() {
+        let mut inv = Inventory::default();
+        load_text(
+            &mut inv,
+            "l.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: p}\n",
+        );
+        load_text(&mut inv, "values.yaml", "replicaCount: 2\n");
+        assert_eq!(inv.k8s.len(), 1);
+        assert_eq!(inv.k8s[0].kind(), "Pod");
+    }
+
+    #[test]
+    fn unparsable_files_are_findings() {
+        let mut inv = Inventory::default();
+        load_text(&mut inv, "bad.yaml", "a: [\n");
+        load_text(&mut inv, "bad.tf", "resource \"x\" \"y\" {\n");
+        assert_eq!(inv.errors.len(), 2);
+        assert!(inv.errors.iter().all(|e| e.rule == PARSE_ERROR));
+    }
+
+    #[test]
+    fn terraform_blocks_know_their_lines_and_comments() {
+        let mut inv = Inventory::default();
+        let text = "# cerverus:skip=CV-TF-001 reason here\nresource \"aws_s3_bucket\" \"a\" {\n  bucket = \"x\"\n  tags = {\n    A = \"b\"\n  }\n}\n\nresource \"aws_s3_bucket\" \"b\" {\n  #checkov:skip=CKV_AWS_18:because\n}\n";
+        load_text(&mut inv, "m.tf", text);
+        assert_eq!(inv.terraform.len(), 2);
+        assert_eq!((inv.terraform[0].line, inv.terraform[1].line), (2, 9));
+        assert_eq!(inv.terraform[0].comments, vec!["# cerverus:skip=CV-TF-001 reason here"]);
+        assert_eq!(inv.terraform[1].comments, vec!["#checkov:skip=CKV_AWS_18:because"]);
+    }
+
+    #[test]
+    fn dockerfile_continuations_join() {
+        let d = parse_dockerfile(
+            "Dockerfile",
+            "FROM python:3.12-slim AS build\nRUN apt-get update && \\\n    apt-get install -y gcc\nUSER 10001\n",
+        );
+        assert_eq!(d.instructions.len(), 3);
+        assert_eq!(d.instructions[1].line, 2);
+        assert!(d.instructions[1].args.contains("apt-get install"));
+    }
+}

@@ -1,0 +1,38 @@
+//! `cerverus check`: judge infrastructure files — ours or anyone's — by rules with stable IDs.
+//!
+//! The checker reads files, never the spec or the model, so the bundle `cerverus build` writes is
+//! graded exactly like files nobody here wrote.
+//!
+//! ```text
+//! paths ──inventory::load──▶ Inventory ──rules::{k8s,terraform,docker,workflow}──▶ Report ──report::render──▶ text/JSON/SARIF/JUnit
+//! ```
+
+pub mod finding;
+pub mod inventory;
+pub mod report;
+pub mod rules;
+
+use std::path::PathBuf;
+
+pub use finding::{Finding, Report, Severity};
+pub use inventory::{Inventory, LoadError};
+pub use report::Format;
+
+/// Judge an inventory.
+pub fn check_inventory(inv: &Inventory) -> Report {
+    let mut findings = inv.errors.clone();
+    {
+        let mut sink = rules::Sink { findings: &mut findings };
+        rules::k8s::check(inv, &mut sink);
+        rules::terraform::check(inv, &mut sink);
+        rules::docker::check(inv, &mut sink);
+        rules::workflow::check(inv, &mut sink);
+    }
+    let objects = inv.k8s.len() + inv.terraform.len() + inv.dockerfiles.len() + inv.workflows.len();
+    Report { findings, summary: finding::Summary { files: inv.files, objects, ..Default::default() } }.finish()
+}
+
+/// Load `paths` and judge them.
+pub fn check_paths(paths: &[PathBuf]) -> Result<Report, LoadError> {
+    Ok(check_inventory(&inventory::load(paths)?))
+}

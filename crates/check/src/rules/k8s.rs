@@ -1,0 +1,354 @@
+//! Kubernetes rules: pod security, resources and probes, images, tokens, RBAC, exposure, and
+//! NetworkPolicy coverage.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{Sink, Waivers, parse_annotation_waivers};
+use crate::inventory::{Inventory, K8sObject};
+
+/// The pod spec of a workload object and the path to it.
+pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
+    let v = &o.value;
+    match o.kind() {
+        "Pod" => Some((&v["spec"], vec!["spec"])),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Rollout" => {
+            Some((&v["spec"]["template"]["spec"], vec!["spec", "template", "spec"]))
+        }
+        "CronJob" => Some((
+            &v["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            vec!["spec", "jobTemplate", "spec", "template", "spec"],
+        )),
+        _ => None,
+    }
+    .filter(|(s, _)| s.is_object())
+}
+
+/// Labels of the pods a workload object creates.
+fn pod_labels(o: &K8sObject) -> Option<&Value> {
+    let v = &o.value;
+    match o.kind() {
+        "Pod" => Some(&v["metadata"]["labels"]),
+        "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]),
+        _ if pod_spec(o).is_some() => Some(&v["spec"]["template"]["metadata"]["labels"]),
+        _ => None,
+    }
+}
+
+fn long_running(kind: &str) -> bool {
+    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Rollout" | "ReplicaSet")
+}
+
+pub fn waivers(o: &K8sObject) -> Waivers {
+    o.annotation("cerverus.io/skip").map(parse_annotation_waivers).unwrap_or_default()
+}
+
+pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
+    for o in &inv.k8s {
+        let w = waivers(o);
+        sink.check_waivers(&o.file, o.line, &o.id(), &w);
+        if let Some((pod, path)) = pod_spec(o) {
+            check_pod(o, pod, &path, &w, sink);
+        }
+        match o.kind() {
+            "Role" | "ClusterRole" => check_role(o, &w, sink),
+            "RoleBinding" | "ClusterRoleBinding" if o.value["roleRef"]["name"] == "cluster-admin" => {
+                sink.report(
+                    "CV-K8S-017",
+                    &o.file,
+                    o.line_of(&["roleRef", "name"]),
+                    &o.id(),
+                    "binds cluster-admin".into(),
+                    &w,
+                );
+            }
+            "Service" => {
+                let t = o.value["spec"]["type"].as_str().unwrap_or("ClusterIP");
+                if t == "NodePort" || t == "LoadBalancer" {
+                    sink.report(
+                        "CV-K8S-018",
+                        &o.file,
+                        o.line_of(&["spec", "type"]),
+                        &o.id(),
+                        format!("Service of type {t}"),
+                        &w,
+                    );
+                }
+            }
+            "Ingress" if o.value["spec"]["tls"].as_array().is_none_or(|t| t.is_empty()) => {
+                sink.report(
+                    "CV-K8S-019",
+                    &o.file,
+                    o.line_of(&["spec"]),
+                    &o.id(),
+                    "Ingress has no tls section".into(),
+                    &w,
+                );
+            }
+            _ => {}
+        }
+    }
+    check_network_policy_coverage(inv, sink);
+}
+
+fn check_pod(o: &K8sObject, pod: &Value, path: &[&str], w: &Waivers, sink: &mut Sink<'_>) {
+    let id = o.id();
+    let at = |rest: &[&str]| {
+        let mut p: Vec<&str> = path.to_vec();
+        p.extend_from_slice(rest);
+        o.line_of(&p)
+    };
+    for host in ["hostNetwork", "hostPID", "hostIPC"] {
+        if pod[host] == true {
+            sink.report("CV-K8S-002", &o.file, at(&[host]), &id, format!("{host} is true"), w);
+        }
+    }
+    for (i, vol) in pod["volumes"].as_array().into_iter().flatten().enumerate() {
+        if vol["hostPath"].is_object() {
+            let idx = i.to_string();
+            sink.report(
+                "CV-K8S-003",
+                &o.file,
+                at(&["volumes", &idx]),
+                &id,
+                format!("volume `{}` is a hostPath", vol["name"].as_str().unwrap_or("?")),
+                w,
+            );
+        }
+    }
+    let psc = &pod["securityContext"];
+    if pod["automountServiceAccountToken"] != false {
+        sink.report("CV-K8S-013", &o.file, at(&[]), &id, "automountServiceAccountToken is not false".into(), w);
+    }
+    let mut containers: Vec<(&str, usize, &Value)> = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in pod[list].as_array().into_iter().flatten().enumerate() {
+            containers.push((list, i, c));
+        }
+    }
+    for (list, i, c) in containers {
+        let idx = i.to_string();
+        let cat = |rest: &[&str]| {
+            let mut p: Vec<&str> = vec![list, &idx];
+            p.extend_from_slice(rest);
+            at(&p)
+        };
+        let name = c["name"].as_str().unwrap_or("?");
+        let sc = &c["securityContext"];
+        if sc["privileged"] == true {
+            sink.report(
+                "CV-K8S-001",
+                &o.file,
+                cat(&["securityContext", "privileged"]),
+                &id,
+                format!("container `{name}` is privileged"),
+                w,
+            );
+        }
+        let drops_all = sc["capabilities"]["drop"].as_array().is_some_and(|d| d.iter().any(|x| x == "ALL"));
+        let added: Vec<&str> = sc["capabilities"]["add"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str())
+            .filter(|x| *x != "NET_BIND_SERVICE")
+            .collect();
+        if !drops_all || !added.is_empty() {
+            let msg = if added.is_empty() {
+                format!("container `{name}` does not drop ALL capabilities")
+            } else {
+                format!("container `{name}` adds {}", added.join(", "))
+            };
+            sink.report("CV-K8S-004", &o.file, cat(&["securityContext"]), &id, msg, w);
+        }
+        let non_root = sc["runAsNonRoot"] == true || (sc["runAsNonRoot"].is_null() && psc["runAsNonRoot"] == true);
+        let root_uid = sc["runAsUser"] == 0 || (sc["runAsUser"].is_null() && psc["runAsUser"] == 0);
+        if !non_root || root_uid {
+            sink.report(
+                "CV-K8S-005",
+                &o.file,
+                cat(&["securityContext"]),
+                &id,
+                format!("container `{name}` may run as root"),
+                w,
+            );
+        }
+        if sc["allowPrivilegeEscalation"] != false {
+            sink.report(
+                "CV-K8S-006",
+                &o.file,
+                cat(&["securityContext"]),
+                &id,
+                format!("container `{name}` allows privilege escalation"),
+                w,
+            );
+        }
+        let seccomp = sc["seccompProfile"]["type"].as_str().or(psc["seccompProfile"]["type"].as_str());
+        if !matches!(seccomp, Some("RuntimeDefault") | Some("Localhost")) {
+            sink.report(
+                "CV-K8S-007",
+                &o.file,
+                cat(&["securityContext"]),
+                &id,
+                format!("container `{name}` has no RuntimeDefault or Localhost seccomp profile"),
+                w,
+            );
+        }
+        if sc["readOnlyRootFilesystem"] != true {
+            sink.report(
+                "CV-K8S-008",
+                &o.file,
+                cat(&["securityContext"]),
+                &id,
+                format!("container `{name}` has a writable root filesystem"),
+                w,
+            );
+        }
+        let r = &c["resources"];
+        let mut missing = Vec::new();
+        for (k, label) in [
+            (&r["requests"]["cpu"], "cpu request"),
+            (&r["requests"]["memory"], "memory request"),
+            (&r["limits"]["memory"], "memory limit"),
+        ] {
+            if k.is_null() {
+                missing.push(label);
+            }
+        }
+        if !missing.is_empty() {
+            sink.report(
+                "CV-K8S-009",
+                &o.file,
+                cat(&["resources"]),
+                &id,
+                format!("container `{name}` has no {}", missing.join(", ")),
+                w,
+            );
+        }
+        if list == "containers" && long_running(o.kind()) {
+            let mut missing = Vec::new();
+            for p in ["livenessProbe", "readinessProbe"] {
+                if c[p].is_null() {
+                    missing.push(p);
+                }
+            }
+            if !missing.is_empty() {
+                sink.report(
+                    "CV-K8S-010",
+                    &o.file,
+                    cat(&[]),
+                    &id,
+                    format!("container `{name}` has no {}", missing.join(", ")),
+                    w,
+                );
+            }
+        }
+        let image = c["image"].as_str().unwrap_or("");
+        let (repo_tag, digest) = image.split_once('@').map_or((image, None), |(a, d)| (a, Some(d)));
+        let last = repo_tag.rsplit('/').next().unwrap_or(repo_tag);
+        let tag = last.split_once(':').map(|(_, t)| t);
+        if digest.is_none() && (tag.is_none() || tag == Some("latest")) {
+            sink.report(
+                "CV-K8S-011",
+                &o.file,
+                cat(&["image"]),
+                &id,
+                format!("container `{name}` image `{image}` has no version"),
+                w,
+            );
+        } else if digest.is_none() {
+            sink.report(
+                "CV-K8S-012",
+                &o.file,
+                cat(&["image"]),
+                &id,
+                format!("container `{name}` image `{image}` is not pinned by digest"),
+                w,
+            );
+        }
+    }
+}
+
+fn check_role(o: &K8sObject, w: &Waivers, sink: &mut Sink<'_>) {
+    for (i, rule) in o.value["rules"].as_array().into_iter().flatten().enumerate() {
+        let idx = i.to_string();
+        let line = o.line_of(&["rules", &idx]);
+        let list = |k: &str| -> Vec<String> {
+            rule[k].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect()
+        };
+        let (verbs, resources, groups) = (list("verbs"), list("resources"), list("apiGroups"));
+        for (k, items) in [("verbs", &verbs), ("resources", &resources), ("apiGroups", &groups)] {
+            if items.iter().any(|x| x.contains('*')) {
+                sink.report("CV-K8S-014", &o.file, line, &o.id(), format!("rule {i} has a wildcard in {k}"), w);
+            }
+        }
+        let escalating: Vec<&str> =
+            verbs.iter().map(String::as_str).filter(|v| matches!(*v, "escalate" | "bind" | "impersonate")).collect();
+        if !escalating.is_empty() {
+            sink.report("CV-K8S-015", &o.file, line, &o.id(), format!("rule {i} grants {}", escalating.join(", ")), w);
+        }
+        let reads = verbs.iter().any(|v| matches!(v.as_str(), "get" | "list" | "watch"));
+        if reads && resources.iter().any(|r| r == "secrets") && groups.iter().any(|g| g.is_empty()) {
+            sink.report("CV-K8S-016", &o.file, line, &o.id(), format!("rule {i} reads secrets"), w);
+        }
+    }
+}
+
+fn selects(selector: &Value, labels: &Value) -> bool {
+    let ml = selector["matchLabels"].as_object();
+    let exprs = selector["matchExpressions"].as_array();
+    if ml.is_none_or(|m| m.is_empty()) && exprs.is_none_or(|e| e.is_empty()) {
+        return true;
+    }
+    let ok_labels = ml.is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let ok_exprs = exprs.is_none_or(|es| {
+        es.iter().all(|e| {
+            let key = e["key"].as_str().unwrap_or("");
+            let values: Vec<&Value> = e["values"].as_array().into_iter().flatten().collect();
+            let have = labels.get(key);
+            match e["operator"].as_str().unwrap_or("") {
+                "In" => have.is_some_and(|h| values.contains(&h)),
+                "NotIn" => have.is_none_or(|h| !values.contains(&h)),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => false,
+            }
+        })
+    });
+    ok_labels && ok_exprs
+}
+
+fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
+    let mut policies: BTreeMap<&str, Vec<&K8sObject>> = BTreeMap::new();
+    for o in inv.k8s.iter().filter(|o| o.kind() == "NetworkPolicy") {
+        policies.entry(o.namespace().unwrap_or("default")).or_default().push(o);
+    }
+    let mut reported_ns = BTreeSet::new();
+    for o in &inv.k8s {
+        let Some(labels) = pod_labels(o) else { continue };
+        let ns = o.namespace().unwrap_or("default");
+        let w = waivers(o);
+        let in_ns = policies.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        let default_deny = in_ns.iter().any(|p| {
+            let spec = &p.value["spec"];
+            spec["podSelector"].as_object().is_none_or(|m| m.is_empty() || selects(&spec["podSelector"], &Value::Null))
+                && spec["policyTypes"].as_array().is_some_and(|t| t.iter().any(|x| x == "Ingress"))
+                && spec["ingress"].as_array().is_none_or(|i| i.is_empty())
+        });
+        if !default_deny && reported_ns.insert(ns.to_string()) {
+            sink.report(
+                "CV-K8S-020",
+                &o.file,
+                o.line,
+                &format!("Namespace/{ns}"),
+                format!("namespace `{ns}` has workloads but no default-deny NetworkPolicy"),
+                &w,
+            );
+        }
+        let selected = in_ns.iter().any(|p| selects(&p.value["spec"]["podSelector"], labels));
+        if !selected {
+            sink.report("CV-K8S-021", &o.file, o.line, &o.id(), "no NetworkPolicy selects its pods".into(), &w);
+        }
+    }
+}

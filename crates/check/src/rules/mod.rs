@@ -1,0 +1,455 @@
+//! The rules: stable IDs, severities, and what to tell a person about each. The checks live in
+//! one module per file family; each reports through [`Sink`], which applies waivers.
+
+pub mod docker;
+pub mod k8s;
+pub mod terraform;
+pub mod workflow;
+
+use crate::finding::{Finding, Severity};
+
+/// A file that could not be parsed.
+pub const PARSE_ERROR: &str = "CV-META-000";
+/// A waiver that gives no reason.
+pub const WAIVER_WITHOUT_REASON: &str = "CV-META-001";
+
+/// One rule's documentation.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    pub rationale: &'static str,
+    pub remediation: &'static str,
+    pub references: &'static [&'static str],
+    /// checkov checks that judge the same thing (for the agreement test and for users moving over).
+    pub checkov: &'static [&'static str],
+}
+
+const PSS: &str = "Kubernetes Pod Security Standards, restricted profile";
+const NSA: &str = "NSA/CISA Kubernetes Hardening Guide (2022)";
+const CIS_EKS: &str = "CIS Amazon EKS Benchmark";
+const AWS_FSBP: &str = "AWS Foundational Security Best Practices";
+
+macro_rules! rule {
+    ($id:literal, $sev:ident, $title:literal, $why:literal, $fix:literal, [$($r:expr),*], [$($c:literal),*]) => {
+        Rule { id: $id, severity: Severity::$sev, title: $title, rationale: $why, remediation: $fix, references: &[$($r),*], checkov: &[$($c),*] }
+    };
+}
+
+pub const RULES: &[Rule] = &[
+    rule!(
+        "CV-META-000",
+        Critical,
+        "File cannot be parsed",
+        "A file nobody can parse is a file nobody checked; it must not pass silently.",
+        "Fix the syntax error at the reported line.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-META-001",
+        High,
+        "Waiver without a reason",
+        "An unexplained exception cannot be reviewed or revisited.",
+        "Write the reason after the rule ID: `cerverus.io/skip: ID=reason` or `# cerverus:skip=ID reason`.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-K8S-001",
+        Critical,
+        "Privileged container",
+        "A privileged container has every capability and access to host devices: it is root on the node.",
+        "Remove `privileged: true`; grant the one capability needed, if any.",
+        [PSS, NSA, CIS_EKS],
+        ["CKV_K8S_16"]
+    ),
+    rule!(
+        "CV-K8S-002",
+        High,
+        "Host namespaces shared",
+        "hostNetwork, hostPID or hostIPC let a pod see and reach the node's processes and network.",
+        "Remove hostNetwork/hostPID/hostIPC.",
+        [PSS, NSA],
+        ["CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19"]
+    ),
+    rule!(
+        "CV-K8S-003",
+        High,
+        "hostPath volume",
+        "hostPath mounts expose the node's filesystem to the pod.",
+        "Use a PersistentVolumeClaim, an emptyDir or a projected volume.",
+        [PSS, NSA],
+        []
+    ),
+    rule!(
+        "CV-K8S-004",
+        High,
+        "Capabilities not dropped",
+        "Containers keep Linux capabilities they do not need unless ALL are dropped; added capabilities widen the attack surface.",
+        "Set `capabilities.drop: [ALL]` and add back only NET_BIND_SERVICE if needed.",
+        [PSS, NSA],
+        ["CKV_K8S_37"]
+    ),
+    rule!(
+        "CV-K8S-005",
+        High,
+        "Container may run as root",
+        "A process running as UID 0 that escapes its container is root on the node.",
+        "Set `runAsNonRoot: true` and a non-zero `runAsUser`.",
+        [PSS, NSA, CIS_EKS],
+        ["CKV_K8S_23"]
+    ),
+    rule!(
+        "CV-K8S-006",
+        High,
+        "Privilege escalation allowed",
+        "Without `allowPrivilegeEscalation: false`, setuid binaries can gain privileges.",
+        "Set `allowPrivilegeEscalation: false` on every container.",
+        [PSS, NSA],
+        ["CKV_K8S_20"]
+    ),
+    rule!(
+        "CV-K8S-007",
+        Medium,
+        "No seccomp profile",
+        "Without seccomp the container can call every syscall the kernel offers.",
+        "Set `seccompProfile.type: RuntimeDefault` on the pod or container.",
+        [PSS, NSA],
+        ["CKV_K8S_31"]
+    ),
+    rule!(
+        "CV-K8S-008",
+        Medium,
+        "Writable root filesystem",
+        "A writable root filesystem lets an attacker drop tools and persist changes.",
+        "Set `readOnlyRootFilesystem: true`; mount emptyDirs where the app writes.",
+        [NSA],
+        ["CKV_K8S_22"]
+    ),
+    rule!(
+        "CV-K8S-009",
+        Medium,
+        "Missing resource requests or memory limit",
+        "Pods without requests are scheduled blind; without a memory limit one pod can starve its node.",
+        "Set cpu and memory requests and a memory limit.",
+        [NSA, CIS_EKS],
+        ["CKV_K8S_10", "CKV_K8S_12", "CKV_K8S_13"]
+    ),
+    rule!(
+        "CV-K8S-010",
+        Low,
+        "Missing liveness or readiness probe",
+        "Without probes Kubernetes cannot tell a hung or unready pod from a healthy one.",
+        "Add livenessProbe and readinessProbe.",
+        [],
+        ["CKV_K8S_8", "CKV_K8S_9"]
+    ),
+    rule!(
+        "CV-K8S-011",
+        High,
+        "Image without a version",
+        "`:latest` or no tag means every pull may run different code; rollbacks are guesses.",
+        "Reference a version tag, better a digest.",
+        [NSA],
+        ["CKV_K8S_14"]
+    ),
+    rule!(
+        "CV-K8S-012",
+        Low,
+        "Image not pinned by digest",
+        "A tag can be moved; a digest cannot.",
+        "Reference images as `repo:tag@sha256:…`.",
+        [],
+        ["CKV_K8S_43"]
+    ),
+    rule!(
+        "CV-K8S-013",
+        Low,
+        "Service account token mounted",
+        "A mounted token is a credential for the API server that most workloads never use.",
+        "Set `automountServiceAccountToken: false` unless the workload calls the API.",
+        [NSA, CIS_EKS],
+        ["CKV_K8S_38"]
+    ),
+    rule!(
+        "CV-K8S-014",
+        High,
+        "RBAC wildcard",
+        "`*` in verbs, resources or API groups grants today's and tomorrow's permissions.",
+        "List exactly the verbs, resources and groups needed.",
+        [CIS_EKS, NSA],
+        ["CKV_K8S_49"]
+    ),
+    rule!(
+        "CV-K8S-015",
+        High,
+        "RBAC escalation verbs",
+        "`escalate`, `bind` and `impersonate` let a subject grant itself more than it has.",
+        "Remove escalate/bind/impersonate.",
+        [CIS_EKS],
+        ["CKV_K8S_155", "CKV_K8S_156", "CKV_K8S_157"]
+    ),
+    rule!(
+        "CV-K8S-016",
+        Medium,
+        "RBAC reads secrets",
+        "Reading Secrets reads every credential in the namespace (or cluster).",
+        "Mount the one secret the workload needs instead of granting get/list/watch on secrets.",
+        [CIS_EKS],
+        []
+    ),
+    rule!(
+        "CV-K8S-017",
+        High,
+        "Binding to cluster-admin",
+        "cluster-admin is every permission on everything.",
+        "Bind a narrower role; keep cluster-admin for a documented break-glass account and waive it there.",
+        [CIS_EKS],
+        []
+    ),
+    rule!(
+        "CV-K8S-018",
+        Medium,
+        "Service exposed on nodes or a load balancer",
+        "NodePort and LoadBalancer Services bypass the ingress path and its TLS and policies.",
+        "Use ClusterIP behind the ingress gateway.",
+        [NSA],
+        []
+    ),
+    rule!(
+        "CV-K8S-019",
+        Low,
+        "Ingress without TLS",
+        "Traffic to the ingress is readable and forgeable on the wire.",
+        "Add a `tls` section with a certificate.",
+        [NSA],
+        []
+    ),
+    rule!(
+        "CV-K8S-020",
+        Medium,
+        "Namespace without default-deny NetworkPolicy",
+        "Without a default deny every pod accepts traffic from everywhere in the cluster.",
+        "Add a NetworkPolicy with an empty podSelector and policyTypes [Ingress, Egress].",
+        [NSA, CIS_EKS],
+        []
+    ),
+    rule!(
+        "CV-K8S-021",
+        Medium,
+        "Pod selected by no NetworkPolicy",
+        "Pods no policy selects accept and send anything.",
+        "Add a NetworkPolicy whose podSelector matches the pod.",
+        [NSA],
+        ["CKV2_K8S_6"]
+    ),
+    rule!(
+        "CV-TF-001",
+        High,
+        "S3 bucket without a full public access block",
+        "One ACL or policy mistake makes the bucket public.",
+        "Add aws_s3_bucket_public_access_block with all four settings true.",
+        [AWS_FSBP, "CIS AWS Foundations 2.1.5"],
+        ["CKV2_AWS_6"]
+    ),
+    rule!(
+        "CV-TF-002",
+        High,
+        "S3 bucket without default encryption configuration",
+        "Objects written without encryption headers are stored under the default key only; a KMS key is auditable.",
+        "Add aws_s3_bucket_server_side_encryption_configuration (aws:kms).",
+        [AWS_FSBP],
+        []
+    ),
+    rule!(
+        "CV-TF-003",
+        Critical,
+        "Security group open to the internet",
+        "Ingress from 0.0.0.0/0 on anything but 80/443 exposes admin and data ports.",
+        "Restrict the source to a security group or known CIDRs.",
+        [AWS_FSBP, "CIS AWS Foundations 5.2"],
+        ["CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260"]
+    ),
+    rule!(
+        "CV-TF-004",
+        High,
+        "Instance metadata v1 allowed",
+        "IMDSv1 lets SSRF bugs steal the instance role's credentials.",
+        "Set `metadata_options { http_tokens = \"required\" }`.",
+        [AWS_FSBP, CIS_EKS],
+        ["CKV_AWS_79"]
+    ),
+    rule!(
+        "CV-TF-005",
+        Critical,
+        "RDS instance publicly accessible",
+        "A database reachable from the internet is one password away from a breach.",
+        "Set `publicly_accessible = false`; reach it from inside the VPC.",
+        [AWS_FSBP],
+        ["CKV_AWS_17"]
+    ),
+    rule!(
+        "CV-TF-006",
+        High,
+        "Storage not encrypted",
+        "Unencrypted volumes and databases leak data through snapshots and disks.",
+        "Enable encryption (`storage_encrypted`, `encrypted`) with a KMS key.",
+        [AWS_FSBP],
+        ["CKV_AWS_16", "CKV_AWS_8"]
+    ),
+    rule!(
+        "CV-TF-007",
+        Critical,
+        "IAM policy allows * on *",
+        "Action \"*\" on Resource \"*\" is administrator access.",
+        "Name the actions and resources the principal needs.",
+        [AWS_FSBP, "CIS AWS Foundations 1.16"],
+        ["CKV_AWS_1", "CKV_AWS_62"]
+    ),
+    rule!(
+        "CV-TF-008",
+        Medium,
+        "Audit logging incomplete",
+        "Without control-plane audit logs or a multi-region trail, incidents cannot be reconstructed.",
+        "Enable all EKS control-plane log types; make CloudTrail multi-region.",
+        [AWS_FSBP, CIS_EKS],
+        ["CKV_AWS_37", "CKV_AWS_67"]
+    ),
+    rule!(
+        "CV-DOCKER-001",
+        High,
+        "Image runs as root",
+        "Without a non-root USER the container process runs as root.",
+        "Add `USER <uid>` (non-zero) after the last installation step.",
+        [NSA],
+        ["CKV_DOCKER_3"]
+    ),
+    rule!(
+        "CV-DOCKER-002",
+        Medium,
+        "ADD from a URL",
+        "ADD downloads without checksum verification.",
+        "Use `RUN curl … && echo '<sha256>  file' | sha256sum -c`, or COPY.",
+        [],
+        ["CKV_DOCKER_4"]
+    ),
+    rule!(
+        "CV-DOCKER-003",
+        Medium,
+        "Base image without a version",
+        "`FROM image` or `:latest` changes under you.",
+        "Pin the base image tag, better its digest.",
+        [],
+        ["CKV_DOCKER_7"]
+    ),
+    rule!(
+        "CV-GHA-001",
+        Medium,
+        "Action not pinned to a commit",
+        "A tag of a third-party action can be moved to malicious code.",
+        "Pin `uses:` to a full commit SHA (keep the tag in a comment).",
+        ["GitHub security hardening for Actions"],
+        []
+    ),
+    rule!(
+        "CV-GHA-002",
+        Medium,
+        "Workflow permissions too broad",
+        "The default token can write to the repository; a compromised step inherits that.",
+        "Set top-level `permissions:` to the minimum (e.g. `contents: read`).",
+        ["GitHub security hardening for Actions"],
+        ["CKV2_GHA_1"]
+    ),
+    rule!(
+        "CV-GHA-003",
+        High,
+        "Script injection from event data",
+        "Titles, bodies and branch names are attacker-controlled; `${{ }}` pastes them into the shell.",
+        "Pass event data through `env:` and quote it in the script.",
+        ["GitHub security hardening for Actions"],
+        []
+    ),
+];
+
+/// A rule by ID.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Where findings go: applies the object's waivers as they are reported.
+pub struct Sink<'a> {
+    pub findings: &'a mut Vec<Finding>,
+}
+
+/// Waivers of one object: rule ID → reason (empty when none was given).
+pub type Waivers = Vec<(String, String)>;
+
+impl Sink<'_> {
+    pub fn report(&mut self, id: &str, file: &str, line: usize, object: &str, message: String, waivers: &Waivers) {
+        let severity = rule(id).map_or(Severity::Medium, |r| r.severity);
+        let waived = waivers.iter().find(|(w, reason)| w == id && !reason.is_empty()).map(|(_, r)| r.clone());
+        self.findings.push(Finding {
+            rule: id.to_string(),
+            severity,
+            file: file.to_string(),
+            line,
+            object: object.to_string(),
+            message,
+            waived,
+        });
+    }
+
+    /// Report waivers that give no reason (they waive nothing).
+    pub fn check_waivers(&mut self, file: &str, line: usize, object: &str, waivers: &Waivers) {
+        for (id, reason) in waivers {
+            if reason.trim().is_empty() {
+                self.report(
+                    WAIVER_WITHOUT_REASON,
+                    file,
+                    line,
+                    object,
+                    format!("waiver of {id} gives no reason"),
+                    &Vec::new(),
+                );
+            }
+        }
+    }
+}
+
+/// Parse `ID=reason; ID2=reason` (annotation form). A `;` inside a reason is kept: a new
+/// waiver starts only where a segment begins with a rule ID and `=`.
+pub fn parse_annotation_waivers(text: &str) -> Waivers {
+    let mut out: Waivers = Vec::new();
+    for part in text.split(';') {
+        let trimmed = part.trim();
+        let starts_waiver = trimmed.split_once('=').is_some_and(|(id, _)| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        });
+        match out.last_mut() {
+            Some((_, reason)) if !starts_waiver => {
+                reason.push(';');
+                reason.push_str(part);
+                *reason = reason.trim().to_string();
+            }
+            _ if trimmed.is_empty() => {}
+            _ => {
+                let (id, reason) = trimmed.split_once('=').unwrap_or((trimmed, ""));
+                out.push((id.trim().to_string(), reason.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Parse `# cerverus:skip=ID reason` comment lines.
+pub fn parse_comment_waivers<'a>(comments: impl Iterator<Item = &'a str>) -> Waivers {
+    comments
+        .filter_map(|c| {
+            let rest = c.trim_start_matches('#').trim().strip_prefix("cerverus:skip=")?;
+            let (id, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            Some((id.trim().to_string(), reason.trim().to_string()))
+        })
+        .collect()
+}

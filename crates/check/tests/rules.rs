@@ -1,0 +1,253 @@
+//! Every rule has a failing and a passing fixture; waivers and parse errors behave.
+
+use cerverus_check::inventory::{Inventory, load_text};
+use cerverus_check::rules::RULES;
+
+/// Unwaived rule IDs found in one file.
+fn findings(file: &str, text: &str) -> Vec<String> {
+    let mut inv = Inventory::default();
+    load_text(&mut inv, file, text);
+    cerverus_check::check_inventory(&inv).findings.into_iter().filter(|f| f.waived.is_none()).map(|f| f.rule).collect()
+}
+
+const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A Deployment that passes every Kubernetes rule, with its default-deny policy.
+fn good_pod() -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app, namespace: x}}
+spec:
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext: {{runAsNonRoot: true, runAsUser: 10001, seccompProfile: {{type: RuntimeDefault}}}}
+      containers:
+        - name: app
+          image: registry.example/app:1.0@{DIGEST}
+          securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
+          resources: {{requests: {{cpu: 100m, memory: 64Mi}}, limits: {{memory: 128Mi}}}}
+          livenessProbe: {{tcpSocket: {{port: 8080}}}}
+          readinessProbe: {{tcpSocket: {{port: 8080}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: default-deny, namespace: x}}
+spec: {{podSelector: {{}}, policyTypes: [Ingress, Egress]}}
+"#
+    )
+}
+
+fn bad_pod(from: &str, to: &str) -> String {
+    let good = good_pod();
+    assert!(good.contains(from), "fixture edit {from:?} does not apply");
+    good.replacen(from, to, 1)
+}
+
+const GOOD_TF: &str = r#"
+resource "aws_s3_bucket" "b" {
+  bucket = "x"
+}
+resource "aws_s3_bucket_public_access_block" "b" {
+  bucket                  = aws_s3_bucket.b.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+resource "aws_s3_bucket_server_side_encryption_configuration" "b" {
+  bucket = aws_s3_bucket.b.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "aws:kms"
+    }
+  }
+}
+resource "aws_vpc_security_group_ingress_rule" "web" {
+  security_group_id = "sg-1"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+resource "aws_launch_template" "n" {
+  metadata_options {
+    http_tokens = "required"
+  }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      encrypted = true
+    }
+  }
+}
+resource "aws_db_instance" "d" {
+  publicly_accessible = false
+  storage_encrypted   = true
+}
+data "aws_iam_policy_document" "p" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["*"]
+  }
+}
+resource "aws_eks_cluster" "c" {
+  enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+}
+resource "aws_cloudtrail" "t" {
+  is_multi_region_trail = true
+}
+"#;
+
+fn bad_tf(from: &str, to: &str) -> String {
+    assert!(GOOD_TF.contains(from), "fixture edit {from:?} does not apply");
+    GOOD_TF.replacen(from, to, 1)
+}
+
+const GOOD_DOCKER: &str = "FROM python:3.12-slim AS build\nRUN pip install --no-cache-dir app\nFROM gcr.io/distroless/python3:nonroot\nCOPY --from=build /app /app\nUSER 10001\n";
+const GOOD_GHA: &str = "name: ci\non: [push]\npermissions:\n  contents: read\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@0123456789abcdef0123456789abcdef01234567\n      - run: echo \"$TITLE\"\n        env:\n          TITLE: ${{ github.event.pull_request.title }}\n";
+
+/// (rule, file name, failing text, passing text).
+fn cases() -> Vec<(&'static str, &'static str, String, String)> {
+    let k = "app.yaml";
+    vec![
+        ("CV-META-000", k, "apiVersion: v1\nkind: [\n".into(), good_pod()),
+        ("CV-META-001", k, bad_pod("metadata: {name: app, namespace: x}", "metadata: {name: app, namespace: x, annotations: {cerverus.io/skip: CV-K8S-012=}}"), good_pod()),
+        ("CV-K8S-001", k, bad_pod("allowPrivilegeEscalation: false,", "allowPrivilegeEscalation: false, privileged: true,"), good_pod()),
+        ("CV-K8S-002", k, bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      hostNetwork: true"), good_pod()),
+        ("CV-K8S-003", k, bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: h, hostPath: {path: /}}]"), good_pod()),
+        ("CV-K8S-004", k, bad_pod("capabilities: {drop: [ALL]}", "capabilities: {drop: [ALL], add: [NET_ADMIN]}"), good_pod()),
+        ("CV-K8S-005", k, bad_pod("runAsNonRoot: true, runAsUser: 10001,", ""), good_pod()),
+        ("CV-K8S-006", k, bad_pod("allowPrivilegeEscalation: false,", ""), good_pod()),
+        ("CV-K8S-007", k, bad_pod(", seccompProfile: {type: RuntimeDefault}", ""), good_pod()),
+        ("CV-K8S-008", k, bad_pod(" readOnlyRootFilesystem: true,", ""), good_pod()),
+        ("CV-K8S-009", k, bad_pod(", limits: {memory: 128Mi}", ""), good_pod()),
+        ("CV-K8S-010", k, bad_pod("          readinessProbe: {tcpSocket: {port: 8080}}\n", ""), good_pod()),
+        ("CV-K8S-011", k, bad_pod(&format!("app:1.0@{DIGEST}"), "app:latest"), good_pod()),
+        ("CV-K8S-012", k, bad_pod(&format!("app:1.0@{DIGEST}"), "app:1.0"), good_pod()),
+        ("CV-K8S-013", k, bad_pod("      automountServiceAccountToken: false\n", ""), good_pod()),
+        (
+            "CV-K8S-014",
+            k,
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n  - apiGroups: [\"\"]\n    resources: [\"*\"]\n    verbs: [get]\n".into(),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods]\n    verbs: [get]\n".into(),
+        ),
+        (
+            "CV-K8S-015",
+            k,
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n  - apiGroups: [rbac.authorization.k8s.io]\n    resources: [clusterroles]\n    verbs: [bind, escalate]\n".into(),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules:\n  - apiGroups: [rbac.authorization.k8s.io]\n    resources: [clusterroles]\n    verbs: [get]\n".into(),
+        ),
+        (
+            "CV-K8S-016",
+            k,
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    verbs: [list]\n".into(),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: x}\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [list]\n".into(),
+        ),
+        (
+            "CV-K8S-017",
+            k,
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}]\n".into(),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}]\n".into(),
+        ),
+        (
+            "CV-K8S-018",
+            k,
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: x}\nspec: {type: NodePort, ports: [{port: 80}]}\n".into(),
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: x}\nspec: {type: ClusterIP, ports: [{port: 80}]}\n".into(),
+        ),
+        (
+            "CV-K8S-019",
+            k,
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: x}\nspec: {rules: [{host: a.example}]}\n".into(),
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: x}\nspec: {tls: [{hosts: [a.example], secretName: t}], rules: [{host: a.example}]}\n".into(),
+        ),
+        ("CV-K8S-020", k, bad_pod("spec: {podSelector: {}, policyTypes: [Ingress, Egress]}", "spec: {podSelector: {matchLabels: {app: app}}, policyTypes: [Ingress], ingress: [{}]}"), good_pod()),
+        ("CV-K8S-021", k, bad_pod("metadata: {name: default-deny, namespace: x}", "metadata: {name: default-deny, namespace: other}"), good_pod()),
+        ("CV-TF-001", "main.tf", bad_tf("  restrict_public_buckets = true", "  restrict_public_buckets = false"), GOOD_TF.into()),
+        ("CV-TF-002", "main.tf", bad_tf("resource \"aws_s3_bucket_server_side_encryption_configuration\" \"b\" {\n  bucket = aws_s3_bucket.b.id", "resource \"aws_s3_bucket_server_side_encryption_configuration\" \"other\" {\n  bucket = aws_s3_bucket.other.id"), GOOD_TF.into()),
+        ("CV-TF-003", "main.tf", bad_tf("  from_port         = 443\n  to_port           = 443", "  from_port         = 22\n  to_port           = 22"), GOOD_TF.into()),
+        ("CV-TF-004", "main.tf", bad_tf("http_tokens = \"required\"", "http_tokens = \"optional\""), GOOD_TF.into()),
+        ("CV-TF-005", "main.tf", bad_tf("publicly_accessible = false", "publicly_accessible = true"), GOOD_TF.into()),
+        ("CV-TF-006", "main.tf", bad_tf("storage_encrypted   = true", "storage_encrypted   = false"), GOOD_TF.into()),
+        ("CV-TF-007", "main.tf", bad_tf("actions   = [\"s3:GetObject\"]", "actions   = [\"*\"]"), GOOD_TF.into()),
+        ("CV-TF-008", "main.tf", bad_tf("is_multi_region_trail = true", "is_multi_region_trail = false"), GOOD_TF.into()),
+        ("CV-DOCKER-001", "Dockerfile", GOOD_DOCKER.replace("USER 10001\n", ""), GOOD_DOCKER.into()),
+        ("CV-DOCKER-002", "Dockerfile", GOOD_DOCKER.replace("COPY --from=build /app /app", "ADD https://example.com/app.tgz /app"), GOOD_DOCKER.into()),
+        ("CV-DOCKER-003", "Dockerfile", GOOD_DOCKER.replace("python:3.12-slim", "python:latest"), GOOD_DOCKER.into()),
+        ("CV-GHA-001", ".github/workflows/ci.yml", GOOD_GHA.replace("@0123456789abcdef0123456789abcdef01234567", "@v4"), GOOD_GHA.into()),
+        ("CV-GHA-002", ".github/workflows/ci.yml", GOOD_GHA.replace("permissions:\n  contents: read\n", ""), GOOD_GHA.into()),
+        (
+            "CV-GHA-003",
+            ".github/workflows/ci.yml",
+            GOOD_GHA.replace("- run: echo \"$TITLE\"", "- run: echo \"${{ github.event.pull_request.title }}\""),
+            GOOD_GHA.into(),
+        ),
+    ]
+}
+
+#[test]
+fn every_rule_fails_its_failing_fixture_and_passes_its_passing_one() {
+    for (rule, file, bad, good) in cases() {
+        let got = findings(file, &bad);
+        assert!(got.iter().any(|r| r == rule), "{rule}: failing fixture not caught, found {got:?}\n{bad}");
+        let got = findings(file, &good);
+        assert!(!got.iter().any(|r| r == rule), "{rule}: passing fixture flagged, found {got:?}\n{good}");
+    }
+}
+
+#[test]
+fn the_passing_fixtures_are_clean_on_every_rule() {
+    for (name, text) in [
+        ("app.yaml", good_pod()),
+        ("main.tf", GOOD_TF.to_string()),
+        ("Dockerfile", GOOD_DOCKER.into()),
+        (".github/workflows/ci.yml", GOOD_GHA.into()),
+    ] {
+        assert_eq!(findings(name, &text), Vec::<String>::new(), "{name}");
+    }
+}
+
+#[test]
+fn every_rule_has_fixtures() {
+    let covered: Vec<&str> = cases().iter().map(|c| c.0).collect();
+    for r in RULES {
+        assert!(covered.contains(&r.id), "rule {} has no fixtures", r.id);
+        assert!(
+            !r.title.is_empty() && !r.rationale.is_empty() && !r.remediation.is_empty(),
+            "{} is undocumented",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn waivers_with_reasons_waive_and_only_their_rule() {
+    let text = bad_pod(
+        "metadata: {name: app, namespace: x}",
+        "metadata: {name: app, namespace: x, annotations: {cerverus.io/skip: \"CV-K8S-001=needs the GPU driver; audited\"}}",
+    )
+    .replacen("allowPrivilegeEscalation: false,", "allowPrivilegeEscalation: false, privileged: true,", 1);
+    let mut inv = Inventory::default();
+    load_text(&mut inv, "w.yaml", &text);
+    let report = cerverus_check::check_inventory(&inv);
+    let f = report.findings.iter().find(|f| f.rule == "CV-K8S-001").expect("still reported");
+    assert_eq!(f.waived.as_deref(), Some("needs the GPU driver; audited"));
+    assert_eq!(report.summary.findings, 0, "{:?}", report.findings);
+
+    let public = bad_tf("publicly_accessible = false", "publicly_accessible = true");
+    let waive = |comment: &str| {
+        public.replacen("resource \"aws_db_instance\"", &format!("{comment}\nresource \"aws_db_instance\""), 1)
+    };
+    let tf = waive("# cerverus:skip=CV-TF-005 reachable only through a private link");
+    assert!(!findings("main.tf", &tf).contains(&"CV-TF-005".to_string()));
+    // A waiver above another block does not reach this one.
+    let elsewhere = format!("# cerverus:skip=CV-TF-005 misplaced\n{}", public.trim_start());
+    assert!(findings("main.tf", &elsewhere).contains(&"CV-TF-005".to_string()));
+    let tf_no_reason = waive("# cerverus:skip=CV-TF-005");
+    let got = findings("main.tf", &tf_no_reason);
+    assert!(got.contains(&"CV-TF-005".to_string()) && got.contains(&"CV-META-001".to_string()), "{got:?}");
+}

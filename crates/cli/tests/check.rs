@@ -1,0 +1,154 @@
+//! `cerverus check` and `cerverus explain` through the binary: the committed bundle is clean,
+//! exit codes, formats (SARIF validated against the SARIF 2.1.0 schema), stdin.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cerverus(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cerverus")).args(args).output().expect("run")
+}
+
+const PRIVILEGED: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  containers:\n    - name: c\n      image: nginx\n      securityContext: {privileged: true}\n";
+
+#[test]
+fn the_committed_bundle_passes_with_no_unwaived_finding() {
+    let deploy = repo().join("deploy");
+    let out = cerverus(&["check", deploy.to_str().expect("utf8"), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["summary"]["findings"], 0);
+    assert!(report["summary"]["objects"].as_u64().unwrap_or(0) > 500, "{}", report["summary"]);
+    // The waived ones are the two documented exceptions, each with its reason.
+    for f in report["findings"].as_array().expect("findings") {
+        assert!(f["waived"].as_str().is_some_and(|r| r.len() > 20), "{f}");
+        assert!(matches!(f["rule"].as_str(), Some("CV-K8S-013") | Some("CV-K8S-017")), "{f}");
+    }
+}
+
+#[test]
+fn exit_codes_follow_the_threshold_and_parse_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("pod.yaml");
+    std::fs::write(&bad, PRIVILEGED).expect("write");
+    let p = bad.to_str().expect("utf8");
+    let out = cerverus(&["check", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{p}:8")) && text.contains("CV-K8S-001"), "{text}");
+
+    // Only the critical finding remains at --severity critical; the check still fails on it.
+    let out = cerverus(&["check", p, "--severity", "critical", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    // A non-Kubernetes YAML file has nothing to judge.
+    let values = tmp.path().join("values.yaml");
+    std::fs::write(&values, "replicaCount: 2\n").expect("write");
+    assert_eq!(cerverus(&["check", values.to_str().expect("utf8")]).status.code(), Some(0));
+
+    let broken = tmp.path().join("broken.tf");
+    std::fs::write(&broken, "resource \"x\" \"y\" {\n").expect("write");
+    let out = cerverus(&["check", broken.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CV-META-000"));
+
+    assert_eq!(cerverus(&["check", "/no/such/path"]).status.code(), Some(2));
+    assert_eq!(cerverus(&["check", p, "--severity", "extreme"]).status.code(), Some(2));
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cerverus"))
+        .args(["check", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(PRIVILEGED.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        report["findings"].as_array().expect("findings").iter().any(|f| f["rule"] == "CV-K8S-001" && f["file"] == "-")
+    );
+}
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("pod.yaml");
+    std::fs::write(&bad, PRIVILEGED).expect("write");
+    let out = cerverus(&["check", bad.to_str().expect("utf8"), "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    // The published rtm.5 schema has one malformed regex (`language`: an unbalanced `]`); it is
+    // corrected here, in memory, exactly as later SARIF errata corrected it.
+    let text = std::fs::read_to_string(repo().join("data/sarif/sarif-2.1.0-rtm.5.json"))
+        .expect("schema")
+        .replace("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$", "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert!(results.iter().any(|r| r["ruleId"] == "CV-K8S-001" && r["level"] == "error"));
+    // And a report with waivers carries them as in-source suppressions.
+    let out = cerverus(&[
+        "check",
+        repo().join("deploy/kubernetes/prod/cluster").to_str().expect("utf8"),
+        "--format",
+        "sarif",
+    ]);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(validator.iter_errors(&sarif).next().is_none());
+    assert!(
+        sarif["runs"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|r| r["suppressions"][0]["kind"] == "inSource")
+    );
+    // The schema check itself rejects a broken document.
+    let mut broken = sarif.clone();
+    broken["version"] = serde_json::json!("9.9");
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn junit_and_output_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("pod.yaml");
+    std::fs::write(&bad, PRIVILEGED).expect("write");
+    let report = tmp.path().join("junit.xml");
+    let out = cerverus(&[
+        "check",
+        bad.to_str().expect("utf8"),
+        "--format",
+        "junit",
+        "--output",
+        report.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "the report goes to the file");
+    let xml = std::fs::read_to_string(&report).expect("report written");
+    assert!(xml.starts_with("<?xml"));
+    let failures = xml.matches("<failure ").count();
+    assert!(failures >= 1 && xml.contains(&format!("failures=\"{failures}\"")), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), xml.matches("</testcase>").count());
+}
+
+#[test]
+fn explain_describes_a_rule_and_rejects_unknown_ones() {
+    let out = cerverus(&["explain", "CV-K8S-005"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["CV-K8S-005 (high)", "Why:", "Fix:", "checkov: CKV_K8S_23"] {
+        assert!(text.contains(needle), "{text}");
+    }
+    let out = cerverus(&["explain", "CV-NOPE-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CV-K8S-001"));
+}
