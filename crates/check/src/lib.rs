@@ -9,6 +9,7 @@
 
 pub mod finding;
 pub mod inventory;
+pub mod reach;
 pub mod report;
 pub mod rules;
 

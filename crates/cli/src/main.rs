@@ -62,6 +62,22 @@ enum Command {
         #[arg(long, value_name = "LEVEL", default_value = "low", value_parser = parse_severity)]
         severity: cerverus_check::Severity,
     },
+    /// Who can reach whom, on which port, under the NetworkPolicies and Istio
+    /// AuthorizationPolicies of PATH (one cluster's manifests). With --spec, compare the result
+    /// with the spec's declared dependencies and exit 1 on any missing or extra edge.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Graph {
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: GraphFormat,
+        /// Platform spec to compare with (`default` for the embedded one).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Environment of the spec the manifests belong to (needed when the spec has several).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+    },
     /// Describe a rule: what it checks, why, how to fix it, references and the matching checkov checks.
     Explain {
         /// Rule ID, e.g. CV-K8S-005.
@@ -74,6 +90,14 @@ Exit codes:
   0  no unwaived finding at or above --severity
   1  findings at or above --severity
   2  usage error, an unreadable path, or a file that cannot be parsed";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum OutputFormat {
@@ -95,6 +119,7 @@ fn main() -> ExitCode {
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
         Command::Check { paths, format, output, severity } => check(paths, format, output.as_deref(), severity),
         Command::Explain { rule } => explain(&rule),
+        Command::Graph { paths, format, spec, env } => graph(paths, format, spec.as_deref(), env.as_deref()),
     }
 }
 
@@ -149,6 +174,91 @@ fn check(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn graph(paths: Vec<PathBuf>, format: GraphFormat, spec: Option<&Path>, env: Option<&str>) -> ExitCode {
+    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let inv = match cerverus_check::inventory::load(&paths) {
+        Ok(inv) => inv,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !inv.errors.is_empty() {
+        for e in &inv.errors {
+            eprintln!("error: {}:{}: {}", e.file, e.line, e.message);
+        }
+        return ExitCode::from(2);
+    }
+    let net = cerverus_check::reach::Network::new(&inv);
+    let edges = net.matrix();
+    let fmt = match format {
+        GraphFormat::Text => "text",
+        GraphFormat::Json => "json",
+        GraphFormat::Dot => "dot",
+        GraphFormat::Mermaid => "mermaid",
+    };
+    let Some(spec) = spec else {
+        say(&cerverus_check::reach::render(&edges, fmt));
+        return ExitCode::SUCCESS;
+    };
+    let spec_path = (spec.as_os_str() != "default").then_some(spec);
+    let platform =
+        match load_spec(spec_path).and_then(|(_, loaded)| cerverus_model::resolve(&loaded).map_err(BuildError::Spec)) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint!("{}", e.render(false));
+                return ExitCode::from(2);
+            }
+        };
+    let env = match (env, platform.environments.len()) {
+        (Some(name), _) => platform.env(name),
+        (None, 1) => platform.environments.first(),
+        (None, _) => {
+            let names: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+            eprintln!("error: the spec has several environments; say which with --env ({})", names.join(", "));
+            return ExitCode::from(2);
+        }
+    };
+    let Some(env) = env else {
+        eprintln!("error: no such environment in the spec");
+        return ExitCode::from(2);
+    };
+    let workloads: std::collections::BTreeSet<String> =
+        env.workloads.iter().map(|w| format!("{}/{}", w.namespace(), w.name())).collect();
+    let declared: std::collections::BTreeSet<(String, String, u16)> = env
+        .graph
+        .edges
+        .iter()
+        .filter_map(|e| match &e.to {
+            cerverus_model::Target::Workload { name, namespace, .. } => {
+                Some((format!("{}/{}", e.from_namespace, e.from), format!("{namespace}/{name}"), e.port?))
+            }
+            _ => None,
+        })
+        .collect();
+    let allowed: std::collections::BTreeSet<(String, String, u16)> = edges
+        .iter()
+        .filter(|e| workloads.contains(&e.from) && workloads.contains(&e.to))
+        .map(|e| (e.from.clone(), e.to.clone(), e.port))
+        .collect();
+    let mut out = String::new();
+    for (f, t, p) in declared.difference(&allowed) {
+        out.push_str(&format!("missing  {f} -> {t} :{p} (declared in the spec, not allowed by the policies)\n"));
+    }
+    for (f, t, p) in allowed.difference(&declared) {
+        out.push_str(&format!("extra    {f} -> {t} :{p} (allowed by the policies, not declared in the spec)\n"));
+    }
+    let clean = out.is_empty();
+    out.push_str(&format!(
+        "{} declared, {} allowed between spec workloads of `{}`\n",
+        declared.len(),
+        allowed.len(),
+        env.name
+    ));
+    say(&out);
+    if clean { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn explain(id: &str) -> ExitCode {

@@ -152,3 +152,57 @@ fn explain_describes_a_rule_and_rejects_unknown_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CV-K8S-001"));
 }
+
+#[test]
+fn graph_matches_the_spec_and_catches_a_missing_policy() {
+    let prod = repo().join("deploy/kubernetes/prod");
+    let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 declared, 1 allowed"), "{text}");
+
+    let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--format", "json"]);
+    let g: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(g["edges"][0]["to"], "cerverus-ml/inference-service");
+
+    // Without any policy in the ML and data namespaces, data workloads may call the inference
+    // service although none declares it: extra edges. (Removing only the inference service's
+    // policies adds none: the callers' own egress policies still hold them back.)
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let copy = tmp.path().join("prod");
+    copy_dir(&prod, &copy);
+    for ns in ["cerverus-ml", "cerverus-data"] {
+        for e in std::fs::read_dir(copy.join(ns)).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("networkpolicy-")) {
+                std::fs::remove_file(p).expect("rm");
+            }
+        }
+    }
+    let out = cerverus(&["graph", copy.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("extra    cerverus-data/stream-processor -> cerverus-ml/inference-service :8080"), "{text}");
+
+    // Without the caller's egress rule the declared edge is missing.
+    let copy2 = tmp.path().join("prod2");
+    copy_dir(&prod, &copy2);
+    std::fs::remove_file(copy2.join("cerverus-system/networkpolicy-alerts-api.yaml")).expect("rm");
+    let out = cerverus(&["graph", copy2.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("missing  cerverus-system/alerts-api -> cerverus-ml/inference-service :8080"), "{text}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let p = e.expect("entry").path();
+        let dest = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copy");
+        }
+    }
+}
