@@ -25,6 +25,7 @@ pub fn check_inventory(inv: &Inventory) -> Report {
     {
         let mut sink = rules::Sink { findings: &mut findings };
         rules::k8s::check(inv, &mut sink);
+        rules::wiring::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);

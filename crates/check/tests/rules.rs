@@ -47,6 +47,40 @@ fn bad_pod(from: &str, to: &str) -> String {
     good.replacen(from, to, 1)
 }
 
+fn svc(selector: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: app, namespace: x, labels: {{app: app}}}}\nspec: {{selector: {{app: {selector}}}, ports: [{{port: 80}}]}}\n"
+    )
+}
+
+fn monitor(selector: &str) -> String {
+    format!(
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {{name: app, namespace: x}}\nspec: {{selector: {{matchLabels: {{app: {selector}}}}}, endpoints: [{{port: http}}]}}\n"
+    )
+}
+
+fn pdb(budget: &str) -> String {
+    format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: app, namespace: x}}\nspec: {{{budget}, selector: {{matchLabels: {{app: app}}}}}}\n"
+    )
+}
+
+/// The good Deployment at 3 replicas, with `extra` objects, spread across zones or not.
+fn replicated(extra: &str, spread: bool) -> String {
+    let mut d =
+        bad_pod("  selector: {matchLabels: {app: app}}", "  replicas: 3\n  selector: {matchLabels: {app: app}}");
+    if spread {
+        d = d.replacen(
+            "      automountServiceAccountToken: false",
+            "      automountServiceAccountToken: false\n      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: app}}}]",
+            1,
+        );
+    }
+    if extra.is_empty() { d } else { format!("{d}---\n{extra}") }
+}
+
+const ROLLOUT: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r, namespace: x}\nspec:\n  template:\n    metadata: {labels: {app: r}}\n    spec: {containers: [{name: c, image: x:1}]}\n  strategy:\n    canary:\n      steps: [{setWeight: 20}, {analysis: {templates: [{templateName: success-rate}]}}]\n";
+
 const GOOD_TF: &str = r#"
 resource "aws_s3_bucket" "b" {
   bucket = "x"
@@ -167,6 +201,31 @@ fn cases() -> Vec<(&'static str, &'static str, String, String)> {
         ),
         ("CV-K8S-020", k, bad_pod("spec: {podSelector: {}, policyTypes: [Ingress, Egress]}", "spec: {podSelector: {matchLabels: {app: app}}, policyTypes: [Ingress], ingress: [{}]}"), good_pod()),
         ("CV-K8S-021", k, bad_pod("metadata: {name: default-deny, namespace: x}", "metadata: {name: default-deny, namespace: other}"), good_pod()),
+        ("CV-WIRE-001", k, format!("{}---\n{}", good_pod(), svc("other")), format!("{}---\n{}", good_pod(), svc("app"))),
+        (
+            "CV-WIRE-002",
+            k,
+            format!("{}---\n{}---\n{}", good_pod(), svc("app"), monitor("nothing")),
+            format!("{}---\n{}---\n{}", good_pod(), svc("app"), monitor("app")),
+        ),
+        (
+            "CV-WIRE-003",
+            k,
+            bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: s, secret: {secretName: db}}]"),
+            format!(
+                "{}---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {{name: db, namespace: x}}\nspec: {{target: {{name: db}}}}\n",
+                bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: s, secret: {secretName: db}}]")
+            ),
+        ),
+        (
+            "CV-WIRE-004",
+            k,
+            ROLLOUT.to_string(),
+            format!("{ROLLOUT}---\napiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: success-rate, namespace: x}}\nspec: {{metrics: []}}\n"),
+        ),
+        ("CV-HA-001", k, replicated(&pdb("maxUnavailable: 0"), true), replicated(&pdb("maxUnavailable: 1"), true)),
+        ("CV-HA-002", k, replicated("", true), replicated(&pdb("maxUnavailable: 1"), true)),
+        ("CV-HA-003", k, replicated(&pdb("maxUnavailable: 1"), false), replicated(&pdb("maxUnavailable: 1"), true)),
         ("CV-TF-001", "main.tf", bad_tf("  restrict_public_buckets = true", "  restrict_public_buckets = false"), GOOD_TF.into()),
         ("CV-TF-002", "main.tf", bad_tf("resource \"aws_s3_bucket_server_side_encryption_configuration\" \"b\" {\n  bucket = aws_s3_bucket.b.id", "resource \"aws_s3_bucket_server_side_encryption_configuration\" \"other\" {\n  bucket = aws_s3_bucket.other.id"), GOOD_TF.into()),
         ("CV-TF-003", "main.tf", bad_tf("  from_port         = 443\n  to_port           = 443", "  from_port         = 22\n  to_port           = 22"), GOOD_TF.into()),

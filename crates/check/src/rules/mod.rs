@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod k8s;
 pub mod terraform;
+pub mod wiring;
 pub mod workflow;
 
 use crate::finding::{Finding, Severity};
