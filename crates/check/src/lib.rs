@@ -7,6 +7,7 @@
 //! paths ──inventory::load──▶ Inventory ──rules::{k8s,terraform,docker,workflow}──▶ Report ──report::render──▶ text/JSON/SARIF/JUnit
 //! ```
 
+pub mod diff;
 pub mod finding;
 pub mod inventory;
 pub mod reach;

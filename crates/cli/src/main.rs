@@ -78,6 +78,14 @@ enum Command {
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
     },
+    /// Semantic diff of two directories of infrastructure files: objects added, removed and
+    /// changed field by field (exit 1 when they differ).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
+    },
     /// Describe a rule: what it checks, why, how to fix it, references and the matching checkov checks.
     Explain {
         /// Rule ID, e.g. CV-K8S-005.
@@ -90,6 +98,12 @@ Exit codes:
   0  no unwaived finding at or above --severity
   1  findings at or above --severity
   2  usage error, an unreadable path, or a file that cannot be parsed";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+}
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum GraphFormat {
@@ -119,6 +133,19 @@ fn main() -> ExitCode {
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
         Command::Check { paths, format, output, severity } => check(paths, format, output.as_deref(), severity),
         Command::Explain { rule } => explain(&rule),
+        Command::Diff { old, new, format } => match cerverus_check::diff::diff(&old, &new) {
+            Ok(d) => {
+                say(&cerverus_check::diff::render(
+                    &d,
+                    if matches!(format, DiffFormat::Json) { "json" } else { "text" },
+                ));
+                if d.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Graph { paths, format, spec, env } => graph(paths, format, spec.as_deref(), env.as_deref()),
     }
 }

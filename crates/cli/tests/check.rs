@@ -206,3 +206,49 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn diff_reports_changed_fields_added_and_removed_objects() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert!(cerverus(&["build", "--out", a.to_str().expect("utf8"), "--env", "staging"]).status.success());
+    let spec = cerverus_spec::DEFAULT_SPEC
+        .replacen(
+            "      alerts-api: { replicas: 2, min: 2, max: 8 }",
+            "      alerts-api: { replicas: 3, min: 3, max: 8 }",
+            1,
+        )
+        .replacen("    efsFileSystemId: fs-0a1b2c3d4e5f60020\n", "", 1);
+    let spec_file = tmp.path().join("spec.yaml");
+    std::fs::write(&spec_file, spec).expect("write");
+    assert!(
+        cerverus(&[
+            "build",
+            "--spec",
+            spec_file.to_str().expect("utf8"),
+            "--out",
+            b.to_str().expect("utf8"),
+            "--env",
+            "staging"
+        ])
+        .status
+        .success()
+    );
+    let (ka, kb) = (a.join("kubernetes/staging"), b.join("kubernetes/staging"));
+    let out = cerverus(&["diff", ka.to_str().expect("utf8"), kb.to_str().expect("utf8"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let changed = d["changed"].as_array().expect("changed");
+    let deployment =
+        changed.iter().find(|c| c["object"] == "Deployment/cerverus-system/alerts-api").expect("deployment changed");
+    assert_eq!(deployment["fields"], serde_json::json!([{"path": "spec.replicas", "old": 2, "new": 3}]));
+    assert!(
+        d["removed"]
+            .as_array()
+            .expect("removed")
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.contains("StorageClass/cerverus-efs")))
+    );
+    let same = cerverus(&["diff", ka.to_str().expect("utf8"), ka.to_str().expect("utf8")]);
+    assert_eq!(same.status.code(), Some(0));
+}
