@@ -11,6 +11,7 @@ pub mod diff;
 pub mod finding;
 pub mod inventory;
 pub mod reach;
+pub mod rego;
 pub mod report;
 pub mod rules;
 
@@ -22,7 +23,15 @@ pub use report::Format;
 
 /// Judge an inventory.
 pub fn check_inventory(inv: &Inventory) -> Report {
+    check_inventory_with(inv, None)
+}
+
+/// Judge an inventory with the built-in rules and, when given, Gatekeeper/Rego policies.
+pub fn check_inventory_with(inv: &Inventory, policies: Option<&rego::Policies>) -> Report {
     let mut findings = inv.errors.clone();
+    if let Some(p) = policies {
+        findings.extend(p.evaluate(inv));
+    }
     {
         let mut sink = rules::Sink { findings: &mut findings };
         rules::k8s::check(inv, &mut sink);

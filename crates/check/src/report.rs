@@ -76,7 +76,14 @@ fn level(sev: Severity) -> &'static str {
 }
 
 fn sarif(report: &Report) -> String {
-    let rules: Vec<Value> = RULES
+    // Built-in rules, then the policy rules (Gatekeeper constraint kinds, Rego packages) seen.
+    let mut ids: Vec<String> = RULES.iter().map(|r| r.id.to_string()).collect();
+    for f in &report.findings {
+        if !ids.contains(&f.rule) {
+            ids.push(f.rule.clone());
+        }
+    }
+    let mut rules: Vec<Value> = RULES
         .iter()
         .map(|r| {
             json!({
@@ -91,13 +98,16 @@ fn sarif(report: &Report) -> String {
             })
         })
         .collect();
+    for id in &ids[RULES.len()..] {
+        rules.push(json!({"id": id, "shortDescription": {"text": format!("policy {id}")}, "defaultConfiguration": {"level": "error"}}));
+    }
     let results: Vec<Value> = report
         .findings
         .iter()
         .map(|f| {
             let mut r = json!({
                 "ruleId": f.rule,
-                "ruleIndex": RULES.iter().position(|x| x.id == f.rule).unwrap_or(0),
+                "ruleIndex": ids.iter().position(|x| *x == f.rule).unwrap_or(0),
                 "level": level(f.severity),
                 "message": {"text": format!("{}: {}", f.object, f.message)},
                 "locations": [{"physicalLocation": {

@@ -61,6 +61,10 @@ enum Command {
         /// Lowest severity that fails the check: low, medium, high or critical.
         #[arg(long, value_name = "LEVEL", default_value = "low", value_parser = parse_severity)]
         severity: cerverus_check::Severity,
+        /// Gatekeeper ConstraintTemplates + Constraints and/or `.rego` files (deny/violation rules)
+        /// to evaluate as well (repeatable).
+        #[arg(long = "policy", value_name = "DIR")]
+        policies: Vec<PathBuf>,
     },
     /// Who can reach whom, on which port, under the NetworkPolicies and Istio
     /// AuthorizationPolicies of PATH (one cluster's manifests). With --spec, compare the result
@@ -131,7 +135,9 @@ fn main() -> ExitCode {
         Command::Build { spec, out, envs, check } => build(spec.as_deref(), &out, &envs, check),
         Command::Schema => print(&cerverus_spec::json_schema_text()),
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
-        Command::Check { paths, format, output, severity } => check(paths, format, output.as_deref(), severity),
+        Command::Check { paths, format, output, severity, policies } => {
+            check(paths, format, output.as_deref(), severity, &policies)
+        }
         Command::Explain { rule } => explain(&rule),
         Command::Diff { old, new, format } => match cerverus_check::diff::diff(&old, &new) {
             Ok(d) => {
@@ -155,7 +161,19 @@ fn check(
     format: OutputFormat,
     output: Option<&Path>,
     threshold: cerverus_check::Severity,
+    policy_dirs: &[PathBuf],
 ) -> ExitCode {
+    let policies = if policy_dirs.is_empty() {
+        None
+    } else {
+        match cerverus_check::rego::Policies::load(policy_dirs) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: loading policies: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
     let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
     let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) = paths.into_iter().partition(|p| p.as_os_str() == "-");
     let mut inv = match cerverus_check::inventory::load(&files) {
@@ -176,7 +194,7 @@ fn check(
     if inv.files > 1000 && std::io::stderr().is_terminal() {
         eprintln!("checked {} files", inv.files);
     }
-    let report = cerverus_check::check_inventory(&inv);
+    let report = cerverus_check::check_inventory_with(&inv, policies.as_ref());
     let format = match format {
         OutputFormat::Text => cerverus_check::Format::Text,
         OutputFormat::Json => cerverus_check::Format::Json,

@@ -252,3 +252,37 @@ fn diff_reports_changed_fields_added_and_removed_objects() {
     let same = cerverus(&["diff", ka.to_str().expect("utf8"), ka.to_str().expect("utf8")]);
     assert_eq!(same.status.code(), Some(0));
 }
+
+#[test]
+fn gatekeeper_policies_join_the_report() {
+    let gk = repo().join("crates/check/tests/gatekeeper/allowedrepos");
+    let out = cerverus(&[
+        "check",
+        gk.join("dockerhub.yaml").to_str().expect("utf8"),
+        "--policy",
+        gk.join("template.yaml").to_str().expect("utf8"),
+        "--policy",
+        gk.join("constraint.yaml").to_str().expect("utf8"),
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    let gk_results: Vec<_> = results.iter().filter(|r| r["ruleId"] == "K8sAllowedReposCv").collect();
+    assert_eq!(gk_results.len(), 2);
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    let idx = gk_results[0]["ruleIndex"].as_u64().expect("index") as usize;
+    assert_eq!(rules[idx]["id"], "K8sAllowedReposCv");
+    // The committed bundle satisfies the repository policy (every image comes from the platform's ECR).
+    let deploy = repo().join("deploy/kubernetes");
+    let out = cerverus(&[
+        "check",
+        deploy.to_str().expect("utf8"),
+        "--policy",
+        gk.join("template.yaml").to_str().expect("utf8"),
+        "--policy",
+        gk.join("constraint.yaml").to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
