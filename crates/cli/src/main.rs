@@ -92,7 +92,7 @@ enum Command {
     },
     /// Describe a rule: what it checks, why, how to fix it, references and the matching checkov checks.
     Explain {
-        /// Rule ID, e.g. CV-K8S-005.
+        /// Rule ID, e.g. CV-K8S-005; `all` prints every rule as JSON.
         rule: String,
     },
 }
@@ -307,6 +307,12 @@ fn graph(paths: Vec<PathBuf>, format: GraphFormat, spec: Option<&Path>, env: Opt
 }
 
 fn explain(id: &str) -> ExitCode {
+    if id == "all" {
+        let mut s = serde_json::to_string_pretty(cerverus_check::rules::RULES).unwrap_or_default();
+        s.push('\n');
+        say(&s);
+        return ExitCode::SUCCESS;
+    }
     let Some(r) = cerverus_check::rules::rule(&id.to_ascii_uppercase()) else {
         let ids: Vec<&str> = cerverus_check::rules::RULES.iter().map(|r| r.id).collect();
         eprintln!("error: no rule `{id}`\n  = expected: one of {}", ids.join(", "));

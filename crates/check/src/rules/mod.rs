@@ -190,7 +190,7 @@ pub const RULES: &[Rule] = &[
         "`escalate`, `bind` and `impersonate` let a subject grant itself more than it has.",
         "Remove escalate/bind/impersonate.",
         [CIS_EKS],
-        ["CKV_K8S_155", "CKV_K8S_156", "CKV_K8S_157"]
+        []
     ),
     rule!(
         "CV-K8S-016",
@@ -241,10 +241,10 @@ pub const RULES: &[Rule] = &[
         "CV-K8S-021",
         Medium,
         "Pod selected by no NetworkPolicy",
-        "Pods no policy selects accept and send anything.",
+        "Pods no policy selects accept and send anything. (checkov's CKV2_K8S_6 is close but counts an empty-selector policy of any namespace as covering every pod; this rule counts only policies of the pod's own namespace, as Kubernetes does.)",
         "Add a NetworkPolicy whose podSelector matches the pod.",
         [NSA],
-        ["CKV2_K8S_6"]
+        []
     ),
     rule!(
         "CV-TF-001",

@@ -50,8 +50,10 @@ pub fn waivers(b: &TfBlock) -> Waivers {
 
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     let resources: Vec<&TfBlock> = inv.terraform.iter().filter(|b| b.kind == "resource").collect();
-    // Buckets covered by companion resources, by local name (same name, or referenced).
-    let covered = |companion: &str, full: bool| -> BTreeSet<String> {
+    // Buckets covered by companion resources, by module directory and local name (same name,
+    // or referenced): Terraform resolves references within one module, never across directories.
+    let dir = |f: &str| f.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string());
+    let covered = |companion: &str, full: bool| -> BTreeSet<(String, String)> {
         resources
             .iter()
             .filter(|b| b.ty() == companion)
@@ -69,7 +71,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                         names.push(rest.split(['.', '[']).next().unwrap_or("").to_string());
                     }
                 }
-                names
+                names.into_iter().map(|n| (dir(&b.file), n)).collect::<Vec<_>>()
             })
             .collect()
     };
@@ -83,7 +85,8 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         let name = b.labels.get(1).cloned().unwrap_or_default();
         match (b.kind.as_str(), b.ty()) {
             ("resource", "aws_s3_bucket") => {
-                if !pab.contains(&name) {
+                let key = (dir(&b.file), name.clone());
+                if !pab.contains(&key) {
                     sink.report(
                         "CV-TF-001",
                         &b.file,
@@ -93,7 +96,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                         &w,
                     );
                 }
-                if !sse.contains(&name) && blocks(&b.body, "server_side_encryption_configuration").next().is_none() {
+                if !sse.contains(&key) && blocks(&b.body, "server_side_encryption_configuration").next().is_none() {
                     sink.report(
                         "CV-TF-002",
                         &b.file,
