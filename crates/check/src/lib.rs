@@ -7,6 +7,7 @@
 //! paths ──inventory::load──▶ Inventory ──rules::{k8s,terraform,docker,workflow}──▶ Report ──report::render──▶ text/JSON/SARIF/JUnit
 //! ```
 
+pub mod config;
 pub mod diff;
 pub mod finding;
 pub mod inventory;
@@ -28,10 +29,16 @@ pub fn check_inventory(inv: &Inventory) -> Report {
 
 /// Judge an inventory with the built-in rules and, when given, Gatekeeper/Rego policies.
 pub fn check_inventory_with(inv: &Inventory, policies: Option<&rego::Policies>) -> Report {
+    check_configured(inv, policies, &config::Config::default())
+}
+
+/// Judge an inventory under a configuration (disabled rules, severities, allowed registries).
+pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, config: &config::Config) -> Report {
     let mut findings = inv.errors.clone();
     if let Some(p) = policies {
         findings.extend(p.evaluate(inv));
     }
+    config.check(inv, &mut findings);
     {
         let mut sink = rules::Sink { findings: &mut findings };
         rules::k8s::check(inv, &mut sink);
@@ -41,7 +48,7 @@ pub fn check_inventory_with(inv: &Inventory, policies: Option<&rego::Policies>) 
         rules::workflow::check(inv, &mut sink);
     }
     let objects = inv.k8s.len() + inv.terraform.len() + inv.dockerfiles.len() + inv.workflows.len();
-    Report { findings, summary: finding::Summary { files: inv.files, objects, ..Default::default() } }.finish()
+    config.apply(Report { findings, summary: finding::Summary { files: inv.files, objects, ..Default::default() } })
 }
 
 /// Load `paths` and judge them.

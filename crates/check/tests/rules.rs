@@ -270,9 +270,13 @@ fn the_passing_fixtures_are_clean_on_every_rule() {
     }
 }
 
+/// Rules that need input beyond the files: a configuration (tested below) or a spec (tested
+/// through the CLI in crates/cli/tests/check.rs).
+const NOT_FROM_FILES_ALONE: &[&str] = &["CV-K8S-022", "CV-NET-001", "CV-NET-002"];
+
 #[test]
 fn every_rule_has_fixtures() {
-    let covered: Vec<&str> = cases().iter().map(|c| c.0).collect();
+    let covered: Vec<&str> = cases().iter().map(|c| c.0).chain(NOT_FROM_FILES_ALONE.iter().copied()).collect();
     for r in RULES {
         assert!(covered.contains(&r.id), "rule {} has no fixtures", r.id);
         assert!(
@@ -309,4 +313,24 @@ fn waivers_with_reasons_waive_and_only_their_rule() {
     let tf_no_reason = waive("# cerverus:skip=CV-TF-005");
     let got = findings("main.tf", &tf_no_reason);
     assert!(got.contains(&"CV-TF-005".to_string()) && got.contains(&"CV-META-001".to_string()), "{got:?}");
+}
+
+#[test]
+fn configuration_enables_disables_and_reweighs_rules() {
+    use cerverus_check::config::Config;
+    let mut inv = Inventory::default();
+    load_text(&mut inv, "app.yaml", &bad_pod(&format!("app:1.0@{DIGEST}"), "app:1.0"));
+    let config = Config::parse(
+        "allowedRegistries: [111122223333.dkr.ecr.us-east-1.amazonaws.com/]\nseverity: {CV-K8S-012: high}\n",
+    )
+    .expect("config");
+    let report = cerverus_check::check_configured(&inv, None, &config);
+    assert!(report.findings.iter().any(|f| f.rule == "CV-K8S-022"), "{:?}", report.findings);
+    assert!(report.findings.iter().any(|f| f.rule == "CV-K8S-012" && f.severity == cerverus_check::Severity::High));
+    let allowed = Config::parse("allowedRegistries: [registry.example/]\ndisable: [CV-K8S-012]\n").expect("config");
+    let report = cerverus_check::check_configured(&inv, None, &allowed);
+    assert!(report.findings.iter().all(|f| f.rule != "CV-K8S-022" && f.rule != "CV-K8S-012"), "{:?}", report.findings);
+    assert!(Config::parse("disable: [CV-NOPE]\n").is_err());
+    assert!(Config::parse("severity: {CV-K8S-012: severe}\n").is_err());
+    assert!(Config::parse("unknownKey: 1\n").is_err());
 }

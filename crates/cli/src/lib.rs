@@ -99,3 +99,52 @@ pub fn summary(platform: &Platform, envs: &[String]) -> String {
     }
     s
 }
+
+/// A connection: `(namespace/from, namespace/to, port)`.
+pub type Connection = (String, String, u16);
+
+/// Reachability under the policies of `inv` against the declared workload-to-workload edges of
+/// `env`: (declared but not allowed, allowed but not declared, declared count, allowed count).
+pub fn reachability_vs_spec(
+    inv: &cerverus_check::Inventory,
+    env: &cerverus_model::Env,
+) -> (Vec<Connection>, Vec<Connection>, usize, usize) {
+    use std::collections::BTreeSet;
+    let net = cerverus_check::reach::Network::new(inv);
+    let workloads: BTreeSet<String> = env.workloads.iter().map(|w| format!("{}/{}", w.namespace(), w.name())).collect();
+    let declared: BTreeSet<(String, String, u16)> = env
+        .graph
+        .edges
+        .iter()
+        .filter_map(|e| match &e.to {
+            cerverus_model::Target::Workload { name, namespace, .. } => {
+                Some((format!("{}/{}", e.from_namespace, e.from), format!("{namespace}/{name}"), e.port?))
+            }
+            _ => None,
+        })
+        .collect();
+    let allowed: BTreeSet<(String, String, u16)> = net
+        .matrix()
+        .into_iter()
+        .filter(|e| workloads.contains(&e.from) && workloads.contains(&e.to))
+        .map(|e| (e.from, e.to, e.port))
+        .collect();
+    (
+        declared.difference(&allowed).cloned().collect(),
+        allowed.difference(&declared).cloned().collect(),
+        declared.len(),
+        allowed.len(),
+    )
+}
+
+/// The environment of `platform` named `env`, or its only one.
+pub fn pick_env<'a>(platform: &'a Platform, env: Option<&str>) -> Result<&'a cerverus_model::Env, String> {
+    match (env, platform.environments.len()) {
+        (Some(name), _) => platform.env(name).ok_or_else(|| format!("no environment `{name}` in the spec")),
+        (None, 1) => platform.environments.first().ok_or_else(|| "the spec has no environment".to_string()),
+        (None, _) => {
+            let names: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
+            Err(format!("the spec has several environments; say which with --env ({})", names.join(", ")))
+        }
+    }
+}

@@ -65,6 +65,16 @@ enum Command {
         /// to evaluate as well (repeatable).
         #[arg(long = "policy", value_name = "DIR")]
         policies: Vec<PathBuf>,
+        /// Rule adjustments: disabled rules, severity overrides, allowed registries (YAML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Compare the reachability the policies allow with this spec's declared dependencies
+        /// (`default` for the embedded spec); differences are CV-NET-001/002 findings.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Environment of --spec the files belong to (needed when the spec has several).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
     },
     /// Who can reach whom, on which port, under the NetworkPolicies and Istio
     /// AuthorizationPolicies of PATH (one cluster's manifests). With --spec, compare the result
@@ -135,9 +145,16 @@ fn main() -> ExitCode {
         Command::Build { spec, out, envs, check } => build(spec.as_deref(), &out, &envs, check),
         Command::Schema => print(&cerverus_spec::json_schema_text()),
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
-        Command::Check { paths, format, output, severity, policies } => {
-            check(paths, format, output.as_deref(), severity, &policies)
-        }
+        Command::Check { paths, format, output, severity, policies, config, spec, env } => check(
+            paths,
+            format,
+            output.as_deref(),
+            severity,
+            &policies,
+            config.as_deref(),
+            spec.as_deref(),
+            env.as_deref(),
+        ),
         Command::Explain { rule } => explain(&rule),
         Command::Diff { old, new, format } => match cerverus_check::diff::diff(&old, &new) {
             Ok(d) => {
@@ -162,7 +179,24 @@ fn check(
     output: Option<&Path>,
     threshold: cerverus_check::Severity,
     policy_dirs: &[PathBuf],
+    config: Option<&Path>,
+    spec: Option<&Path>,
+    env: Option<&str>,
 ) -> ExitCode {
+    let config = match config.map(std::fs::read_to_string) {
+        None => cerverus_check::config::Config::default(),
+        Some(Ok(text)) => match cerverus_check::config::Config::parse(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: --config: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Some(Err(e)) => {
+            eprintln!("error: --config: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let policies = if policy_dirs.is_empty() {
         None
     } else {
@@ -194,7 +228,59 @@ fn check(
     if inv.files > 1000 && std::io::stderr().is_terminal() {
         eprintln!("checked {} files", inv.files);
     }
-    let report = cerverus_check::check_inventory_with(&inv, policies.as_ref());
+    let mut report = cerverus_check::check_configured(&inv, policies.as_ref(), &config);
+    if let Some(spec) = spec {
+        let spec_path = (spec.as_os_str() != "default").then_some(spec);
+        let loaded = match load_spec(spec_path) {
+            Ok(l) => l,
+            Err(e) => {
+                eprint!("{}", e.render(false));
+                return ExitCode::from(2);
+            }
+        };
+        let platform = match cerverus_model::resolve(&loaded.1) {
+            Ok(p) => p,
+            Err(d) => {
+                eprint!("{}", d.render());
+                return ExitCode::from(2);
+            }
+        };
+        let env = match cerverus::pick_env(&platform, env) {
+            Ok(e) => e,
+            Err(m) => {
+                eprintln!("error: {m}");
+                return ExitCode::from(2);
+            }
+        };
+        let (missing, extra, _, _) = cerverus::reachability_vs_spec(&inv, env);
+        for (rule, severity, edges, what) in [
+            (
+                "CV-NET-001",
+                cerverus_check::Severity::High,
+                missing,
+                "declared in the spec but not allowed by the policies",
+            ),
+            (
+                "CV-NET-002",
+                cerverus_check::Severity::Medium,
+                extra,
+                "allowed by the policies but not declared in the spec",
+            ),
+        ] {
+            for (f, t, p) in edges {
+                report.findings.push(cerverus_check::Finding {
+                    rule: rule.into(),
+                    severity,
+                    file: loaded.0.clone(),
+                    line: 1,
+                    object: format!("{f} -> {t}:{p}"),
+                    message: what.into(),
+                    waived: None,
+                });
+            }
+        }
+        report = config.apply(report);
+    }
     let format = match format {
         OutputFormat::Text => cerverus_check::Format::Text,
         OutputFormat::Json => cerverus_check::Format::Json,
@@ -257,51 +343,23 @@ fn graph(paths: Vec<PathBuf>, format: GraphFormat, spec: Option<&Path>, env: Opt
                 return ExitCode::from(2);
             }
         };
-    let env = match (env, platform.environments.len()) {
-        (Some(name), _) => platform.env(name),
-        (None, 1) => platform.environments.first(),
-        (None, _) => {
-            let names: Vec<&str> = platform.environments.iter().map(|e| e.name.as_str()).collect();
-            eprintln!("error: the spec has several environments; say which with --env ({})", names.join(", "));
+    let env = match cerverus::pick_env(&platform, env) {
+        Ok(e) => e,
+        Err(m) => {
+            eprintln!("error: {m}");
             return ExitCode::from(2);
         }
     };
-    let Some(env) = env else {
-        eprintln!("error: no such environment in the spec");
-        return ExitCode::from(2);
-    };
-    let workloads: std::collections::BTreeSet<String> =
-        env.workloads.iter().map(|w| format!("{}/{}", w.namespace(), w.name())).collect();
-    let declared: std::collections::BTreeSet<(String, String, u16)> = env
-        .graph
-        .edges
-        .iter()
-        .filter_map(|e| match &e.to {
-            cerverus_model::Target::Workload { name, namespace, .. } => {
-                Some((format!("{}/{}", e.from_namespace, e.from), format!("{namespace}/{name}"), e.port?))
-            }
-            _ => None,
-        })
-        .collect();
-    let allowed: std::collections::BTreeSet<(String, String, u16)> = edges
-        .iter()
-        .filter(|e| workloads.contains(&e.from) && workloads.contains(&e.to))
-        .map(|e| (e.from.clone(), e.to.clone(), e.port))
-        .collect();
+    let (missing, extra, declared, allowed) = cerverus::reachability_vs_spec(&inv, env);
     let mut out = String::new();
-    for (f, t, p) in declared.difference(&allowed) {
+    for (f, t, p) in &missing {
         out.push_str(&format!("missing  {f} -> {t} :{p} (declared in the spec, not allowed by the policies)\n"));
     }
-    for (f, t, p) in allowed.difference(&declared) {
+    for (f, t, p) in &extra {
         out.push_str(&format!("extra    {f} -> {t} :{p} (allowed by the policies, not declared in the spec)\n"));
     }
     let clean = out.is_empty();
-    out.push_str(&format!(
-        "{} declared, {} allowed between spec workloads of `{}`\n",
-        declared.len(),
-        allowed.len(),
-        env.name
-    ));
+    out.push_str(&format!("{} declared, {} allowed between spec workloads of `{}`\n", declared, allowed, env.name));
     say(&out);
     if clean { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

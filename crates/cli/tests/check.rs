@@ -192,6 +192,16 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("missing  cerverus-system/alerts-api -> cerverus-ml/inference-service :8080"), "{text}");
+
+    // `check --spec` reports the same as findings.
+    let out =
+        cerverus(&["check", copy2.to_str().expect("utf8"), "--spec", "default", "--env", "prod", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(report["findings"].as_array().expect("findings").iter().any(|f| f["rule"] == "CV-NET-001"
+        && f["object"] == "cerverus-system/alerts-api -> cerverus-ml/inference-service:8080"));
+    let out = cerverus(&["check", prod.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
