@@ -147,13 +147,15 @@ fn main() -> ExitCode {
         Command::Spec => print(cerverus_spec::DEFAULT_SPEC),
         Command::Check { paths, format, output, severity, policies, config, spec, env } => check(
             paths,
-            format,
-            output.as_deref(),
-            severity,
-            &policies,
-            config.as_deref(),
-            spec.as_deref(),
-            env.as_deref(),
+            CheckOptions {
+                format,
+                output: output.as_deref(),
+                threshold: severity,
+                policy_dirs: &policies,
+                config: config.as_deref(),
+                spec: spec.as_deref(),
+                env: env.as_deref(),
+            },
         ),
         Command::Explain { rule } => explain(&rule),
         Command::Diff { old, new, format } => match cerverus_check::diff::diff(&old, &new) {
@@ -173,16 +175,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(
-    paths: Vec<PathBuf>,
+/// What `cerverus check` was asked to do.
+struct CheckOptions<'a> {
     format: OutputFormat,
-    output: Option<&Path>,
+    output: Option<&'a Path>,
     threshold: cerverus_check::Severity,
-    policy_dirs: &[PathBuf],
-    config: Option<&Path>,
-    spec: Option<&Path>,
-    env: Option<&str>,
-) -> ExitCode {
+    policy_dirs: &'a [PathBuf],
+    config: Option<&'a Path>,
+    spec: Option<&'a Path>,
+    env: Option<&'a str>,
+}
+
+fn check(paths: Vec<PathBuf>, opts: CheckOptions<'_>) -> ExitCode {
+    let CheckOptions { format, output, threshold, policy_dirs, config, spec, env } = opts;
     let config = match config.map(std::fs::read_to_string) {
         None => cerverus_check::config::Config::default(),
         Some(Ok(text)) => match cerverus_check::config::Config::parse(&text) {
