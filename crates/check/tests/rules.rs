@@ -334,3 +334,10 @@ fn configuration_enables_disables_and_reweighs_rules() {
     assert!(Config::parse("severity: {CV-K8S-012: severe}\n").is_err());
     assert!(Config::parse("unknownKey: 1\n").is_err());
 }
+
+#[test]
+fn the_committed_rule_catalogue_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(committed == cerverus_check::rules::markdown(), "docs/rules.md is stale: regenerate it from cerverus_check::rules::markdown()");
+}

@@ -454,3 +454,18 @@ pub fn parse_comment_waivers<'a>(comments: impl Iterator<Item = &'a str>) -> Wai
         })
         .collect()
 }
+
+/// The rule catalogue as Markdown (`docs/rules.md`; a test keeps the committed file current).
+pub fn markdown() -> String {
+    let mut s = String::from(
+        "# `cerverus check` rules\n\nGenerated from `crates/check/src/rules/mod.rs` (`cerverus explain all` prints the same as JSON).\n\
+         The checkov column lists checks that judge the same thing; `scripts/validators/agreement.py` runs both tools on\n\
+         fixtures for every such pair and requires the same verdict.\n\n\
+         | ID | Severity | Title | checkov |\n|---|---|---|---|\n",
+    );
+    for r in RULES {
+        s.push_str(&format!("| `{}` | {} | {} | {} |\n", r.id, r.severity.as_str(), r.title, r.checkov.join(", ")));
+    }
+    s.push_str("\nWaivers: annotation `cerverus.io/skip: ID=reason` on a Kubernetes object (several: `ID=reason; ID2=reason`),\ncomment `# cerverus:skip=ID reason` above or inside a Terraform block, or anywhere in a Dockerfile or workflow.\nA waiver without a reason waives nothing and is itself reported (CV-META-001).\n");
+    s
+}
