@@ -339,5 +339,21 @@ fn configuration_enables_disables_and_reweighs_rules() {
 fn the_committed_rule_catalogue_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules.md");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == cerverus_check::rules::markdown(), "docs/rules.md is stale: regenerate it from cerverus_check::rules::markdown()");
+    assert!(
+        committed == cerverus_check::rules::markdown(),
+        "docs/rules.md is stale: regenerate it from cerverus_check::rules::markdown()"
+    );
+}
+
+#[test]
+fn every_reported_rule_is_in_the_catalogue() {
+    for (_, file, bad, good) in cases() {
+        for text in [bad, good] {
+            let mut inv = Inventory::default();
+            load_text(&mut inv, file, &text);
+            for f in cerverus_check::check_inventory(&inv).findings {
+                assert!(cerverus_check::rules::rule(&f.rule).is_some(), "{} is reported but not in RULES", f.rule);
+            }
+        }
+    }
 }

@@ -247,6 +247,96 @@ pub const RULES: &[Rule] = &[
         []
     ),
     rule!(
+        "CV-K8S-022",
+        High,
+        "Image from a registry that is not allowed",
+        "Images from unreviewed registries bypass the scanning and signing of the platform's own registry. (Enabled by `allowedRegistries` in --config.)",
+        "Push the image to an allowed registry and reference it there.",
+        [NSA],
+        []
+    ),
+    rule!(
+        "CV-NET-001",
+        High,
+        "Declared dependency not allowed by the policies",
+        "A call the spec declares is blocked by the NetworkPolicies or AuthorizationPolicies: the feature breaks in the cluster. (Checked with --spec.)",
+        "Render the policies from the spec again, or fix the hand-written policy.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-NET-002",
+        Medium,
+        "Allowed connection not declared",
+        "The policies allow a call no workload declares: more reachability than intended. (Checked with --spec.)",
+        "Narrow the policy, or declare the dependency in the spec.",
+        [NSA],
+        []
+    ),
+    rule!(
+        "CV-WIRE-001",
+        Medium,
+        "Service selects no pod",
+        "A Service whose selector matches no pod template routes to nothing; usually a label typo.",
+        "Make the selector match the workload's pod labels.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-WIRE-002",
+        Medium,
+        "ServiceMonitor selects no Service",
+        "Prometheus scrapes nothing and no alert fires on the missing metrics.",
+        "Make the selector (and namespaceSelector) match the Service's labels.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-WIRE-003",
+        High,
+        "Reference that does not resolve",
+        "A pod that mounts a missing Secret, ConfigMap or PVC never starts.",
+        "Add the object, its ExternalSecret, or fix the name.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-WIRE-004",
+        High,
+        "Rollout analysis template missing",
+        "A canary whose analysis template does not exist cannot be promoted or rolled back automatically.",
+        "Add the AnalysisTemplate (or ClusterAnalysisTemplate) or fix `templateName`.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-HA-001",
+        High,
+        "PodDisruptionBudget blocks node drains",
+        "A budget that allows no disruption at the workload's minimum replicas stalls every node drain and upgrade.",
+        "Use `maxUnavailable: 1` (or a minAvailable below the minimum replicas).",
+        [CIS_EKS],
+        []
+    ),
+    rule!(
+        "CV-HA-002",
+        Medium,
+        "Replicated workload without a PodDisruptionBudget",
+        "Drains and autoscaler scale-downs may evict every replica at once.",
+        "Add a PodDisruptionBudget with `maxUnavailable: 1`.",
+        [],
+        []
+    ),
+    rule!(
+        "CV-HA-003",
+        Medium,
+        "Replicas not spread across zones",
+        "Without zone spreading all replicas can land in one availability zone and fall with it.",
+        "Add a topologySpreadConstraint on `topology.kubernetes.io/zone`.",
+        [],
+        []
+    ),
+    rule!(
         "CV-TF-001",
         High,
         "S3 bucket without a full public access block",
@@ -389,6 +479,8 @@ pub type Waivers = Vec<(String, String)>;
 
 impl Sink<'_> {
     pub fn report(&mut self, id: &str, file: &str, line: usize, object: &str, message: String, waivers: &Waivers) {
+        // Every built-in rule reports under an ID of the catalogue (a test checks it); policy
+        // findings (Gatekeeper, Rego) do not go through here.
         let severity = rule(id).map_or(Severity::Medium, |r| r.severity);
         let waived = waivers.iter().find(|(w, reason)| w == id && !reason.is_empty()).map(|(_, r)| r.clone());
         self.findings.push(Finding {
