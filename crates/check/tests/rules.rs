@@ -199,6 +199,12 @@ fn cases() -> Vec<(&'static str, &'static str, String, String)> {
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: x}\nspec: {rules: [{host: a.example}]}\n".into(),
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: x}\nspec: {tls: [{hosts: [a.example], secretName: t}], rules: [{host: a.example}]}\n".into(),
         ),
+        (
+            "CV-K8S-019",
+            "gw.yaml",
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: x}\nspec:\n  servers:\n    - {port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example]}\n".into(),
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: x}\nspec:\n  servers:\n    - {port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example], tls: {httpsRedirect: true}}\n    - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example], tls: {mode: SIMPLE, credentialName: a-cert}}\n".into(),
+        ),
         ("CV-K8S-020", k, bad_pod("spec: {podSelector: {}, policyTypes: [Ingress, Egress]}", "spec: {podSelector: {matchLabels: {app: app}}, policyTypes: [Ingress], ingress: [{}]}"), good_pod()),
         ("CV-K8S-021", k, bad_pod("metadata: {name: default-deny, namespace: x}", "metadata: {name: default-deny, namespace: other}"), good_pod()),
         ("CV-WIRE-001", k, format!("{}---\n{}", good_pod(), svc("other")), format!("{}---\n{}", good_pod(), svc("app"))),

@@ -89,6 +89,34 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             _ => {}
         }
     }
+    for o in inv.k8s.iter().filter(|o| {
+        o.kind() == "Gateway" && o.value["apiVersion"].as_str().is_some_and(|a| a.starts_with("networking.istio.io/"))
+    }) {
+        let w = waivers(o);
+        for (i, server) in o.value["spec"]["servers"].as_array().into_iter().flatten().enumerate() {
+            let proto = server["port"]["protocol"].as_str().unwrap_or("").to_ascii_uppercase();
+            let tls = &server["tls"];
+            let plain_http = proto == "HTTP" && tls["httpsRedirect"] != true;
+            let https_without_cert =
+                (proto == "HTTPS" || proto == "TLS") && tls["mode"].is_null() && tls["credentialName"].is_null();
+            if plain_http || https_without_cert {
+                let idx = i.to_string();
+                let what = if plain_http {
+                    "serves plain HTTP without redirecting to HTTPS"
+                } else {
+                    "serves HTTPS without TLS settings"
+                };
+                sink.report(
+                    "CV-K8S-019",
+                    &o.file,
+                    o.line_of(&["spec", "servers", &idx]),
+                    &o.id(),
+                    format!("server {i} {what}"),
+                    &w,
+                );
+            }
+        }
+    }
     check_network_policy_coverage(inv, sink);
 }
 

@@ -222,8 +222,8 @@ pub const RULES: &[Rule] = &[
     rule!(
         "CV-K8S-019",
         Low,
-        "Ingress without TLS",
-        "Traffic to the ingress is readable and forgeable on the wire.",
+        "Ingress or Gateway without TLS",
+        "Traffic to the ingress is readable and forgeable on the wire (Kubernetes Ingress without `tls`, Istio Gateway serving plain HTTP without a redirect or HTTPS without TLS settings).",
         "Add a `tls` section with a certificate.",
         [NSA],
         []
