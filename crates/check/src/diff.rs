@@ -47,7 +47,7 @@ fn objects(root: &Path) -> Result<BTreeMap<String, (String, Value)>, LoadError> 
     }
     for b in &inv.terraform {
         let file = rel(&b.file);
-        out.insert(format!("{file} :: {}", b.id()), (file, serde_json::to_value(&b.body).unwrap_or(Value::Null)));
+        out.insert(format!("{file} :: {}", b.id()), (file, inventory::body_value(&b.body)));
     }
     Ok(out)
 }

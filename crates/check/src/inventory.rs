@@ -56,6 +56,11 @@ impl K8sObject {
         self.map.value(&p).map_or(self.line, |l| l.line + self.offset)
     }
 
+    /// The cluster this object belongs to when a tree holds several (see [`scope`]).
+    pub fn scope(&self) -> String {
+        scope(&self.file)
+    }
+
     /// An annotation value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.value["metadata"]["annotations"][key].as_str()
@@ -102,6 +107,20 @@ pub struct Dockerfile {
     pub comments: Vec<(usize, String)>,
 }
 
+/// A `.tfvars` file: values of a root module's variables, as plain data.
+#[derive(Debug, Clone)]
+pub struct TfVars {
+    pub file: String,
+    pub value: Value,
+}
+
+/// A Terraform body as plain data (literal values as JSON, expressions as their `${…}` text),
+/// or its canonical text when it cannot be represented.
+pub fn body_value(body: &hcl::Body) -> Value {
+    hcl::from_body::<Value>(body.clone())
+        .unwrap_or_else(|_| Value::String(hcl::format::to_string(body).unwrap_or_default()))
+}
+
 #[derive(Debug, Clone)]
 pub struct Workflow {
     pub file: String,
@@ -116,6 +135,7 @@ pub struct Inventory {
     pub terraform: Vec<TfBlock>,
     pub dockerfiles: Vec<Dockerfile>,
     pub workflows: Vec<Workflow>,
+    pub tfvars: Vec<TfVars>,
     pub files: usize,
     /// Parse failures, already as findings.
     pub errors: Vec<Finding>,
@@ -170,10 +190,19 @@ pub fn load(paths: &[PathBuf]) -> Result<Inventory, LoadError> {
         inv.terraform.extend(p.terraform);
         inv.dockerfiles.extend(p.dockerfiles);
         inv.workflows.extend(p.workflows);
+        inv.tfvars.extend(p.tfvars);
         inv.errors.extend(p.errors);
         inv.files += p.files;
     }
     Ok(inv)
+}
+
+/// The environment a file belongs to when one tree holds several clusters' files: the segment
+/// after `envs/` or `kubernetes/` in its path (this project's bundle layout), or "" otherwise.
+/// Cross-resource rules only relate objects of the same scope.
+pub fn scope(file: &str) -> String {
+    let parts: Vec<&str> = file.split('/').collect();
+    parts.windows(2).find(|w| w[0] == "envs" || w[0] == "kubernetes").map_or(String::new(), |w| w[1].to_string())
 }
 
 /// What a file is, from its name.
@@ -182,6 +211,7 @@ pub enum FileKind {
     Yaml,
     Json,
     Terraform,
+    TfVars,
     Dockerfile,
     Workflow,
 }
@@ -200,6 +230,9 @@ pub fn classify(path: &str) -> Option<FileKind> {
     }
     if name.ends_with(".tf") {
         return Some(FileKind::Terraform);
+    }
+    if name.ends_with(".tfvars") {
+        return Some(FileKind::TfVars);
     }
     if name.ends_with(".yaml") || name.ends_with(".yml") {
         return Some(FileKind::Yaml);
@@ -256,6 +289,10 @@ pub fn load_text(inv: &mut Inventory, file: &str, text: &str) {
             Err(e) => inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}"))),
         },
         FileKind::Terraform => load_terraform(inv, file, text),
+        FileKind::TfVars => match hcl::from_str::<Value>(text) {
+            Ok(value) => inv.tfvars.push(TfVars { file: file.to_string(), value }),
+            Err(e) => inv.errors.push(parse_error(file, 1, format!("not valid HCL: {e}"))),
+        },
         FileKind::Dockerfile => inv.dockerfiles.push(parse_dockerfile(file, text)),
         FileKind::Workflow => match serde_saphyr::from_str::<Value>(text) {
             Ok(value) => inv.workflows.push(Workflow { file: file.to_string(), value, text: text.to_string() }),

@@ -43,6 +43,7 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         let mut sink = rules::Sink { findings: &mut findings };
         rules::k8s::check(inv, &mut sink);
         rules::wiring::check(inv, &mut sink);
+        rules::capacity::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);

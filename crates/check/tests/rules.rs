@@ -278,7 +278,7 @@ fn the_passing_fixtures_are_clean_on_every_rule() {
 
 /// Rules that need input beyond the files: a configuration (tested below) or a spec (tested
 /// through the CLI in crates/cli/tests/check.rs).
-const NOT_FROM_FILES_ALONE: &[&str] = &["CV-K8S-022", "CV-NET-001", "CV-NET-002"];
+const NOT_FROM_FILES_ALONE: &[&str] = &["CV-K8S-022", "CV-NET-001", "CV-NET-002", "CV-HA-004"];
 
 #[test]
 fn every_rule_has_fixtures() {
@@ -362,4 +362,39 @@ fn every_reported_rule_is_in_the_catalogue() {
             }
         }
     }
+}
+
+#[test]
+fn autoscaling_ceilings_are_checked_against_the_node_groups_they_land_on() {
+    let workload = |max: u32| {
+        format!(
+            "{}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: app, namespace: x}}\nspec: {{scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app}}, minReplicas: 2, maxReplicas: {max}}}\n",
+            bad_pod(
+                "automountServiceAccountToken: false",
+                "automountServiceAccountToken: false\n      nodeSelector: {pool: gpu}"
+            )
+            .replace("requests: {cpu: 100m, memory: 64Mi}", "requests: {cpu: \"2\", memory: 8Gi}")
+        )
+    };
+    // Two m5.xlarge-class nodes at most: about 3 CPU allocatable each.
+    let tfvars = "node_groups = {\n  gpu = {\n    instance_types = [\"m5.xlarge\"]\n    max_size       = 2\n    labels = {\n      pool = \"gpu\"\n    }\n  }\n  other = {\n    instance_types = [\"m5.4xlarge\"]\n    max_size       = 10\n    labels = {\n      pool = \"general\"\n    }\n  }\n}\n";
+    let run = |max: u32| {
+        let mut inv = Inventory::default();
+        load_text(&mut inv, "terraform.tfvars", tfvars);
+        load_text(&mut inv, "app.yaml", &workload(max));
+        cerverus_check::check_inventory(&inv).findings.into_iter().filter(|f| f.rule == "CV-HA-004").collect::<Vec<_>>()
+    };
+    let over = run(5);
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert!(
+        over[0].message.contains("request 10.0 CPU") && over[0].object == "Deployment/x/app",
+        "{}",
+        over[0].message
+    );
+    assert!(run(2).is_empty(), "4 CPU fits two nodes");
+    // Scopes: a node group of another environment does not count.
+    let mut inv = Inventory::default();
+    load_text(&mut inv, "terraform/envs/dev/terraform.tfvars", tfvars);
+    load_text(&mut inv, "kubernetes/prod/app.yaml", &workload(5));
+    assert!(cerverus_check::check_inventory(&inv).findings.iter().all(|f| f.rule != "CV-HA-004"));
 }

@@ -2,52 +2,40 @@
 //!
 //! A model, not a measurement: allocatable capacity per node is estimated from the instance
 //! type's vCPUs and memory minus the kubelet/system reserve EKS applies and a DaemonSet
-//! allowance (constants below, with their sources). The check is conservative: it sizes every
-//! node as the pool's smallest instance type.
+//! allowance (`data/instance-types.json`, with their sources). The check is conservative: it
+//! sizes every node as the pool's smallest instance type.
 
 use std::collections::BTreeMap;
 
 use crate::{Env, quantity};
 
-/// vCPUs, memory (GiB) and GPUs of the instance types the platform uses.
-/// Source: AWS, "Amazon EC2 instance types" specifications pages (general purpose M5/M5a/M6i,
-/// memory optimized R6g, accelerated computing G4dn).
-pub const INSTANCE_TYPES: &[(&str, f64, f64, u32)] = &[
-    ("m5.large", 2.0, 8.0, 0),
-    ("m5.xlarge", 4.0, 16.0, 0),
-    ("m5.2xlarge", 8.0, 32.0, 0),
-    ("m5.4xlarge", 16.0, 64.0, 0),
-    ("m5a.xlarge", 4.0, 16.0, 0),
-    ("m5a.2xlarge", 8.0, 32.0, 0),
-    ("m6i.large", 2.0, 8.0, 0),
-    ("m6i.xlarge", 4.0, 16.0, 0),
-    ("m6i.2xlarge", 8.0, 32.0, 0),
-    ("m6i.4xlarge", 16.0, 64.0, 0),
-    ("r6i.xlarge", 4.0, 32.0, 0),
-    ("r6i.2xlarge", 8.0, 64.0, 0),
-    ("c6i.xlarge", 4.0, 8.0, 0),
-    ("c6i.2xlarge", 8.0, 16.0, 0),
-    ("g4dn.xlarge", 4.0, 16.0, 1),
-    ("g4dn.2xlarge", 8.0, 32.0, 1),
-    ("g4dn.4xlarge", 16.0, 64.0, 1),
-    ("g5.xlarge", 4.0, 16.0, 1),
-    ("g5.2xlarge", 8.0, 32.0, 1),
-];
+/// The capacity model's data (`data/instance-types.json`, shared with `cerverus check`): instance
+/// sizes with their source, and the allocatable shares and DaemonSet allowance.
+pub const INSTANCE_DATA: &str = include_str!("../../../data/instance-types.json");
 
-/// Share of a node's CPU and memory left for pods after the kubelet, system reserve and
-/// eviction threshold (EKS AMI bootstrap defaults reserve roughly 6-8% of CPU on 4-8 vCPU nodes
-/// and 255Mi + 11Mi per pod of memory, plus a 100Mi eviction threshold).
-pub const ALLOCATABLE_CPU_SHARE: f64 = 0.92;
-pub const ALLOCATABLE_MEMORY_SHARE: f64 = 0.88;
-/// Per-node DaemonSet allowance (CNI, kube-proxy, CSI node plugins, log and metric agents,
-/// Istio CNI): requests of those charts' defaults, rounded up.
-pub const DAEMONSET_CPU: f64 = 0.4;
-pub const DAEMONSET_MEMORY_GIB: f64 = 0.75;
+#[derive(Debug, serde::Deserialize)]
+struct InstanceData {
+    allocatable_cpu_share: f64,
+    allocatable_memory_share: f64,
+    daemonset_cpu: f64,
+    daemonset_memory_gib: f64,
+    instance_types: BTreeMap<String, (f64, f64, u32)>,
+}
+
+fn data() -> Option<&'static InstanceData> {
+    static DATA: std::sync::OnceLock<Option<InstanceData>> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| serde_json::from_str(INSTANCE_DATA).ok()).as_ref()
+}
 
 /// Allocatable (cpu cores, memory GiB, gpus) of one node of `instance_type`, if known.
 pub fn allocatable(instance_type: &str) -> Option<(f64, f64, u32)> {
-    INSTANCE_TYPES.iter().find(|(t, ..)| *t == instance_type).map(|(_, cpu, mem, gpu)| {
-        (cpu * ALLOCATABLE_CPU_SHARE - DAEMONSET_CPU, mem * ALLOCATABLE_MEMORY_SHARE - DAEMONSET_MEMORY_GIB, *gpu)
+    let d = data()?;
+    d.instance_types.get(instance_type).map(|(cpu, mem, gpu)| {
+        (
+            cpu * d.allocatable_cpu_share - d.daemonset_cpu,
+            mem * d.allocatable_memory_share - d.daemonset_memory_gib,
+            *gpu,
+        )
     })
 }
 
@@ -59,7 +47,7 @@ pub struct PoolFit {
     pub capacity: (f64, f64, u32),
     /// Workloads whose single pod fits no instance type of the pool.
     pub pods_too_big: Vec<String>,
-    /// Instance types missing from [`INSTANCE_TYPES`] (the check is then partial).
+    /// Instance types missing from the capacity data (the check is then partial).
     pub unknown_types: Vec<String>,
 }
 

@@ -1,6 +1,7 @@
 //! The rules: stable IDs, severities, and what to tell a person about each. The checks live in
 //! one module per file family; each reports through [`Sink`], which applies waivers.
 
+pub mod capacity;
 pub mod docker;
 pub mod k8s;
 pub mod terraform;
@@ -271,6 +272,15 @@ pub const RULES: &[Rule] = &[
         "The policies allow a call no workload declares: more reachability than intended. (Checked with --spec.)",
         "Narrow the policy, or declare the dependency in the spec.",
         [NSA],
+        []
+    ),
+    rule!(
+        "CV-HA-004",
+        High,
+        "Autoscaling ceiling beyond node capacity",
+        "When every workload pinned to a set of node groups reaches its HPA maximum, their requests exceed what those groups can hold at their maximum size: pods stay Pending exactly during the peak. (Node groups from `.tfvars` node_groups or aws_eks_node_group; capacity model in data/instance-types.json.)",
+        "Raise the node groups' max size or instance size, or lower maxReplicas or requests.",
+        [],
         []
     ),
     rule!(

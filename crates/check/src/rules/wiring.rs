@@ -31,7 +31,7 @@ fn min_replicas(inv: &Inventory, o: &K8sObject) -> i64 {
     let ns = o.namespace();
     inv.k8s
         .iter()
-        .filter(|a| a.namespace() == ns)
+        .filter(|a| a.namespace() == ns && a.scope() == o.scope())
         .filter_map(|a| match a.kind() {
             "HorizontalPodAutoscaler" if a.value["spec"]["scaleTargetRef"]["name"] == o.name() => {
                 a.value["spec"]["minReplicas"].as_i64()
@@ -46,18 +46,26 @@ fn min_replicas(inv: &Inventory, o: &K8sObject) -> i64 {
 }
 
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
-    let in_ns = |ns: Option<&str>, kind: &str| -> BTreeSet<String> {
-        inv.k8s.iter().filter(|o| o.namespace() == ns && o.kind() == kind).map(|o| o.name().to_string()).collect()
-    };
     for o in &inv.k8s {
+        let in_ns = |ns: Option<&str>, kind: &str| -> BTreeSet<String> {
+            inv.k8s
+                .iter()
+                .filter(|x| x.namespace() == ns && x.kind() == kind && x.scope() == o.scope())
+                .map(|x| x.name().to_string())
+                .collect()
+        };
         let w = waivers(o);
         let ns = o.namespace();
         match o.kind() {
             "Service" => {
                 let Some(sel) = o.value["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else { continue };
                 let sel = serde_json::json!({ "matchLabels": sel });
-                let any =
-                    inv.k8s.iter().filter(|p| p.namespace() == ns).filter_map(pod_labels).any(|l| selects(&sel, &l));
+                let any = inv
+                    .k8s
+                    .iter()
+                    .filter(|p| p.namespace() == ns && p.scope() == o.scope())
+                    .filter_map(pod_labels)
+                    .any(|l| selects(&sel, &l));
                 if !any {
                     sink.report(
                         "CV-WIRE-001",
@@ -131,7 +139,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         secrets.extend(
             inv.k8s
                 .iter()
-                .filter(|e| e.namespace() == ns && e.kind() == "ExternalSecret")
+                .filter(|e| e.namespace() == ns && e.kind() == "ExternalSecret" && e.scope() == o.scope())
                 .map(|e| e.value["spec"]["target"]["name"].as_str().unwrap_or(e.name()).to_string()),
         );
         let configmaps = in_ns(ns, "ConfigMap");
@@ -189,6 +197,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             .filter(|p| {
                 p.kind() == "PodDisruptionBudget"
                     && p.namespace() == ns
+                    && p.scope() == o.scope()
                     && selects(&p.value["spec"]["selector"], &labels)
             })
             .collect();
