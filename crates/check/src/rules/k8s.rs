@@ -323,28 +323,14 @@ fn check_role(o: &K8sObject, w: &Waivers, sink: &mut Sink<'_>) {
     }
 }
 
+/// A label selector against labels given as a JSON object (the shared implementation lives
+/// in [`crate::reach::selects`]).
 fn selects(selector: &Value, labels: &Value) -> bool {
-    let ml = selector["matchLabels"].as_object();
-    let exprs = selector["matchExpressions"].as_array();
-    if ml.is_none_or(|m| m.is_empty()) && exprs.is_none_or(|e| e.is_empty()) {
-        return true;
-    }
-    let ok_labels = ml.is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    let ok_exprs = exprs.is_none_or(|es| {
-        es.iter().all(|e| {
-            let key = e["key"].as_str().unwrap_or("");
-            let values: Vec<&Value> = e["values"].as_array().into_iter().flatten().collect();
-            let have = labels.get(key);
-            match e["operator"].as_str().unwrap_or("") {
-                "In" => have.is_some_and(|h| values.contains(&h)),
-                "NotIn" => have.is_none_or(|h| !values.contains(&h)),
-                "Exists" => have.is_some(),
-                "DoesNotExist" => have.is_none(),
-                _ => false,
-            }
-        })
-    });
-    ok_labels && ok_exprs
+    let labels: BTreeMap<String, String> = labels
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default();
+    crate::reach::selects(selector, &labels)
 }
 
 fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
