@@ -1,7 +1,7 @@
 //! Cross-resource rules: references that resolve, selectors that select something, and
 //! disruption budgets that still let a node drain.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -10,62 +10,150 @@ use super::k8s::{pod_spec, waivers};
 use crate::inventory::{Inventory, K8sObject};
 use crate::reach::selects;
 
-fn labels(v: &Value) -> std::collections::BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default()
+fn labels(v: &Value) -> BTreeMap<String, String> {
+    v.as_object().map(labels_of).unwrap_or_default()
 }
 
-fn pod_labels(o: &K8sObject) -> Option<std::collections::BTreeMap<String, String>> {
+fn labels_of(m: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
+    m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+}
+
+/// The labels a pod-bearing object gives its pods, as written.
+fn pod_label_map(o: &K8sObject) -> Option<&serde_json::Map<String, Value>> {
     pod_spec(o)?;
-    Some(labels(match o.kind() {
+    match o.kind() {
         "Pod" => &o.value["metadata"]["labels"],
         "CronJob" => &o.value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
         _ => &o.value["spec"]["template"]["metadata"]["labels"],
-    }))
+    }
+    .as_object()
+}
+
+fn pod_labels(o: &K8sObject) -> Option<BTreeMap<String, String>> {
+    pod_spec(o)?;
+    Some(pod_label_map(o).map(labels_of).unwrap_or_default())
 }
 
 /// The fewest replicas a workload runs with: its HPA/ScaledObject minimum if one targets it.
-fn min_replicas(inv: &Inventory, o: &K8sObject) -> i64 {
+fn min_replicas(places: &Places<'_>, o: &K8sObject) -> i64 {
     let replicas = o.value["spec"]["replicas"].as_i64().unwrap_or(1);
-    let ns = o.namespace();
-    inv.k8s
-        .iter()
-        .filter(|a| a.namespace() == ns && a.scope() == o.scope())
-        .filter_map(|a| match a.kind() {
-            "HorizontalPodAutoscaler" if a.value["spec"]["scaleTargetRef"]["name"] == o.name() => {
-                a.value["spec"]["minReplicas"].as_i64()
+    places.scaler_minimums(o).min().map_or(replicas, |m| m.min(replicas))
+}
+
+/// The first `key: value` pair of a selector's `matchLabels` (keys in order): an object the
+/// selector selects must carry it, so it is the key to index selectors under.
+fn first_match_label(selector: &Value) -> Option<Label<'_>> {
+    selector["matchLabels"].as_object()?.iter().next().and_then(|(k, v)| Some((k.as_str(), v.as_str()?)))
+}
+
+/// (environment scope, namespace): the place an object lives in. Cross-resource references
+/// never leave it.
+type Place<'a> = (String, Option<&'a str>);
+
+/// An object with its position in the input, so that lookups can answer in input order.
+type Numbered<'a> = (usize, &'a K8sObject);
+
+/// One `key: value` label.
+type Label<'a> = (&'a str, &'a str);
+
+/// Indexes over the Kubernetes objects, built once so that every cross-resource lookup costs
+/// what it finds rather than a scan of the whole input: the checker stays linear in the number
+/// of manifests however they are spread over namespaces.
+struct Places<'a> {
+    /// (place, kind, name) of every object; an ExternalSecret also names the Secret it creates.
+    named: HashSet<(Place<'a>, &'a str, &'a str)>,
+    /// Pod-bearing objects by place and each `label: value` of their pod template.
+    pods_by_label: HashMap<(Place<'a>, &'a str, &'a str), Vec<&'a K8sObject>>,
+    /// PodDisruptionBudgets by place and the first pair of their `matchLabels`; budgets with no
+    /// such pair (expressions only, or no selector) under `None`.
+    pdbs: HashMap<(Place<'a>, Option<Label<'a>>), Vec<Numbered<'a>>>,
+    /// HPA `minReplicas` and ScaledObject `minReplicaCount` by place and target name.
+    scalers: HashMap<(Place<'a>, &'a str), Vec<i64>>,
+}
+
+impl<'a> Places<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        let mut places = Places {
+            named: HashSet::new(),
+            pods_by_label: HashMap::new(),
+            pdbs: HashMap::new(),
+            scalers: HashMap::new(),
+        };
+        for (i, o) in inv.k8s.iter().enumerate() {
+            let place = (o.scope(), o.namespace());
+            places.named.insert((place.clone(), o.kind(), o.name()));
+            if o.kind() == "ExternalSecret" {
+                let target = o.value["spec"]["target"]["name"].as_str().unwrap_or(o.name());
+                places.named.insert((place.clone(), "Secret", target));
             }
-            "ScaledObject" if a.value["spec"]["scaleTargetRef"]["name"] == o.name() => {
-                a.value["spec"]["minReplicaCount"].as_i64()
+            if let Some(labels) = pod_label_map(o) {
+                for (k, v) in labels.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))) {
+                    places.pods_by_label.entry((place.clone(), k, v)).or_default().push(o);
+                }
             }
-            _ => None,
-        })
-        .min()
-        .map_or(replicas, |m| m.min(replicas))
+            let spec = &o.value["spec"];
+            let minimum = match o.kind() {
+                "PodDisruptionBudget" => {
+                    let key = first_match_label(&spec["selector"]);
+                    places.pdbs.entry((place.clone(), key)).or_default().push((i, o));
+                    None
+                }
+                "HorizontalPodAutoscaler" => spec["minReplicas"].as_i64(),
+                "ScaledObject" => spec["minReplicaCount"].as_i64(),
+                _ => None,
+            };
+            if let (Some(m), Some(target)) = (minimum, spec["scaleTargetRef"]["name"].as_str()) {
+                places.scalers.entry((place, target)).or_default().push(m);
+            }
+        }
+        places
+    }
+
+    /// Whether an object of `kind` called `name` lives in `o`'s place.
+    fn has(&self, o: &'a K8sObject, kind: &'a str, name: &'a str) -> bool {
+        self.named.contains(&((o.scope(), o.namespace()), kind, name))
+    }
+
+    /// Whether a Service's `selector` (a `matchLabels` map) selects a pod in its place.
+    fn selects_a_pod(&self, service: &'a K8sObject, selector: &Value) -> bool {
+        let Some((k, v)) = first_match_label(selector) else { return false };
+        self.pods_by_label
+            .get(&((service.scope(), service.namespace()), k, v))
+            .is_some_and(|pods| pods.iter().filter_map(|p| pod_labels(p)).any(|l| selects(selector, &l)))
+    }
+
+    /// The PodDisruptionBudgets in `o`'s place that select pods with `labels`, in input order.
+    fn pdbs_for(&self, o: &'a K8sObject, labels: &BTreeMap<String, String>) -> Vec<&'a K8sObject> {
+        let place = (o.scope(), o.namespace());
+        let keys = labels.iter().map(|(k, v)| Some((k.as_str(), v.as_str()))).chain([None]);
+        let mut found: Vec<(usize, &K8sObject)> = keys
+            .filter_map(|key| self.pdbs.get(&(place.clone(), key)))
+            .flatten()
+            .filter(|(_, p)| selects(&p.value["spec"]["selector"], labels))
+            .copied()
+            .collect();
+        found.sort_by_key(|(i, _)| *i);
+        found.into_iter().map(|(_, p)| p).collect()
+    }
+
+    fn scaler_minimums(&self, o: &'a K8sObject) -> impl Iterator<Item = i64> + '_ {
+        self.scalers.get(&((o.scope(), o.namespace()), o.name())).into_iter().flatten().copied()
+    }
 }
 
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
+    let places = Places::new(inv);
+    let services: Vec<&K8sObject> = inv.k8s.iter().filter(|s| s.kind() == "Service").collect();
+    let cluster_templates: BTreeSet<&str> =
+        inv.k8s.iter().filter(|o| o.kind() == "ClusterAnalysisTemplate").map(K8sObject::name).collect();
     for o in &inv.k8s {
-        let in_ns = |ns: Option<&str>, kind: &str| -> BTreeSet<String> {
-            inv.k8s
-                .iter()
-                .filter(|x| x.namespace() == ns && x.kind() == kind && x.scope() == o.scope())
-                .map(|x| x.name().to_string())
-                .collect()
-        };
         let w = waivers(o);
         let ns = o.namespace();
         match o.kind() {
             "Service" => {
                 let Some(sel) = o.value["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else { continue };
                 let sel = serde_json::json!({ "matchLabels": sel });
-                let any = inv
-                    .k8s
-                    .iter()
-                    .filter(|p| p.namespace() == ns && p.scope() == o.scope())
-                    .filter_map(pod_labels)
-                    .any(|l| selects(&sel, &l));
+                let any = places.selects_a_pod(o, &sel);
                 if !any {
                     sink.report(
                         "CV-WIRE-001",
@@ -85,10 +173,8 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                let any = inv
-                    .k8s
+                let any = services
                     .iter()
-                    .filter(|s| s.kind() == "Service")
                     .filter(|s| {
                         let s_ns = s.namespace().unwrap_or("default");
                         (namespaces.is_empty() && Some(s_ns) == ns)
@@ -108,17 +194,14 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                 }
             }
             "Rollout" => {
-                let templates = in_ns(ns, "AnalysisTemplate");
-                let cluster: BTreeSet<String> = inv
-                    .k8s
-                    .iter()
-                    .filter(|o| o.kind() == "ClusterAnalysisTemplate")
-                    .map(|o| o.name().to_string())
-                    .collect();
                 let mut refs = Vec::new();
                 collect_template_refs(&o.value["spec"]["strategy"], &mut refs);
                 for (name, is_cluster) in refs {
-                    let found = if is_cluster { cluster.contains(&name) } else { templates.contains(&name) };
+                    let found = if is_cluster {
+                        cluster_templates.contains(name.as_str())
+                    } else {
+                        places.has(o, "AnalysisTemplate", &name)
+                    };
                     if !found {
                         sink.report(
                             "CV-WIRE-004",
@@ -134,39 +217,32 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             _ => {}
         }
         let Some((pod, _)) = pod_spec(o) else { continue };
-        // Secrets can come from Secret objects or from ExternalSecrets that create them.
-        let mut secrets = in_ns(ns, "Secret");
-        secrets.extend(
-            inv.k8s
-                .iter()
-                .filter(|e| e.namespace() == ns && e.kind() == "ExternalSecret" && e.scope() == o.scope())
-                .map(|e| e.value["spec"]["target"]["name"].as_str().unwrap_or(e.name()).to_string()),
-        );
-        let configmaps = in_ns(ns, "ConfigMap");
-        let pvcs = in_ns(ns, "PersistentVolumeClaim");
+        // Secrets can come from Secret objects or from ExternalSecrets that create them (indexed
+        // under the Secret they create).
+        let secret = |n: &str| places.has(o, "Secret", n);
+        let configmap = |n: &str| places.has(o, "ConfigMap", n);
+        let pvc = |n: &str| places.has(o, "PersistentVolumeClaim", n);
         let mut missing: Vec<String> = Vec::new();
         for v in pod["volumes"].as_array().into_iter().flatten() {
-            if let Some(s) = v["secret"]["secretName"].as_str().filter(|s| !secrets.contains(*s)) {
+            if let Some(s) = v["secret"]["secretName"].as_str().filter(|s| !secret(s)) {
                 missing.push(format!("Secret `{s}`"));
             }
-            if let Some(c) = v["configMap"]["name"].as_str().filter(|c| !configmaps.contains(*c)) {
+            if let Some(c) = v["configMap"]["name"].as_str().filter(|c| !configmap(c)) {
                 missing.push(format!("ConfigMap `{c}`"));
             }
-            if let Some(c) = v["persistentVolumeClaim"]["claimName"].as_str().filter(|c| !pvcs.contains(*c)) {
+            if let Some(c) = v["persistentVolumeClaim"]["claimName"].as_str().filter(|c| !pvc(c)) {
                 missing.push(format!("PersistentVolumeClaim `{c}`"));
             }
         }
         for c in pod["containers"].as_array().into_iter().flatten() {
             for ef in c["envFrom"].as_array().into_iter().flatten() {
                 let optional = |r: &Value| r["optional"] == true;
-                if let Some(n) = ef["configMapRef"]["name"]
-                    .as_str()
-                    .filter(|n| !configmaps.contains(*n) && !optional(&ef["configMapRef"]))
+                if let Some(n) =
+                    ef["configMapRef"]["name"].as_str().filter(|n| !configmap(n) && !optional(&ef["configMapRef"]))
                 {
                     missing.push(format!("ConfigMap `{n}`"));
                 }
-                if let Some(n) =
-                    ef["secretRef"]["name"].as_str().filter(|n| !secrets.contains(*n) && !optional(&ef["secretRef"]))
+                if let Some(n) = ef["secretRef"]["name"].as_str().filter(|n| !secret(n) && !optional(&ef["secretRef"]))
                 {
                     missing.push(format!("Secret `{n}`"));
                 }
@@ -189,18 +265,9 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         if !matches!(o.kind(), "Deployment" | "StatefulSet" | "Rollout") {
             continue;
         }
-        let min = min_replicas(inv, o);
+        let min = min_replicas(&places, o);
         let Some(labels) = pod_labels(o) else { continue };
-        let pdbs: Vec<&K8sObject> = inv
-            .k8s
-            .iter()
-            .filter(|p| {
-                p.kind() == "PodDisruptionBudget"
-                    && p.namespace() == ns
-                    && p.scope() == o.scope()
-                    && selects(&p.value["spec"]["selector"], &labels)
-            })
-            .collect();
+        let pdbs = places.pdbs_for(o, &labels);
         for p in &pdbs {
             let spec = &p.value["spec"];
             let blocks = match (&spec["maxUnavailable"], &spec["minAvailable"]) {
