@@ -7,7 +7,7 @@
 //! forms one scope. Capacity per node follows `data/instance-types.json` (shared with the spec
 //! check) and the smallest instance type of each group — a model, not a measurement.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -101,25 +101,17 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     type Need = (f64, f64, f64, Vec<(String, String, usize, f64)>);
     let mut needs: BTreeMap<(String, String), Need> = BTreeMap::new();
     let mut selectors: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    let ceilings = autoscaling_ceilings(inv);
     for o in &inv.k8s {
         let Some((pod, _)) = pod_spec(o) else { continue };
         let Some(sel) = pod["nodeSelector"].as_object().filter(|m| !m.is_empty()) else { continue };
         let sel: BTreeMap<String, String> =
             sel.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect();
-        let ns = o.namespace();
-        let max = inv
-            .k8s
-            .iter()
-            .filter(|a| a.namespace() == ns && a.scope() == o.scope())
-            .filter_map(|a| match a.kind() {
-                "HorizontalPodAutoscaler" if a.value["spec"]["scaleTargetRef"]["name"] == o.name() => {
-                    a.value["spec"]["maxReplicas"].as_f64()
-                }
-                "ScaledObject" if a.value["spec"]["scaleTargetRef"]["name"] == o.name() => {
-                    a.value["spec"]["maxReplicaCount"].as_f64()
-                }
-                _ => None,
-            })
+        let max = ceilings
+            .get(&(o.scope(), o.namespace(), o.name()))
+            .into_iter()
+            .flatten()
+            .copied()
             .fold(o.value["spec"]["replicas"].as_f64().unwrap_or(1.0), f64::max);
         let (mut cpu, mut mem, mut gpu) = (0.0, 0.0, 0.0);
         for c in pod["containers"].as_array().into_iter().flatten() {
@@ -151,7 +143,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             let Some((id, file, line, _)) = contributors.iter().max_by(|a, b| a.3.total_cmp(&b.3)).cloned() else {
                 continue;
             };
-            let w = inv.k8s.iter().find(|o| o.id() == id).map(waivers).unwrap_or_default();
+            let w = inv.k8s.iter().find(|o| o.id() == id && scope(&o.file) == key.0).map(waivers).unwrap_or_default();
             let names: Vec<&str> = contributors.iter().map(|c| c.0.as_str()).collect();
             sink.report(
                 "CV-HA-004",
@@ -169,4 +161,22 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             );
         }
     }
+}
+
+/// HPA `maxReplicas` and ScaledObject `maxReplicaCount` by (scope, namespace, target name),
+/// gathered in one pass so that finding a workload's ceiling does not rescan the input.
+fn autoscaling_ceilings(inv: &Inventory) -> HashMap<(String, Option<&str>, &str), Vec<f64>> {
+    let mut out: HashMap<(String, Option<&str>, &str), Vec<f64>> = HashMap::new();
+    for a in &inv.k8s {
+        let spec = &a.value["spec"];
+        let max = match a.kind() {
+            "HorizontalPodAutoscaler" => spec["maxReplicas"].as_f64(),
+            "ScaledObject" => spec["maxReplicaCount"].as_f64(),
+            _ => None,
+        };
+        if let (Some(max), Some(target)) = (max, spec["scaleTargetRef"]["name"].as_str()) {
+            out.entry((a.scope(), a.namespace(), target)).or_default().push(max);
+        }
+    }
+    out
 }
