@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use cerverus_check::check_inventory;
 use cerverus_check::inventory::{Inventory, load_text};
 
-/// `n` workloads in two namespaces, each a Deployment with a Service, a PDB, an HPA and a
-/// ConfigMap, all wired correctly: a well-formed input with no cross-resource finding.
+/// `n` workloads in two namespaces, each a Deployment with a Service, a PDB, an HPA, a
+/// NetworkPolicy and a ConfigMap, all wired correctly, behind a default-deny policy per
+/// namespace: a well-formed input with no cross-resource finding.
 fn inventory(n: usize) -> Inventory {
     let mut inv = Inventory::default();
     for i in 0..n {
@@ -52,11 +53,25 @@ spec:
   minReplicas: 2
   maxReplicas: 4
 ---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: app-{i}, namespace: ns-{ns}}}
+spec:
+  podSelector: {{matchLabels: {{app: app-{i}}}}}
+  policyTypes: [Ingress]
+  ingress: [{{from: [{{podSelector: {{matchLabels: {{tier: web}}}}}}]}}]
+---
 apiVersion: v1
 kind: ConfigMap
 metadata: {{name: app-{i}, namespace: ns-{ns}}}
 "#
         );
+        if i < 2 {
+            let deny = format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: deny, namespace: ns-{ns}}}\nspec: {{podSelector: {{}}, policyTypes: [Ingress]}}\n"
+            );
+            load_text(&mut inv, &format!("deny{i}.yaml"), &deny);
+        }
         load_text(&mut inv, &format!("m{i}.yaml"), &text);
     }
     inv
@@ -72,7 +87,12 @@ fn best_time(inv: &Inventory) -> Duration {
             let cross: Vec<_> = report
                 .findings
                 .iter()
-                .filter(|f| f.rule.starts_with("CV-WIRE") || f.rule.starts_with("CV-HA"))
+                .filter(|f| {
+                    f.rule.starts_with("CV-WIRE")
+                        || f.rule.starts_with("CV-HA")
+                        || f.rule == "CV-K8S-020"
+                        || f.rule == "CV-K8S-021"
+                })
                 .collect();
             assert!(cross.is_empty(), "a well-wired input has cross-resource findings: {cross:?}");
             took
@@ -85,7 +105,7 @@ fn best_time(inv: &Inventory) -> Duration {
 fn evaluation_grows_linearly_with_workloads_in_one_namespace() {
     let small = inventory(250);
     let large = inventory(2000);
-    assert_eq!(large.k8s.len(), 8 * small.k8s.len());
+    assert_eq!(large.k8s.len() - 2, 8 * (small.k8s.len() - 2));
     let (t_small, t_large) = (best_time(&small), best_time(&large));
     let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
     // 8× the input: linear is ~8×, the quadratic scans this test guards against were ~64×.
@@ -126,7 +146,22 @@ spec: {maxUnavailable: 1, selector: {matchLabels: {app: app}}}
     );
     let report = check_inventory(&inv);
     let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
-    for expected in ["CV-WIRE-001", "CV-WIRE-003", "CV-HA-002", "CV-HA-003"] {
+    for expected in ["CV-WIRE-001", "CV-WIRE-003", "CV-HA-002", "CV-HA-003", "CV-K8S-020", "CV-K8S-021"] {
         assert!(rules.contains(&expected), "{expected} missing from {rules:?}");
     }
+}
+
+#[test]
+fn a_default_deny_covers_its_own_environment_only() {
+    // The same namespace in two environments' directories: dev's policies do not protect prod.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {app: p}}\nspec: {containers: [{name: c, image: x:1}]}\n";
+    let deny = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: a}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n";
+    let mut inv = Inventory::default();
+    load_text(&mut inv, "kubernetes/dev/pod.yaml", pod);
+    load_text(&mut inv, "kubernetes/dev/deny.yaml", deny);
+    load_text(&mut inv, "kubernetes/prod/pod.yaml", pod);
+    let report = check_inventory(&inv);
+    let uncovered: Vec<&str> =
+        report.findings.iter().filter(|f| f.rule == "CV-K8S-020").map(|f| f.file.as_str()).collect();
+    assert_eq!(uncovered, ["kubernetes/prod/pod.yaml"]);
 }

@@ -1,7 +1,7 @@
 //! Kubernetes rules: pod security, resources and probes, images, tokens, RBAC, exposure, and
 //! NetworkPolicy coverage.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -326,31 +326,65 @@ fn check_role(o: &K8sObject, w: &Waivers, sink: &mut Sink<'_>) {
 /// A label selector against labels given as a JSON object (the shared implementation lives
 /// in [`crate::reach::selects`]).
 fn selects(selector: &Value, labels: &Value) -> bool {
-    let labels: BTreeMap<String, String> = labels
+    crate::reach::selects(selector, &label_map(labels))
+}
+
+/// Labels given as a JSON object, as the map selectors are matched against.
+fn label_map(labels: &Value) -> BTreeMap<String, String> {
+    labels
         .as_object()
         .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default();
-    crate::reach::selects(selector, &labels)
+        .unwrap_or_default()
+}
+
+/// The NetworkPolicies of one (environment scope, namespace), indexed so that finding the ones
+/// that select a pod costs what it finds: by the first `matchLabels` pair of their pod selector,
+/// with the policies that have none (empty selector, expressions only) kept apart and always tried.
+#[derive(Default)]
+struct NamespacePolicies<'a> {
+    default_deny: bool,
+    by_label: HashMap<(&'a str, &'a str), Vec<&'a K8sObject>>,
+    unindexed: Vec<&'a K8sObject>,
+}
+
+impl NamespacePolicies<'_> {
+    fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        let selects_pod = |p: &&K8sObject| crate::reach::selects(&p.value["spec"]["podSelector"], labels);
+        self.unindexed.iter().any(selects_pod)
+            || labels
+                .iter()
+                .filter_map(|(k, v)| self.by_label.get(&(k.as_str(), v.as_str())))
+                .any(|ps| ps.iter().any(selects_pod))
+    }
 }
 
 fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
-    let mut policies: BTreeMap<&str, Vec<&K8sObject>> = BTreeMap::new();
-    for o in inv.k8s.iter().filter(|o| o.kind() == "NetworkPolicy") {
-        policies.entry(o.namespace().unwrap_or("default")).or_default().push(o);
+    let mut policies: HashMap<(String, &str), NamespacePolicies<'_>> = HashMap::new();
+    for p in inv.k8s.iter().filter(|o| o.kind() == "NetworkPolicy") {
+        let entry = policies.entry((p.scope(), p.namespace().unwrap_or("default"))).or_default();
+        let spec = &p.value["spec"];
+        entry.default_deny |=
+            spec["podSelector"].as_object().is_none_or(|m| m.is_empty() || selects(&spec["podSelector"], &Value::Null))
+                && spec["policyTypes"].as_array().is_some_and(|t| t.iter().any(|x| x == "Ingress"))
+                && spec["ingress"].as_array().is_none_or(|i| i.is_empty());
+        let first = spec["podSelector"]["matchLabels"]
+            .as_object()
+            .and_then(|m| m.iter().next())
+            .and_then(|(k, v)| Some((k.as_str(), v.as_str()?)));
+        match first {
+            Some(pair) => entry.by_label.entry(pair).or_default().push(p),
+            None => entry.unindexed.push(p),
+        }
     }
+    let none = NamespacePolicies::default();
     let mut reported_ns = BTreeSet::new();
     for o in &inv.k8s {
         let Some(labels) = pod_labels(o) else { continue };
         let ns = o.namespace().unwrap_or("default");
         let w = waivers(o);
-        let in_ns = policies.get(ns).map(Vec::as_slice).unwrap_or(&[]);
-        let default_deny = in_ns.iter().any(|p| {
-            let spec = &p.value["spec"];
-            spec["podSelector"].as_object().is_none_or(|m| m.is_empty() || selects(&spec["podSelector"], &Value::Null))
-                && spec["policyTypes"].as_array().is_some_and(|t| t.iter().any(|x| x == "Ingress"))
-                && spec["ingress"].as_array().is_none_or(|i| i.is_empty())
-        });
-        if !default_deny && reported_ns.insert(ns.to_string()) {
+        let scope = o.scope();
+        let in_ns = policies.get(&(scope.clone(), ns)).unwrap_or(&none);
+        if !in_ns.default_deny && reported_ns.insert((scope, ns)) {
             sink.report(
                 "CV-K8S-020",
                 &o.file,
@@ -360,8 +394,7 @@ fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
                 &w,
             );
         }
-        let selected = in_ns.iter().any(|p| selects(&p.value["spec"]["podSelector"], labels));
-        if !selected {
+        if !in_ns.selects(&label_map(labels)) {
             sink.report("CV-K8S-021", &o.file, o.line, &o.id(), "no NetworkPolicy selects its pods".into(), &w);
         }
     }
