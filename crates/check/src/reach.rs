@@ -52,8 +52,32 @@ pub struct Edge {
 pub struct Network<'a> {
     pub endpoints: Vec<Endpoint>,
     namespaces: BTreeMap<String, BTreeMap<String, String>>,
-    policies: Vec<&'a K8sObject>,
+    /// NetworkPolicies by namespace.
+    policies: BTreeMap<String, Vec<&'a K8sObject>>,
+    /// Per endpoint (aligned with `endpoints`): the policy specs that select it for ingress and
+    /// for egress, computed once — the matrix asks for them for every pair.
+    selected: Vec<[Vec<&'a Value>; 2]>,
     authz: Vec<&'a K8sObject>,
+}
+
+/// The specs of the policies in `e`'s namespace that select it for `direction`.
+fn select<'a>(policies: &BTreeMap<String, Vec<&'a K8sObject>>, e: &Endpoint, direction: &str) -> Vec<&'a Value> {
+    policies
+        .get(&e.namespace)
+        .into_iter()
+        .flatten()
+        .map(|p| &p.value["spec"])
+        .filter(|spec| selects(&spec["podSelector"], &e.labels))
+        .filter(|spec| {
+            let types: Vec<&str> =
+                spec["policyTypes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if types.is_empty() {
+                direction == "Ingress" || (direction == "Egress" && spec["egress"].is_array())
+            } else {
+                types.contains(&direction)
+            }
+        })
+        .collect()
 }
 
 fn labels_of(v: &Value) -> BTreeMap<String, String> {
@@ -129,10 +153,17 @@ impl<'a> Network<'a> {
             });
         }
         endpoints.sort();
+        let mut policies: BTreeMap<String, Vec<&K8sObject>> = BTreeMap::new();
+        for p in inv.k8s.iter().filter(|o| o.kind() == "NetworkPolicy") {
+            policies.entry(p.namespace().unwrap_or("default").to_string()).or_default().push(p);
+        }
+        let selected =
+            endpoints.iter().map(|e| [select(&policies, e, "Ingress"), select(&policies, e, "Egress")]).collect();
         Network {
             endpoints,
             namespaces,
-            policies: inv.k8s.iter().filter(|o| o.kind() == "NetworkPolicy").collect(),
+            policies,
+            selected,
             authz: inv
                 .k8s
                 .iter()
@@ -152,22 +183,11 @@ impl<'a> Network<'a> {
     }
 
     /// Policies in `e`'s namespace that select it for `direction` ("Ingress" or "Egress").
-    fn selecting(&self, e: &Endpoint, direction: &str) -> Vec<&Value> {
-        self.policies
-            .iter()
-            .filter(|p| p.namespace().unwrap_or("default") == e.namespace)
-            .map(|p| &p.value["spec"])
-            .filter(|spec| selects(&spec["podSelector"], &e.labels))
-            .filter(|spec| {
-                let types: Vec<&str> =
-                    spec["policyTypes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                if types.is_empty() {
-                    direction == "Ingress" || (direction == "Egress" && spec["egress"].is_array())
-                } else {
-                    types.contains(&direction)
-                }
-            })
-            .collect()
+    fn selecting(&self, e: &Endpoint, direction: &str) -> Vec<&'a Value> {
+        match self.endpoints.binary_search(e) {
+            Ok(i) => self.selected[i][usize::from(direction == "Egress")].clone(),
+            Err(_) => select(&self.policies, e, direction),
+        }
     }
 
     /// Does a NetworkPolicy peer match pod `e`? `policy_ns` is the policy's namespace.
