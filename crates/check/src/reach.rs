@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::inventory::{Inventory, K8sObject};
-use crate::rules::k8s::pod_spec;
+use crate::rules::k8s::{pod_labels, pod_spec};
 
 /// A workload's pods, as reachability sees them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -80,13 +80,21 @@ fn select<'a>(policies: &BTreeMap<String, Vec<&'a K8sObject>>, e: &Endpoint, dir
         .collect()
 }
 
-fn labels_of(v: &Value) -> BTreeMap<String, String> {
+/// Labels given as a JSON object (`metadata.labels`, a pod template's labels), as the map
+/// selectors are matched against; non-string values are dropped.
+pub fn labels_of(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
         .unwrap_or_default()
 }
 
 /// Does `selector` (a LabelSelector) select `labels`? An empty selector selects everything.
+/// The first `key: value` pair of a selector's `matchLabels` (keys in order): an object the
+/// selector selects must carry it, so it is the key to index selectors under.
+pub fn first_match_label(selector: &Value) -> Option<(&str, &str)> {
+    selector["matchLabels"].as_object()?.iter().next().and_then(|(k, v)| Some((k.as_str(), v.as_str()?)))
+}
+
 pub fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
     if selector.is_null() {
         return true;
@@ -122,11 +130,7 @@ impl<'a> Network<'a> {
         let mut endpoints = Vec::new();
         for o in &inv.k8s {
             let Some((pod, _)) = pod_spec(o) else { continue };
-            let labels_v = match o.kind() {
-                "Pod" => &o.value["metadata"]["labels"],
-                "CronJob" => &o.value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
-                _ => &o.value["spec"]["template"]["metadata"]["labels"],
-            };
+            let labels_v = pod_labels(o).unwrap_or(&Value::Null);
             let ns = o.namespace().unwrap_or("default").to_string();
             namespaces
                 .entry(ns.clone())

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Sink, Waivers, parse_annotation_waivers};
 use crate::inventory::{Inventory, K8sObject};
+use crate::reach::{first_match_label, labels_of};
 
 /// The pod spec of a workload object and the path to it.
 pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
@@ -26,7 +27,7 @@ pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
 }
 
 /// Labels of the pods a workload object creates.
-fn pod_labels(o: &K8sObject) -> Option<&Value> {
+pub(crate) fn pod_labels(o: &K8sObject) -> Option<&Value> {
     let v = &o.value;
     match o.kind() {
         "Pod" => Some(&v["metadata"]["labels"]),
@@ -326,15 +327,7 @@ fn check_role(o: &K8sObject, w: &Waivers, sink: &mut Sink<'_>) {
 /// A label selector against labels given as a JSON object (the shared implementation lives
 /// in [`crate::reach::selects`]).
 fn selects(selector: &Value, labels: &Value) -> bool {
-    crate::reach::selects(selector, &label_map(labels))
-}
-
-/// Labels given as a JSON object, as the map selectors are matched against.
-fn label_map(labels: &Value) -> BTreeMap<String, String> {
-    labels
-        .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default()
+    crate::reach::selects(selector, &labels_of(labels))
 }
 
 /// The NetworkPolicies of one (environment scope, namespace), indexed so that finding the ones
@@ -367,11 +360,7 @@ fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
             spec["podSelector"].as_object().is_none_or(|m| m.is_empty() || selects(&spec["podSelector"], &Value::Null))
                 && spec["policyTypes"].as_array().is_some_and(|t| t.iter().any(|x| x == "Ingress"))
                 && spec["ingress"].as_array().is_none_or(|i| i.is_empty());
-        let first = spec["podSelector"]["matchLabels"]
-            .as_object()
-            .and_then(|m| m.iter().next())
-            .and_then(|(k, v)| Some((k.as_str(), v.as_str()?)));
-        match first {
+        match first_match_label(&spec["podSelector"]) {
             Some(pair) => entry.by_label.entry(pair).or_default().push(p),
             None => entry.unindexed.push(p),
         }
@@ -394,7 +383,7 @@ fn check_network_policy_coverage(inv: &Inventory, sink: &mut Sink<'_>) {
                 &w,
             );
         }
-        if !in_ns.selects(&label_map(labels)) {
+        if !in_ns.selects(&labels_of(labels)) {
             sink.report("CV-K8S-021", &o.file, o.line, &o.id(), "no NetworkPolicy selects its pods".into(), &w);
         }
     }

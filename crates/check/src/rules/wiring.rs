@@ -6,44 +6,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::Value;
 
 use super::Sink;
-use super::k8s::{pod_spec, waivers};
+use super::k8s::{self, pod_spec, waivers};
 use crate::inventory::{Inventory, K8sObject};
-use crate::reach::selects;
+use crate::reach::{first_match_label, labels_of, selects};
 
-fn labels(v: &Value) -> BTreeMap<String, String> {
-    v.as_object().map(labels_of).unwrap_or_default()
-}
-
-fn labels_of(m: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
-    m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
-}
-
-/// The labels a pod-bearing object gives its pods, as written.
-fn pod_label_map(o: &K8sObject) -> Option<&serde_json::Map<String, Value>> {
-    pod_spec(o)?;
-    match o.kind() {
-        "Pod" => &o.value["metadata"]["labels"],
-        "CronJob" => &o.value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
-        _ => &o.value["spec"]["template"]["metadata"]["labels"],
-    }
-    .as_object()
-}
-
+/// The labels of the pods a pod-bearing object creates; `None` for other objects.
 fn pod_labels(o: &K8sObject) -> Option<BTreeMap<String, String>> {
     pod_spec(o)?;
-    Some(pod_label_map(o).map(labels_of).unwrap_or_default())
+    Some(labels_of(k8s::pod_labels(o)?))
 }
 
 /// The fewest replicas a workload runs with: its HPA/ScaledObject minimum if one targets it.
 fn min_replicas(places: &Places<'_>, o: &K8sObject) -> i64 {
     let replicas = o.value["spec"]["replicas"].as_i64().unwrap_or(1);
     places.scaler_minimums(o).min().map_or(replicas, |m| m.min(replicas))
-}
-
-/// The first `key: value` pair of a selector's `matchLabels` (keys in order): an object the
-/// selector selects must carry it, so it is the key to index selectors under.
-fn first_match_label(selector: &Value) -> Option<Label<'_>> {
-    selector["matchLabels"].as_object()?.iter().next().and_then(|(k, v)| Some((k.as_str(), v.as_str()?)))
 }
 
 /// (environment scope, namespace): the place an object lives in. Cross-resource references
@@ -86,7 +62,7 @@ impl<'a> Places<'a> {
                 let target = o.value["spec"]["target"]["name"].as_str().unwrap_or(o.name());
                 places.named.insert((place.clone(), "Secret", target));
             }
-            if let Some(labels) = pod_label_map(o) {
+            if let Some(labels) = pod_spec(o).and(k8s::pod_labels(o)).and_then(Value::as_object) {
                 for (k, v) in labels.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))) {
                     places.pods_by_label.entry((place.clone(), k, v)).or_default().push(o);
                 }
@@ -181,7 +157,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                             || namespaces.contains(&s_ns)
                             || o.value["spec"]["namespaceSelector"]["any"] == true
                     })
-                    .any(|s| selects(sel, &labels(&s.value["metadata"]["labels"])));
+                    .any(|s| selects(sel, &labels_of(&s.value["metadata"]["labels"])));
                 if !any {
                     sink.report(
                         "CV-WIRE-002",
