@@ -44,6 +44,10 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::k8s::check(inv, &mut sink);
         rules::wiring::check(inv, &mut sink);
         rules::capacity::check(inv, &mut sink);
+        // Run-time classes: egress cut, runtime contracts, GPU, escalation, quotas.
+        rules::egress::check(inv, &mut sink);
+        rules::escalation::check(inv, &mut sink);
+        rules::quota::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);

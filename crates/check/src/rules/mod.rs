@@ -3,6 +3,15 @@
 
 pub mod capacity;
 pub mod docker;
+// Run-time classes (egress cut, runtime contracts, GPU, escalation, quotas).
+pub mod egress;
+pub mod escalation;
+pub mod netpol;
+pub mod quota;
+pub mod k8s;
+pub mod terraform;
+pub mod wiring;
+pub mod workflow;
 pub mod k8s;
 pub mod terraform;
 pub mod wiring;
@@ -272,6 +281,79 @@ pub const RULES: &[Rule] = &[
         "The policies allow a call no workload declares: more reachability than intended. (Checked with --spec.)",
         "Narrow the policy, or declare the dependency in the spec.",
         [NSA],
+        []
+    ),
+    // Run-time classes: what a pod needs at run time that the files take away.
+    rule!(
+        "CV-NET-003",
+        High,
+        "IRSA pod cannot reach STS",
+        "A pod whose ServiceAccount carries `eks.amazonaws.com/role-arn` exchanges its web-identity token at STS on TCP 443; with an STS interface endpoint that address is inside the VPC. Egress that allows 443 only to public addresses (`0.0.0.0/0` except the private ranges) leaves the pod without AWS credentials. In-VPC means the VPC CIDR when a `.tfvars` `vpc_cidr` or an `aws_vpc` of the same environment says it, else the private ranges the pod's policies name, else any RFC 1918 range.",
+        "Allow TCP 443 to the VPC CIDR (or the STS endpoint's subnets) in the pod's egress policy.",
+        ["Amazon EKS: IAM roles for service accounts", "AWS STS regional endpoints and interface VPC endpoints"],
+        []
+    ),
+    rule!(
+        "CV-NET-004",
+        High,
+        "Pod that calls the API server cannot reach it",
+        "A pod that mounts a service-account token and whose account is bound to a Role or ClusterRole talks to the API server on TCP 443. The `kubernetes` Service address is translated to the control plane's endpoints before NetworkPolicies apply, and on EKS those endpoints are ENIs inside the VPC (assumed: in-VPC as for CV-NET-003).",
+        "Allow TCP 443 to the VPC CIDR in the pod's egress policy, or stop mounting the token if the pod never calls the API.",
+        ["Kubernetes NetworkPolicy: traffic to the API server", "Amazon EKS cluster endpoint access"],
+        []
+    ),
+    rule!(
+        "CV-NET-005",
+        High,
+        "Restricted egress without DNS",
+        "A pod whose egress is restricted (but not denied entirely) resolves every name through kube-dns; without 53/UDP and 53/TCP to `kube-system` pods labelled `k8s-app: kube-dns` every lookup times out.",
+        "Add an egress rule to namespace kube-system, pods `k8s-app: kube-dns`, ports 53/UDP and 53/TCP.",
+        ["Kubernetes NetworkPolicy recipes: allow DNS"],
+        []
+    ),
+    rule!(
+        "CV-NET-006",
+        Medium,
+        "Scraped pod does not admit Prometheus",
+        "A ServiceMonitor or PodMonitor scrapes a port the pod's ingress policies do not open to the Prometheus pods: the target stays down and alerts on its metrics never fire. (Prometheus is located by a `Prometheus` resource, pods labelled `app.kubernetes.io/name: prometheus`, or a NetworkPolicy written for such pods, in the same environment; without one the rule does not judge.)",
+        "Allow ingress on the metrics port from the Prometheus namespace (and pods) in the scraped pod's policy.",
+        ["Prometheus Operator: ServiceMonitor and PodMonitor"],
+        []
+    ),
+    rule!(
+        "CV-K8S-023",
+        Critical,
+        "Cluster-admin reachable through pod creation",
+        "Whoever may create a pod in a namespace may run it as any ServiceAccount there and use its token; permission to create a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Rollout is the same, since the controller creates the pod. A namespace holding an account bound to cluster-admin (or to a role with `*` verbs on `*` resources, or escalate/bind/impersonate) makes every such creator cluster-admin.",
+        "Move the all-powerful account to a namespace nobody else may create pods or workload controllers in, or take the create permission away.",
+        [CIS_EKS, "Kubernetes RBAC good practices: workload creation"],
+        []
+    ),
+    rule!(
+        "CV-HA-005",
+        High,
+        "Pod fits no node its node group launches",
+        "A node group launches, and Cluster Autoscaler models, its first instance type; a pod whose requests exceed one such node's allocatable never triggers a scale-up and stays Pending, even if a later type in the list would hold it. (Groups from `.tfvars` node_groups or aws_eks_node_group; the pod lands on groups whose labels include its nodeSelector and whose NoSchedule taints it tolerates; allocatable per data/instance-types.json, EKS AMI reservations minus a DaemonSet allowance.)",
+        "Lower the pod's requests, or put a larger instance type first in the node group.",
+        ["Cluster Autoscaler FAQ: mixed instance types (AWS)", "Amazon EKS managed node groups: instance types"],
+        []
+    ),
+    rule!(
+        "CV-QUOTA-001",
+        High,
+        "ResourceQuota blocks a max-scale rollout",
+        "At peak every workload of the namespace runs at its autoscaling ceiling plus its rollout surge (Deployment/Rollout maxSurge, default 25% rounded up; blue-green doubles) while its Jobs and CronJobs run; a quota below that sum (requests, limits, GPUs, pods) rejects pods exactly then. (LimitRange defaults apply; DaemonSets and scoped quotas are not counted.)",
+        "Raise the quota to the peak, or lower maxReplicas, maxSurge or requests.",
+        ["Kubernetes Resource Quotas", "Kubernetes Deployment rolling update: maxSurge"],
+        []
+    ),
+    rule!(
+        "CV-QUOTA-002",
+        High,
+        "ResourceQuota forbids the namespace's LoadBalancer Service",
+        "`services.loadbalancers` below the number of `type: LoadBalancer` Services in the namespace: the API server rejects the Service and its gateway never gets an address.",
+        "Raise `services.loadbalancers`, or expose the gateway another way.",
+        ["Kubernetes Resource Quotas: object count quota"],
         []
     ),
     rule!(
