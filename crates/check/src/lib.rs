@@ -48,6 +48,7 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::egress::check(inv, &mut sink);
         rules::escalation::check(inv, &mut sink);
         rules::quota::check(inv, &mut sink);
+        rules::runtime::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);

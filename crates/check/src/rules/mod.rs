@@ -8,10 +8,7 @@ pub mod egress;
 pub mod escalation;
 pub mod netpol;
 pub mod quota;
-pub mod k8s;
-pub mod terraform;
-pub mod wiring;
-pub mod workflow;
+pub mod runtime;
 pub mod k8s;
 pub mod terraform;
 pub mod wiring;
@@ -354,6 +351,33 @@ pub const RULES: &[Rule] = &[
         "`services.loadbalancers` below the number of `type: LoadBalancer` Services in the namespace: the API server rejects the Service and its gateway never gets an address.",
         "Raise `services.loadbalancers`, or expose the gateway another way.",
         ["Kubernetes Resource Quotas: object count quota"],
+        []
+    ),
+    rule!(
+        "CV-RT-001",
+        High,
+        "Setting delivered as a file the component reads from the environment",
+        "The component's runtime contract (data/runtime-contracts.json) says it reads this setting from an environment variable (or its `_CMD`/`_SECRET` indirect forms); a Secret or ConfigMap file named like the variable is never read, so the component starts without it (e.g. Airflow without its metadata database URL).",
+        "Deliver the key as the environment variable (`env.valueFrom.secretKeyRef`), or set the `_CMD` form to read the mounted file (`cat /path/KEY`).",
+        ["Apache Airflow: Setting configuration options"],
+        []
+    ),
+    rule!(
+        "CV-RT-002",
+        High,
+        "Component writes where its root filesystem is read-only",
+        "With `readOnlyRootFilesystem: true` only volume mounts are writable; a path the component's runtime contract says it writes (logs, pid files, generated config) without a writable volume makes it fail at start or at first write.",
+        "Mount an emptyDir (or a PVC) at each path the component writes.",
+        [NSA, "Apache Airflow: production deployment"],
+        []
+    ),
+    rule!(
+        "CV-RT-003",
+        Medium,
+        "Probe timeout below the component's health check",
+        "An exec or HTTP probe that gives up before the component's health check can answer (its runtime contract's timeout) restarts or unreadies healthy pods; CLI checks that start an interpreter are the usual case.",
+        "Set the probe's `timeoutSeconds` at least to the contract's.",
+        ["Kubernetes: configure liveness, readiness and startup probes"],
         []
     ),
     rule!(
