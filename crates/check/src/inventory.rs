@@ -136,6 +136,10 @@ pub struct Inventory {
     pub dockerfiles: Vec<Dockerfile>,
     pub workflows: Vec<Workflow>,
     pub tfvars: Vec<TfVars>,
+    /// Helm chart pins and values files (see `helm_inventory`).
+    pub helm: crate::helm_inventory::HelmFiles,
+    /// Text of each Terraform file, (file, text): where an expression sits inside a block.
+    pub tf_text: Vec<(String, String)>,
     pub files: usize,
     /// Parse failures, already as findings.
     pub errors: Vec<Finding>,
@@ -191,6 +195,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Inventory, LoadError> {
         inv.dockerfiles.extend(p.dockerfiles);
         inv.workflows.extend(p.workflows);
         inv.tfvars.extend(p.tfvars);
+        inv.helm.extend(p.helm);
+        inv.tf_text.extend(p.tf_text);
         inv.errors.extend(p.errors);
         inv.files += p.files;
     }
@@ -283,7 +289,10 @@ pub fn load_text(inv: &mut Inventory, file: &str, text: &str) {
     let Some(kind) = classify(file).or(Some(FileKind::Yaml)) else { return };
     inv.files += 1;
     match kind {
-        FileKind::Yaml => load_yaml(inv, file, text),
+        FileKind::Yaml => {
+            crate::helm_inventory::capture(inv, file, text);
+            load_yaml(inv, file, text)
+        }
         FileKind::Json => match serde_json::from_str::<Value>(text) {
             Ok(v) => push_k8s(inv, file, 1, 0, v, SourceMap::default()),
             Err(e) => inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}"))),
@@ -306,7 +315,7 @@ pub fn load_text(inv: &mut Inventory, file: &str, text: &str) {
 }
 
 /// Split a multi-document YAML text at `---` lines; each piece with the number of lines before it.
-fn documents(text: &str) -> Vec<(usize, String)> {
+pub(crate) fn documents(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut cur = String::new();
@@ -371,18 +380,22 @@ fn load_terraform(inv: &mut Inventory, file: &str, text: &str) {
             return;
         }
     };
+    inv.tf_text.push((file.to_string(), text.to_string()));
     // Block start lines, in order: the first line of each top-level block header.
     let lines: Vec<&str> = text.lines().collect();
     let mut starts = Vec::new();
     let mut depth = 0i32;
     for (i, l) in lines.iter().enumerate() {
         let t = l.trim_start();
+        // A block header ends its line with `{`, or opens and closes on it (`data "x" "y" {}`).
+        let header = t.split_once('{').map_or("", |(h, _)| h);
         if depth == 0
             && !t.is_empty()
             && !t.starts_with('#')
             && !t.starts_with("//")
-            && t.ends_with('{')
-            && !t.contains('=')
+            && (t.ends_with('{') || t.ends_with('}'))
+            && t.contains('{')
+            && !header.contains('=')
         {
             starts.push(i);
         }

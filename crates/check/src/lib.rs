@@ -10,6 +10,7 @@
 pub mod config;
 pub mod diff;
 pub mod finding;
+pub mod hcl_index;
 pub mod inventory;
 pub mod reach;
 pub mod rego;
@@ -50,6 +51,11 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::quota::check(inv, &mut sink);
         rules::runtime::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
+        // Terraform/AWS across files and modules: references, plan-time knowledge, IAM, CNI.
+        rules::tf_refs::check(inv, &mut sink);
+        rules::tf_plan::check(inv, &mut sink);
+        rules::iam::check(inv, &mut sink);
+        rules::cni::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);
     }

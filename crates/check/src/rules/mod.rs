@@ -11,6 +11,11 @@ pub mod quota;
 pub mod runtime;
 pub mod k8s;
 pub mod terraform;
+// Terraform/AWS classes across files and modules.
+pub mod cni;
+pub mod iam;
+pub mod tf_plan;
+pub mod tf_refs;
 pub mod wiring;
 pub mod workflow;
 
@@ -523,6 +528,62 @@ pub const RULES: &[Rule] = &[
         "Enable all EKS control-plane log types; make CloudTrail multi-region.",
         [AWS_FSBP, CIS_EKS],
         ["CKV_AWS_37", "CKV_AWS_67"]
+    ),
+    // Terraform and AWS classes judged across files and modules (rules/tf_refs.rs, tf_plan.rs,
+    // iam.rs, cni.rs; structure in hcl_index.rs).
+    rule!(
+        "CV-TF-009",
+        High,
+        "Terraform reference that does not resolve",
+        "`terraform validate` (and every plan) fails on a reference to something the module does not declare: `var.x` without `variable \"x\"`, `local.x` without a local, `module.m` without a module block or `module.m.out` where the called module has no such output, `aws_x.n` or `data.aws_x.n` without that block. Names resolve per module directory, never across directories. Judged only for directories whose `.tf` files on disk are all among the inputs; outputs only of local modules (`source = \"./…\"` or `\"../…\"`) found among the inputs. Attributes of resources are not checked against the provider schema.",
+        "Declare the variable, local, output or block, or fix the name.",
+        ["Terraform: References to named values", "terraform validate"],
+        []
+    ),
+    rule!(
+        "CV-TF-010",
+        High,
+        "Module call does not match the module's variables",
+        "Terraform rejects a `module` block that passes an argument the called module does not declare as a variable (\"Unsupported argument\") or omits a variable without a default (\"Missing required argument\"). Judged for local modules found complete among the inputs.",
+        "Pass exactly the module's variables: declare the missing variable in the module, or remove the argument; pass every variable that has no default.",
+        ["Terraform: Module blocks, input variables"],
+        []
+    ),
+    rule!(
+        "CV-TF-011",
+        High,
+        "for_each or count depends on values known only after apply",
+        "Terraform must know a `for_each`'s keys (and a `count`) when it plans: \"Invalid for_each argument … depends on resource attributes that cannot be determined until apply\". The checker evaluates what is known at plan time through locals, variables (every caller's argument) and module outputs: literals, root variables and data sources whose arguments are known are known; an attribute of a managed resource is known only when the configuration sets it from known values (ids, ARNs and everything else the provider computes are unknown); a data source whose arguments are unknown (an `aws_iam_policy_document` built on a bucket ARN) is read at apply, so all of it is unknown. A map is fine with unknown values, but its keys must be known; a `for` expression's `if` clause decides the keys, so it must be known; a set's elements are its keys; `count` must be known entirely. Limits: modules from registries and functions are approximated (a function of unknown arguments is unknown; `merge`, `concat`, `values`, `keys`, `toset`, `length`, `lookup`, `try` keep the shape they have); `-target` and `depends_on` timing are not modelled.",
+        "Key `for_each` on names from configuration (`for k, v in var.x : k => v` without a condition on computed values, or a separate known flag such as `has_policy = true`), and pass the computed value only as the map's values.",
+        ["Terraform: The for_each meta-argument (limitations on values used in for_each)", "Terraform: The count meta-argument"],
+        []
+    ),
+    rule!(
+        "CV-IAM-001",
+        High,
+        "aws:ResourceTag condition on an action that creates the resource",
+        "A resource being created has no tags yet, so a condition on `aws:ResourceTag/…` (or `<service>:ResourceTag/…`) of an Allow statement is never true for a create action on it (`*:Create*`, `ec2:RunInstances`, …): the call is denied. The tags a request sets are `aws:RequestTag/…`. Judged in `aws_iam_policy_document` statements and inline JSON policies (`jsonencode({…})`, JSON strings and heredocs) of `aws_iam_policy`, `aws_iam_role_policy`, `aws_iam_user_policy`, `aws_iam_group_policy` and `aws_iam_role` `inline_policy`, when a statement's resources are `*` or name the created resource type. Not flagged: `Null` tests that require the tag to be absent, `…IfExists` operators, tagging actions (`CreateTags`, `AddTags`, which act on existing resources), and resources of another type (a `CreateSnapshot` allowed on tagged volumes).",
+        "Condition create actions on `aws:RequestTag/…`, and keep `aws:ResourceTag/…` for actions on existing resources (as the upstream reference policies do).",
+        ["AWS IAM: Controlling access to AWS resources using tags (aws:RequestTag vs aws:ResourceTag)", "AWS Load Balancer Controller reference IAM policy"],
+        []
+    ),
+    rule!(
+        "CV-IAM-002",
+        High,
+        "Secret readable without decrypt on its KMS key",
+        "Secrets Manager decrypts a secret encrypted with a customer managed key on behalf of the caller: `secretsmanager:GetSecretValue` fails with AccessDenied unless the principal may also `kms:Decrypt` that key. The checker resolves the secrets a policy grants `GetSecretValue` on (`aws_secretsmanager_secret` references, RDS `manage_master_user_password` secrets through `master_user_secret`, through locals, variables and module outputs) and their keys (`kms_key_id`, `master_user_secret_kms_key_id`), and requires a `kms:Decrypt` grant on each key (or `*`) in the same policy or another policy attached to the same role in the input. Limits: secrets named by ARN strings or wildcards (`secret:app/*`) are not matched to secrets; a secret without a customer key (the AWS managed `aws/secretsmanager` key) needs no grant; a policy that reaches its role through module arguments is judged with the policies attached to that role in the role's module, and a policy attached to no role in the input is judged on its own; key policies and grants are not read; when a decrypt grant names a key the checker cannot trace, it does not judge.",
+        "Add a statement allowing `kms:Decrypt` on each key that encrypts a secret the principal reads (e.g. the database module's key for the RDS master secret).",
+        ["AWS Secrets Manager: Authentication and access control (permissions for customer managed keys)", "AWS KMS: kms:ViaService"],
+        []
+    ),
+    rule!(
+        "CV-CNI-001",
+        High,
+        "NetworkPolicies that the cluster's CNI does not enforce",
+        "Amazon VPC CNI enforces Kubernetes NetworkPolicies only when its add-on is configured with `enableNetworkPolicy: \"true\"` (in `configuration_values` of `aws_eks_addon` \"vpc-cni\"); otherwise every policy in the input is accepted by the API server and ignored, and the isolation it describes does not exist. Flagged when the input holds NetworkPolicy objects and a vpc-cni add-on of the same environment without that setting, and no other enforcing network plugin is in the input (Calico or Cilium DaemonSets, Tigera operator `Installation`, or a `helm_release` of cilium, calico or tigera-operator). An add-on in a shared module belongs to every environment whose root module calls it (`envs/<env>/`), and Kubernetes objects to the environment of their path (`kubernetes/<env>/`). A `configuration_values` the checker cannot read (a variable) is not judged.",
+        "Set `configuration_values = jsonencode({ enableNetworkPolicy = \"true\" })` on the vpc-cni add-on (VPC CNI 1.14 or later), or install a CNI that enforces NetworkPolicies.",
+        ["Amazon EKS: Limit pod traffic with Kubernetes network policies", "Amazon VPC CNI add-on configuration schema"],
+        []
     ),
     rule!(
         "CV-DOCKER-001",
