@@ -10,6 +10,8 @@
 pub mod config;
 pub mod diff;
 pub mod finding;
+pub mod helm_inventory;
+pub mod helm_reference;
 pub mod hcl_index;
 pub mod inventory;
 pub mod reach;
@@ -58,6 +60,9 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::cni::check(inv, &mut sink);
         rules::docker::check(inv, &mut sink);
         rules::workflow::check(inv, &mut sink);
+        rules::promql::check(inv, &mut sink);
+        rules::autoscaling_metrics::check(inv, &mut sink);
+        rules::helm_values::check(inv, &mut sink);
     }
     let objects = inv.k8s.len() + inv.terraform.len() + inv.dockerfiles.len() + inv.workflows.len();
     config.apply(Report { findings, summary: finding::Summary { files: inv.files, objects, ..Default::default() } })

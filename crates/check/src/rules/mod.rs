@@ -18,6 +18,10 @@ pub mod tf_plan;
 pub mod tf_refs;
 pub mod wiring;
 pub mod workflow;
+// PromQL, autoscaler metric semantics, Helm values against the pinned chart.
+pub mod autoscaling_metrics;
+pub mod helm_values;
+pub mod promql;
 
 use crate::finding::{Finding, Severity};
 
@@ -637,6 +641,71 @@ pub const RULES: &[Rule] = &[
         "Titles, bodies and branch names are attacker-controlled; `${{ }}` pastes them into the shell.",
         "Pass event data through `env:` and quote it in the script.",
         ["GitHub security hardening for Actions"],
+        []
+    ),
+    // PromQL and autoscaler metric semantics (rules/promql.rs, rules/autoscaling_metrics.rs).
+    rule!(
+        "CV-PROM-001",
+        High,
+        "PromQL query does not parse",
+        "A query Prometheus rejects fails at run time, not at apply time: a KEDA trigger whose query does not parse never produces a metric (the HPA sees errors and holds or falls back), a PrometheusRule with a bad `expr` is refused by the operator's admission webhook or never evaluates, and an analysis metric errors every run. Queries are parsed with `promql-parser` (the Prometheus grammar, including type checks such as `rate` of an instant vector); Argo Rollouts `{{args.*}}` placeholders are replaced by a value of the kind their position needs before parsing.",
+        "Fix the query at the reported line (the parser's message says what is wrong); try it in the Prometheus UI or `promtool`.",
+        ["Prometheus: Querying basics", "KEDA Prometheus scaler", "Prometheus Operator PrometheusRule"],
+        []
+    ),
+    rule!(
+        "CV-PROM-002",
+        High,
+        "PromQL query returns several series where one is required",
+        "KEDA's Prometheus scaler takes the one element of the query result and fails with \"returned multiple elements\" when there are more; an Argo Rollouts condition on `result[0]` judges an arbitrary one of several series. A top-level aggregation with `by (labels)` (`sum(rate(x[1m])) by (pod)`), `without (…)`, `topk(k>1, …)`, `count_values`, or no aggregation over a selector returns one series per label value or per matching series. Single: an aggregation without grouping or with `by ()`, `scalar(…)`, `vector(…)`, numbers, `histogram_quantile` over `sum by (le)`, one-to-one arithmetic where one side is single, `single or vector(0)`. Limits: the checker does not know a metric's labels, so an unaggregated selector always counts as several series (aggregate it: `sum`/`max` of one series costs nothing); analysis conditions that iterate the result (`all(result, …)`, `len(result)`) are taken to expect several; PrometheusRule expressions may return any number.",
+        "Aggregate to one series at the top: `sum(rate(x[2m]))` instead of `sum(rate(x[2m])) by (pod)`; pick the figure you scale on (a total with `AverageValue`, an average or maximum with `Value`).",
+        ["KEDA Prometheus scaler (\"query must return a vector/scalar single element response\")", "Argo Rollouts Prometheus analysis"],
+        []
+    ),
+    rule!(
+        "CV-SCALE-001",
+        High,
+        "Autoscaler metric type makes replicas independent of load",
+        "A KEDA ScaledObject trigger becomes an External metric of the HPA KEDA creates, with the trigger's `metricType` (default `AverageValue` for every scaler except cpu/memory). With `AverageValue` the HPA computes desired = ceil(metric / target), without the current replica count: the metric must be a total that replicas share (requests per second, queue length). A per-pod figure — a top-level `avg`, `max`, `min`, `quantile`, `stddev` or a ratio of two vectors — does not grow with the work to share, so replicas follow the figure's size, not the load: an average GPU utilisation of at most 100% with target 70 can never ask for more than 2 replicas. With `Value` the HPA computes desired = ceil(current replicas × metric / target): right for a per-pod figure, which falls as replicas are added, but a total rate (`sum(rate(…))`) is not reduced by adding replicas, so above the target replicas multiply every cycle up to maxReplicaCount and below it they shrink to the minimum. Other shapes (a total of a gauge such as a backlog, `count`, a bare selector) are not judged.",
+        "Per-pod figure: set `metricType: Value`. Total rate: keep `metricType: AverageValue` and set the threshold to the load one replica handles.",
+        ["Kubernetes HPA algorithm details (External metrics: Value and AverageValue)", "KEDA ScaledObject spec: triggers[].metricType"],
+        []
+    ),
+    rule!(
+        "CV-SCALE-002",
+        High,
+        "Utilization metric type on a trigger that has none",
+        "KEDA accepts `metricType: Utilization` only on cpu and memory triggers (a percentage of the pods' requests); every other scaler rejects it (`ErrScalerUnsupportedUtilizationMetricType`), so the ScaledObject never becomes ready and the workload does not scale on that trigger.",
+        "Use `AverageValue` (a total shared by replicas) or `Value` (a per-pod figure) on non-resource triggers.",
+        ["KEDA ScaledObject spec: triggers[].metricType"],
+        []
+    ),
+    // Helm values against the pinned chart version (rules/helm_values.rs, helm_reference.rs).
+    rule!(
+        "CV-HELM-001",
+        Medium,
+        "Helm values key the pinned chart does not have",
+        "Helm merges values into the chart's defaults and renders templates that read the keys they know; a key no template reads is dropped without a word, so a typo or a key from another chart version is a setting that silently does not happen. A values file `<name>.values.yaml` below a `charts.yaml` is judged against the chart and version that list pins for `<name>`: every key path must be in that version's values.yaml or values.schema.json, or sit under an open map or list (default `{}`, `[]`, `null` or a scalar; a pass-through map such as `extraArgs`), or be a path the chart's templates read although values.yaml leaves it out (the reference's template scan), or belong to a subchart (its key prefix, checked against the subchart's own data; `global.*` against every subchart). Istio charts keep their defaults under `_internal_defaults_do_not_set`: the same keys are valid at the top level and writing under `_internal_defaults_do_not_set` or `defaults` is a finding. Reference data is embedded from `data/reference/helm/` (upstream files, provenance in its README).",
+        "Use the key the pinned chart version has (the message suggests a near sibling when there is one), or pin the chart version that has the key.",
+        ["Helm: Values files", "data/reference/helm/README.md (pinned charts' upstream values.yaml and values.schema.json)"],
+        []
+    ),
+    rule!(
+        "CV-HELM-002",
+        Low,
+        "Helm values that cannot be judged against their chart",
+        "A values file whose chart list pins no chart of its name, whose pinned chart version has no reference data, or whose keys go to a subchart without reference data cannot be checked for keys the chart ignores; saying so is better than a silent pass.",
+        "Pin the chart in `charts.yaml`, or add the pinned version's Chart.yaml, values.yaml and values.schema.json under `data/reference/helm/<chart>/<version>/` with their provenance.",
+        ["data/reference/helm/README.md"],
+        []
+    ),
+    rule!(
+        "CV-HELM-003",
+        High,
+        "Helm values the chart's values.schema.json rejects",
+        "When a chart ships values.schema.json, `helm install`/`helm template` validates the chart's defaults merged with the user's values against it and refuses to render on any error: a wrong type, a value outside an enum, a missing required key, or an unknown key where the schema is closed (`additionalProperties: false`, as in cert-manager, istio-gateway and the OpenTelemetry charts). The check performs the same merge (maps key by key, a `null` deletes a default) and validates it with a JSON-Schema validator; only errors at keys the values file sets are reported.",
+        "Change the value to what the schema allows, or remove the key.",
+        ["Helm: Schema files (values.schema.json)"],
         []
     ),
 ];
