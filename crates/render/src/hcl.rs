@@ -1,12 +1,11 @@
-//! HCL helpers: typed builders for the expressions Terraform code uses most, and printing in
-//! canonical `terraform fmt` style.
+//! HCL helpers: typed builders for the expressions Terraform code uses most, and the printer
+//! that writes hcl-rs syntax trees in canonical `terraform fmt` form.
 //!
-//! Documents are built as hcl-rs syntax trees and printed by hcl-rs's formatter. One thing that
-//! formatter does not do is what `terraform fmt` does to runs of attributes: align their `=`.
-//! [`align_equals`] reproduces hclwrite's rule (a run of consecutive lines that each assign a
-//! complete single-line value is aligned; a line that opens a multi-line value, a block header,
-//! a comment or a blank line ends the run), so the output is what `terraform fmt` would leave
-//! unchanged.
+//! Printing is two passes: [`layout`] turns the tree into text and decides where lines break
+//! (the one thing the formatter never changes); [`hclwrite`], a port of HashiCorp's
+//! `hclwrite.Format` over a lexer with `hclsyntax`'s token kinds ([`lex`]), then sets every
+//! space exactly as `terraform fmt` does. `scripts/validate` runs HashiCorp's own parser and
+//! formatter over the bundle to hold the port to that.
 
 use hcl::expr::{FuncCall, Traversal, TraversalOperator, Variable};
 use hcl::{Body, Expression, Identifier};
@@ -59,12 +58,17 @@ pub fn object<K: Into<String>>(items: impl IntoIterator<Item = (K, Expression)>)
     Expression::Object(obj)
 }
 
-/// The attribute key that stands for a comment line. hcl-rs trees carry no comments, so a
-/// comment travels through the tree as this attribute (its value is the whole comment text,
-/// escaped by hcl-rs like any string) and becomes a real comment line when printed.
-const COMMENT_KEY: &str = "__cerverus_comment";
+mod hclwrite;
+mod layout;
+mod lex;
 
-/// A `# text` comment line, placed where this attribute stands in the tree.
+pub use hclwrite::format;
+use layout::COMMENT_KEY;
+pub use layout::MAX_WIDTH;
+
+/// A `# text` comment line, placed where this attribute stands in the tree. hcl-rs trees carry
+/// no comments, so a comment travels through the tree as an attribute with a reserved key and
+/// becomes a comment line when printed, attached to the item below it.
 pub fn comment(text: impl AsRef<str>) -> hcl::Attribute {
     hcl::Attribute::new(COMMENT_KEY, format!("# {}", text.as_ref()))
 }
@@ -79,47 +83,12 @@ pub fn trivy_ignore(id: &str) -> hcl::Attribute {
     hcl::Attribute::new(COMMENT_KEY, format!("#trivy:ignore:{id}"))
 }
 
-/// Turn comment attributes back into comment lines; a comment directly above a block is kept
-/// adjacent to it (waivers must touch what they waive).
-fn place_comments(text: &str) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut after_comment = false;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(COMMENT_KEY) {
-            let indent = &line[..line.len() - trimmed.len()];
-            let value = hcl::parse(trimmed)
-                .ok()
-                .and_then(|body| body.into_attributes().next())
-                .and_then(|attr| match attr.expr {
-                    Expression::String(s) => Some(s),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            lines.push(format!("{indent}{value}"));
-            after_comment = true;
-            continue;
-        }
-        if after_comment && trimmed.is_empty() {
-            continue;
-        }
-        after_comment = false;
-        lines.push(line.to_string());
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
-}
-
-/// Print `body` in canonical `terraform fmt` style, after a header comment.
+/// Print `body` in canonical `terraform fmt` form, after a header comment.
+///
+/// The layout pass decides the line breaks; a port of `hclwrite.Format` then sets every
+/// space, so the text is a fixed point of `terraform fmt`. Heredoc content is written
+/// byte-for-byte as given.
 pub fn to_terraform(body: &Body, header: &str) -> String {
-    let mut buf = Vec::new();
-    let mut fmt =
-        hcl::format::Formatter::builder().indent(b"  ").compact_arrays(true).prefer_ident_keys(true).build(&mut buf);
-    use hcl::format::Format;
-    // Formatting into memory cannot fail for a syntax tree hcl-rs built itself.
-    let _ = body.format(&mut fmt);
-    let text = String::from_utf8_lossy(&buf).into_owned();
     let mut out = String::new();
     for line in header.lines() {
         out.push_str("# ");
@@ -129,106 +98,21 @@ pub fn to_terraform(body: &Body, header: &str) -> String {
     if !header.is_empty() {
         out.push('\n');
     }
-    out.push_str(&align_equals(&place_comments(&text)));
-    if !out.ends_with('\n') {
-        out.push('\n');
+    out.push_str(&layout::print_body(body));
+    let mut text = format(&out);
+    while text.ends_with("\n\n") {
+        text.pop();
     }
-    out
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
-/// Align `=` in runs of single-line attribute assignments, as `terraform fmt` does.
+/// `hclwrite.Format` of `text` (the name is from when only `=` alignment was reproduced; it
+/// now applies every rule: indentation, spacing, `=` and comment alignment).
 pub fn align_equals(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let cells: Vec<Option<(String, String)>> = lines.iter().map(|l| split_assign(l)).collect();
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut i = 0;
-    while i < lines.len() {
-        if cells[i].is_none() {
-            out.push_str(lines[i].trim_end());
-            out.push('\n');
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < lines.len() && cells[i].is_some() {
-            i += 1;
-        }
-        let width = cells[start..i].iter().flatten().map(|(lead, _)| lead.chars().count()).max().unwrap_or(0);
-        for (lead, rest) in cells[start..i].iter().flatten() {
-            out.push_str(lead);
-            out.push_str(&" ".repeat(width - lead.chars().count() + 1));
-            out.push('=');
-            if !rest.is_empty() {
-                out.push(' ');
-                out.push_str(rest);
-            }
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// If `line` assigns a complete value (`lead = rest` with balanced brackets after the `=`),
-/// return the lead (with indentation, trailing spaces trimmed) and the trimmed rest.
-fn split_assign(line: &str) -> Option<(String, String)> {
-    let trimmed = line.trim_start();
-    if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
-        return None;
-    }
-    let chars: Vec<char> = line.chars().collect();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut template_depth = 0usize;
-    let mut eq_at = None;
-    let mut net = 0i32;
-    let mut j = 0;
-    while j < chars.len() {
-        let c = chars[j];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '$' && chars.get(j + 1) == Some(&'{') {
-                template_depth += 1;
-                j += 1;
-            } else if c == '}' && template_depth > 0 {
-                template_depth -= 1;
-            } else if c == '"' && template_depth == 0 {
-                in_string = false;
-            }
-            j += 1;
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '#' => break,
-            '{' | '[' | '(' if eq_at.is_some() => net += 1,
-            '}' | ']' | ')' if eq_at.is_some() => net -= 1,
-            '=' if eq_at.is_none() && j > 0 => {
-                let prev = chars[j - 1];
-                let next = chars.get(j + 1).copied();
-                let operator = matches!(prev, '=' | '!' | '<' | '>') || matches!(next, Some('=') | Some('>'));
-                if !operator && !line[..byte_index(line, j)].trim().is_empty() {
-                    eq_at = Some(j);
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    let eq = eq_at?;
-    if net != 0 {
-        return None;
-    }
-    let split = byte_index(line, eq);
-    let lead = line[..split].trim_end().to_string();
-    let rest = line[split + 1..].trim().to_string();
-    Some((lead, rest))
-}
-
-fn byte_index(s: &str, char_index: usize) -> usize {
-    s.char_indices().nth(char_index).map_or(s.len(), |(i, _)| i)
+    format(text)
 }
 
 #[cfg(test)]
@@ -244,8 +128,8 @@ mod tests {
 
     #[test]
     fn ignores_equals_inside_strings_and_operators() {
-        let input = "  a = \"x = y\"\n  bb = var.a == 1 ? \"p\" : \"q\"\n";
-        let want = "  a  = \"x = y\"\n  bb = var.a == 1 ? \"p\" : \"q\"\n";
+        let input = "b {\n  a = \"x = y\"\n  bb = var.a == 1 ? \"p\" : \"q\"\n}\n";
+        let want = "b {\n  a  = \"x = y\"\n  bb = var.a == 1 ? \"p\" : \"q\"\n}\n";
         assert_eq!(align_equals(input), want);
     }
 
