@@ -9,7 +9,9 @@ use hcl::Body;
 use super::dsl::*;
 use super::env::{LOCK_TABLE, STATE_BUCKET, aws_providers, versions_tf};
 use super::module::{HEADER, output};
-use super::modules::common::{account_data, bucket_hardening, condition, kms_key, principals};
+use super::modules::common::{
+    access_log_bucket_policy, account_data, bucket_hardening, condition, kms_key, principals,
+};
 use crate::hcl::to_terraform;
 
 pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
@@ -20,6 +22,15 @@ pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
     aws_providers(platform, "shared", &mut p);
     b.add("providers.tf", to_terraform(&p.body(), HEADER))?;
     b.add("main.tf", to_terraform(&main_tf(platform), HEADER))?;
+    let mut vars = File::new();
+    vars.push(
+        block("variable")
+            .label("tags")
+            .a("description", "Tags added to every bootstrap resource, on top of the provider's default_tags.")
+            .a("type", map_of(ty("string")))
+            .a("default", object(Vec::<(&str, hcl::Expression)>::new())),
+    );
+    b.add("variables.tf", to_terraform(&vars.body(), HEADER))?;
     let mut outs = File::new();
     for o in [
         output("state_bucket", "Bucket holding every environment's Terraform state.", path("aws_s3_bucket.state.id")),
@@ -37,7 +48,9 @@ pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
 fn main_tf(platform: &Platform) -> Body {
     let mut f = File::new();
     f.push(
-        block("locals").a("tags", object([("Component", s("bootstrap"))])).a("repositories", repositories(platform)),
+        block("locals")
+            .a("tags", call("merge", vec![var("tags"), object([("Component", s("bootstrap"))])]))
+            .a("repositories", repositories(platform)),
     );
     account_data(&mut f);
     f.push(block("locals").a("tags_all", var_free_tags()));
@@ -107,22 +120,19 @@ fn main_tf(platform: &Platform) -> Body {
                 .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7)),
         ),
     );
+    f.push(
+        data("aws_iam_policy_document", "state").b(block("statement")
+            .a("sid", "DenyInsecureTransport")
+            .a("effect", "Deny")
+            .a("actions", strs(["s3:*"]))
+            .a("resources", list([path("aws_s3_bucket.state.arn"), tpl("${aws_s3_bucket.state.arn}/*")]))
+            .b(principals("*", strs(["*"])))
+            .b(condition("Bool", "aws:SecureTransport", strs(["false"])))),
+    );
+    // The log bucket receives the state and audit buckets' access logs: the same policy as every
+    // access-log bucket, which lets S3's logging service write.
+    f.push(access_log_bucket_policy("state_logs"));
     for local in ["state", "state_logs"] {
-        f.push(
-            data("aws_iam_policy_document", local).b(block("statement")
-                .a("sid", "DenyInsecureTransport")
-                .a("effect", "Deny")
-                .a("actions", strs(["s3:*"]))
-                .a(
-                    "resources",
-                    list([
-                        path(&format!("aws_s3_bucket.{local}.arn")),
-                        tpl(format!("${{aws_s3_bucket.{local}.arn}}/*")),
-                    ]),
-                )
-                .b(principals("*", strs(["*"])))
-                .b(condition("Bool", "aws:SecureTransport", strs(["false"])))),
-        );
         f.push(
             resource("aws_s3_bucket_policy", local)
                 .a("bucket", path(&format!("aws_s3_bucket.{local}.id")))
@@ -155,9 +165,9 @@ fn main_tf(platform: &Platform) -> Body {
         block("module")
             .label("registry")
             .a("source", "../modules/registry")
+            .a("providers", object_ref_keys([(path("aws"), path("aws")), (path("aws.dr"), path("aws.dr"))]))
             .a("name", platform.name.as_str())
             .a("repositories", path("local.repositories"))
-            .a("replication_region", platform.dr_region.as_str())
             .a("tags", path("local.tags")),
     );
     f.body()

@@ -13,6 +13,7 @@ use cerverus_spec::{BucketAccess, TaintEffect};
 use hcl::{Body, Expression};
 
 use super::dsl::*;
+use super::iam_json;
 use super::module::{HEADER, Variable, output};
 use super::modules::common::{condition, statement};
 use crate::hcl::to_terraform;
@@ -68,6 +69,7 @@ const ADDON_ROLES: &[AddonRole] = &[
         service_account: "external-secrets",
         managed: &[],
     },
+    AddonRole { key: "s3-csi", namespace: "kube-system", service_account: "s3-csi-driver-sa", managed: &[] },
     AddonRole { key: "velero", namespace: "velero", service_account: "velero", managed: &[] },
     AddonRole { key: "cert-manager", namespace: "cert-manager", service_account: "cert-manager", managed: &[] },
 ];
@@ -85,7 +87,7 @@ pub fn render(platform: &Platform, env: &Env) -> Result<Bundle, BundleError> {
         vars.push(v.block_public());
     }
     b.add("variables.tf", to_terraform(&vars.body(), HEADER))?;
-    b.add("terraform.tfvars", to_terraform(&tfvars(env), HEADER))?;
+    b.add("terraform.tfvars", to_terraform(&tfvars(platform, env), HEADER))?;
     let mut outs = File::new();
     for o in root_outputs() {
         outs.push(block("output").label(o.name).a("description", o.description).a("value", o.value));
@@ -221,8 +223,19 @@ fn root_variables() -> Vec<Variable> {
                     "taints",
                     list_of(object_of([("key", ty("string")), ("value", ty("string")), ("effect", ty("string"))])),
                 ),
+                ("availability_zones", list_of(ty("string"))),
             ])),
-            "Managed node groups, from the spec's node pools.",
+            "Managed node groups, from the spec's node pools (a group pinned to zones launches only there).",
+        ),
+        Variable::new(
+            "admin_kubernetes_groups",
+            list_of(ty("string")),
+            "Kubernetes groups of the break-glass admin roles (bound to cluster-admin in the cluster).",
+        ),
+        Variable::new(
+            "access_groups",
+            map_of(list_of(ty("string"))),
+            "People's access roles: key → the Kubernetes RBAC groups its EKS access entry carries.",
         ),
         Variable::new(
             "postgres",
@@ -345,8 +358,12 @@ fn main_tf() -> File {
             .a("log_retention_days", var("cluster_log_retention_days"))
             .a("node_groups", var("node_groups"))
             .a("ssh_key_name", var("ssh_key_name"))
+            .a("private_subnet_ids_by_az", call("zipmap", vec![var("azs"), path("module.network.private_subnet_ids")]))
             .a("admin_role_arns", var("admin_role_arns"))
+            .a("admin_kubernetes_groups", var("admin_kubernetes_groups"))
+            .a("access_groups", var("access_groups"))
             .a("irsa_roles", path("local.irsa_roles"))
+            .a("irsa_inline_policies", path("local.irsa_inline_policies"))
             .a("tags", path("local.tags")),
     );
     f.push(
@@ -484,31 +501,71 @@ fn iam_tf() -> File {
             .b(statement("CompleteLifecycle", &["autoscaling:CompleteLifecycleAction"], strs(["*"]))
                 .b(condition("StringEquals", tpl(cluster_tag), strs(["owned"])))),
     );
+    // External Secrets reads the environment's secrets and the stores' generated credentials, and
+    // needs kms:Decrypt on every key that encrypts one of them. The keys come from the same module
+    // outputs as the secrets (each secret's own kms_key_id), so a store added later brings its key.
+    let store_secrets = call(
+        "concat",
+        vec![
+            for_expr(None, "d", call("values", vec![path("module.database")]), None, path("d.master_user_secret_arn")),
+            for_expr(None, "c", call("values", vec![path("module.cache")]), None, path("c.auth_token_secret_arn")),
+        ],
+    );
+    let secret_keys = call(
+        "distinct",
+        vec![call(
+            "concat",
+            vec![
+                list([path("module.secrets.kms_key_arn")]),
+                for_expr(
+                    None,
+                    "d",
+                    call("values", vec![path("module.database")]),
+                    None,
+                    path("d.master_user_secret_kms_key_arn"),
+                ),
+                for_expr(None, "c", call("values", vec![path("module.cache")]), None, path("c.auth_token_kms_key_arn")),
+            ],
+        )],
+    );
     f.push(
         data("aws_iam_policy_document", "external_secrets")
             .b(statement(
                 "ReadEnvironmentSecrets",
-                &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"],
+                &[
+                    "secretsmanager:GetResourcePolicy",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecretVersionIds",
+                ],
                 list([tpl("arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:cerverus/${var.environment}/*")]),
             ))
             .b(statement(
                 "ReadStoreCredentials",
-                &["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                call(
-                    "concat",
-                    vec![
-                        for_expr(None, "d", call("values", vec![path("module.database")]), None, path("d.master_user_secret_arn")),
-                        for_expr(None, "c", call("values", vec![path("module.cache")]), None, path("c.auth_token_secret_arn")),
-                    ],
-                ),
+                &[
+                    "secretsmanager:GetResourcePolicy",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:ListSecretVersionIds",
+                ],
+                store_secrets,
             ))
-            .b(statement("DecryptSecrets", &["kms:Decrypt"], list([path("module.secrets.kms_key_arn")]))),
+            .b(statement("DecryptSecrets", &["kms:Decrypt"], secret_keys)
+                .b(condition("StringEquals", "kms:ViaService", list([tpl("secretsmanager.${data.aws_region.current.region}.amazonaws.com")])))),
     );
+    // velero-plugin-for-aws's published policy (data/reference/iam/velero-plugin-for-aws.json):
+    // EBS snapshot and volume calls on "*" with no tag conditions (a condition on aws:ResourceTag
+    // can never hold for a snapshot or volume being created), the backup bucket's objects and
+    // listing, and the bucket key.
     f.push(
         data("aws_iam_policy_document", "velero")
             .skip(
                 "CKV_AWS_356",
-                "EBS snapshot Describe* calls cannot be scoped; snapshot creation and deletion are limited by tag",
+                "the upstream velero-plugin-for-aws policy: Velero snapshots the EBS volume of any PersistentVolume it backs up and restores volumes from those snapshots, whose IDs are not known in advance",
+            )
+            .skip(
+                "CKV_AWS_111",
+                "the upstream velero-plugin-for-aws policy: snapshot and volume creation cannot be scoped to resources that do not exist yet",
             )
             .b(statement(
                 "ListBackups",
@@ -520,6 +577,7 @@ fn iam_tf() -> File {
                 &[
                     "s3:GetObject",
                     "s3:PutObject",
+                    "s3:PutObjectTagging",
                     "s3:DeleteObject",
                     "s3:AbortMultipartUpload",
                     "s3:ListMultipartUploadParts",
@@ -531,13 +589,18 @@ fn iam_tf() -> File {
                 &["kms:Decrypt", "kms:GenerateDataKey"],
                 list([path("module.storage.kms_key_arn")]),
             ))
-            .b(statement("DescribeVolumes", &["ec2:DescribeVolumes", "ec2:DescribeSnapshots"], strs(["*"])))
             .b(statement(
-                "Snapshots",
-                &["ec2:CreateSnapshot", "ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteSnapshot"],
+                "VolumeSnapshots",
+                &[
+                    "ec2:DescribeVolumes",
+                    "ec2:DescribeSnapshots",
+                    "ec2:CreateTags",
+                    "ec2:CreateVolume",
+                    "ec2:CreateSnapshot",
+                    "ec2:DeleteSnapshot",
+                ],
                 strs(["*"]),
-            )
-            .b(condition("StringEquals", "aws:ResourceTag/ManagedBy", strs(["cerverus"])))),
+            )),
     );
     f.push(
         data("aws_iam_policy_document", "cert_manager")
@@ -548,77 +611,92 @@ fn iam_tf() -> File {
                 list([tpl("arn:${data.aws_partition.current.partition}:route53:::change/*")]),
             ))
             .b(statement(
-                "ChangeRecords",
+                "ChangeTxtRecords",
                 &["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
                 list([tpl("arn:${data.aws_partition.current.partition}:route53:::hostedzone/*")]),
-            ))
+            )
+            .b(condition(
+                "ForAllValues:StringEquals",
+                "route53:ChangeResourceRecordSetsRecordTypes",
+                strs(["TXT"]),
+            )))
             .b(statement("FindZones", &["route53:ListHostedZonesByName"], strs(["*"]))),
     );
+    // The controller's own published policy for the pinned version, statement for statement.
+    let mut lbc = data("aws_iam_policy_document", "load_balancer_controller")
+        .skip("CKV_AWS_356", "the upstream aws-load-balancer-controller v2.13 policy (data/reference/iam): Describe/Get calls of EC2, ELB, ACM, WAF and Shield cannot be scoped to resources")
+        .skip("CKV_AWS_111", "the upstream aws-load-balancer-controller v2.13 policy: creates are conditioned on aws:RequestTag/elbv2.k8s.aws/cluster and changes on aws:ResourceTag/elbv2.k8s.aws/cluster; listener, rule, WAF and Shield calls act on resources the controller discovers from annotations");
+    lbc = lbc.bs(iam_json::statements(iam_json::LOAD_BALANCER_CONTROLLER).unwrap_or_default());
+    f.push(lbc);
+
+    // The Mountpoint for S3 CSI driver mounts with its own role (driver-level credentials), so it
+    // reaches exactly the buckets workloads declare, with the access they declare: AWS's
+    // documented minimum for Mountpoint (list the bucket; read, and for writers put, abort and
+    // delete objects) plus the bucket key.
+    let declared = |field: &str| {
+        call(
+            "distinct",
+            vec![call(
+                "flatten",
+                vec![for_expr(
+                    None,
+                    "r",
+                    call("values", vec![var("workload_roles")]),
+                    None,
+                    path(&format!("r.{field}")),
+                )],
+            )],
+        )
+    };
     f.push(
-        data("aws_iam_policy_document", "load_balancer_controller")
-            .skip("CKV_AWS_356", "Describe* and Get* calls of EC2, ELB, ACM and WAF cannot be scoped to resources; mutating calls are limited to resources tagged for this cluster")
-            .skip("CKV_AWS_111", "writes are conditioned on the elbv2.k8s.aws/cluster tag; AWS does not allow resource-level scoping for CreateLoadBalancer and CreateTargetGroup before the ARN exists")
+        block("locals")
+            .a("mounted_read_buckets", declared("read_buckets"))
+            .a("mounted_write_buckets", declared("write_buckets")),
+    );
+    let all_mounted = call(
+        "distinct",
+        vec![call("concat", vec![path("local.mounted_read_buckets"), path("local.mounted_write_buckets")])],
+    );
+    f.push(
+        data("aws_iam_policy_document", "s3_csi")
             .b(statement(
-                "Discover",
-                &[
-                    "ec2:DescribeAccountAttributes",
-                    "ec2:DescribeAddresses",
-                    "ec2:DescribeAvailabilityZones",
-                    "ec2:DescribeInternetGateways",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeTags",
-                    "ec2:GetSecurityGroupsForVpc",
-                    "elasticloadbalancing:Describe*",
-                    "acm:ListCertificates",
-                    "acm:DescribeCertificate",
-                    "wafv2:GetWebACL",
-                    "wafv2:GetWebACLForResource",
-                    "shield:GetSubscriptionState",
-                ],
-                strs(["*"]),
+                "MountDeclaredBuckets",
+                &["s3:ListBucket"],
+                for_expr(None, "b", all_mounted.clone(), None, path("module.storage.bucket_arns[b]")),
             ))
             .b(statement(
-                "CreateTaggedForCluster",
-                &["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "ec2:CreateSecurityGroup"],
-                strs(["*"]),
-            )
-            .b(condition("Null", "aws:RequestTag/elbv2.k8s.aws/cluster", strs(["false"]))))
+                "ReadDeclaredObjects",
+                &["s3:GetObject"],
+                for_expr(None, "b", all_mounted, None, tpl("${module.storage.bucket_arns[b]}/*")),
+            ))
+            .b(dynamic(
+                "statement",
+                cond(gt(call("length", vec![path("local.mounted_write_buckets")]), num(0)), list([num(1)]), list([])),
+                block("content")
+                    .a("sid", "WriteDeclaredObjects")
+                    .a("effect", "Allow")
+                    .a("actions", strs(["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]))
+                    .a(
+                        "resources",
+                        for_expr(
+                            None,
+                            "b",
+                            path("local.mounted_write_buckets"),
+                            None,
+                            tpl("${module.storage.bucket_arns[b]}/*"),
+                        ),
+                    ),
+            ))
             .b(statement(
-                "ManageClusterResources",
-                &[
-                    "elasticloadbalancing:ModifyLoadBalancerAttributes",
-                    "elasticloadbalancing:SetIpAddressType",
-                    "elasticloadbalancing:SetSecurityGroups",
-                    "elasticloadbalancing:SetSubnets",
-                    "elasticloadbalancing:DeleteLoadBalancer",
-                    "elasticloadbalancing:ModifyTargetGroup",
-                    "elasticloadbalancing:ModifyTargetGroupAttributes",
-                    "elasticloadbalancing:DeleteTargetGroup",
-                    "elasticloadbalancing:RegisterTargets",
-                    "elasticloadbalancing:DeregisterTargets",
-                    "elasticloadbalancing:CreateListener",
-                    "elasticloadbalancing:DeleteListener",
-                    "elasticloadbalancing:CreateRule",
-                    "elasticloadbalancing:DeleteRule",
-                    "elasticloadbalancing:ModifyListener",
-                    "elasticloadbalancing:ModifyRule",
-                    "elasticloadbalancing:AddTags",
-                    "elasticloadbalancing:RemoveTags",
-                    "ec2:AuthorizeSecurityGroupIngress",
-                    "ec2:RevokeSecurityGroupIngress",
-                    "ec2:DeleteSecurityGroup",
-                    "ec2:CreateTags",
-                ],
-                strs(["*"]),
-            )
-            .b(condition("Null", "aws:ResourceTag/elbv2.k8s.aws/cluster", strs(["false"])))),
+                "UseBucketKey",
+                &["kms:Decrypt", "kms:GenerateDataKey"],
+                list([path("module.storage.kms_key_arn")]),
+            )),
     );
 
-    // IRSA roles: the workloads', then the add-ons'.
+    // IRSA roles: the workloads', then the add-ons'. Which roles have an inline policy is decided
+    // here from static keys; the documents (unknown until the resources they name exist) are only
+    // the map's values, so every for_each over them has known keys at plan time.
     let workload_roles = for_expr(
         Some("k"),
         "r",
@@ -628,20 +706,17 @@ fn iam_tf() -> File {
             ("namespace", path("r.namespace")),
             ("service_account", path("r.service_account")),
             ("policy_arns", list([])),
-            ("policy_json", path("data.aws_iam_policy_document.workload[k].json")),
         ]),
     );
-    let addon =
+    let workload_policies = for_expr(
+        Some("k"),
+        "r",
+        var("workload_roles"),
+        Some(path("k")),
+        path("data.aws_iam_policy_document.workload[k].json"),
+    );
+    let addon_role =
         |a: &AddonRole| {
-            let json = match a.key {
-                "cluster-autoscaler" => path("data.aws_iam_policy_document.cluster_autoscaler.json"),
-                "aws-load-balancer-controller" => path("data.aws_iam_policy_document.load_balancer_controller.json"),
-                "node-termination-handler" => path("data.aws_iam_policy_document.node_termination_handler.json"),
-                "external-secrets" => path("data.aws_iam_policy_document.external_secrets.json"),
-                "velero" => path("data.aws_iam_policy_document.velero.json"),
-                "cert-manager" => path("data.aws_iam_policy_document.cert_manager.json"),
-                _ => s(""),
-            };
             (
                 a.key,
                 object([
@@ -653,19 +728,70 @@ fn iam_tf() -> File {
                             tpl(format!("arn:${{data.aws_partition.current.partition}}:iam::aws:policy/{m}"))
                         })),
                     ),
-                    ("policy_json", json),
                 ]),
             )
         };
-    f.push(block("locals").a("irsa_roles", call("merge", vec![workload_roles, object(ADDON_ROLES.iter().map(addon))])));
+    let addon_policies: Vec<(&str, Expression)> = ADDON_ROLES
+        .iter()
+        .filter_map(|a| {
+            addon_policy_document(a.key).map(|doc| (a.key, path(&format!("data.aws_iam_policy_document.{doc}.json"))))
+        })
+        .filter(|(k, _)| *k != "s3-csi")
+        .collect();
+    // The Mountpoint driver's document has no statement to grant when no workload declares a
+    // bucket; whether one does is known from the tfvars.
+    let s3_csi_policy = cond(
+        gt(
+            call(
+                "length",
+                vec![call("concat", vec![path("local.mounted_read_buckets"), path("local.mounted_write_buckets")])],
+            ),
+            num(0),
+        ),
+        object([("s3-csi", path("data.aws_iam_policy_document.s3_csi.json"))]),
+        Expression::Object(Default::default()),
+    );
+    f.push(
+        block("locals")
+            .a("irsa_roles", call("merge", vec![workload_roles, object(ADDON_ROLES.iter().map(addon_role))]))
+            .a("irsa_inline_policies", call("merge", vec![workload_policies, object(addon_policies), s3_csi_policy])),
+    );
     f
+}
+
+/// The `aws_iam_policy_document` (in `iam.tf`) of an add-on's inline policy, if it has one.
+fn addon_policy_document(key: &str) -> Option<&'static str> {
+    match key {
+        "cluster-autoscaler" => Some("cluster_autoscaler"),
+        "aws-load-balancer-controller" => Some("load_balancer_controller"),
+        "node-termination-handler" => Some("node_termination_handler"),
+        "external-secrets" => Some("external_secrets"),
+        "velero" => Some("velero"),
+        "cert-manager" => Some("cert_manager"),
+        "s3-csi" => Some("s3_csi"),
+        _ => None,
+    }
 }
 
 fn root_outputs() -> Vec<super::module::Output> {
     vec![
         output("cluster_name", "EKS cluster name.", path("module.eks.cluster_name")),
         output("cluster_endpoint", "API server endpoint.", path("module.eks.cluster_endpoint")),
-        output("vpc_id", "VPC ID.", path("module.network.vpc_id")),
+        output(
+            "vpc_id",
+            "VPC ID (the aws-load-balancer-controller's `vpcId`: its pods cannot reach IMDS, hop limit 1).",
+            path("module.network.vpc_id"),
+        ),
+        output(
+            "region",
+            "Region of the cluster (the aws-load-balancer-controller's `region`).",
+            path("data.aws_region.current.region"),
+        ),
+        output(
+            "access_role_arns",
+            "IAM roles people assume for their Kubernetes groups, by key.",
+            path("module.eks.access_role_arns"),
+        ),
         output(
             "postgres_endpoints",
             "Writer endpoints by store.",
@@ -699,7 +825,7 @@ fn str_map<'a>(m: impl IntoIterator<Item = (&'a String, &'a String)>) -> Express
 }
 
 /// This environment's values for the root variables.
-fn tfvars(env: &Env) -> Body {
+fn tfvars(platform: &Platform, env: &Env) -> Body {
     let cidrs = |t: SubnetTier| strs_owned(env.network.tier(t).map(|s| s.cidr.to_string()));
     let node_groups = object(env.node_groups().into_iter().map(|g| {
         (
@@ -713,6 +839,7 @@ fn tfvars(env: &Env) -> Body {
                 ("max_size", num(i64::from(g.max))),
                 ("disk_gib", num(i64::from(g.disk_gib))),
                 ("labels", str_map(&g.labels)),
+                ("availability_zones", strs_owned(g.zone.iter().cloned())),
                 (
                     "taints",
                     list(g.taints.iter().map(|t| {
@@ -837,6 +964,11 @@ fn tfvars(env: &Env) -> Body {
         ("cluster_log_retention_days", num(i64::from(env.log_retention_days))),
         ("ssh_key_name", env.ssh_key_name.as_deref().map_or(Expression::Null, s)),
         ("admin_role_arns", strs_owned(env.admin_role_arns.iter().cloned())),
+        ("admin_kubernetes_groups", strs_owned([cerverus_model::break_glass_group(&platform.name)])),
+        (
+            "access_groups",
+            object(env.access_groups(&platform.name).into_iter().map(|(k, groups)| (k, strs_owned(groups)))),
+        ),
         ("node_groups", node_groups),
         ("postgres", postgres),
         ("redis", redis),

@@ -14,6 +14,7 @@ use cerverus_model::{Env, Platform};
 pub mod bootstrap;
 pub mod dsl;
 pub mod env;
+pub mod iam_json;
 pub mod module;
 pub mod modules;
 

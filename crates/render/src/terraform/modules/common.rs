@@ -164,3 +164,26 @@ pub fn bucket_hardening(f: &mut File, local: &str, for_each: Option<&str>, sse: 
             .b(block("rule").a("object_ownership", "BucketOwnerEnforced")),
     );
 }
+
+/// The policy of a bucket that receives S3 server access logs: nothing over plain HTTP, and the S3
+/// logging service (`logging.s3.amazonaws.com`, the principal AWS documents for log delivery to
+/// buckets with ACLs disabled) may put objects on behalf of buckets of this account. `local` is
+/// the Terraform name of both the bucket and the policy document.
+pub fn access_log_bucket_policy(local: &str) -> B {
+    let arn = format!("aws_s3_bucket.{local}.arn");
+    data("aws_iam_policy_document", local)
+        .b(block("statement")
+            .a("sid", "DenyInsecureTransport")
+            .a("effect", "Deny")
+            .a("actions", strs(["s3:*"]))
+            .a("resources", list([path(&arn), tpl(format!("${{{arn}}}/*"))]))
+            .b(principals("*", strs(["*"])))
+            .b(condition("Bool", "aws:SecureTransport", strs(["false"]))))
+        .b(statement("S3ServerAccessLogs", &["s3:PutObject"], list([tpl(format!("${{{arn}}}/*"))]))
+            .b(principals("Service", strs(["logging.s3.amazonaws.com"])))
+            .b(condition(
+                "StringEquals",
+                "aws:SourceAccount",
+                list([path("data.aws_caller_identity.current.account_id")]),
+            )))
+}

@@ -151,7 +151,10 @@ pub fn postgres() -> Module {
         .a("skip_final_snapshot", false)
         .a("final_snapshot_identifier", tpl("${var.name}-final"))
         .a("delete_automated_backups", false)
-        .tags_named(var("name")),
+        .tags_named(var("name"))
+        // RDS validates the monitoring role when the instance is created: the role must already
+        // carry its policy, which IAM does not guarantee just because the role exists.
+        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring")])),
     );
     f.push(
         common(
@@ -169,7 +172,8 @@ pub fn postgres() -> Module {
                 .a("replicate_source_db", path("aws_db_instance.primary.identifier")),
         )
         .a("skip_final_snapshot", true)
-        .tags_named(tpl("${var.name}-replica-${count.index + 1}")),
+        .tags_named(tpl("${var.name}-replica-${count.index + 1}"))
+        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring")])),
     );
     f.push(
         resource("aws_db_instance_automated_backups_replication", "dr")
@@ -200,6 +204,11 @@ with a final snapshot, and automated backups replicated to the DR region under a
                 "master_user_secret_arn",
                 "Secrets Manager secret holding the master credentials.",
                 path("aws_db_instance.primary.master_user_secret[0].secret_arn"),
+            ),
+            output(
+                "master_user_secret_kms_key_arn",
+                "KMS key that encrypts the master credentials secret (readers need kms:Decrypt on it).",
+                path("aws_db_instance.primary.master_user_secret[0].kms_key_id"),
             ),
             output("kms_key_arn", "KMS key of the store.", path("aws_kms_key.rds.arn")),
         ],
@@ -319,6 +328,11 @@ failover across AZs when there are replicas, daily snapshots kept a week, and sl
             output("reader_endpoint", "Reader endpoint address.", path("aws_elasticache_replication_group.this.reader_endpoint_address")),
             output("port", "Port.", var("port")),
             output("auth_token_secret_arn", "Secrets Manager secret holding the AUTH token.", path("aws_secretsmanager_secret.auth.arn")),
+            output(
+                "auth_token_kms_key_arn",
+                "KMS key that encrypts the AUTH token secret (readers need kms:Decrypt on it).",
+                path("aws_secretsmanager_secret.auth.kms_key_id"),
+            ),
         ],
         main: f,
         uses_dr_provider: false,

@@ -8,7 +8,14 @@ use hcl::Expression;
 use crate::terraform::dsl::*;
 use crate::terraform::module::{Module, Variable, output};
 
-use super::common::{account_data, condition, kms_key, logs_service, principals, standard_variables, statement};
+use super::common::{
+    KEY_POLICY_REASON, account_data, account_root, condition, kms_key, logs_service, principals, standard_variables,
+    statement,
+};
+
+/// The Auto Scaling group tag key aws-node-termination-handler checks before draining (the chart's
+/// `managedTag` default).
+pub const NTH_MANAGED_TAG: &str = "aws-node-termination-handler/managed";
 
 /// AWS-managed policies, by role. Each is the narrowest AWS publishes for the job.
 const CLUSTER_POLICIES: &[&str] = &["AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController"];
@@ -62,6 +69,67 @@ fn role(f: &mut File, local: &str, suffix: &str, service: &str, managed: &[&str]
     );
 }
 
+/// The key of the nodes' EBS volumes. A customer-managed key, not `aws/ebs`: GuardDuty's malware
+/// scan snapshots a volume and shares the snapshot with its service account, which AWS-managed keys
+/// do not allow. Auto Scaling launches the instances of every node group through its service-linked
+/// role and must be able to use the key (without it the launch fails with Client.InvalidKMSKey);
+/// GuardDuty's malware-protection service-linked role gets the same use for the scan. The roles are
+/// named by `aws:PrincipalArn` (with `kms:CallerAccount`) rather than as principals because KMS
+/// rejects a key policy naming a role that does not exist yet, and Auto Scaling creates its role
+/// only when the account's first group is created, after this key.
+fn node_volume_key(f: &mut File) {
+    let slr = |service: &str, role: &str| {
+        tpl(format!(
+            "arn:${{data.aws_partition.current.partition}}:iam::${{data.aws_caller_identity.current.account_id}}:role/aws-service-role/{service}/{role}"
+        ))
+    };
+    let service_roles = list([
+        slr("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"),
+        slr("malware-protection.guardduty.amazonaws.com", "AWSServiceRoleForAmazonGuardDutyMalwareProtection"),
+    ]);
+    f.push(
+        data("aws_iam_policy_document", "ebs_key")
+            .skip("CKV_AWS_109", KEY_POLICY_REASON)
+            .skip("CKV_AWS_111", KEY_POLICY_REASON)
+            .skip("CKV_AWS_356", KEY_POLICY_REASON)
+            .b(statement("AccountAdministration", &["kms:*"], strs(["*"])).b(principals("AWS", list([account_root()]))))
+            .b(statement(
+                "ServiceLinkedRolesUseTheKey",
+                &["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                strs(["*"]),
+            )
+            .b(principals("*", strs(["*"])))
+            .b(condition("ArnEquals", "aws:PrincipalArn", service_roles.clone()))
+            .b(condition(
+                "StringEquals",
+                "kms:CallerAccount",
+                list([path("data.aws_caller_identity.current.account_id")]),
+            )))
+            .b(statement("ServiceLinkedRolesAttachVolumes", &["kms:CreateGrant"], strs(["*"]))
+                .b(principals("*", strs(["*"])))
+                .b(condition("ArnEquals", "aws:PrincipalArn", service_roles))
+                .b(condition(
+                    "StringEquals",
+                    "kms:CallerAccount",
+                    list([path("data.aws_caller_identity.current.account_id")]),
+                ))
+                .b(condition("Bool", "kms:GrantIsForAWSResource", strs(["true"])))),
+    );
+    f.push(
+        resource("aws_kms_key", "ebs")
+            .a("description", tpl("EBS volumes of the nodes of ${var.name}"))
+            .a("enable_key_rotation", true)
+            .a("deletion_window_in_days", 30)
+            .a("policy", path("data.aws_iam_policy_document.ebs_key.json"))
+            .a("tags", var("tags")),
+    );
+    f.push(
+        resource("aws_kms_alias", "ebs")
+            .a("name", tpl("alias/${var.name}-ebs"))
+            .a("target_key_id", path("aws_kms_key.ebs.key_id")),
+    );
+}
+
 pub fn module() -> Module {
     let mut vars = standard_variables("EKS cluster name, also the prefix for its IAM roles.");
     vars.extend([
@@ -109,8 +177,9 @@ pub fn module() -> Module {
                 ("disk_gib", ty("number")),
                 ("labels", map_of(ty("string"))),
                 ("taints", list_of(object_of([("key", ty("string")), ("value", ty("string")), ("effect", ty("string"))]))),
+                ("availability_zones", optional(list_of(ty("string")), Some(list([])))),
             ])),
-            "Managed node groups by name. A spec node pool with a spot share becomes an ON_DEMAND and a SPOT group.",
+            "Managed node groups by name. A spec node pool with a spot share becomes an ON_DEMAND and a SPOT group; a group pinned to availability_zones launches only in those zones' private subnets (empty: every zone).",
         )
         .validate(
             call(
@@ -129,15 +198,34 @@ pub fn module() -> Module {
             .default(Expression::Null),
         Variable::new("admin_role_arns", list_of(ty("string")), "IAM roles granted cluster-admin through EKS access entries (break-glass).")
             .default(list([])),
+        Variable::new("admin_kubernetes_groups", list_of(ty("string")), "Kubernetes groups of the break-glass admin roles' access entries (the group the cluster binds to cluster-admin).")
+            .default(list([])),
+        Variable::new(
+            "private_subnet_ids_by_az",
+            map_of(ty("string")),
+            "Private subnet ID by availability zone, for node groups pinned to zones.",
+        )
+        .default(Expression::Object(Default::default())),
         Variable::new(
             "irsa_roles",
             map_of(object_of([
                 ("namespace", ty("string")),
                 ("service_account", ty("string")),
                 ("policy_arns", list_of(ty("string"))),
-                ("policy_json", ty("string")),
             ])),
-            "IAM roles for service accounts, by key: the ServiceAccount they trust and their permissions (managed policy ARNs and/or an inline policy document; \"\" for none).",
+            "IAM roles for service accounts, by key: the ServiceAccount they trust and the managed policies they get.",
+        )
+        .default(Expression::Object(Default::default())),
+        Variable::new(
+            "irsa_inline_policies",
+            map_of(ty("string")),
+            "Inline policy document per IRSA role key (a key of irsa_roles). A separate map, not an attribute of irsa_roles, so that which roles get one is known at plan time even though the documents name resources created in the same apply.",
+        )
+        .default(Expression::Object(Default::default())),
+        Variable::new(
+            "access_groups",
+            map_of(list_of(ty("string"))),
+            "Kubernetes RBAC groups by access role key: each key becomes an IAM role (assumable from this account) with an EKS access entry carrying those kubernetes_groups and no access policy, so only the cluster's RoleBindings decide what it may do.",
         )
         .default(Expression::Object(Default::default())),
     ]);
@@ -200,6 +288,7 @@ pub fn module() -> Module {
             .a("for_each", call("toset", vec![var("admin_role_arns")]))
             .a("cluster_name", path("aws_eks_cluster.this.name"))
             .a("principal_arn", path("each.value"))
+            .a("kubernetes_groups", var("admin_kubernetes_groups"))
             .a("type", "STANDARD")
             .a("tags", var("tags")),
     );
@@ -211,6 +300,35 @@ pub fn module() -> Module {
             .a("policy_arn", tpl("arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"))
             .b(block("access_scope").a("type", "cluster"))
             .a("depends_on", list([path("aws_eks_access_entry.admin")])),
+    );
+
+    // Operators and developers: an IAM role per RBAC group set, mapped to its Kubernetes groups.
+    // The access entry carries no access policy: the groups' RoleBindings are the whole grant.
+    f.push(
+        data("aws_iam_policy_document", "access_assume").b(statement(
+            "AssumeFromThisAccountWithMfa",
+            &["sts:AssumeRole"],
+            list([]),
+        )
+        .b(principals("AWS", list([account_root()])))
+        .b(condition("Bool", "aws:MultiFactorAuthPresent", strs(["true"])))),
+    );
+    f.push(
+        resource("aws_iam_role", "access")
+            .a("for_each", var("access_groups"))
+            .a("name", tpl("${var.name}-k8s-${each.key}"))
+            .a("description", tpl("Kubernetes groups ${join(\", \", each.value)} in ${var.name}"))
+            .a("assume_role_policy", path("data.aws_iam_policy_document.access_assume.json"))
+            .a("tags", var("tags")),
+    );
+    f.push(
+        resource("aws_eks_access_entry", "groups")
+            .a("for_each", var("access_groups"))
+            .a("cluster_name", path("aws_eks_cluster.this.name"))
+            .a("principal_arn", path("aws_iam_role.access[each.key].arn"))
+            .a("kubernetes_groups", path("each.value"))
+            .a("type", "STANDARD")
+            .a("tags", var("tags")),
     );
 
     // IRSA.
@@ -251,25 +369,24 @@ pub fn module() -> Module {
             .a("role_name", path("aws_iam_role.irsa[each.key].name"))
             .a("policy_arns", path("each.value.policy_arns")),
     );
-    let mut inline = hcl::expr::ForExpr::new(hcl::Identifier::unchecked("v"), var("irsa_roles"), path("v"));
-    inline.key_var = Some(hcl::Identifier::unchecked("k"));
-    inline.key_expr = Some(path("k"));
-    inline.cond_expr = Some(gt(call("length", vec![path("v.policy_json")]), num(0)));
+    // Keyed by the static keys of irsa_inline_policies: the documents themselves are unknown until
+    // the buckets, secrets and queues they name exist, and for_each keys must be known at plan.
     f.push(
         resource("aws_iam_role_policy", "irsa")
-            .a("for_each", Expression::ForExpr(Box::new(inline)))
+            .a("for_each", var("irsa_inline_policies"))
             .a("name", "workload")
             .a("role", path("aws_iam_role.irsa[each.key].id"))
-            .a("policy", path("each.value.policy_json")),
+            .a("policy", path("each.value")),
     );
 
     // Nodes.
     role(&mut f, "node", "node", "ec2.amazonaws.com", NODE_POLICIES);
+    node_volume_key(&mut f);
     f.push(
         resource("aws_launch_template", "node")
             .a("for_each", var("node_groups"))
             .a("name_prefix", tpl("${var.name}-${each.key}-"))
-            .a("description", tpl("Nodes of ${var.name} group ${each.key}: IMDSv2 only, encrypted gp3 root volume"))
+            .a("description", tpl("Nodes of ${var.name} group ${each.key}: IMDSv2 only, gp3 root volume encrypted with the node volume key"))
             .a("update_default_version", true)
             .a("key_name", var("ssh_key_name"))
             .a("vpc_security_group_ids", list([var("node_security_group_id")]))
@@ -283,6 +400,7 @@ pub fn module() -> Module {
                 .a("volume_size", path("each.value.disk_gib"))
                 .a("volume_type", "gp3")
                 .a("encrypted", true)
+                .a("kms_key_id", path("aws_kms_key.ebs.arn"))
                 .a("delete_on_termination", true)))
             .b(block("monitoring").a("enabled", true))
             .bs(["instance", "volume"].map(|rt| {
@@ -298,7 +416,20 @@ pub fn module() -> Module {
             .a("cluster_name", path("aws_eks_cluster.this.name"))
             .a("node_group_name", path("each.key"))
             .a("node_role_arn", path("aws_iam_role.node.arn"))
-            .a("subnet_ids", var("private_subnet_ids"))
+            .a(
+                "subnet_ids",
+                cond(
+                    eq(call("length", vec![path("each.value.availability_zones")]), num(0)),
+                    var("private_subnet_ids"),
+                    for_expr(
+                        None,
+                        "az",
+                        path("each.value.availability_zones"),
+                        None,
+                        path("var.private_subnet_ids_by_az[az]"),
+                    ),
+                ),
+            )
             .a("capacity_type", path("each.value.capacity_type"))
             .a("ami_type", path("each.value.ami_type"))
             .a("instance_types", path("each.value.instance_types"))
@@ -342,6 +473,19 @@ pub fn module() -> Module {
             .b(block("lifecycle").a("ignore_changes", list([path("scaling_config[0].desired_size")])))
             .a("depends_on", list([path("aws_iam_role_policy_attachment.node")])),
     );
+    // aws-node-termination-handler (queue processor, checkTagBeforeDraining left at its default
+    // true) acts only on instances whose Auto Scaling group carries this tag key: the EventBridge
+    // rules see every instance in the account, the tag limits the drains to this cluster's nodes.
+    // Node group tags do not reach the group's ASG, so the ASG is tagged here.
+    f.push(
+        resource("aws_autoscaling_group_tag", "node_termination_managed")
+            .a("for_each", var("node_groups"))
+            .a(
+                "autoscaling_group_name",
+                path("aws_eks_node_group.this[each.key].resources[0].autoscaling_groups[0].name"),
+            )
+            .b(block("tag").a("key", NTH_MANAGED_TAG).a("value", "true").a("propagate_at_launch", true)),
+    );
 
     // Core add-ons.
     for (local, name, sa_role) in [
@@ -362,6 +506,11 @@ pub fn module() -> Module {
                 call("try", vec![path(&format!("aws_iam_role.irsa[\"{key}\"].arn")), Expression::Null]),
             );
         }
+        if name == "vpc-cni" {
+            // The network policy agent enforces NetworkPolicies; without it they are accepted and
+            // ignored. The add-on's configuration schema types this key as a string.
+            b = b.a("configuration_values", call("jsonencode", vec![object([("enableNetworkPolicy", s("true"))])]));
+        }
         if name == "coredns" || name == "aws-ebs-csi-driver" {
             b = b.a("depends_on", list([path("aws_eks_node_group.this")]));
         }
@@ -376,13 +525,27 @@ pub fn module() -> Module {
             .a("sqs_managed_sse_enabled", true)
             .a("tags", var("tags")),
     );
+    // Upstream's queue policy (data/reference/iam/aws-node-termination-handler-sqs-queue-policy.json),
+    // narrowed to this cluster's rules: without aws:SourceArn any EventBridge rule in any account
+    // could feed the handler drain notices.
     f.push(
         data("aws_iam_policy_document", "node_termination_queue").b(statement(
             "EventBridgeSends",
             &["sqs:SendMessage"],
             list([path("aws_sqs_queue.node_termination.arn")]),
         )
-        .b(principals("Service", strs(["events.amazonaws.com", "sqs.amazonaws.com"])))),
+        .b(principals("Service", strs(["events.amazonaws.com", "sqs.amazonaws.com"])))
+        .b(condition(
+            "ArnEquals",
+            "aws:SourceArn",
+            for_expr(
+                None,
+                "r",
+                call("values", vec![path("aws_cloudwatch_event_rule.node_termination")]),
+                None,
+                path("r.arn"),
+            ),
+        ))),
     );
     f.push(
         resource("aws_sqs_queue_policy", "node_termination")
@@ -481,6 +644,16 @@ is off unless `ssh_key_name` is set; nodes are reachable through SSM."
                 path("aws_sqs_queue.node_termination.url"),
             ),
             output("secrets_kms_key_arn", "KMS key that encrypts Kubernetes secrets.", path("aws_kms_key.secrets.arn")),
+            output(
+                "node_volume_kms_key_arn",
+                "KMS key that encrypts the nodes' EBS volumes.",
+                path("aws_kms_key.ebs.arn"),
+            ),
+            output(
+                "access_role_arns",
+                "IAM roles mapped to Kubernetes groups, by key.",
+                for_expr(Some("k"), "r", path("aws_iam_role.access"), Some(path("k")), path("r.arn")),
+            ),
         ],
         main: f,
         uses_dr_provider: false,

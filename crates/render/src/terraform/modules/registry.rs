@@ -12,35 +12,38 @@ use super::common::{
 };
 
 pub fn registry() -> Module {
-    let mut vars = standard_variables("Prefix for the KMS key alias, e.g. `cerverus`.");
+    let mut vars = standard_variables("Prefix for the KMS key alias and of every repository name, e.g. `cerverus`.");
     vars.extend([
         Variable::new("repositories", call("set", vec![ty("string")]), "Repository names, e.g. `cerverus/alerts-api`."),
-        Variable::new("keep_tagged_images", ty("number"), "Tagged images kept per repository (older ones expire).")
-            .default(50),
         Variable::new("untagged_expiry_days", ty("number"), "Days before untagged images expire.").default(14),
-        Variable::new("replication_region", ty("string"), "Region that receives a copy of every image (image backup).")
-            .default(Expression::Null),
     ]);
     let mut f = File::new();
     account_data(&mut f);
+    f.push(data("aws_region", "dr").a("provider", path("aws.dr")));
     kms_key(&mut f, "ecr", tpl("alias/${var.name}-ecr"), tpl("Container images of ${var.name}"), &[], None);
-    f.push(
-        resource("aws_ecr_repository", "this")
-            .a("for_each", var("repositories"))
-            .a("name", path("each.value"))
-            .a("image_tag_mutability", "IMMUTABLE")
-            .b(block("image_scanning_configuration").a("scan_on_push", true))
-            .b(block("encryption_configuration").a("encryption_type", "KMS").a("kms_key", path("aws_kms_key.ecr.arn")))
-            .a("tags", var("tags")),
+    kms_key(
+        &mut f,
+        "ecr_dr",
+        tpl("alias/${var.name}-ecr-dr"),
+        tpl("Replicated container images of ${var.name} in the DR region"),
+        &[],
+        Some("aws.dr"),
     );
-    let policy = call(
-        "jsonencode",
-        vec![object([(
-            "rules",
-            list([
-                object([
+    // Only untagged images expire. Tagged images are never expired by count: ECR cannot know
+    // which digests an environment runs (the spec pins them), and a keep-the-newest-N rule expires
+    // a digest prod still runs as soon as other environments push N newer images. Every release
+    // is pushed under an immutable tag, and the nodes are x86_64 only (single-platform images, no
+    // untagged per-platform children of an index), so an untagged image is a leftover, never a
+    // deployed digest.
+    f.push(block("locals").a(
+        "lifecycle_policy",
+        call(
+            "jsonencode",
+            vec![object([(
+                "rules",
+                list([object([
                     ("rulePriority", num(1)),
-                    ("description", s("Expire untagged images")),
+                    ("description", s("Expire untagged images; tagged (release) images are kept")),
                     (
                         "selection",
                         object([
@@ -51,44 +54,106 @@ pub fn registry() -> Module {
                         ]),
                     ),
                     ("action", object([("type", s("expire"))])),
-                ]),
-                object([
-                    ("rulePriority", num(2)),
-                    ("description", s("Keep the newest tagged images")),
-                    (
-                        "selection",
-                        object([
-                            ("tagStatus", s("any")),
-                            ("countType", s("imageCountMoreThan")),
-                            ("countNumber", var("keep_tagged_images")),
-                        ]),
-                    ),
-                    ("action", object([("type", s("expire"))])),
-                ]),
-            ]),
-        )])],
+                ])]),
+            )])],
+        ),
+    ));
+    f.push(
+        resource("aws_ecr_repository", "this")
+            .a("for_each", var("repositories"))
+            .a("name", path("each.value"))
+            .a("image_tag_mutability", "IMMUTABLE")
+            .b(block("image_scanning_configuration").a("scan_on_push", true))
+            .b(block("encryption_configuration").a("encryption_type", "KMS").a("kms_key", path("aws_kms_key.ecr.arn")))
+            .a("tags", var("tags")),
     );
     f.push(
         resource("aws_ecr_lifecycle_policy", "this")
             .a("for_each", var("repositories"))
             .a("repository", path("aws_ecr_repository.this[each.key].name"))
-            .a("policy", policy),
+            .a("policy", path("local.lifecycle_policy")),
+    );
+
+    // Replicas: ECR creates each repository in the DR region on first replication, with the
+    // settings of this creation template (without it: AES256, mutable tags, no lifecycle).
+    // Creating a repository under a customer-managed key needs a role ECR assumes.
+    f.push(data("aws_iam_policy_document", "replica_creation_assume").b(
+        statement("EcrAssumes", &["sts:AssumeRole"], list([])).b(principals("Service", strs(["ecr.amazonaws.com"]))),
+    ));
+    f.push(
+        resource("aws_iam_role", "replica_creation")
+            .a("name", tpl("${var.name}-ecr-replica-creation"))
+            .a("assume_role_policy", path("data.aws_iam_policy_document.replica_creation_assume.json"))
+            .a("tags", var("tags")),
+    );
+    f.push(
+        data("aws_iam_policy_document", "replica_creation")
+            .b(statement(
+                "CreateReplicaRepositories",
+                &["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                list([tpl(
+                    "arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.dr.region}:${data.aws_caller_identity.current.account_id}:repository/${var.name}/*",
+                )]),
+            ))
+            .b(statement(
+                "EncryptWithTheReplicaKey",
+                &["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"],
+                list([path("aws_kms_key.ecr_dr.arn")]),
+            )),
+    );
+    f.push(
+        resource("aws_iam_role_policy", "replica_creation")
+            .a("name", "create-replica-repositories")
+            .a("role", path("aws_iam_role.replica_creation.id"))
+            .a("policy", path("data.aws_iam_policy_document.replica_creation.json")),
+    );
+    f.push(
+        resource("aws_ecr_repository_creation_template", "replica")
+            .a("provider", path("aws.dr"))
+            .a("prefix", var("name"))
+            .a("description", tpl("Replicas of ${var.name} images: KMS, immutable tags, the source's lifecycle"))
+            .a("applied_for", strs(["REPLICATION"]))
+            .a("image_tag_mutability", "IMMUTABLE")
+            .a("custom_role_arn", path("aws_iam_role.replica_creation.arn"))
+            .b(block("encryption_configuration")
+                .a("encryption_type", "KMS")
+                .a("kms_key", path("aws_kms_key.ecr_dr.arn")))
+            .a("lifecycle_policy", path("local.lifecycle_policy"))
+            .a("resource_tags", var("tags"))
+            .a("depends_on", list([path("aws_iam_role_policy.replica_creation")])),
+    );
+    // Scanning is a registry setting, not a template one: scan what lands in the DR registry.
+    f.push(
+        resource("aws_ecr_registry_scanning_configuration", "dr")
+            .a("provider", path("aws.dr"))
+            .a("scan_type", "BASIC")
+            .b(block("rule")
+                .a("scan_frequency", "SCAN_ON_PUSH")
+                .b(block("repository_filter").a("filter", tpl("${var.name}/*")).a("filter_type", "WILDCARD"))),
     );
     f.push(
         resource("aws_ecr_replication_configuration", "this")
-            .a("count", cond(eq(var("replication_region"), Expression::Null), num(0), num(1)))
             .b(block("replication_configuration").b(block("rule")
                 .b(block("destination")
-                    .a("region", var("replication_region"))
+                    .a("region", path("data.aws_region.dr.region"))
                     .a("registry_id", path("data.aws_caller_identity.current.account_id")))
-                .b(block("repository_filter").a("filter", "cerverus/").a("filter_type", "PREFIX_MATCH")))),
+                .b(block("repository_filter").a("filter", tpl("${var.name}/")).a("filter_type", "PREFIX_MATCH"))))
+            .a(
+                "depends_on",
+                list([
+                    path("aws_ecr_repository_creation_template.replica"),
+                    path("aws_ecr_registry_scanning_configuration.dr"),
+                ]),
+            ),
     );
     Module {
         name: "registry",
         description:
             "ECR repositories, one per image the spec references: immutable tags, scan on push, KMS encryption, \
-lifecycle rules (untagged images expire, only the newest tagged images are kept), and replication of every \
-image to the DR region as the image backup."
+a lifecycle that expires only untagged images (release images are never expired by count: the spec pins \
+digests ECR cannot see), and replication of every image to the DR region (the `aws.dr` provider) as the image \
+backup, where a repository creation template gives each replica the same KMS encryption (under a DR-region \
+key), immutability and lifecycle, and the DR registry scans on push."
                 .into(),
         variables: vars,
         outputs: vec![
@@ -102,9 +167,10 @@ image to the DR region as the image backup."
                 "Repository ARNs by name.",
                 for_expr(Some("k"), "r", path("aws_ecr_repository.this"), Some(path("k")), path("r.arn")),
             ),
+            output("replica_kms_key_arn", "KMS key of the DR-region replicas.", path("aws_kms_key.ecr_dr.arn")),
         ],
         main: f,
-        uses_dr_provider: false,
+        uses_dr_provider: true,
         extra_providers: Vec::new(),
     }
 }
@@ -230,12 +296,13 @@ pub const CONFIG_RULES: &[(&str, &str)] = &[
 pub fn audit() -> Module {
     let mut vars = standard_variables("Prefix for audit resources, e.g. `cerverus`.");
     vars.extend([
+        // Required, not optional with a null default: a `count` on `access_log_bucket != null`
+        // is unknown at plan when the caller passes a bucket created in the same apply.
         Variable::new(
             "access_log_bucket",
             ty("string"),
-            "Bucket that receives S3 server access logs of the audit bucket.",
-        )
-        .default(Expression::Null),
+            "Bucket that receives S3 server access logs of the audit bucket (its policy must let logging.s3.amazonaws.com write).",
+        ),
         Variable::new("log_retention_days", ty("number"), "Days to keep CloudTrail events in CloudWatch Logs.")
             .default(365),
         Variable::new(
@@ -279,7 +346,6 @@ pub fn audit() -> Module {
     );
     f.push(
         resource("aws_s3_bucket_logging", "audit")
-            .a("count", cond(eq(var("access_log_bucket"), Expression::Null), num(0), num(1)))
             .a("bucket", path("aws_s3_bucket.audit.id"))
             .a("target_bucket", var("access_log_bucket"))
             .a("target_prefix", "audit/"),
@@ -414,12 +480,42 @@ pub fn audit() -> Module {
         "policy_arn",
         tpl("arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWS_ConfigRole"),
     ));
+    // AWS_ConfigRole lets Config read resource configurations; delivering them is the role's job
+    // too when Config runs with a role of its own: the bucket ACL check, the objects under
+    // AWSLogs/<account>/Config/ (with bucket-owner-full-control, as the bucket policy requires),
+    // and the audit key that encrypts them.
+    f.push(
+        data("aws_iam_policy_document", "config_delivery")
+            .b(statement("DeliveryAclCheck", &["s3:GetBucketAcl"], list([path("aws_s3_bucket.audit.arn")])))
+            .b(statement(
+                "DeliverSnapshotsAndHistory",
+                &["s3:PutObject"],
+                list([tpl(
+                    "${aws_s3_bucket.audit.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*",
+                )]),
+            )
+            .b(condition("StringEquals", "s3:x-amz-acl", strs(["bucket-owner-full-control"]))))
+            .b(statement(
+                "EncryptDeliveries",
+                &["kms:GenerateDataKey", "kms:Decrypt"],
+                list([path("aws_kms_key.audit.arn")]),
+            )),
+    );
+    f.push(
+        resource("aws_iam_role_policy", "config")
+            .a("name", "deliver-to-audit-bucket")
+            .a("role", path("aws_iam_role.config.id"))
+            .a("policy", path("data.aws_iam_policy_document.config_delivery.json")),
+    );
     f.push(
         resource("aws_config_configuration_recorder", "this")
             .a("name", var("name"))
             .a("role_arn", path("aws_iam_role.config.arn"))
-            .b(block("recording_group").a("all_supported", true).a("include_global_resource_types", true)),
+            .b(block("recording_group").a("all_supported", true).a("include_global_resource_types", true))
+            .a("depends_on", list([path("aws_iam_role_policy_attachment.config"), path("aws_iam_role_policy.config")])),
     );
+    // The channel is validated on creation (Config writes a test object): the bucket policy, the
+    // key and the role's delivery permissions must all exist first.
     f.push(
         resource("aws_config_delivery_channel", "this")
             .a("name", var("name"))
@@ -428,7 +524,12 @@ pub fn audit() -> Module {
             .b(block("snapshot_delivery_properties").a("delivery_frequency", "TwentyFour_Hours"))
             .a(
                 "depends_on",
-                list([path("aws_config_configuration_recorder.this"), path("aws_s3_bucket_policy.audit")]),
+                list([
+                    path("aws_config_configuration_recorder.this"),
+                    path("aws_s3_bucket_policy.audit"),
+                    path("aws_iam_role_policy.config"),
+                    path("aws_s3_bucket_server_side_encryption_configuration.audit"),
+                ]),
             ),
     );
     f.push(

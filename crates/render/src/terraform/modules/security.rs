@@ -9,7 +9,7 @@ use super::common::standard_variables;
 
 /// Checkov reads a port range that spans 3389 as "open to the world" even when the source is a
 /// security group.
-const SG_SOURCE: &str = "the source is a security group (referenced_security_group_id), not 0.0.0.0/0; the range spans 3389 only because it is the kubelet/ingress port range";
+const SG_SOURCE: &str = "the source is a security group (referenced_security_group_id), not 0.0.0.0/0; the range spans 3389 only because it is the kubelet and webhook port range the control plane needs";
 
 /// Trivy waiver reason for the nodes' egress to the internet.
 const NODE_EGRESS: &str = "nodes pull images and call the market-data APIs over HTTPS through the NAT gateways; NetworkPolicies narrow egress per workload";
@@ -26,13 +26,27 @@ fn egress(name: &str, sg: &str, desc: impl Into<hcl::Expression>) -> B {
         .a("description", desc)
 }
 
-fn group(name: &str, suffix: &str, description: &str) -> B {
+/// A security group; `attached_by` says where it is attached (checkov cannot follow module
+/// outputs, so every group carries that as the reason of its CKV2_AWS_5 waiver).
+fn group(name: &str, suffix: &str, description: &str, attached_by: &str) -> B {
+    tagged_group(name, suffix, description, attached_by, Vec::new())
+}
+
+fn tagged_group(
+    name: &str,
+    suffix: &str,
+    description: &str,
+    attached_by: &str,
+    extra_tags: Vec<(&str, hcl::Expression)>,
+) -> B {
+    let mut tags = vec![("Name", tpl(format!("${{var.name}}-{suffix}")))];
+    tags.extend(extra_tags);
     resource("aws_security_group", name)
-        .skip("CKV2_AWS_5", "attached outside this module: the eks, database and load balancer resources take it from this module's outputs")
+        .skip("CKV2_AWS_5", attached_by)
         .a("name", tpl(format!("${{var.name}}-{suffix}")))
         .a("description", description)
         .a("vpc_id", var("vpc_id"))
-        .tags_named(tpl(format!("${{var.name}}-{suffix}")))
+        .a("tags", call("merge", vec![var("tags"), object(tags)]))
         .b(block("lifecycle").a("create_before_destroy", true))
 }
 
@@ -62,12 +76,46 @@ pub fn module() -> Module {
     ]);
 
     let mut f = File::new();
-    f.push(group("eks_cluster", "eks-cluster", "EKS control plane: API server traffic to and from the nodes"));
-    f.push(group("eks_nodes", "eks-nodes", "EKS worker nodes and the pods on them"));
-    f.push(group("rds", "rds", "RDS PostgreSQL: reachable only from EKS nodes, on the ports workloads declare"));
-    f.push(group("redis", "redis", "ElastiCache Redis: reachable only from EKS nodes, on the ports workloads declare"));
-    f.push(group("alb", "alb", "Internet-facing load balancer: HTTP and HTTPS from anywhere, to the nodes"));
-    f.push(group("bastion", "bastion", "Administrative access through SSM Session Manager: no inbound rules at all"));
+    f.push(group(
+        "eks_cluster",
+        "eks-cluster",
+        "EKS control plane: API server traffic to and from the nodes",
+        "attached to the cluster's control-plane ENIs by the eks module (vpc_config.security_group_ids, from this module's cluster_security_group_id output)",
+    ));
+    // The aws-load-balancer-controller manages the load balancers the cluster's Services and
+    // Ingresses ask for, with security groups of its own; it opens the nodes to them by adding
+    // rules to the one group on the nodes' ENIs tagged kubernetes.io/cluster/<cluster>.
+    f.push(tagged_group(
+        "eks_nodes",
+        "eks-nodes",
+        "EKS worker nodes and the pods on them",
+        "attached to every node by the eks module's launch templates (vpc_security_group_ids, from this module's node_security_group_id output)",
+        vec![("kubernetes.io/cluster/${var.name}", s("owned"))],
+    ));
+    f.push(group(
+        "rds",
+        "rds",
+        "RDS PostgreSQL: reachable only from EKS nodes, on the ports workloads declare",
+        "attached to the PostgreSQL instances by the database module (vpc_security_group_ids, from this module's rds_security_group_id output)",
+    ));
+    f.push(group(
+        "redis",
+        "redis",
+        "ElastiCache Redis: reachable only from EKS nodes, on the ports workloads declare",
+        "attached to the Redis replication groups by the cache module (security_group_ids, from this module's redis_security_group_id output)",
+    ));
+    f.push(group(
+        "efs",
+        "efs",
+        "EFS mount targets: NFS from EKS nodes only",
+        "for the mount targets of the environment's EFS file system (the spec's efsFileSystemId), which this bundle does not create yet: they must be given this group (output efs_security_group_id)",
+    ));
+    f.push(group(
+        "bastion",
+        "bastion",
+        "Administrative access through SSM Session Manager: no inbound rules at all",
+        "for the SSM bastion instance, which the bundle does not create yet (README: known gaps); nothing uses the group until then",
+    ));
 
     // Control plane <-> nodes.
     f.push(
@@ -107,15 +155,6 @@ pub fn module() -> Module {
         )
         .a("ip_protocol", "-1")
         .a("referenced_security_group_id", path("aws_security_group.eks_nodes.id")),
-    );
-    f.push(
-        tcp(
-            ingress("nodes_from_alb", "eks_nodes", "Load balancer to ingress pods (target type ip)")
-                .skip("CKV_AWS_25", SG_SOURCE),
-            1024,
-            65535,
-        )
-        .a("referenced_security_group_id", path("aws_security_group.alb.id")),
     );
     f.push(
         egress("nodes_to_nodes", "eks_nodes", "Pod-to-pod and node-to-node traffic")
@@ -206,26 +245,18 @@ pub fn module() -> Module {
         .a("referenced_security_group_id", path("aws_security_group.redis.id")),
     );
 
-    // The internet-facing load balancer.
-    for (port, proto) in [(443, "https"), (80, "http")] {
-        f.trivy_ignore("AVD-AWS-0107", "the internet-facing load balancer serves the public alerts API");
-        let mut rule = tcp(
-            ingress(&format!("alb_{proto}"), "alb", format!("{} from the internet", proto.to_uppercase())),
-            port,
-            port,
-        )
-        .a("cidr_ipv4", "0.0.0.0/0");
-        if port == 80 {
-            rule = rule.skip(
-                "CKV_AWS_260",
-                "port 80 only answers with a redirect to HTTPS (listener rule on the load balancer)",
-            );
-        }
-        f.push(rule);
-    }
+    // Shared files: NFS between the nodes and the EFS mount targets, nothing else.
     f.push(
-        tcp(egress("alb_to_nodes", "alb", "To ingress pods on the nodes"), 1024, 65535)
-            .a("referenced_security_group_id", path("aws_security_group.eks_nodes.id")),
+        tcp(egress("nodes_to_efs", "eks_nodes", "NFS to the EFS mount targets (cerverus-efs volumes)"), 2049, 2049)
+            .a("referenced_security_group_id", path("aws_security_group.efs.id")),
+    );
+    f.push(
+        tcp(
+            ingress("efs_from_nodes", "efs", "NFS from the EKS nodes (the EFS CSI driver mounts on the node)"),
+            2049,
+            2049,
+        )
+        .a("referenced_security_group_id", path("aws_security_group.eks_nodes.id")),
     );
 
     // Bastion: no ingress; SSM agent talks out to the VPC endpoints.
@@ -241,10 +272,12 @@ pub fn module() -> Module {
     Module {
         name: "security-groups",
         description:
-            "Security groups per role — `eks_cluster`, `eks_nodes`, `rds`, `redis`, `alb`, `bastion` — with one \
+            "Security groups per role — `eks_cluster`, `eks_nodes`, `rds`, `redis`, `efs`, `bastion` — with one \
 described rule per resource. PostgreSQL and Redis accept connections only from the nodes and only on the ports \
-of stores some workload declares in the spec (`postgres_access`, `redis_access`); the only ingress from \
-0.0.0.0/0 is the load balancer's 80/443; the bastion has no inbound rule at all (access is through SSM)."
+of stores some workload declares in the spec (`postgres_access`, `redis_access`); EFS only NFS from the nodes; \
+nothing is open to 0.0.0.0/0: load balancers are created by the aws-load-balancer-controller with security \
+groups it manages, and it opens the nodes to them through the node group's `kubernetes.io/cluster/<name>` tag; \
+the bastion has no inbound rule at all (access is through SSM)."
                 .into(),
         variables: vars,
         outputs: vec![
@@ -269,9 +302,9 @@ of stores some workload declares in the spec (`postgres_access`, `redis_access`)
                 path("aws_security_group.redis.id"),
             ),
             output(
-                "alb_security_group_id",
-                "Security group of the internet-facing load balancer.",
-                path("aws_security_group.alb.id"),
+                "efs_security_group_id",
+                "Security group for the EFS mount targets (NFS from the nodes).",
+                path("aws_security_group.efs.id"),
             ),
             output(
                 "bastion_security_group_id",

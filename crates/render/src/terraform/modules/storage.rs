@@ -5,7 +5,10 @@
 use crate::terraform::dsl::*;
 use crate::terraform::module::{Module, Variable, output};
 
-use super::common::{account_data, bucket_hardening, condition, kms_key, principals, standard_variables, statement};
+use super::common::{
+    access_log_bucket_policy, account_data, bucket_hardening, condition, kms_key, principals, standard_variables,
+    statement,
+};
 
 const LOG_TARGET: &str = "this is the access-log target bucket; logging it into itself would loop";
 const LOG_SSE: &str = "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256), not SSE-KMS";
@@ -91,19 +94,7 @@ pub fn module() -> Module {
         block("apply_server_side_encryption_by_default").a("sse_algorithm", "AES256"),
         None,
     );
-    f.push(
-        tls_only_policy("logs", "aws_s3_bucket.logs.arn", None).b(statement(
-            "S3ServerAccessLogs",
-            &["s3:PutObject"],
-            list([tpl("${aws_s3_bucket.logs.arn}/*")]),
-        )
-        .b(principals("Service", strs(["logging.s3.amazonaws.com"])))
-        .b(condition(
-            "StringEquals",
-            "aws:SourceAccount",
-            list([path("data.aws_caller_identity.current.account_id")]),
-        ))),
-    );
+    f.push(access_log_bucket_policy("logs"));
     f.push(
         resource("aws_s3_bucket_policy", "logs")
             .a("bucket", path("aws_s3_bucket.logs.id"))
