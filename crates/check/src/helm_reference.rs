@@ -359,13 +359,16 @@ impl ChartRef {
     }
 }
 
+/// A chart version's parsed data, or why it could not be parsed.
+type Parsed = Result<Arc<ChartRef>, String>;
+
 /// A set of chart versions' reference data.
 pub struct HelmReference {
     /// (chart, version) → file name → text.
     sources: BTreeMap<(String, String), BTreeMap<String, String>>,
     /// `<chart>-<version>` → template scan JSON.
     refs: BTreeMap<String, String>,
-    parsed: Mutex<BTreeMap<(String, String), Result<Arc<ChartRef>, String>>>,
+    parsed: Mutex<BTreeMap<(String, String), Parsed>>,
 }
 
 impl HelmReference {
@@ -440,7 +443,7 @@ impl HelmReference {
     }
 
     /// A chart version's data: `None` when not stored, `Err` when stored but unreadable.
-    pub fn get(&self, chart: &str, version: &str) -> Option<Result<Arc<ChartRef>, String>> {
+    pub fn get(&self, chart: &str, version: &str) -> Option<Parsed> {
         let key = (chart.to_string(), version.to_string());
         let files = self.sources.get(&key)?;
         let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());

@@ -134,6 +134,9 @@ fn helm_values_keys_the_pinned_chart_does_not_have() {
             // A typo and a key only later releases have.
             at("CV-HELM-001", nth, 4),
             at("CV-HELM-001", nth, 5),
+            // A typo in the parent chart, and one in a subchart's keys (grafana's own values).
+            at("CV-HELM-001", "helm/bad/prod/kube-prometheus-stack.values.yaml", 4),
+            at("CV-HELM-001", "helm/bad/prod/kube-prometheus-stack.values.yaml", 6),
             // The old bundle's metrics-server key.
             at("CV-HELM-001", ms, 5),
             // No pin for this values file; a pinned version with no reference data.
@@ -145,6 +148,11 @@ fn helm_values_keys_the_pinned_chart_does_not_have() {
     );
     let msgs = messages(&inv, "CV-HELM-001");
     assert!(msgs.iter().any(|m| m.contains("did you mean `checkTagBeforeDraining`?")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("`grafana.persistance` is not a key of subchart grafana 12.11.1")
+            && m.contains("did you mean `persistence`?")),
+        "{msgs:?}"
+    );
     assert!(messages(&inv, "CV-HELM-002").iter().any(|m| m.contains("vpa 9.9.9") && m.contains("stored: 4.7.1")));
     // Fixed: the chart's own keys, open maps, template-only keys, a SecurityContext's fields,
     // dependency conditions, subcharts (grafana under kube-prometheus-stack, nfd under the

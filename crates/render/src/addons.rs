@@ -3,16 +3,34 @@
 //! Argo CD Applications that install them come with the delivery renderer; the versions and
 //! values are decided here, in one place.
 //!
-//! Versions are decisions: bump them in a reviewed commit. They were chosen as releases that
-//! support the cluster's Kubernetes minor; this build cannot reach the chart repositories to
-//! re-verify them (no network), which `scripts/validate` will do once Helm rendering is added.
+//! Versions are decisions: bump them in a reviewed commit. Each pinned chart's app version must
+//! support the cluster's Kubernetes minor; `data/support-windows.json` → `addons` records the
+//! window each project documents, with its source, and a test holds every pin to it. The pinned
+//! charts' own defaults and schemas are in `data/reference/helm/` (provenance in its README).
+//!
+//! Install order is part of the pin: `wave` (lower first, and the next wave waits for the
+//! previous one to be healthy). kube-prometheus-stack carries the Prometheus Operator CRDs
+//! (ServiceMonitor, PodMonitor, PrometheusRule), so it is alone in wave 0 and every chart that
+//! renders a ServiceMonitor comes after it — otherwise its install fails on an unknown kind.
+
+use std::collections::BTreeSet;
 
 use cerverus_bundle::{Bundle, BundleError};
-use cerverus_model::{Capacity, Env, Platform};
+use cerverus_model::{Capacity, Env, GPU_PRESENT_LABEL, Platform};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::kubernetes::network_policies::MONITORING_NAMESPACE;
 use crate::kubernetes::yaml;
+
+/// Namespace of the node-level agents (one pod per node, host access): node-exporter, the NVIDIA
+/// device plugin and the DCGM exporter. It is the only namespace with PSS `privileged` besides
+/// istio-system; the spec declares it with the reason.
+pub const NODE_AGENTS_NAMESPACE: &str = "cerverus-node-agents";
+
+/// Release name and `fullnameOverride` of kube-prometheus-stack: its Prometheus Service is
+/// `<fullname>-prometheus` (the chart truncates the fullname at 26 characters; this one is 21).
+pub const KPS_FULLNAME: &str = "kube-prometheus-stack";
 
 /// One Helm chart, pinned.
 #[derive(Debug, Clone, Serialize)]
@@ -22,25 +40,71 @@ pub struct Chart {
     pub chart: &'static str,
     pub version: &'static str,
     pub namespace: &'static str,
+    /// Install order: lower waves first; a wave starts when the previous one is healthy.
+    pub wave: u8,
     /// What it is for, in one line.
     pub purpose: &'static str,
 }
 
+/// A Service an add-on creates that the platform's own objects point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddonService {
+    pub chart: &'static str,
+    pub namespace: &'static str,
+    pub name: String,
+    pub port: u16,
+}
+
+impl AddonService {
+    /// In-cluster URL.
+    pub fn url(&self) -> String {
+        format!("http://{}.{}.svc:{}", self.name, self.namespace, self.port)
+    }
+}
+
+/// kube-prometheus-stack's Prometheus Service (port `prometheus.service.port`, default 9090):
+/// what KEDA's Prometheus triggers query.
+pub fn prometheus_service() -> AddonService {
+    AddonService {
+        chart: "kube-prometheus-stack",
+        namespace: MONITORING_NAMESPACE,
+        name: format!("{KPS_FULLNAME}-prometheus"),
+        port: 9090,
+    }
+}
+
+/// Services the add-ons create, for checks that resolve addresses.
+pub fn services() -> Vec<AddonService> {
+    vec![prometheus_service()]
+}
+
 pub const CHARTS: &[Chart] = &[
+    Chart {
+        name: "kube-prometheus-stack",
+        repository: "https://prometheus-community.github.io/helm-charts",
+        chart: "kube-prometheus-stack",
+        version: "88.5.3",
+        namespace: MONITORING_NAMESPACE,
+        wave: 0,
+        purpose: "Prometheus Operator and its CRDs, Prometheus (what KEDA's triggers query), Alertmanager, Grafana, kube-state-metrics, node-exporter",
+    },
     Chart {
         name: "metrics-server",
         repository: "https://kubernetes-sigs.github.io/metrics-server",
         chart: "metrics-server",
         version: "3.12.2",
         namespace: "kube-system",
+        wave: 1,
         purpose: "resource metrics for HPA and kubectl top",
     },
     Chart {
         name: "keda",
         repository: "https://kedacore.github.io/charts",
         chart: "keda",
-        version: "2.17.2",
+        // 2.17 is tested on Kubernetes 1.30-1.32 only; see data/support-windows.json.
+        version: "2.20.2",
         namespace: "keda",
+        wave: 1,
         purpose: "event-driven autoscaling: Prometheus and cron triggers",
     },
     Chart {
@@ -49,14 +113,17 @@ pub const CHARTS: &[Chart] = &[
         chart: "vpa",
         version: "4.7.1",
         namespace: "kube-system",
+        wave: 1,
         purpose: "VerticalPodAutoscaler recommender, updater and admission controller",
     },
     Chart {
         name: "cluster-autoscaler",
         repository: "https://kubernetes.github.io/autoscaler",
         chart: "cluster-autoscaler",
-        version: "9.46.6",
+        // Cluster Autoscaler's minor must equal the cluster's: chart 9.54.x ships CA 1.35.
+        version: "9.54.0",
         namespace: "kube-system",
+        wave: 1,
         purpose: "node autoscaling of the managed node groups, priority expander",
     },
     Chart {
@@ -65,6 +132,7 @@ pub const CHARTS: &[Chart] = &[
         chart: "aws-node-termination-handler",
         version: "0.21.0",
         namespace: "kube-system",
+        wave: 1,
         purpose: "drains nodes on spot interruption and rebalance notices (queue mode)",
     },
     Chart {
@@ -72,15 +140,17 @@ pub const CHARTS: &[Chart] = &[
         repository: "https://nvidia.github.io/k8s-device-plugin",
         chart: "nvidia-device-plugin",
         version: "0.17.1",
-        namespace: "kube-system",
-        purpose: "exposes nvidia.com/gpu on the ml pool",
+        namespace: NODE_AGENTS_NAMESPACE,
+        wave: 1,
+        purpose: "exposes nvidia.com/gpu on nodes labelled nvidia.com/gpu.present=true (every GPU pool)",
     },
     Chart {
         name: "dcgm-exporter",
         repository: "https://nvidia.github.io/dcgm-exporter/helm-charts",
         chart: "dcgm-exporter",
         version: "4.1.1",
-        namespace: "cerverus-monitoring",
+        namespace: NODE_AGENTS_NAMESPACE,
+        wave: 1,
         purpose: "GPU utilisation metrics (DCGM_FI_DEV_GPU_UTIL) for inference autoscaling",
     },
     Chart {
@@ -89,6 +159,7 @@ pub const CHARTS: &[Chart] = &[
         chart: "aws-efs-csi-driver",
         version: "3.1.6",
         namespace: "kube-system",
+        wave: 1,
         purpose: "cerverus-efs StorageClass",
     },
     Chart {
@@ -97,6 +168,7 @@ pub const CHARTS: &[Chart] = &[
         chart: "aws-mountpoint-s3-csi-driver",
         version: "1.14.1",
         namespace: "kube-system",
+        wave: 1,
         purpose: "cerverus-s3 StorageClass",
     },
     Chart {
@@ -105,6 +177,7 @@ pub const CHARTS: &[Chart] = &[
         chart: "external-secrets",
         version: "0.17.0",
         namespace: "external-secrets",
+        wave: 1,
         purpose: "syncs AWS Secrets Manager into Kubernetes Secrets (external-secrets.io/v1)",
     },
     Chart {
@@ -113,15 +186,8 @@ pub const CHARTS: &[Chart] = &[
         chart: "aws-load-balancer-controller",
         version: "1.13.0",
         namespace: "kube-system",
+        wave: 1,
         purpose: "ALB/NLB for the ingress gateways",
-    },
-    Chart {
-        name: "ingress-nginx",
-        repository: "https://kubernetes.github.io/ingress-nginx",
-        chart: "ingress-nginx",
-        version: "4.12.1",
-        namespace: "ingress-nginx",
-        purpose: "ingress controller for non-mesh HTTP routes",
     },
 ];
 
@@ -141,10 +207,82 @@ fn restricted() -> Value {
     })
 }
 
+/// Tolerations for pods that must run on every GPU node: the device plugin's own defaults
+/// (`CriticalAddonsOnly`, `nvidia.com/gpu`) plus every taint a GPU pool carries.
+fn gpu_tolerations(env: &Env) -> Value {
+    let mut out = vec![
+        json!({"key": "CriticalAddonsOnly", "operator": "Exists"}),
+        json!({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}),
+    ];
+    let mut seen = BTreeSet::new();
+    for p in env.node_pools.iter().filter(|p| p.gpu.is_some()) {
+        for t in &p.taints {
+            if t.key != "nvidia.com/gpu" && seen.insert((t.key.clone(), t.value.clone())) {
+                let effect = serde_json::to_value(t.effect).unwrap_or(Value::Null);
+                out.push(json!({"key": t.key, "operator": "Equal", "value": t.value, "effect": effect}));
+            }
+        }
+    }
+    Value::Array(out)
+}
+
+/// Namespaces whose ServiceMonitors and PodMonitors Prometheus selects: the spec's namespaces and
+/// every add-on's (kube-system, keda, external-secrets, …).
+pub fn scraped_namespaces(env: &Env) -> Vec<String> {
+    let mut ns: BTreeSet<String> = env.namespaces.iter().map(|n| n.name.clone()).collect();
+    ns.extend(CHARTS.iter().map(|c| c.namespace.to_string()));
+    ns.into_iter().collect()
+}
+
+/// Prometheus' data volume and what it keeps: retention by time, capped by size below the volume
+/// so the TSDB never fills it (the operator passes `--storage.tsdb.retention.size`).
+const PROMETHEUS_VOLUME_GIB: u32 = 50;
+
+fn kube_prometheus_stack(env: &Env) -> Value {
+    let namespaces = scraped_namespaces(env);
+    let selector = json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}]});
+    json!({
+        "fullnameOverride": KPS_FULLNAME,
+        "crds": {"enabled": true},
+        // EKS runs the control plane: etcd, the scheduler and the controller manager are not
+        // reachable from the cluster, so their scrape targets would only ever be down.
+        "kubeEtcd": {"enabled": false},
+        "kubeControllerManager": {"enabled": false},
+        "kubeScheduler": {"enabled": false},
+        // node-exporter needs the host (network, PID, / mounted); it lives with the other node
+        // agents so this namespace stays PSS restricted.
+        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
+        "grafana": {"testFramework": {"enabled": false}},
+        "prometheus": {
+            "prometheusSpec": {
+                "replicas": if env.is_production() { 2 } else { 1 },
+                "retention": if env.is_production() { "30d" } else { "15d" },
+                "retentionSize": format!("{}GB", PROMETHEUS_VOLUME_GIB * 85 / 100),
+                // Without requests the namespace's LimitRange default (512 MiB limit) applies
+                // and Prometheus is OOM-killed as soon as it holds a few hours of series.
+                "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}},
+                "storageSpec": {"volumeClaimTemplate": {"spec": {
+                    "storageClassName": "cerverus-gp3",
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": format!("{PROMETHEUS_VOLUME_GIB}Gi")}}
+                }}},
+                // Select every ServiceMonitor/PodMonitor/rule in our namespaces, not only those
+                // labelled with this Helm release (the charts' monitors carry their own labels).
+                "serviceMonitorSelectorNilUsesHelmValues": false,
+                "podMonitorSelectorNilUsesHelmValues": false,
+                "ruleSelectorNilUsesHelmValues": false,
+                "serviceMonitorNamespaceSelector": selector.clone(),
+                "podMonitorNamespaceSelector": selector
+            }
+        }
+    })
+}
+
 fn values(platform: &Platform, env: &Env, name: &str) -> Value {
     let sa = |ns: &str, sa: &str| json!({"create": true, "name": sa, "annotations": {"eks.amazonaws.com/role-arn": role(platform, env, ns, sa)}});
     let system_critical = "system-cluster-critical";
     match name {
+        "kube-prometheus-stack" => kube_prometheus_stack(env),
         "metrics-server" => {
             json!({"replicas": 2, "priorityClassName": system_critical, "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1}, "containerSecurityContext": restricted()})
         }
@@ -156,6 +294,9 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
         }
         "cluster-autoscaler" => {
             // Spot groups first, then on-demand: the priority expander tries the cheapest first.
+            // Zonal groups of one pool are "similar" (same labels, taints, instance type), so
+            // balance-similar-node-groups keeps them level and a zone-pinned pending pod scales
+            // the group of its zone.
             let mut spot = Vec::new();
             let mut on_demand = Vec::new();
             for g in env.node_groups() {
@@ -180,23 +321,32 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
                 "containerSecurityContext": restricted()
             })
         }
+        // Queue-processor mode (0.21.0): a Deployment reads EventBridge notices from the SQS
+        // queue the eks module creates. The chart defaults `checkTagBeforeDraining: true`, and
+        // then ignores every notice for an instance without the `managedTag`
+        // (aws-node-termination-handler/managed) — which our node groups do not set. We drain
+        // every node of the cluster's own queue, so the tag check is off.
         "aws-node-termination-handler" => json!({
             "enableSqsTerminationDraining": true,
             "queueURL": format!("https://sqs.{}.amazonaws.com/{}/{}-node-termination", platform.region, platform.account_id, env.cluster_name),
             "awsRegion": platform.region,
+            "checkTagBeforeDraining": false,
             "serviceAccount": sa("kube-system", "aws-node-termination-handler"),
             "enableSpotInterruptionDraining": true,
             "enableRebalanceDraining": true,
             "enableScheduledEventDraining": true
         }),
-        "nvidia-device-plugin" => json!({
-            "nodeSelector": {"cerverus.io/pool": "ml"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, {"key": "cerverus.io/dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]
-        }),
+        // No nodeSelector/affinity of ours: the chart's default node affinity requires
+        // `nvidia.com/gpu.present=true` (or NFD labels, and NFD is not installed), which every
+        // GPU pool's nodes carry (cerverus-model GPU_PRESENT_LABEL).
+        "nvidia-device-plugin" => json!({"tolerations": gpu_tolerations(env)}),
         "dcgm-exporter" => json!({
-            "serviceMonitor": {"enabled": true, "interval": "15s"},
-            "nodeSelector": {"cerverus.io/pool": "ml"},
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, {"key": "cerverus.io/dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]
+            // honorLabels: the exporter labels each GPU's series with the `pod` and `namespace`
+            // using it; with honorLabels false Prometheus renames them `exported_pod` /
+            // `exported_namespace` and the inference autoscaling query matches nothing.
+            "serviceMonitor": {"enabled": true, "interval": "15s", "honorLabels": true},
+            "nodeSelector": {GPU_PRESENT_LABEL.0: GPU_PRESENT_LABEL.1},
+            "tolerations": gpu_tolerations(env)
         }),
         "aws-efs-csi-driver" => json!({"controller": {"serviceAccount": sa("kube-system", "efs-csi-controller-sa")}}),
         "aws-mountpoint-s3-csi-driver" => json!({"node": {"tolerateAllTaints": true}}),
@@ -207,22 +357,16 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
             "securityContext": restricted(),
             "serviceMonitor": {"enabled": true}
         }),
+        // Nodes require IMDSv2 with a hop limit of 1, so the controller cannot ask IMDS for its
+        // region and VPC: both are given. The VPC is found by its Name tag (the network module
+        // names it after the cluster), as `vpcId` is only known after apply.
         "aws-load-balancer-controller" => json!({
             "clusterName": env.cluster_name,
             "region": platform.region,
+            "vpcTags": {"Name": env.cluster_name},
             "serviceAccount": sa("kube-system", "aws-load-balancer-controller"),
             "replicaCount": 2,
             "enableServiceMutatorWebhook": false
-        }),
-        "ingress-nginx" => json!({
-            "controller": {
-                "replicaCount": if env.is_production() { 3 } else { 2 },
-                "service": {"type": "ClusterIP"},
-                "metrics": {"enabled": true, "serviceMonitor": {"enabled": true}},
-                "podSecurityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
-                "allowSnippetAnnotations": false,
-                "config": {"use-forwarded-headers": "true", "hsts": "true", "ssl-redirect": "true"}
-            }
         }),
         _ => json!({}),
     }

@@ -87,6 +87,7 @@ pub fn figure(e: &Expr) -> Figure {
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     for o in inv.k8s.iter().filter(|o| is_keda_scaler(o)) {
         let w = waivers(o);
+        let composite = o.value["spec"]["advanced"]["scalingModifiers"]["formula"].is_string();
         for (i, t) in o.value["spec"]["triggers"].as_array().into_iter().flatten().enumerate() {
             let kind = t["type"].as_str().unwrap_or("");
             let metric_type = t["metricType"].as_str().unwrap_or("AverageValue");
@@ -110,9 +111,10 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                 );
                 continue;
             }
-            // ScaledJob turns a metric into a number of Jobs with its own scaling strategy,
-            // not through the HPA formulas above.
-            if o.kind() != "ScaledObject" || kind != "prometheus" {
+            // ScaledJob turns a metric into a number of Jobs with its own scaling strategy, not
+            // through the HPA formulas above; with `advanced.scalingModifiers` the HPA sees only
+            // the formula's composite metric, typed by `scalingModifiers.metricType`.
+            if o.kind() != "ScaledObject" || kind != "prometheus" || composite {
                 continue;
             }
             let Some(query) = t["metadata"]["query"].as_str() else { continue };

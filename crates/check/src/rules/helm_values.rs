@@ -10,6 +10,7 @@
 //! too, on the same merge.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -32,7 +33,8 @@ const ISTIO_FORBIDDEN: &[&str] = &["_internal_defaults_do_not_set", "defaults"];
 enum Verdict {
     Map,
     Open,
-    Unknown,
+    /// Not a key; when it went to a subchart, that subchart and the path inside it.
+    Unknown(Option<(Arc<ChartRef>, Vec<String>)>),
     /// The key belongs to a subchart the reference data does not have.
     NotJudged(String),
 }
@@ -50,7 +52,7 @@ fn verdict(reference: &HelmReference, chart: &ChartRef, path: &[String]) -> Verd
     if path[0] == "global" {
         for dep in &chart.dependencies {
             if let Some(c) = sub(&dep.chart, &dep.version)
-                && !matches!(verdict(reference, &c, path), Verdict::Unknown | Verdict::NotJudged(_))
+                && !matches!(verdict(reference, &c, path), Verdict::Unknown(_) | Verdict::NotJudged(_))
             {
                 return verdict(reference, &c, path);
             }
@@ -61,7 +63,10 @@ fn verdict(reference: &HelmReference, chart: &ChartRef, path: &[String]) -> Verd
             return Verdict::Map;
         }
         return match sub(&dep.chart, &dep.version) {
-            Some(c) => verdict(reference, &c, &path[1..]),
+            Some(c) => match verdict(reference, &c, &path[1..]) {
+                Verdict::Unknown(None) => Verdict::Unknown(Some((c, path[1..].to_vec()))),
+                v => v,
+            },
             None => Verdict::NotJudged(format!(
                 "`{}` goes to subchart {} {} of {} {}, which the reference data does not have",
                 path.join("."),
@@ -72,7 +77,7 @@ fn verdict(reference: &HelmReference, chart: &ChartRef, path: &[String]) -> Verd
             )),
         };
     }
-    Verdict::Unknown
+    Verdict::Unknown(None)
 }
 
 fn distance(a: &str, b: &str) -> usize {
@@ -141,18 +146,27 @@ fn walk(ctx: &mut Ctx<'_>, doc: &ValuesDoc, map: &Map<String, Value>, path: &[St
             }
             Verdict::Open => {}
             Verdict::NotJudged(why) => sink.report(NOT_JUDGED, &ctx.file.file, line, &ctx.object, why, &w),
-            Verdict::Unknown => {
-                let hint = suggestion(ctx.chart, &p).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            Verdict::Unknown(sub) => {
+                let (owner, rel, via) = match &sub {
+                    Some((c, rel)) => (
+                        c.as_ref(),
+                        rel.as_slice(),
+                        format!(" (values under `{}` of {} {} go to it)", p[0], ctx.chart.chart, ctx.chart.version),
+                    ),
+                    None => (ctx.chart, p.as_slice(), String::new()),
+                };
+                let hint = suggestion(owner, rel).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
                 sink.report(
                     UNKNOWN_KEY,
                     &ctx.file.file,
                     line,
                     &ctx.object,
                     format!(
-                        "`{}` is not a key of chart {} {}: not in its values.yaml or values.schema.json, not under an open map, not read by its templates; Helm ignores it{hint}",
+                        "`{}` is not a key of {}chart {} {}{via}: not in its values.yaml or values.schema.json, not under an open map, not read by its templates; Helm ignores it{hint}",
                         p.join("."),
-                        ctx.chart.chart,
-                        ctx.chart.version
+                        if sub.is_some() { "sub" } else { "" },
+                        owner.chart,
+                        owner.version
                     ),
                     &w,
                 );

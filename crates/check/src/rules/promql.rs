@@ -5,7 +5,7 @@
 //!
 //! Where queries are found: KEDA `ScaledObject`/`ScaledJob` triggers of type `prometheus`
 //! (`metadata.query`), Prometheus-Operator `PrometheusRule` rules (`spec.groups[].rules[].expr`)
-//! and Argo Rollouts `AnalysisTemplate`/`ClusterAnalysisTemplate` metrics
+//! and Argo Rollouts `AnalysisTemplate`/`ClusterAnalysisTemplate`/`AnalysisRun` metrics
 //! (`provider.prometheus.query`).
 
 use std::collections::BTreeSet;
@@ -110,7 +110,7 @@ pub fn queries(inv: &Inventory) -> Vec<Query<'_>> {
                     }
                 }
             }
-            "AnalysisTemplate" | "ClusterAnalysisTemplate" if group == "argoproj.io" => {
+            "AnalysisTemplate" | "ClusterAnalysisTemplate" | "AnalysisRun" if group == "argoproj.io" => {
                 for (m, metric) in o.value["spec"]["metrics"].as_array().into_iter().flatten().enumerate() {
                     if let Some(q) = metric["provider"]["prometheus"]["query"].as_str() {
                         let conditions = ["successCondition", "failureCondition"]

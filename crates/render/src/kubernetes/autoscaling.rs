@@ -17,13 +17,46 @@ use super::crd::{
     HpaConfig, Resource, ScaleTargetRef, ScaledObjectAdvanced, ScaledObjectSpec, Trigger, VpaContainerPolicy,
     VpaResourcePolicy, VpaSpec, VpaTargetRef, VpaUpdatePolicy,
 };
-use super::network_policies::MONITORING_NAMESPACE;
 use super::{Objects, labels};
 use crate::RenderError;
 
-/// Where KEDA's Prometheus scaler queries (the Prometheus Operator's governing service).
+/// Where KEDA's Prometheus scaler queries: the Prometheus Service kube-prometheus-stack creates
+/// (an add-on of this bundle, `crate::addons`).
 pub fn prometheus_address() -> String {
-    format!("http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090")
+    crate::addons::prometheus_service().url()
+}
+
+/// How KEDA (through the HPA it owns) turns a Prometheus query into replicas, decided by the
+/// query's top-level aggregation. KEDA needs exactly one series, so the query must aggregate at
+/// the top without `by`/`without`.
+///
+/// - `sum`/`count` (a total over all pods): `AverageValue` — the HPA divides the total by the
+///   current replica count and compares with the target, so desired = ⌈total / target⌉.
+/// - `avg`/`max`/`min` (already per pod): `Value` — desired = ⌈current × value / target⌉.
+///   `AverageValue` here would divide a per-pod figure by the replica count once more and make
+///   desired = ⌈value / target⌉, independent of load (GPU utilisation ≤ 100 % over a target of
+///   70 could never ask for more than 2 replicas).
+pub fn prometheus_metric_type(query: &str) -> Result<&'static str, String> {
+    use promql_parser::parser::{Expr, LabelModifier, parse};
+    let mut expr = parse(query).map_err(|e| format!("does not parse as PromQL: {e}"))?;
+    while let Expr::Paren(p) = expr {
+        expr = *p.expr;
+    }
+    let Expr::Aggregate(agg) = expr else {
+        return Err("has no top-level aggregation, so it may return several series (KEDA needs one)".into());
+    };
+    match &agg.modifier {
+        None => {}
+        Some(LabelModifier::Include(l)) if l.labels.is_empty() => {}
+        Some(_) => {
+            return Err("aggregates `by`/`without` labels, so it returns one series per group (KEDA needs one)".into());
+        }
+    }
+    match agg.op.to_string().as_str() {
+        "sum" | "count" => Ok("AverageValue"),
+        "avg" | "max" | "min" => Ok("Value"),
+        op => Err(format!("aggregates with `{op}`; use sum/count (a total) or avg/max/min (per pod)")),
+    }
 }
 
 fn kind_api(kind: WorkloadKind) -> (&'static str, &'static str) {
@@ -87,9 +120,16 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                     }
                 }
                 for c in &a.custom {
+                    let metric_type = prometheus_metric_type(&c.query).map_err(|e| {
+                        RenderError::Invalid(format!(
+                            "workload `{}`: autoscaling query `{}` {e}",
+                            w.name(),
+                            c.query
+                        ))
+                    })?;
                     triggers.push(Trigger {
                         type_: "prometheus",
-                        metric_type: Some("AverageValue"),
+                        metric_type: Some(metric_type),
                         metadata: BTreeMap::from([
                             ("serverAddress".to_string(), prometheus_address()),
                             ("metricName".to_string(), c.metric.clone()),

@@ -7,12 +7,12 @@
 pub mod autoscaling;
 pub mod crd;
 mod labels;
-mod namespaces;
+pub mod namespaces;
 pub mod network_policies;
 pub mod quotas;
 pub mod rbac;
 mod secrets;
-mod storage;
+pub mod storage;
 mod workloads;
 pub mod yaml;
 
@@ -42,17 +42,33 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
 pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 
 /// The order objects must exist in: namespaces and cluster-wide classes first, then what
-/// workloads reference (RBAC, quotas, policies, secrets, config), then workloads, then what
-/// watches workloads (autoscalers, budgets).
+/// workloads reference (RBAC, quotas, policies, secrets, config), then one-off Jobs (schema
+/// migrations, which the new version of a service may need), then workloads, then what watches
+/// workloads (autoscalers, budgets).
 pub fn sync_wave(kind: &str) -> i32 {
     match kind {
         "Namespace" | "PriorityClass" | "StorageClass" => -3,
         "ClusterRole" | "ClusterRoleBinding" | "ClusterSecretStore" | "ResourceQuota" | "LimitRange"
         | "NetworkPolicy" => -2,
         "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" => -1,
-        "Deployment" | "StatefulSet" | "CronJob" | "Job" | "Service" => 0,
-        _ => 1,
+        "Job" => 0,
+        "Deployment" | "StatefulSet" | "CronJob" | "Service" => 1,
+        _ => 2,
     }
+}
+
+/// Argo CD hook annotations.
+pub const HOOK: &str = "argocd.argoproj.io/hook";
+pub const HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+
+/// Annotations that make a Job re-runnable: a Job's `spec.template` is immutable, so applying a
+/// changed Job (a new image digest) over the old one fails. As an Argo CD `Sync` hook with
+/// `BeforeHookCreation`, the previous Job is deleted and the new one created on every sync, in
+/// its wave — after the namespace, service account and secrets it needs (a `PreSync` hook would
+/// run before those exist on the first sync) and before the Deployments that expect the
+/// migrated schema.
+pub fn job_hook_annotations() -> [(&'static str, &'static str); 2] {
+    [(HOOK, "Sync"), (HOOK_DELETE_POLICY, "BeforeHookCreation")]
 }
 
 /// Collects rendered objects into files.
@@ -78,6 +94,11 @@ impl Objects {
                 meta.entry("annotations").or_insert_with(|| serde_json::Value::Object(Default::default()));
             if let Some(a) = annotations.as_object_mut() {
                 a.insert(SYNC_WAVE.to_string(), serde_json::Value::String(sync_wave(kind).to_string()));
+                if kind == "Job" {
+                    for (k, v) in job_hook_annotations() {
+                        a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+                    }
+                }
             }
         }
         let text = yaml::document(&value).map_err(|e| RenderError::Yaml(path.clone(), e.to_string()))?;

@@ -1,12 +1,18 @@
 //! ResourceQuota and LimitRange per namespace that runs platform workloads.
 //!
 //! The quota is computed, not guessed: the sum over the namespace's workloads of requests and
-//! limits at their maximum replica count, plus one surge pod each (rolling updates), plus 25%
-//! headroom for jobs and debugging. A spec change that would not fit shows up as a quota diff.
+//! limits at their maximum replica count plus the pods a rolling update adds on top (the
+//! Deployment's `maxSurge`, rounded up as Kubernetes rounds it), plus one pod per Job/CronJob
+//! (they run while a rollout is under way), plus 25% headroom for debugging — except GPUs, which
+//! get exactly that need. A spec change that would not fit shows up as a quota diff.
+//!
+//! `istio-system` may hold one LoadBalancer Service (the ingress gateway's NLB) when the spec
+//! exposes any workload publicly; every other namespace none.
 
 use std::collections::BTreeMap;
 
 use cerverus_model::{Env, Platform, Workload, quantity};
+use cerverus_spec::{Exposure, WorkloadKind};
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -17,10 +23,36 @@ use crate::RenderError;
 /// Headroom over the computed need, in percent.
 const HEADROOM_PERCENT: f64 = 25.0;
 
-/// The most pods a workload can run at once: its max replicas plus one surge pod.
+/// `maxSurge` of every Deployment's rolling update (`workloads.rs` renders `25%`; the invariant
+/// tests read it back from the rendered Deployments).
+pub const DEPLOYMENT_MAX_SURGE_PERCENT: u32 = 25;
+
+/// Namespace of the Istio ingress gateway, whose Service is a LoadBalancer.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
+
+/// The most replicas a workload can be scaled to.
+pub fn max_replicas(w: &Workload) -> u32 {
+    w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas))
+}
+
+/// Pods a rolling update adds above the replica count: Deployments surge by `maxSurge`
+/// (a percentage, rounded up); StatefulSets replace pods one at a time and never exceed replicas.
+pub fn surge_pods(w: &Workload) -> u32 {
+    match w.spec.kind {
+        WorkloadKind::Deployment => (max_replicas(w) * DEPLOYMENT_MAX_SURGE_PERCENT).div_ceil(100),
+        _ => 0,
+    }
+}
+
+/// The most pods a workload can run at once: max replicas plus the rollout surge for
+/// long-running kinds; one pod for a Job or CronJob (`concurrencyPolicy: Forbid`, parallelism 1).
 pub fn max_pods(w: &Workload) -> u32 {
-    let max = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
-    if w.spec.kind.is_long_running() { max + 1 } else { 1 }
+    if w.spec.kind.is_long_running() { max_replicas(w) + surge_pods(w) } else { 1 }
+}
+
+/// LoadBalancer Services a namespace may create: the ingress gateway's, when anything is public.
+pub fn load_balancers(env: &Env, namespace: &str) -> u32 {
+    u32::from(namespace == GATEWAY_NAMESPACE && env.workloads.iter().any(|w| w.spec.exposure == Exposure::Public))
 }
 
 #[derive(Default)]
@@ -59,9 +91,10 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
     }
     // Namespaces of the platform's own components (no spec workloads) get a fixed envelope sized
     // for their charts; application namespaces get the computed one.
+    let max_nodes: u32 = env.node_groups().iter().map(|g| g.max).sum();
     for ns in &env.namespaces {
         if !per_ns.contains_key(ns.name.as_str()) {
-            let (cpu, mem) = platform_envelope(&ns.name);
+            let (cpu, mem, pods) = platform_envelope(&ns.name, max_nodes);
             per_ns.insert(
                 ns.name.as_str(),
                 Totals {
@@ -71,7 +104,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
                     mem_lim: mem * 1.5,
                     eph_req: mem,
                     eph_lim: mem * 2.0,
-                    pods: 60,
+                    pods,
                     pvcs: 10,
                     pvc_storage: 500.0 * GIB,
                     ..Default::default()
@@ -89,7 +122,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             ("requests.ephemeral-storage".to_string(), bytes(t.eph_req * grow)),
             ("limits.ephemeral-storage".to_string(), bytes(t.eph_lim * grow)),
             ("pods".to_string(), Quantity(((f64::from(t.pods) * grow).ceil() as u64).to_string())),
-            ("services.loadbalancers".to_string(), Quantity("0".into())),
+            ("services.loadbalancers".to_string(), Quantity(load_balancers(env, ns).to_string())),
             ("services.nodeports".to_string(), Quantity("0".into())),
         ]);
         // GPUs are the scarcest resource: no headroom, exactly what the spec asks for.
@@ -105,7 +138,9 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             labels: Some(labels::common(&platform.name)),
             annotations: Some(BTreeMap::from([(
                 "cerverus.io/derived-from".to_string(),
-                format!("max replicas + 1 surge pod per workload, +{HEADROOM_PERCENT}% headroom"),
+                format!(
+                    "max replicas + rollout surge ({DEPLOYMENT_MAX_SURGE_PERCENT}% of max, rounded up) per Deployment + 1 pod per Job/CronJob, +{HEADROOM_PERCENT}% headroom (GPUs: none)"
+                ),
             )])),
             ..Default::default()
         };
@@ -151,13 +186,19 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// Requests (cores, bytes) that platform namespaces may use, before headroom: Prometheus with its
-/// retention, Alertmanager and Grafana; istiod and the gateways; the ingress controllers.
-fn platform_envelope(ns: &str) -> (f64, f64) {
+/// Requests (cores, bytes) and pods that platform namespaces may use, before headroom:
+/// Prometheus with its retention, Alertmanager and Grafana; istiod and the gateways; the node
+/// agents, which run one pod per node each (node-exporter everywhere, device plugin and DCGM
+/// exporter on GPU nodes: at most three per node, 100m / 128 MiB each by the LimitRange default).
+fn platform_envelope(ns: &str, max_nodes: u32) -> (f64, f64, u32) {
     match ns {
-        "cerverus-monitoring" => (12.0, 48.0 * GIB),
-        "istio-system" => (6.0, 12.0 * GIB),
-        _ => (3.0, 6.0 * GIB),
+        "cerverus-monitoring" => (12.0, 48.0 * GIB, 60),
+        "istio-system" => (6.0, 12.0 * GIB, 60),
+        crate::addons::NODE_AGENTS_NAMESPACE => {
+            let pods = 3 * max_nodes;
+            (0.1 * f64::from(pods), 0.125 * GIB * f64::from(pods), pods)
+        }
+        _ => (3.0, 6.0 * GIB, 60),
     }
 }
 

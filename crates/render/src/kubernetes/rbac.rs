@@ -1,6 +1,7 @@
 //! RBAC: least privilege by construction.
 //!
-//! - `cerverus-admin` (in cerverus-system) is bound to `cluster-admin`, for break-glass only.
+//! - `cluster-admin` is bound to the group `<platform>:break-glass` only, which EKS access
+//!   entries map from the admin IAM roles; no service account is ever bound to it.
 //! - Workloads that call the API get a Role with exactly the rules the spec lists, in their own
 //!   namespace, bound to their ServiceAccount.
 //! - People get ClusterRoles by responsibility (`cerverus-developer` read-only,
@@ -11,18 +12,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cerverus_model::{Env, Platform};
+use cerverus_model::{Env, Platform, break_glass_group};
 use cerverus_spec::RbacRule;
-use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Objects, labels};
 use crate::RenderError;
 
-/// Namespace of the break-glass account.
-pub const ADMIN_NAMESPACE: &str = "cerverus-system";
-pub const ADMIN_ACCOUNT: &str = "cerverus-admin";
+/// The ClusterRoleBinding of cluster-admin to the break-glass group.
+pub const BREAK_GLASS_BINDING: &str = "cerverus-break-glass";
 
 fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -83,33 +82,28 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         ..Default::default()
     };
 
-    // Break-glass admin.
-    let mut admin_meta = meta(ADMIN_ACCOUNT, Some(ADMIN_NAMESPACE));
-    admin_meta.annotations = Some(BTreeMap::from([(
-        "cerverus.io/purpose".to_string(),
-        "break-glass cluster administration; every use is visible in the EKS audit log".to_string(),
-    )]));
-    out.add(
-        Some(ADMIN_NAMESPACE),
-        "ServiceAccount",
-        ADMIN_ACCOUNT,
-        &ServiceAccount {
-            metadata: admin_meta.clone(),
-            automount_service_account_token: Some(false),
-            ..Default::default()
-        },
-    )?;
-    let mut binding_meta = meta("cerverus-admin-break-glass", None);
-    let mut binding_annotations = admin_meta.annotations.clone().unwrap_or_default();
-    binding_annotations.insert(
-        "cerverus.io/skip".to_string(),
-        "CV-K8S-017=break-glass account by design; the binding is the documented emergency path and every use is audited".to_string(),
-    );
-    binding_meta.annotations = Some(binding_annotations);
+    // Break-glass admin: cluster-admin for a group only the admin IAM roles are mapped to (EKS
+    // access entries). Never a service account: a service account is usable by anyone who can
+    // create a pod (or a Job, CronJob, Deployment…) in its namespace, so binding one to
+    // cluster-admin makes every such role cluster-admin.
+    let break_glass = break_glass_group(&platform.name);
+    let mut binding_meta = meta(BREAK_GLASS_BINDING, None);
+    binding_meta.annotations = Some(BTreeMap::from([
+        (
+            "cerverus.io/purpose".to_string(),
+            "break-glass cluster administration; every use is visible in the EKS audit log".to_string(),
+        ),
+        (
+            "cerverus.io/skip".to_string(),
+            format!(
+                "CV-K8S-017=break-glass: the only subject is the group {break_glass}, which EKS access entries map from the admin IAM roles alone; no service account holds it"
+            ),
+        ),
+    ]));
     out.add(
         None,
         "ClusterRoleBinding",
-        "cerverus-admin-break-glass",
+        BREAK_GLASS_BINDING,
         &ClusterRoleBinding {
             metadata: binding_meta,
             role_ref: RoleRef {
@@ -117,12 +111,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
                 kind: "ClusterRole".into(),
                 name: "cluster-admin".into(),
             },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: ADMIN_ACCOUNT.into(),
-                namespace: Some(ADMIN_NAMESPACE.into()),
-                ..Default::default()
-            }]),
+            subjects: Some(vec![group(break_glass)]),
         },
     )?;
 

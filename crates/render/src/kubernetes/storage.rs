@@ -1,6 +1,10 @@
 //! StorageClasses: `cerverus-gp3` (default), `cerverus-io2` (databases), `cerverus-efs` (shared
-//! files), `cerverus-s3` (Mountpoint for S3). All expandable, encrypted, bound where the pod
-//! lands; data that outlives its claim (databases, shared files, S3) is retained.
+//! files), `cerverus-s3` (Mountpoint for S3). Encrypted, bound where the pod lands; data that
+//! outlives its claim (databases, shared files, S3) is retained. Only the EBS classes allow
+//! volume expansion: the EBS CSI driver resizes volumes, while the EFS CSI driver has no
+//! expansion (an EFS file system is elastic, capacity in a claim is ignored) and Mountpoint for
+//! S3 has neither dynamic provisioning nor resize. A class that claims expansion its driver does
+//! not implement leaves resized claims stuck in `Resizing` forever.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,12 @@ struct Class {
     binding: &'static str,
     default: bool,
     purpose: &'static str,
+}
+
+/// Whether the CSI driver behind `provisioner` implements volume expansion
+/// (`ControllerExpandVolume`): only the EBS driver among ours.
+pub fn supports_expansion(provisioner: &str) -> bool {
+    provisioner == "ebs.csi.aws.com"
 }
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
@@ -91,7 +101,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
                 .then(|| c.parameters.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
             reclaim_policy: Some(c.reclaim.to_string()),
             volume_binding_mode: Some(c.binding.to_string()),
-            allow_volume_expansion: Some(true),
+            allow_volume_expansion: supports_expansion(c.provisioner).then_some(true),
             mount_options: (c.provisioner == "efs.csi.aws.com").then(|| vec!["tls".to_string()]),
             ..Default::default()
         };
