@@ -52,6 +52,7 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::escalation::check(inv, &mut sink);
         rules::quota::check(inv, &mut sink);
         rules::runtime::check(inv, &mut sink);
+        rules::gpu::check(inv, &mut sink);
         rules::terraform::check(inv, &mut sink);
         // Terraform/AWS across files and modules: references, plan-time knowledge, IAM, CNI.
         rules::tf_refs::check(inv, &mut sink);

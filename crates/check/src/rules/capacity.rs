@@ -25,15 +25,37 @@ use crate::inventory::Inventory;
 
 const DATA: &str = include_str!("../../../../data/instance-types.json");
 
-struct Group {
-    name: String,
-    labels: BTreeMap<String, String>,
+pub(crate) struct Group {
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
     /// `NoSchedule` taints as (key, value).
-    taints: Vec<(String, String)>,
+    pub(crate) taints: Vec<(String, String)>,
     max: f64,
-    node: (f64, f64, f64),
+    /// Allocatable (cpu, memory GiB, gpus) of one node.
+    pub(crate) node: (f64, f64, f64),
     /// The first instance type, what the group launches.
-    first: String,
+    pub(crate) first: String,
+}
+
+/// The node groups of the input by environment scope (see [`Group`]).
+pub(crate) fn node_groups(inv: &Inventory) -> BTreeMap<String, Vec<Group>> {
+    serde_json::from_str::<Value>(DATA).map(|data| groups(inv, &data)).unwrap_or_default()
+}
+
+/// The groups of `scope` a pod may land on: labels include its nodeSelector, NoSchedule taints
+/// tolerated.
+pub(crate) fn landing<'g>(groups: &'g BTreeMap<String, Vec<Group>>, scope: &str, pod: &Value) -> Vec<&'g Group> {
+    let sel: BTreeMap<String, String> = pod["nodeSelector"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default();
+    groups
+        .get(scope)
+        .into_iter()
+        .flatten()
+        .filter(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
+        .filter(|g| g.taints.iter().all(|t| tolerates(pod, t)))
+        .collect()
 }
 
 /// Allocatable (cpu, memory GiB, gpus) of one node of `instance` for workload pods under the
@@ -241,7 +263,7 @@ pub(crate) fn autoscaling_ceilings(inv: &Inventory) -> HashMap<(String, Option<&
 }
 
 /// Does a pod tolerate a `NoSchedule` taint (key, value)?
-fn tolerates(pod: &Value, (key, value): &(String, String)) -> bool {
+pub(crate) fn tolerates(pod: &Value, (key, value): &(String, String)) -> bool {
     pod["tolerations"].as_array().into_iter().flatten().any(|t| {
         let effect_ok = t["effect"].as_str().is_none_or(|e| e.is_empty() || e == "NoSchedule");
         let key_ok = t["key"].as_str().is_none_or(|k| k.is_empty() || k == key);
@@ -283,16 +305,7 @@ fn check_pod_fit(inv: &Inventory, groups: &BTreeMap<String, Vec<Group>>, sink: &
         if o.kind() == "DaemonSet" {
             continue;
         }
-        let Some(in_scope) = groups.get(&o.scope()) else { continue };
-        let sel: BTreeMap<String, String> = pod["nodeSelector"]
-            .as_object()
-            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-            .unwrap_or_default();
-        let landing: Vec<&Group> = in_scope
-            .iter()
-            .filter(|g| sel.iter().all(|(k, v)| g.labels.get(k) == Some(v)))
-            .filter(|g| g.taints.iter().all(|t| tolerates(pod, t)))
-            .collect();
+        let landing = landing(groups, &o.scope(), pod);
         // No group takes the pod at all: another question (scheduling), not this rule's.
         if landing.is_empty() {
             continue;

@@ -6,6 +6,7 @@ pub mod docker;
 // Run-time classes (egress cut, runtime contracts, GPU, escalation, quotas).
 pub mod egress;
 pub mod escalation;
+pub mod gpu;
 pub mod netpol;
 pub mod quota;
 pub mod runtime;
@@ -387,6 +388,15 @@ pub const RULES: &[Rule] = &[
         "An exec or HTTP probe that gives up before the component's health check can answer (its runtime contract's timeout) restarts or unreadies healthy pods; CLI checks that start an interpreter are the usual case.",
         "Set the probe's `timeoutSeconds` at least to the contract's.",
         ["Kubernetes: configure liveness, readiness and startup probes"],
+        []
+    ),
+    rule!(
+        "CV-GPU-001",
+        High,
+        "GPU requested on nodes no device plugin serves",
+        "`nvidia.com/gpu` is advertised only on nodes where the NVIDIA device plugin runs. The chart (0.15+) schedules only on nodes labelled `nvidia.com/gpu.present=true` or carrying Node Feature Discovery's NVIDIA PCI/CPU vendor labels; a node group that declares neither (and no NFD) never advertises a GPU and GPU pods stay Pending. (Plugin from a DaemonSet in the input or the pinned chart in a charts.yaml with its values, merged over the pinned version's defaults from data/reference/helm; node labels from the node groups.)",
+        "Label the GPU node group `nvidia.com/gpu.present: \"true\"` (or deploy NFD), or set the plugin's affinity/nodeSelector to the GPU nodes' labels.",
+        ["NVIDIA k8s-device-plugin chart values (affinity)", "Kubernetes: schedule GPUs"],
         []
     ),
     rule!(

@@ -70,9 +70,9 @@ fn volume_files(keys: &Keys<'_>, at: &Place, volume: &Value) -> Vec<String> {
     let mut source = |kind: &'static str, src: &Value, name_field: &str| {
         let Some(name) = src[name_field].as_str() else { return };
         match src["items"].as_array() {
-            Some(items) => out.extend(items.iter().filter_map(|i| i["path"].as_str()).map(|p| {
-                p.rsplit('/').next().unwrap_or(p).to_string()
-            })),
+            Some(items) => out.extend(
+                items.iter().filter_map(|i| i["path"].as_str()).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()),
+            ),
             None => out.extend(keys.get(&(at.clone(), kind, name)).into_iter().flatten().cloned()),
         }
     };
@@ -124,15 +124,12 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     for o in &inv.k8s {
         let Some((pod, path)) = pod_spec(o) else { continue };
         let at = place(o);
-        let volumes: HashMap<&str, &Value> = pod["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| Some((v["name"].as_str()?, v)))
-            .collect();
+        let volumes: HashMap<&str, &Value> =
+            pod["volumes"].as_array().into_iter().flatten().filter_map(|v| Some((v["name"].as_str()?, v))).collect();
         for (i, c) in pod["containers"].as_array().into_iter().flatten().enumerate() {
             let image = c["image"].as_str().unwrap_or("");
-            let Some(contract) = cerverus_contracts::for_container(image, &strings(&c["command"]), &strings(&c["args"]))
+            let Some(contract) =
+                cerverus_contracts::for_container(image, &strings(&c["command"]), &strings(&c["args"]))
             else {
                 continue;
             };
