@@ -124,12 +124,12 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             let message = match (metric_type, figure(&expr)) {
                 ("AverageValue", Figure::PerPod(what)) => format!(
                     "trigger {i}: `{}` is a per-pod figure ({what}) but `metricType: AverageValue`{} makes the HPA compute ceil(value / {threshold}) without the current replica count: replicas follow the figure's size, not the load (a utilisation ≤ 100 with target 70 never asks for more than 2); use `metricType: Value`, or a total (`sum`) with AverageValue",
-                    query.trim(),
+                    promql::one_line(query),
                     if t["metricType"].is_null() { " (KEDA's default)" } else { "" },
                 ),
                 ("Value", Figure::ThroughputTotal) => format!(
                     "trigger {i}: `{}` is a total rate, which adding replicas does not reduce, but `metricType: Value` makes the HPA compute ceil(replicas × value / {threshold}): above the target it multiplies replicas every cycle up to maxReplicaCount, below it shrinks them to the minimum; use `metricType: AverageValue` (value / target = replicas needed)",
-                    query.trim()
+                    promql::one_line(query)
                 ),
                 _ => continue,
             };

@@ -342,6 +342,11 @@ fn describe(s: &Series) -> String {
     }
 }
 
+/// A query on one line, for a message.
+pub fn one_line(q: &str) -> String {
+    q.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     for q in queries(inv) {
         let o = q.object;
@@ -354,7 +359,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                     &o.file,
                     q.line(),
                     &o.id(),
-                    format!("`{}` at {} is not valid PromQL: {}", q.text.trim(), q.path.join("."), e.trim()),
+                    format!("`{}` at {} is not valid PromQL: {}", one_line(&q.text), q.path.join("."), e.trim()),
                     &w,
                 );
                 continue;
@@ -379,7 +384,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                 &o.file,
                 q.line(),
                 &o.id(),
-                format!("`{}` {}; {reader}", q.text.trim(), describe(&s)),
+                format!("`{}` {}; {reader}", one_line(&q.text), describe(&s)),
                 &w,
             );
         }
