@@ -335,10 +335,16 @@ fn no_role_grants_a_wildcard_and_only_break_glass_reaches_cluster_admin() {
             }
             Some("ClusterRoleBinding") | Some("RoleBinding") if v["roleRef"]["name"] == "cluster-admin" => {
                 assert_eq!(
-                    v["metadata"]["name"], "cerverus-admin-break-glass",
+                    v["metadata"]["name"],
+                    cerverus_render::kubernetes::rbac::BREAK_GLASS_BINDING,
                     "{path}: cluster-admin bound outside break-glass"
                 );
-                assert_eq!(v["subjects"][0]["name"], "cerverus-admin", "{path}");
+                // Only the break-glass group; never a service account (pod creation in its
+                // namespace would make that cluster-admin).
+                let subjects = v["subjects"].as_array().expect("subjects");
+                assert_eq!(subjects.len(), 1, "{path}");
+                assert_eq!(subjects[0]["kind"], "Group", "{path}");
+                assert_eq!(subjects[0]["name"], cerverus_model::break_glass_group("cerverus"), "{path}");
             }
             _ => {}
         }

@@ -39,6 +39,24 @@ pub struct NodeGroup {
     pub labels: BTreeMap<String, String>,
     pub taints: Vec<Taint>,
     pub gpus_per_node: u32,
+    /// The availability zone the group is pinned to (its instances launch only in this zone's
+    /// private subnet), for pools with `perZone`; `None`: the group spans every zone.
+    pub zone: Option<String>,
+    /// Index of `zone` in `Env.network.azs` (= the index of its private subnet).
+    pub zone_index: Option<usize>,
+}
+
+/// Label the NVIDIA device plugin chart (0.15+) requires on a node before it schedules there
+/// (one of the three terms of its default node affinity; the other two are NFD's, and NFD is not
+/// installed). Every node of a GPU pool carries it.
+pub const GPU_PRESENT_LABEL: (&str, &str) = ("nvidia.com/gpu.present", "true");
+
+/// Split `total` over `parts` as evenly as possible, the first parts taking the remainder:
+/// Σ = total, and monotonic in `total` per part, so min ≤ desired ≤ max holds in every part.
+pub fn split_even(total: u32, parts: usize, index: usize) -> u32 {
+    let parts = parts.max(1) as u32;
+    let index = index as u32;
+    total / parts + u32::from(index < total % parts)
 }
 
 /// Split `total` nodes into (on-demand, spot): the first `base` are on-demand, then
@@ -83,7 +101,11 @@ impl Env {
                     (true, Capacity::OnDemand) => format!("{}-on-demand", p.name),
                     (true, Capacity::Spot) => format!("{}-spot", p.name),
                 };
-                out.push(NodeGroup {
+                let mut labels = p.labels.clone();
+                if p.gpu.is_some() {
+                    labels.insert(GPU_PRESENT_LABEL.0.into(), GPU_PRESENT_LABEL.1.into());
+                }
+                let group = NodeGroup {
                     name,
                     pool: p.name.clone(),
                     capacity,
@@ -92,10 +114,32 @@ impl Env {
                     desired,
                     max,
                     disk_gib: p.disk_gib,
-                    labels: p.labels.clone(),
+                    labels,
                     taints: p.taints.clone(),
                     gpus_per_node: p.gpu.as_ref().map_or(0, |g| g.per_node),
-                });
+                    zone: None,
+                    zone_index: None,
+                };
+                if !p.per_zone {
+                    out.push(group);
+                    continue;
+                }
+                let azs = &self.network.azs;
+                for (i, az) in azs.iter().enumerate() {
+                    let max = split_even(group.max, azs.len(), i);
+                    if max == 0 {
+                        continue;
+                    }
+                    out.push(NodeGroup {
+                        name: format!("{}-{az}", group.name),
+                        min: split_even(group.min, azs.len(), i),
+                        desired: split_even(group.desired, azs.len(), i),
+                        max,
+                        zone: Some(az.clone()),
+                        zone_index: Some(i),
+                        ..group.clone()
+                    });
+                }
             }
         }
         out
@@ -126,6 +170,13 @@ impl Env {
     }
 }
 
+/// The Kubernetes group bound to `cluster-admin` (break-glass). Only the admin IAM roles
+/// (`cluster.adminRoleArns`) are mapped to it, by their EKS access entries' `kubernetes_groups`.
+/// A group, not a service account: no namespaced role that can create pods can reach it.
+pub fn break_glass_group(platform: &str) -> String {
+    format!("{platform}:break-glass")
+}
+
 #[cfg(test)]
 mod tests {
     use super::split_capacity;
@@ -136,6 +187,20 @@ mod tests {
         assert_eq!(split_capacity(1, 2, 50), (1, 0));
         assert_eq!(split_capacity(5, 0, 100), (0, 5));
         assert_eq!(split_capacity(5, 0, 0), (5, 0));
+    }
+
+    #[test]
+    fn even_split_sums_and_keeps_order() {
+        use super::split_even;
+        for parts in 1..5 {
+            for total in 0..20 {
+                let sum: u32 = (0..parts).map(|i| split_even(total, parts, i)).sum();
+                assert_eq!(sum, total);
+                for i in 0..parts {
+                    assert!(split_even(total, parts, i) <= split_even(total + 1, parts, i));
+                }
+            }
+        }
     }
 
     #[test]

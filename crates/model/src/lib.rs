@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use cerverus_spec as spec;
 use ipnet::Ipv4Net;
 
-pub use derived::{Capacity, NodeGroup, ServiceAccountRole, split_capacity};
+pub use derived::{Capacity, GPU_PRESENT_LABEL, NodeGroup, ServiceAccountRole, split_capacity, split_even};
+pub use derived::break_glass_group;
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
 pub use resolve::resolve;

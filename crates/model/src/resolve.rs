@@ -72,9 +72,10 @@ pub fn resolve(loaded: &LoadedSpec) -> Result<Platform, Diagnostics> {
                 )
             } else {
                 format!(
-                    "in `{}`, pods of {} fit no instance type of node pool `{}`",
+                    "in `{}`, pods of {} do not fit one `{}` node, the first instance type of node pool `{}` (the type its node groups launch and Cluster Autoscaler models)",
                     env.name,
                     fit.pods_too_big.join(", "),
+                    fit.launch_type,
                     fit.pool
                 )
             };

@@ -322,15 +322,18 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
             })
         }
         // Queue-processor mode (0.21.0): a Deployment reads EventBridge notices from the SQS
-        // queue the eks module creates. The chart defaults `checkTagBeforeDraining: true`, and
-        // then ignores every notice for an instance without the `managedTag`
-        // (aws-node-termination-handler/managed) — which our node groups do not set. We drain
-        // every node of the cluster's own queue, so the tag check is off.
+        // queue the eks module creates. With `checkTagBeforeDraining` (the chart default) it
+        // drains only instances whose Auto Scaling group carries `managedTag` (it asks
+        // autoscaling:DescribeTags); the eks module tags every node group's ASG with exactly
+        // that key (`NTH_MANAGED_TAG`), so the check passes for our nodes and keeps the handler
+        // off instances it does not own (the account's EC2 events reach every environment's
+        // rules). Without that tag the chart default would ignore every event.
         "aws-node-termination-handler" => json!({
             "enableSqsTerminationDraining": true,
             "queueURL": format!("https://sqs.{}.amazonaws.com/{}/{}-node-termination", platform.region, platform.account_id, env.cluster_name),
             "awsRegion": platform.region,
-            "checkTagBeforeDraining": false,
+            "checkTagBeforeDraining": true,
+            "managedTag": crate::terraform::modules::eks::NTH_MANAGED_TAG,
             "serviceAccount": sa("kube-system", "aws-node-termination-handler"),
             "enableSpotInterruptionDraining": true,
             "enableRebalanceDraining": true,

@@ -31,6 +31,8 @@ pub enum RenderError {
     Yaml(String, String),
     #[error("unknown environment `{0}` (the spec declares: {1})")]
     UnknownEnvironment(String, String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Render the given environments (all when `envs` is empty).

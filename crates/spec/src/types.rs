@@ -233,6 +233,13 @@ pub struct NodePool {
     /// Root volume size in GiB.
     #[serde(default = "default_disk_gib")]
     pub disk_gib: u32,
+    /// One node group per availability zone instead of one spanning all zones. For pools whose
+    /// pods spread across zones with `DoNotSchedule` and fill a node each (GPU pools): Cluster
+    /// Autoscaler can only pick the zone a new node lands in by picking a group, so a zone-blind
+    /// group strands pods that must go to one particular zone. `balance-similar-node-groups`
+    /// keeps the zonal groups the same size.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_zone: bool,
 }
 
 fn default_disk_gib() -> u32 {
