@@ -398,6 +398,14 @@ impl Origin<'_> {
     }
 }
 
+/// What a value is made of: blocks it reads, and the literal texts (strings, templates as
+/// written) it contains.
+#[derive(Debug, Clone)]
+pub enum Leaf<'a> {
+    Block(Origin<'a>),
+    Text(String),
+}
+
 /// Names bound while tracing (`for` variables, `each.value`): what they stand for, lazily.
 #[derive(Clone, Default)]
 pub struct Env<'a> {
@@ -428,6 +436,14 @@ impl<'a> Env<'a> {
 /// arguments. Literals have no origin. `pick` are attributes still to be read from the value
 /// (`local.x.policy_json` picks `policy_json` of the object `local.x` is).
 pub fn origins<'a>(idx: &Index<'a>, dir: &str, env: &Env<'a>, expr: &'a Expression) -> Vec<Origin<'a>> {
+    leaves(idx, dir, env, expr)
+        .into_iter()
+        .filter_map(|l| if let Leaf::Block(o) = l { Some(o) } else { None })
+        .collect()
+}
+
+/// The blocks and the literal texts `expr`'s value is made of (see [`origins`]).
+pub fn leaves<'a>(idx: &Index<'a>, dir: &str, env: &Env<'a>, expr: &'a Expression) -> Vec<Leaf<'a>> {
     let mut out = Vec::new();
     trace(idx, dir, env, expr, &[], &mut out, 0);
     out
@@ -447,7 +463,7 @@ fn trace<'a>(
     env: &Env<'a>,
     expr: &'a Expression,
     pick: &[String],
-    out: &mut Vec<Origin<'a>>,
+    out: &mut Vec<Leaf<'a>>,
     depth: usize,
 ) {
     if depth > 40 {
@@ -457,16 +473,16 @@ fn trace<'a>(
     match expr {
         Expression::Object(o) => {
             if let Some((first, rest)) = pick.split_first() {
-                for (k, v) in o {
-                    let key = match k {
-                        ObjectKey::Identifier(i) => Some(i.to_string()),
-                        ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
-                        ObjectKey::Expression(Expression::Variable(v)) => Some(v.to_string()),
-                        _ => None,
-                    };
-                    if key.as_deref() == Some(first.as_str()) {
-                        trace(idx, dir, env, v, rest, out, d);
-                    }
+                let key_of = |k: &ObjectKey| match k {
+                    ObjectKey::Identifier(i) => Some(i.to_string()),
+                    ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
+                    ObjectKey::Expression(Expression::Variable(v)) => Some(v.to_string()),
+                    _ => None,
+                };
+                match o.iter().find(|(k, _)| key_of(k).as_deref() == Some(first.as_str())) {
+                    Some((_, v)) => trace(idx, dir, env, v, rest, out, d),
+                    // No such attribute: the object is a map, and the pick applies to its values.
+                    None => o.values().for_each(|v| trace(idx, dir, env, v, pick, out, d)),
                 }
             } else {
                 for v in o.values() {
@@ -481,7 +497,9 @@ fn trace<'a>(
             trace(idx, dir, env, &c.false_expr, pick, out, d);
         }
         Expression::FuncCall(f) => f.args.iter().for_each(|a| trace(idx, dir, env, a, pick, out, d)),
+        Expression::String(s) => out.push(Leaf::Text(s.clone())),
         Expression::TemplateExpr(t) => {
+            out.push(Leaf::Text(t.to_string()));
             // A template is a string: its origins are those of its interpolations. Parsing needs
             // an owned template, whose expressions do not live long enough to be origins; trace
             // them by their text instead (a reference in a template is a plain traversal).
@@ -536,7 +554,7 @@ fn trace_ref<'a>(
     env: &Env<'a>,
     r: &Ref,
     pick: &[String],
-    out: &mut Vec<Origin<'a>>,
+    out: &mut Vec<Leaf<'a>>,
     d: usize,
 ) {
     let mut attrs: Vec<String> =
@@ -569,7 +587,7 @@ fn trace_ref<'a>(
         }
         "data" => {
             if let Some(b) = m.data.get(&(name(0), name(1))) {
-                out.push(Origin { dir: dir.to_string(), block: b, path: attrs[2.min(attrs.len())..].to_vec() });
+                out.push(Leaf::Block(Origin { dir: dir.to_string(), block: b, path: attrs[2.min(attrs.len())..].to_vec() }));
             }
         }
         "each" if name(0) == "value" => {
@@ -581,7 +599,7 @@ fn trace_ref<'a>(
             if let Some(t) = env.get(root) {
                 trace(idx, &t.dir.clone(), &t.env.clone(), t.expr, &attrs, out, d);
             } else if let Some(b) = m.resources.get(&(root.to_string(), name(0))) {
-                out.push(Origin { dir: dir.to_string(), block: b, path: attrs[1.min(attrs.len())..].to_vec() });
+                out.push(Leaf::Block(Origin { dir: dir.to_string(), block: b, path: attrs[1.min(attrs.len())..].to_vec() }));
             }
         }
     }
