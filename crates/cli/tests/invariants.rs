@@ -428,9 +428,22 @@ fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale(
         for e in &externals {
             assert_eq!(e["spec"]["secretStoreRef"]["kind"], "ClusterSecretStore");
             assert!(e["spec"]["refreshInterval"].as_str().is_some_and(|r| r.ends_with('m') || r.ends_with('h')));
+            // Besides the environment's own secrets, External Secrets reads the AUTH tokens the
+            // cache module writes (the ReadStoreCredentials grant of its role).
+            let auth_tokens: BTreeSet<String> = env
+                .workloads
+                .iter()
+                .flat_map(|w| env.redis_connections(&platform.name, w))
+                .map(|r| r.auth_token_aws_name)
+                .collect();
             for d in e["spec"]["data"].as_array().into_iter().flatten() {
                 assert!(
-                    d["remoteRef"]["key"].as_str().is_some_and(|k| k.starts_with(&format!("cerverus/{}/", env.name)))
+                    d["remoteRef"]["key"].as_str().is_some_and(|k| k.starts_with(&format!("cerverus/{}/", env.name))
+                        || auth_tokens.contains(k)),
+                    "{}: {} reads {}",
+                    env.name,
+                    e["metadata"]["name"],
+                    d["remoteRef"]["key"]
                 );
             }
         }

@@ -77,6 +77,10 @@ pub struct Config {
     /// Configuration keys (environment variable names) the program cannot run without.
     #[serde(default)]
     pub required: Vec<String>,
+    /// The environment variable the program reads a Redis URL from (for Airflow, the Celery
+    /// broker); `None`: the platform's default (`REDIS_URL`).
+    #[serde(default)]
+    pub redis_url_env: Option<String>,
 }
 
 /// How a program reports health.

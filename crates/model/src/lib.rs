@@ -10,6 +10,7 @@ pub mod graph;
 pub mod network;
 pub mod quantity;
 mod resolve;
+pub mod runtime;
 pub mod support;
 
 use std::collections::BTreeMap;
@@ -17,12 +18,15 @@ use std::collections::BTreeMap;
 use cerverus_spec as spec;
 use ipnet::Ipv4Net;
 
+/// The runtime contracts, for renderers that read them through the model.
+pub use cerverus_contracts as contracts;
 pub use derived::{Capacity, GPU_PRESENT_LABEL, NodeGroup, ServiceAccountRole, split_capacity, split_even};
 pub use derived::break_glass_group;
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
 pub use resolve::resolve;
 
+pub use runtime::RedisConnection;
 /// The whole platform: what is common to all environments, and each environment resolved.
 #[derive(Debug, Clone)]
 pub struct Platform {
@@ -124,6 +128,10 @@ pub struct Workload {
     pub image_ref: String,
     pub secrets: Vec<Secret>,
 }
+    /// The runtime contract of the program this workload's container runs (selected by image
+    /// repository and args), when there is one: how it reads config, where it writes, how it
+    /// reports health, what it must reach. Renderers and checks both read it.
+    pub contract: Option<&'static cerverus_contracts::Contract>,
 
 impl Workload {
     pub fn name(&self) -> &str {

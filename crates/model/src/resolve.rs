@@ -1215,10 +1215,12 @@ fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Res
                     rotation_days: sec.rotation_days,
                 })
                 .collect();
+            let contract = cerverus_contracts::for_container(&image_ref, &w.command, &w.args);
             Workload {
                 service_account: w.service_account.clone().unwrap_or_else(|| w.name.clone()),
                 image_ref,
                 secrets,
+                contract,
                 spec: w,
             }
         })
@@ -1285,6 +1287,9 @@ fn derive_graph(s: &spec::PlatformSpec, workloads: &[Workload]) -> DependencyGra
             edges.push(Edge { from: w.spec.name.clone(), from_namespace: w.spec.namespace.clone(), to, port });
         }
     }
+    // What the programs' runtime contracts require (the webserver fetching task logs from the
+    // workers), so policies and security groups open it like any declared dependency.
+    edges.extend(crate::runtime::contract_edges(workloads));
     DependencyGraph::new(edges)
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cerverus_model::contracts::Destination;
 use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
 use cerverus_spec::Exposure;
 use k8s_openapi::api::networking::v1::{
@@ -229,6 +230,7 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
     if s3 {
         egress.push(NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: Some(vec![tcp(443)]) });
     }
+    egress.extend(runtime_egress(env, w));
     egress.dedup();
 
     let mut meta = ObjectMeta {
@@ -239,7 +241,7 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
     };
     meta.annotations = Some(BTreeMap::from([(
         "cerverus.io/derived-from".to_string(),
-        "dependsOn edges of the platform spec".to_string(),
+        "dependsOn edges of the platform spec, the workload's runtime contract and its IRSA role".to_string(),
     )]));
     NetworkPolicy {
         metadata: meta,
@@ -250,6 +252,49 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
             egress: Some(egress),
         }),
     }
+}
+
+/// Egress a workload needs because of how it runs, not because of what it declares:
+///
+/// - **STS** for pods with an IRSA role: the SDK's first call is `AssumeRoleWithWebIdentity`,
+///   answered by the `sts` interface endpoint, whose ENIs sit in the private subnets (private
+///   DNS resolves `sts.<region>.amazonaws.com` to them). The internet rule excludes 10.0.0.0/8,
+///   so without this rule every AWS call of the pod fails at its first step.
+/// - **The API server** for pods that call it (a mounted service-account token, or a runtime
+///   contract that says so, e.g. the Airflow worker's KubernetesPodOperator): clients dial the
+///   `kubernetes` Service's ClusterIP, which kube-proxy DNATs to the control plane's ENIs in the
+///   private subnets. An enforcement point may see either address (the VPC CNI's eBPF agent
+///   sees the packet before the DNAT), so both are allowed, on 443 only.
+/// - **AWS APIs** a controller's contract names: the interface endpoints (private subnets) and
+///   the public endpoints of services that have none.
+///
+/// DNS (53 UDP+TCP to kube-dns) is every namespace's `allow-dns` policy.
+fn runtime_egress(env: &Env, w: &Workload) -> Vec<NetworkPolicyEgressRule> {
+    let block =
+        |cidr: String| NetworkPolicyPeer { ip_block: Some(IPBlock { cidr, except: None }), ..Default::default() };
+    let private: Vec<NetworkPolicyPeer> =
+        env.network.tier(SubnetTier::Private).map(|s| block(s.cidr.to_string())).collect();
+    let mut rules = Vec::new();
+    let aws_api = w.contract.is_some_and(|c| c.egress.iter().any(|e| e.destination() == Destination::AwsApi));
+    let api_server = env.calls_kubernetes_api(w);
+    if env.has_irsa(w) || aws_api || api_server {
+        let mut to = private;
+        if api_server {
+            to.push(block(format!("{}/32", env.kubernetes_service_ip())));
+        }
+        rules.push(NetworkPolicyEgressRule { to: Some(to), ports: Some(vec![tcp(443)]) });
+    }
+    if aws_api {
+        let internet = NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: "0.0.0.0/0".into(),
+                except: Some(PRIVATE_RANGES.iter().map(|s| s.to_string()).collect()),
+            }),
+            ..Default::default()
+        };
+        rules.push(NetworkPolicyEgressRule { to: Some(vec![internet]), ports: Some(vec![tcp(443)]) });
+    }
+    rules
 }
 
 /// Policies of the platform's own namespaces (monitoring, the Istio control plane, ingress):

@@ -14,11 +14,12 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource,
-    ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, SleepAction, TCPSocketAction, Toleration,
-    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    EnvVarSource, ExecAction, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, SleepAction, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -35,6 +36,8 @@ const APP_UID: i64 = 10001;
 const PRE_STOP_SLEEP: i64 = 10;
 /// Where secrets are mounted, one directory per secret, one file per key.
 const SECRETS_DIR: &str = "/var/run/secrets/cerverus";
+/// Probe timeout of programs without a runtime contract saying more.
+const DEFAULT_PROBE_TIMEOUT: i32 = 3;
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
     let mut service_accounts = BTreeSet::new();
@@ -270,13 +273,27 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
         ..Default::default()
     }];
     let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() }];
+    writable_volumes(w, &mut volumes, &mut mounts);
+    let env_vars = runtime_env(platform, env, w);
     for s in &w.secrets {
+        // Keys the program reads from its environment arrive there (below); a secret mounted
+        // as files only when some key is not read that way.
+        if !s.keys.iter().any(|k| !reads_from_env(w, k)) {
+            continue;
+        }
         let vol = format!("secret-{}", s.name);
         volumes.push(Volume {
             name: vol.clone(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(s.name.clone()),
                 default_mode: Some(0o440),
+                items: w.contract.is_some().then(|| {
+                    s.keys
+                        .iter()
+                        .filter(|k| !reads_from_env(w, k))
+                        .map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None })
+                        .collect()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -315,7 +332,7 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
                 spread(w, "topology.kubernetes.io/zone", zone_skew),
                 spread(w, "kubernetes.io/hostname", "ScheduleAnyway"),
             ]),
-            containers: vec![container(w, mounts)],
+            containers: vec![container(w, mounts, env_vars)],
             volumes: Some(volumes),
             ..Default::default()
         }),
@@ -346,7 +363,7 @@ fn spread(w: &Workload, key: &str, when: &str) -> TopologySpreadConstraint {
     }
 }
 
-fn container(w: &Workload, mounts: Vec<VolumeMount>) -> Container {
+fn container(w: &Workload, mounts: Vec<VolumeMount>, env_vars: Vec<EnvVar>) -> Container {
     let r = &w.spec.resources;
     let mut requests = BTreeMap::from([
         ("cpu".to_string(), Quantity(r.requests.cpu.clone())),
@@ -381,6 +398,7 @@ fn container(w: &Workload, mounts: Vec<VolumeMount>) -> Container {
                 })
                 .collect()
         }),
+        env: (!env_vars.is_empty()).then_some(env_vars),
         env_from: (!w.spec.config.is_empty()).then(|| {
             vec![EnvFromSource {
                 config_map_ref: Some(ConfigMapEnvSource { name: w.name().to_string(), optional: Some(false) }),
@@ -419,10 +437,15 @@ fn probe(w: &Workload, p: &spec::Probe) -> Probe {
         let number = w.spec.ports.iter().find(|x| x.name == name).map_or(0, |x| i32::from(x.port));
         IntOrString::Int(number)
     };
+    // A probe must give a healthy program the time its contract says it needs to answer (an
+    // Airflow CLI check imports Airflow and queries the database: seconds, not milliseconds).
+    let timeout = w.contract.and_then(|c| c.health.as_ref()).map_or(DEFAULT_PROBE_TIMEOUT, |h| {
+        i32::try_from(h.timeout_seconds).unwrap_or(i32::MAX).max(DEFAULT_PROBE_TIMEOUT)
+    });
     let mut out = Probe {
         period_seconds: Some(p.period_seconds as i32),
         failure_threshold: Some(p.failure_threshold as i32),
-        timeout_seconds: Some(3),
+        timeout_seconds: Some(timeout),
         ..Default::default()
     };
     match (&p.path, &p.port) {
@@ -487,5 +510,75 @@ fn pdb(w: &Workload) -> PodDisruptionBudget {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// Whether secret key `key` reaches `w`'s program as an environment variable: its runtime
+/// contract says it reads configuration from variables with the key's prefix (Airflow reads
+/// `AIRFLOW__{SECTION}__{KEY}`, never a file named like one).
+fn reads_from_env(w: &Workload, key: &str) -> bool {
+    w.contract.is_some_and(|c| c.reads_env(key, key))
+}
+
+/// The container's environment: what the runtime contract requires set (where the program
+/// writes, its executor, its health server), secret keys it reads from the environment, and the
+/// URL of each Redis store it depends on (with TLS and the AUTH token), all as the program reads
+/// them.
+fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
+    let secret_ref = |name: &str, key: &str| {
+        Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: name.to_string(),
+                key: key.to_string(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        })
+    };
+    let mut vars: Vec<EnvVar> = Vec::new();
+    if let Some(c) = w.contract {
+        vars.extend(c.env.iter().map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..Default::default()
+        }));
+    }
+    for s in &w.secrets {
+        for k in s.keys.iter().filter(|k| reads_from_env(w, k)) {
+            vars.push(EnvVar { name: k.clone(), value_from: secret_ref(&s.name, k), ..Default::default() });
+        }
+    }
+    for r in env.redis_connections(&platform.name, w) {
+        vars.push(EnvVar {
+            name: r.url_env.clone(),
+            value_from: secret_ref(&r.secret_name, cerverus_model::runtime::redis_keys::URL),
+            ..Default::default()
+        });
+    }
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    vars.dedup_by(|a, b| a.name == b.name);
+    vars
+}
+
+/// An emptyDir for every path the program's contract says it writes (the root filesystem is
+/// read-only), sized by the pod's ephemeral-storage limit, which evicts the pod first anyway.
+/// `/tmp` is every pod's already; a path the workload's own volume claim backs keeps the claim.
+fn writable_volumes(w: &Workload, volumes: &mut Vec<Volume>, mounts: &mut Vec<VolumeMount>) {
+    let Some(c) = w.contract else { return };
+    let claimed = w.spec.storage.as_ref().map(|s| s.mount_path.as_str());
+    for path in &c.writable_paths {
+        if mounts.iter().any(|m| &m.mount_path == path) || claimed == Some(path.as_str()) {
+            continue;
+        }
+        let name = format!("rw{}", path.replace(['/', '_', '.'], "-")).trim_end_matches('-').to_string();
+        volumes.push(Volume {
+            name: name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity(w.spec.resources.limits.ephemeral_storage.clone())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount { name, mount_path: path.clone(), ..Default::default() });
     }
 }
