@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use promql_parser::label::MatchOp;
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr, LabelModifier, VectorMatchCardinality};
 use serde_json::Value;
@@ -232,8 +233,43 @@ fn labels(l: &LabelModifier) -> BTreeSet<String> {
     l.labels().labels.iter().cloned().collect()
 }
 
+/// Labels every selector in `e` fixes to one value with an `=` matcher (`x{app="a"}` fixes
+/// `app`): grouping by them splits nothing. `None` when `e` selects nothing.
+fn pinned(e: &Expr) -> Option<BTreeSet<String>> {
+    let both = |a: Option<BTreeSet<String>>, b: Option<BTreeSet<String>>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
+        (a, b) => a.or(b),
+    };
+    match e {
+        Expr::VectorSelector(v) => Some(
+            v.matchers
+                .matchers
+                .iter()
+                .filter(|m| matches!(m.op, MatchOp::Equal) && !m.value.is_empty())
+                .map(|m| m.name.clone())
+                .collect(),
+        ),
+        Expr::MatrixSelector(m) => pinned(&Expr::VectorSelector(m.vs.clone())),
+        Expr::Subquery(s) => pinned(&s.expr),
+        Expr::Paren(p) => pinned(&p.expr),
+        Expr::Unary(u) => pinned(&u.expr),
+        Expr::Aggregate(a) => pinned(&a.expr),
+        // label_replace/label_join may rewrite a pinned label: trust nothing below them.
+        Expr::Call(c) if matches!(c.func.name, "label_replace" | "label_join") => Some(BTreeSet::new()),
+        Expr::Call(c) => c.args.args.iter().map(|a| pinned(a)).fold(None, both),
+        Expr::Binary(b) => both(pinned(&b.lhs), pinned(&b.rhs)),
+        _ => None,
+    }
+}
+
 fn aggregate(a: &parser::AggregateExpr) -> Series {
-    let inner = series(&a.expr);
+    let inner = match (series(&a.expr), pinned(&a.expr)) {
+        // `sum by (app) (x{app="a"})` is one series: the selector fixes what it groups by.
+        (Series::By(have), Some(fixed)) => Series::by(have.difference(&fixed).cloned().collect()),
+        (s, _) => s,
+    };
+    let fixed = pinned(&a.expr).unwrap_or_default();
+    let labels = |m: &LabelModifier| -> BTreeSet<String> { labels(m).difference(&fixed).cloned().collect() };
     let op = a.op.to_string().to_ascii_lowercase();
     // `topk(1, x)` keeps one series per group, `topk(3, x)` three: only k ≤ 1 is single.
     let k_is_one = || matches!(a.param.as_deref(), Some(Expr::NumberLiteral(n)) if n.val <= 1.0);
@@ -413,6 +449,8 @@ mod tests {
             "histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))",
             "max(DCGM_FI_DEV_GPU_UTIL{namespace=\"ml\"})",
             "topk(1, sum by (pod) (x))",
+            "sum by (app) (rate(x{app=\"a\"}[1m]))",
+            "sum by (app, env) (x{app=\"a\", env=\"prod\"}) / sum by (app) (y{app=\"a\"})",
             "sum(x) and on() vector(1)",
             "1 + 2",
             "sum(x) - sum(x offset 1h)",
@@ -422,6 +460,8 @@ mod tests {
         }
         let several = [
             "sum(rate(x[1m])) by (pod)",
+            "sum by (app) (rate(x{app=~\"a|b\"}[1m]))",
+            "sum by (app) (x{app=\"a\"} or y)",
             "max(lag) by (pod)",
             "avg(DCGM_FI_DEV_GPU_UTIL{pod=~\"inference-.*\"}) by (pod)",
             "x",
