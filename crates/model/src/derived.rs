@@ -170,11 +170,40 @@ impl Env {
     }
 }
 
+/// The Kubernetes group of the platform's operators (bound to the operator and platform-reader
+/// roles), as EKS access entries map IAM roles to it and RoleBindings name it.
+pub fn operators_group(platform: &str) -> String {
+    format!("{platform}:platform-operators")
+}
+
 /// The Kubernetes group bound to `cluster-admin` (break-glass). Only the admin IAM roles
 /// (`cluster.adminRoleArns`) are mapped to it, by their EKS access entries' `kubernetes_groups`.
 /// A group, not a service account: no namespaced role that can create pods can reach it.
 pub fn break_glass_group(platform: &str) -> String {
     format!("{platform}:break-glass")
+}
+
+/// The Kubernetes group of the developers of one namespace: `<platform>:<namespace without the
+/// platform prefix>:developers`.
+pub fn developers_group(platform: &str, namespace: &str) -> String {
+    let short = namespace.strip_prefix(&format!("{platform}-")).unwrap_or(namespace);
+    format!("{platform}:{short}:developers")
+}
+
+impl Env {
+    /// The people's access roles of this environment: key (an IAM-name-safe word) → the
+    /// Kubernetes groups its EKS access entry carries. One for the operators, one per namespace
+    /// that runs workloads for its developers. The break-glass admins are not here: they get the
+    /// cluster-admin access policy, not a group.
+    pub fn access_groups(&self, platform: &str) -> BTreeMap<String, Vec<String>> {
+        let mut out = BTreeMap::from([("platform-operators".to_string(), vec![operators_group(platform)])]);
+        for w in &self.workloads {
+            let ns = w.namespace();
+            let short = ns.strip_prefix(&format!("{platform}-")).unwrap_or(ns);
+            out.entry(format!("{short}-developers")).or_insert_with(|| vec![developers_group(platform, ns)]);
+        }
+        out
+    }
 }
 
 #[cfg(test)]

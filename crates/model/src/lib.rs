@@ -22,6 +22,7 @@ use ipnet::Ipv4Net;
 pub use cerverus_contracts as contracts;
 pub use derived::{Capacity, GPU_PRESENT_LABEL, NodeGroup, ServiceAccountRole, split_capacity, split_even};
 pub use derived::break_glass_group;
+pub use derived::{developers_group, operators_group};
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
 pub use resolve::resolve;
