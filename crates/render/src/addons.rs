@@ -240,7 +240,8 @@ const PROMETHEUS_VOLUME_GIB: u32 = 50;
 
 fn kube_prometheus_stack(env: &Env) -> Value {
     let namespaces = scraped_namespaces(env);
-    let selector = json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}]});
+    let selector =
+        json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}]});
     json!({
         "fullnameOverride": KPS_FULLNAME,
         "crds": {"enabled": true},

@@ -121,11 +121,7 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                 }
                 for c in &a.custom {
                     let metric_type = prometheus_metric_type(&c.query).map_err(|e| {
-                        RenderError::Invalid(format!(
-                            "workload `{}`: autoscaling query `{}` {e}",
-                            w.name(),
-                            c.query
-                        ))
+                        RenderError::Invalid(format!("workload `{}`: autoscaling query `{}` {e}", w.name(), c.query))
                     })?;
                     triggers.push(Trigger {
                         type_: "prometheus",

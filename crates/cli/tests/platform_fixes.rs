@@ -1,0 +1,635 @@
+//! Invariants for the Kubernetes platform layer that a real cluster would reject or silently
+//! ignore: GPUs nobody advertises, pods no launched node can hold, metrics autoscaling aimed at a
+//! Prometheus nobody deploys or fed several series, escalation to cluster-admin, quotas that block
+//! a max-scale rollout, StorageClasses that promise expansion, add-ons that do not support the
+//! cluster's Kubernetes, node agents in restricted namespaces, Jobs that cannot be re-applied.
+//!
+//! Each judgement is a small function applied to the built bundle AND to a fixture of the old,
+//! broken shape, which it must reject — so none of these can pass by construction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus_bundle::Bundle;
+use cerverus_render::addons::{CHARTS, NODE_AGENTS_NAMESPACE};
+use serde_json::{Value, json};
+
+fn bundle() -> (cerverus_model::Platform, Bundle) {
+    cerverus::build_default().expect("default spec builds")
+}
+
+fn yaml(text: &str, what: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn file(b: &Bundle, path: &str) -> Value {
+    let bytes = b.iter().find(|(p, _)| *p == path).map(|(_, b)| b).unwrap_or_else(|| panic!("{path} not in bundle"));
+    yaml(std::str::from_utf8(bytes).expect("utf8"), path)
+}
+
+/// Every Kubernetes object of one environment: (path, object).
+fn objects(b: &Bundle, env: &str) -> Vec<(String, Value)> {
+    let prefix = format!("kubernetes/{env}/");
+    b.iter()
+        .filter(|(p, _)| p.starts_with(&prefix) && p.ends_with(".yaml"))
+        .map(|(p, bytes)| (p.to_string(), yaml(std::str::from_utf8(bytes).expect("utf8"), p)))
+        .collect()
+}
+
+fn values(b: &Bundle, env: &str, chart: &str) -> Value {
+    file(b, &format!("helm/addons/{env}/{chart}.values.yaml"))
+}
+
+/// The pinned chart's defaults, from the repository's copy of the upstream file.
+fn chart_defaults(chart: &str, version: &str) -> Value {
+    let path = format!("{}/../../data/reference/helm/{chart}/{version}/values.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    yaml(&text, &path)
+}
+
+fn pinned(name: &str) -> &'static cerverus_render::addons::Chart {
+    CHARTS.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name} not pinned"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU: the device plugin's node affinity must select every GPU node.
+
+/// Whether a `nodeAffinity.requiredDuringScheduling…` selects a node with `labels` (terms are
+/// ORed, expressions ANDed; only `In` and `Exists`, which is what the chart uses).
+fn affinity_selects(affinity: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let terms = &affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+    let Some(terms) = terms.as_array() else { return true };
+    terms.iter().any(|t| {
+        t["matchExpressions"].as_array().into_iter().flatten().all(|e| {
+            let key = e["key"].as_str().unwrap_or_default();
+            match e["operator"].as_str() {
+                Some("In") => labels
+                    .get(key)
+                    .is_some_and(|v| e["values"].as_array().into_iter().flatten().any(|x| x.as_str() == Some(v))),
+                Some("Exists") => labels.contains_key(key),
+                _ => false,
+            }
+        })
+    })
+}
+
+fn selector_selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    selector.as_object().is_none_or(|m| m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()))
+}
+
+#[test]
+fn every_gpu_node_group_is_selected_by_the_device_plugin_and_the_dcgm_exporter() {
+    let (platform, b) = bundle();
+    let plugin = pinned("nvidia-device-plugin");
+    let defaults = chart_defaults(plugin.chart, plugin.version);
+    // Old shape: ml nodes labelled only with their pool.
+    let old = BTreeMap::from([("cerverus.io/pool".to_string(), "ml".to_string())]);
+    assert!(!affinity_selects(&defaults["affinity"], &old), "the chart's default affinity must reject the old labels");
+    for env in &platform.environments {
+        let ours = values(&b, &env.name, "nvidia-device-plugin");
+        // Our values must not replace the chart's affinity or narrow it with a selector.
+        let affinity = if ours["affinity"].is_null() { &defaults["affinity"] } else { &ours["affinity"] };
+        let dcgm = values(&b, &env.name, "dcgm-exporter");
+        let gpu_groups: Vec<_> = env.node_groups().into_iter().filter(|g| g.gpus_per_node > 0).collect();
+        assert!(!gpu_groups.is_empty(), "{}: no GPU node group", env.name);
+        for g in gpu_groups {
+            assert!(affinity_selects(affinity, &g.labels), "{}: device plugin never lands on {}", env.name, g.name);
+            assert!(selector_selects(&ours["nodeSelector"], &g.labels), "{}: plugin nodeSelector", env.name);
+            assert!(
+                selector_selects(&dcgm["nodeSelector"], &g.labels),
+                "{}: dcgm nodeSelector misses {}",
+                env.name,
+                g.name
+            );
+            for t in &g.taints {
+                let tolerated = |v: &Value| {
+                    v["tolerations"].as_array().into_iter().flatten().any(|x| {
+                        x["key"] == t.key.as_str() && (x["operator"] == "Exists" || x["value"] == t.value.as_str())
+                    })
+                };
+                assert!(tolerated(&ours) || tolerated(&defaults), "{}: plugin does not tolerate {}", env.name, t.key);
+                assert!(tolerated(&dcgm), "{}: dcgm-exporter does not tolerate {}", env.name, t.key);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capacity: one pod against one node of the FIRST instance type of its pool.
+
+#[test]
+fn every_workload_fits_the_first_instance_type_of_its_pool() {
+    let (platform, _) = bundle();
+    for env in &platform.environments {
+        for w in &env.workloads {
+            let pool = env.node_pool(&w.spec.node_pool).expect("pool");
+            let first = &pool.instance_types[0];
+            let (c, m, g) = cerverus_model::capacity::allocatable(first).expect("known type");
+            let (rc, rm, rg) = cerverus_model::capacity::pod_requests(w);
+            assert!(c >= rc && m >= rm && g >= rg, "{}: {} does not fit {first}", env.name, w.name());
+        }
+    }
+    // Old shape: g4dn.xlarge first (a 4 CPU / 16 GiB pod fits only the second type).
+    let old = cerverus_spec::DEFAULT_SPEC.replacen(
+        "instanceTypes: [g4dn.2xlarge]",
+        "instanceTypes: [g4dn.xlarge, g4dn.2xlarge]",
+        1,
+    );
+    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+    let loaded = cerverus_spec::load("old.yaml", &old).expect("loads");
+    let err = cerverus_model::resolve(&loaded).expect_err("the spec check must reject the old ml pool");
+    assert!(format!("{err:?}").contains("model-training"), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics autoscaling.
+
+/// What a KEDA Prometheus trigger needs from its query: one series (a top-level aggregation with
+/// no grouping) and a metric type matching what the aggregation computes.
+fn judge_trigger(query: &str, metric_type: &str) -> Result<(), String> {
+    use promql_parser::parser::{Expr, LabelModifier, parse};
+    let mut e = parse(query).map_err(|e| format!("does not parse: {e}"))?;
+    while let Expr::Paren(p) = e {
+        e = *p.expr;
+    }
+    let Expr::Aggregate(a) = e else { return Err("no top-level aggregation".into()) };
+    if let Some(m) = &a.modifier {
+        let empty_by = matches!(m, LabelModifier::Include(l) if l.labels.is_empty());
+        if !empty_by {
+            return Err("grouped aggregation returns several series".into());
+        }
+    }
+    let expected = match a.op.to_string().as_str() {
+        "sum" | "count" => "AverageValue",
+        "avg" | "max" | "min" => "Value",
+        op => return Err(format!("aggregation {op} has no defined metric type")),
+    };
+    if metric_type != expected {
+        return Err(format!("{metric_type} on {} (expected {expected})", a.op));
+    }
+    Ok(())
+}
+
+#[test]
+fn keda_prometheus_triggers_query_the_deployed_prometheus_for_one_series() {
+    // Old shapes must be rejected.
+    assert!(judge_trigger("sum(rate(http_requests_total[2m])) by (pod)", "AverageValue").is_err());
+    assert!(judge_trigger("avg(DCGM_FI_DEV_GPU_UTIL)", "AverageValue").is_err());
+    assert!(judge_trigger("max(cerverus_stream_lag_seconds)", "AverageValue").is_err());
+    assert!(judge_trigger("sum(rate(x[", "AverageValue").is_err());
+    assert!(judge_trigger("sum(airflow_executor_queued_tasks)", "AverageValue").is_ok());
+
+    let (platform, b) = bundle();
+    let kps = pinned("kube-prometheus-stack");
+    let mut seen = 0;
+    for env in &platform.environments {
+        // The address KEDA uses must be the Service the add-on's values produce.
+        let v = values(&b, &env.name, "kube-prometheus-stack");
+        let full = v["fullnameOverride"].as_str().expect("kps fullnameOverride");
+        let port = v["prometheus"]["service"]["port"].as_u64().unwrap_or(9090);
+        let expected = format!("http://{full}-prometheus.{}.svc:{port}", kps.namespace);
+        let objs = objects(&b, &env.name);
+        let services: BTreeSet<String> = objs
+            .iter()
+            .filter(|(_, o)| o["kind"] == "Service")
+            .map(|(_, o)| {
+                format!(
+                    "{}.{}",
+                    o["metadata"]["name"].as_str().unwrap_or(""),
+                    o["metadata"]["namespace"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        for (path, so) in objs.iter().filter(|(_, o)| o["kind"] == "ScaledObject") {
+            for t in so["spec"]["triggers"].as_array().into_iter().flatten().filter(|t| t["type"] == "prometheus") {
+                seen += 1;
+                let addr = t["metadata"]["serverAddress"].as_str().expect("serverAddress");
+                let host = addr.trim_start_matches("http://").split(':').next().unwrap_or("").trim_end_matches(".svc");
+                assert!(
+                    addr == expected || services.contains(host),
+                    "{path}: {addr} is no Service of the bundle or its add-ons"
+                );
+                let q = t["metadata"]["query"].as_str().expect("query");
+                let mt = t["metricType"].as_str().expect("metricType");
+                judge_trigger(q, mt).unwrap_or_else(|e| panic!("{path}: `{q}`: {e}"));
+            }
+        }
+    }
+    assert!(seen >= 4, "expected the spec's Prometheus triggers, saw {seen}");
+}
+
+#[test]
+fn dcgm_exporter_keeps_the_pod_labels_the_gpu_query_matches() {
+    let (platform, b) = bundle();
+    let chart = pinned("dcgm-exporter");
+    let defaults = chart_defaults(chart.chart, chart.version);
+    assert_eq!(defaults["serviceMonitor"]["honorLabels"], false, "the old default renames pod/namespace");
+    for env in &platform.environments {
+        assert_eq!(values(&b, &env.name, "dcgm-exporter")["serviceMonitor"]["honorLabels"], true, "{}", env.name);
+    }
+}
+
+/// Whether anything under `v` enables a ServiceMonitor.
+fn renders_service_monitor(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => {
+            m.iter().any(|(k, x)| (k == "serviceMonitor" && x["enabled"] == true) || renders_service_monitor(x))
+        }
+        Value::Array(a) => a.iter().any(renders_service_monitor),
+        _ => false,
+    }
+}
+
+/// Charts that render a ServiceMonitor install in a later wave than the chart with the CRDs.
+fn waves_respect_crds(charts: &Value, values_of: &dyn Fn(&str) -> Value) -> Result<(), String> {
+    let list = charts["charts"].as_array().ok_or("no charts")?;
+    let wave = |c: &Value| c["wave"].as_u64();
+    let crds = list
+        .iter()
+        .find(|c| c["chart"] == "kube-prometheus-stack")
+        .ok_or("no chart installs the ServiceMonitor CRD")?;
+    let crd_wave = wave(crds).ok_or("kube-prometheus-stack has no wave")?;
+    for c in list {
+        let name = c["name"].as_str().unwrap_or_default();
+        if name != "kube-prometheus-stack" && renders_service_monitor(&values_of(name)) {
+            match wave(c) {
+                Some(w) if w > crd_wave => {}
+                _ => return Err(format!("{name} renders a ServiceMonitor but installs no later than its CRD")),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn charts_with_service_monitors_install_after_the_prometheus_operator_crds() {
+    let (platform, b) = bundle();
+    let charts = file(&b, "helm/addons/charts.yaml");
+    for env in &platform.environments {
+        waves_respect_crds(&charts, &|n| values(&b, &env.name, n)).unwrap_or_else(|e| panic!("{}: {e}", env.name));
+    }
+    // Old shape: no Prometheus chart, no waves.
+    let old = json!({"charts": [{"name": "dcgm-exporter", "chart": "dcgm-exporter"}]});
+    assert!(waves_respect_crds(&old, &|_| json!({"serviceMonitor": {"enabled": true}})).is_err());
+    let flat = json!({"charts": [
+        {"name": "kube-prometheus-stack", "chart": "kube-prometheus-stack", "wave": 0},
+        {"name": "dcgm-exporter", "chart": "dcgm-exporter", "wave": 0}]});
+    assert!(waves_respect_crds(&flat, &|_| json!({"serviceMonitor": {"enabled": true}})).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// RBAC: no path from pod creation to cluster-admin.
+
+const WORKLOAD_CREATORS: &[&str] =
+    &["pods", "jobs", "cronjobs", "deployments", "statefulsets", "replicasets", "daemonsets"];
+
+/// Escalation through pod creation: a service account bound cluster-wide (ClusterRoleBinding)
+/// is usable by anyone who may create pods or pod controllers in its namespace.
+fn escalations(objs: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    let rules_of = |kind: &str, name: &str, ns: Option<&str>| -> Vec<Value> {
+        objs.iter()
+            .filter(|o| {
+                o["kind"] == kind
+                    && o["metadata"]["name"] == name
+                    && (ns.is_none() || o["metadata"]["namespace"].as_str() == ns)
+            })
+            .flat_map(|o| o["rules"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    for crb in objs.iter().filter(|o| o["kind"] == "ClusterRoleBinding") {
+        for s in crb["subjects"].as_array().into_iter().flatten().filter(|s| s["kind"] == "ServiceAccount") {
+            let sa_ns = s["namespace"].as_str().unwrap_or_default();
+            if crb["roleRef"]["name"] == "cluster-admin" {
+                out.push(format!("service account {sa_ns}/{} is cluster-admin", s["name"]));
+            }
+            for rb in objs.iter().filter(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == sa_ns) {
+                let kind = rb["roleRef"]["kind"].as_str().unwrap_or_default();
+                let name = rb["roleRef"]["name"].as_str().unwrap_or_default();
+                let rules = rules_of(kind, name, (kind == "Role").then_some(sa_ns));
+                let creates = rules.iter().any(|r| {
+                    r["verbs"].as_array().into_iter().flatten().any(|v| v == "create" || v == "*")
+                        && r["resources"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|x| x.as_str().is_some_and(|x| WORKLOAD_CREATORS.contains(&x) || x == "*"))
+                });
+                if creates {
+                    out.push(format!(
+                        "{name} creates pods in {sa_ns}, where {} is bound by {}",
+                        s["name"], crb["metadata"]["name"]
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_role_reaches_cluster_admin_through_pod_creation() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs: Vec<Value> = objects(&b, &env.name).into_iter().map(|(_, o)| o).collect();
+        let found = escalations(&objs);
+        assert!(found.is_empty(), "{}: {found:?}", env.name);
+        for o in objs.iter().filter(|o| o["roleRef"]["name"] == "cluster-admin") {
+            for s in o["subjects"].as_array().into_iter().flatten() {
+                assert_eq!(s["kind"], "Group", "{}: cluster-admin bound to {s}", env.name);
+            }
+        }
+    }
+    // Old shape: cluster-admin on cerverus-system/cerverus-admin, operators may create Jobs there.
+    let old = vec![
+        json!({"kind": "ClusterRoleBinding", "metadata": {"name": "cerverus-admin-break-glass"}, "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+               "subjects": [{"kind": "ServiceAccount", "name": "cerverus-admin", "namespace": "cerverus-system"}]}),
+        json!({"kind": "ClusterRole", "metadata": {"name": "cerverus-operator"}, "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}]}),
+        json!({"kind": "RoleBinding", "metadata": {"name": "operators", "namespace": "cerverus-system"}, "roleRef": {"kind": "ClusterRole", "name": "cerverus-operator"}}),
+    ];
+    assert_eq!(escalations(&old).len(), 2, "{:?}", escalations(&old));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quotas: a max-scale rollout while the namespace's Jobs run.
+
+fn surge(deployment: &Value, replicas: u32) -> u32 {
+    match &deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] {
+        Value::String(p) if p.ends_with('%') => {
+            (replicas * p.trim_end_matches('%').parse::<u32>().unwrap_or(25)).div_ceil(100)
+        }
+        Value::Number(n) => n.as_u64().unwrap_or(1) as u32,
+        // Kubernetes' default is 25%.
+        _ => (replicas * 25).div_ceil(100),
+    }
+}
+
+#[test]
+fn quotas_hold_a_max_scale_rollout_while_jobs_run() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        let find = |kind: &str, ns: &str, name: &str| {
+            objs.iter()
+                .find(|(_, o)| o["kind"] == kind && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+                .map(|(_, o)| o.clone())
+        };
+        let mut need: BTreeMap<String, (f64, u64, u64)> = BTreeMap::new();
+        for w in &env.workloads {
+            let ns = w.namespace().to_string();
+            let max = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
+            let pods = match w.spec.kind {
+                cerverus_spec::WorkloadKind::Deployment => {
+                    let d = find("Deployment", &ns, w.name()).expect("deployment");
+                    max + surge(&d, max)
+                }
+                cerverus_spec::WorkloadKind::StatefulSet => max,
+                _ => 1,
+            };
+            let (cpu, _, gpu) = cerverus_model::capacity::pod_requests(w);
+            let e = need.entry(ns).or_default();
+            e.0 += f64::from(pods) * cpu;
+            e.1 += u64::from(pods * gpu);
+            e.2 += u64::from(pods);
+        }
+        for (ns, (cpu, gpu, pods)) in need {
+            let q = find("ResourceQuota", &ns, "compute").expect("quota");
+            let hard = &q["spec"]["hard"];
+            let get = |k: &str| cerverus_model::quantity::parse(hard[k].as_str().unwrap_or("0")).unwrap_or(0.0);
+            assert!(get("requests.cpu") >= cpu, "{}/{ns}: cpu {} < {cpu}", env.name, get("requests.cpu"));
+            assert!(
+                get("requests.nvidia.com/gpu") >= gpu as f64,
+                "{}/{ns}: gpu {} < {gpu}",
+                env.name,
+                get("requests.nvidia.com/gpu")
+            );
+            assert!(get("pods") >= pods as f64, "{}/{ns}: pods", env.name);
+        }
+        // The old GPU quota (max + 1 per workload) is one short in cerverus-ml at prod scale.
+        if env.name == "prod" {
+            let inference = env.workload("inference-service").expect("inference");
+            let max = inference.spec.autoscaling.as_ref().map_or(0, |a| a.max);
+            let old_quota = (max + 1) + 1;
+            let d = find("Deployment", "cerverus-ml", "inference-service").expect("deployment");
+            assert!(old_quota < max + surge(&d, max) + 1, "the old quota shape must be short");
+        }
+        // The ingress gateway's NLB needs one LoadBalancer Service in istio-system.
+        if env.workloads.iter().any(|w| w.spec.exposure == cerverus_spec::Exposure::Public) {
+            let q = find("ResourceQuota", "istio-system", "compute").expect("istio quota");
+            assert_ne!(
+                q["spec"]["hard"]["services.loadbalancers"], "0",
+                "{}: gateway LoadBalancer forbidden",
+                env.name
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// StorageClasses: expansion only where the driver implements it.
+
+/// CSI drivers that implement ControllerExpandVolume: the EBS driver. The EFS CSI driver does not
+/// (EFS is elastic; docs: "volume resizing is not supported"), Mountpoint for S3 neither
+/// provisions nor resizes.
+fn expansion_ok(sc: &Value) -> bool {
+    sc["allowVolumeExpansion"] != true || sc["provisioner"] == "ebs.csi.aws.com"
+}
+
+#[test]
+fn no_storage_class_claims_expansion_its_driver_lacks() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        for (path, sc) in objects(&b, &env.name).iter().filter(|(_, o)| o["kind"] == "StorageClass") {
+            assert!(expansion_ok(sc), "{path}");
+        }
+    }
+    assert!(!expansion_ok(&json!({"provisioner": "efs.csi.aws.com", "allowVolumeExpansion": true})));
+    assert!(!expansion_ok(&json!({"provisioner": "s3.csi.aws.com", "allowVolumeExpansion": true})));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Add-ons support the cluster's Kubernetes.
+
+fn minor(v: &str) -> Option<(u32, u32)> {
+    let mut it = v.trim_start_matches('v').split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+fn supports(table: &Value, chart: &str, version: &str, kubernetes: &str) -> Result<(), String> {
+    let e = &table["addons"]["charts"][format!("{chart}@{version}")];
+    if e.is_null() {
+        return Err(format!("{chart}@{version} is not in data/support-windows.json"));
+    }
+    if e["source"].as_str().is_none_or(str::is_empty) {
+        return Err(format!("{chart}@{version} has no source"));
+    }
+    let k = minor(kubernetes).ok_or("bad kubernetes version")?;
+    let lo = e["min"].as_str().and_then(minor).ok_or("no min")?;
+    if k < lo {
+        return Err(format!("{chart}@{version} needs Kubernetes ≥ {lo:?}"));
+    }
+    if let Some(hi) = e["max"].as_str().and_then(minor)
+        && k > hi
+    {
+        return Err(format!("{chart}@{version} supports Kubernetes ≤ {hi:?}, the cluster runs {kubernetes}"));
+    }
+    if e["exact_minor"] == true && e["app_version"].as_str().and_then(minor) != Some(k) {
+        return Err(format!("{chart}@{version}: app minor must equal the cluster's"));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_add_on_supports_the_clusters_kubernetes() {
+    let path = format!("{}/../../data/support-windows.json", env!("CARGO_MANIFEST_DIR"));
+    let table: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("table")).expect("json");
+    let (platform, _) = bundle();
+    for env in &platform.environments {
+        for c in CHARTS {
+            supports(&table, c.chart, c.version, &env.kubernetes_version)
+                .unwrap_or_else(|e| panic!("{}: {e}", env.name));
+        }
+    }
+    // The old pins on 1.35.
+    assert!(supports(&table, "cluster-autoscaler", "9.46.6", "1.35").is_err());
+    assert!(supports(&table, "keda", "2.17.2", "1.35").is_err());
+    assert!(supports(&table, "ingress-nginx", "4.12.1", "1.35").is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod Security: node agents alone in a privileged namespace.
+
+#[test]
+fn node_agents_have_their_own_privileged_namespace_and_the_rest_stays_restricted() {
+    let (platform, b) = bundle();
+    let allowed_privileged: BTreeSet<&str> = [NODE_AGENTS_NAMESPACE, "istio-system"].into();
+    for env in &platform.environments {
+        for ns in &env.namespaces {
+            let level = ns.pod_security.as_str();
+            if allowed_privileged.contains(ns.name.as_str()) {
+                assert!(ns.pod_security_reason.is_some(), "{}: {} relaxed without a reason", env.name, ns.name);
+            } else {
+                assert_eq!(level, "restricted", "{}: {} is {level}", env.name, ns.name);
+            }
+        }
+        assert_eq!(env.namespace(NODE_AGENTS_NAMESPACE).map(|n| n.pod_security.as_str()), Some("privileged"));
+        for agent in ["nvidia-device-plugin", "dcgm-exporter"] {
+            assert_eq!(pinned(agent).namespace, NODE_AGENTS_NAMESPACE, "{agent}");
+        }
+        let kps = values(&b, &env.name, "kube-prometheus-stack");
+        assert_eq!(kps["prometheus-node-exporter"]["namespaceOverride"], NODE_AGENTS_NAMESPACE, "{}", env.name);
+    }
+    // Old shape: monitoring at baseline "for node-exporter".
+    let old = cerverus_spec::DEFAULT_SPEC.replacen(
+        "    purpose: Prometheus, Alertmanager, Grafana and tracing (kube-prometheus-stack)\n    podSecurity: restricted\n",
+        "    purpose: Prometheus, Alertmanager, Grafana and tracing\n    podSecurity: baseline\n    podSecurityReason: node-exporter\n",
+        1,
+    );
+    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+    let p = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads")).expect("resolves");
+    let monitoring = p.environments[0].namespace("cerverus-monitoring").expect("ns");
+    assert_ne!(monitoring.pod_security.as_str(), "restricted", "the fixture is the old shape");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node groups: one per AZ for GPU pools; controllers configured for IMDS-less nodes and queues.
+
+#[test]
+fn gpu_pools_have_one_node_group_per_zone() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        for p in env.node_pools.iter().filter(|p| p.gpu.is_some()) {
+            let groups: Vec<_> = env.node_groups().into_iter().filter(|g| g.pool == p.name).collect();
+            let zones: BTreeSet<_> = groups.iter().filter_map(|g| g.zone.clone()).collect();
+            assert!(groups.iter().all(|g| g.zone.is_some()), "{}: a {} group spans zones", env.name, p.name);
+            assert_eq!(zones.len(), env.network.azs.len().min(p.scaling.max as usize), "{}: {}", env.name, p.name);
+            assert_eq!(groups.iter().map(|g| g.max).sum::<u32>(), p.scaling.max);
+        }
+        let ca = values(&b, &env.name, "cluster-autoscaler");
+        assert_eq!(ca["extraArgs"]["balance-similar-node-groups"], true);
+    }
+    // Old shape: one ml group across zones.
+    let old = cerverus_spec::DEFAULT_SPEC.replacen("      perZone: true\n", "", 1);
+    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+    let p = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads")).expect("resolves");
+    assert!(p.environments.iter().all(|e| e.node_groups().iter().any(|g| g.pool == "ml" && g.zone.is_none())));
+}
+
+#[test]
+fn controllers_get_what_imds_and_tags_would_have_told_them() {
+    let (platform, b) = bundle();
+    let nth = pinned("aws-node-termination-handler");
+    let nth_defaults = chart_defaults(nth.chart, nth.version);
+    for env in &platform.environments {
+        let v = values(&b, &env.name, "aws-node-termination-handler");
+        assert_eq!(v["enableSqsTerminationDraining"], true);
+        assert!(
+            v["queueURL"].as_str().is_some_and(|u| u.ends_with(&format!("/{}-node-termination", env.cluster_name)))
+        );
+        // Either the tag check is off, or the tag it checks is the one Terraform puts on every
+        // node group's Auto Scaling group.
+        let check = if v["checkTagBeforeDraining"].is_null() {
+            &nth_defaults["checkTagBeforeDraining"]
+        } else {
+            &v["checkTagBeforeDraining"]
+        };
+        if check == true {
+            let tag = v["managedTag"].as_str().or(nth_defaults["managedTag"].as_str()).expect("managedTag");
+            let eks = b
+                .iter()
+                .find(|(p, _)| *p == "terraform/modules/eks/main.tf")
+                .map(|(_, t)| std::str::from_utf8(t).expect("utf8"))
+                .expect("eks module");
+            assert!(eks.contains(&format!("\"{tag}\"")), "{}: no ASG carries {tag}", env.name);
+        }
+        let lbc = values(&b, &env.name, "aws-load-balancer-controller");
+        assert_eq!(lbc["region"], platform.region.as_str());
+        assert!(lbc["vpcId"].is_string() || lbc["vpcTags"].is_object(), "{}: LBC must be told its VPC", env.name);
+    }
+}
+
+#[test]
+fn jobs_are_sync_hooks_so_a_new_image_can_be_applied() {
+    let (platform, b) = bundle();
+    let mut jobs = 0;
+    for env in &platform.environments {
+        for (path, j) in objects(&b, &env.name).iter().filter(|(_, o)| o["kind"] == "Job") {
+            jobs += 1;
+            let a = &j["metadata"]["annotations"];
+            assert!(a["argocd.argoproj.io/hook"].is_string(), "{path}: a plain Job cannot be re-applied");
+            assert_eq!(a["argocd.argoproj.io/hook-delete-policy"], "BeforeHookCreation", "{path}");
+        }
+    }
+    assert!(jobs > 0);
+}
+
+#[test]
+fn reference_chart_copies_match_the_shared_reference_when_present() {
+    let ours = format!("{}/../../data/reference/helm", env!("CARGO_MANIFEST_DIR"));
+    let shared = format!("{}/../../../shared/reference/helm", env!("CARGO_MANIFEST_DIR"));
+    for c in CHARTS {
+        let dir = format!("{ours}/{}/{}", c.chart, c.version);
+        let values_yaml = std::path::Path::new(&dir).join("values.yaml");
+        if !values_yaml.exists() {
+            // Pins without a stored copy must say which version their values were checked against.
+            let readme = std::fs::read_to_string(format!("{ours}/README.md")).expect("README");
+            assert!(
+                readme.contains(&format!("{} {}", c.chart, c.version)),
+                "{}@{}: no copy and no note",
+                c.chart,
+                c.version
+            );
+            continue;
+        }
+        if std::path::Path::new(&shared).exists() {
+            for f in ["Chart.yaml", "values.yaml", "values.schema.json"] {
+                let a = std::fs::read(format!("{dir}/{f}"));
+                let b = std::fs::read(format!("{shared}/{}/{}/{f}", c.chart, c.version));
+                match (a, b) {
+                    (Ok(a), Ok(b)) => assert!(a == b, "{}/{f} differs from the shared reference", c.chart),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{}/{f}: present on one side only", c.chart),
+                }
+            }
+        }
+    }
+}
