@@ -14,14 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml  # PyYAML comes with yamllint.
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import promql  # noqa: E402 - the helpers sit next to this script
+import shell  # noqa: E402
 
 
 @dataclass
@@ -32,6 +40,12 @@ class Result:
     failed: int = 0
     unit: str = "files"
     problems: list[str] = field(default_factory=list)
+    # Why the validator did not run (an optional engine that is not installed), or None.
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def rejected(self) -> bool:
+        return not self.skipped and bool(self.failed or (self.files and not self.passed))
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -105,18 +119,125 @@ def kubernetes_validate(venv_bin: Path, files: list[Path], k8s_version: str) -> 
     return r
 
 
-def hcl2_parse(files: list[Path]) -> Result:
-    import hcl2  # python-hcl2
+def hashicorp_hcl(node_dir: Path, root: Path) -> list[Result]:
+    """HashiCorp's parser (hclsyntax, via @cdktf/hcl2json) and formatter (hclwrite.Format, via
+    @cdktf/hcl-tools) on every .tf/.tfvars: a file that does not parse, or that the formatter
+    would change, fails."""
+    parse = Result("HCL parse (hclsyntax, @cdktf/hcl2json)")
+    fmt = Result("HCL format (hclwrite.Format, @cdktf/hcl-tools)")
+    node = shutil.which("node")
+    if node is None or not (node_dir / "node_modules").is_dir():
+        for r in (parse, fmt):
+            r.failed = 1
+            r.problems.append(f"node or {node_dir}/node_modules missing (scripts/validate installs them)")
+        return [parse, fmt]
+    p = run([node, str(node_dir / "hcl.mjs"), "--json", str(root)])
+    try:
+        data = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        for r in (parse, fmt):
+            r.failed = 1
+            r.problems.append(f"hcl.mjs exited {p.returncode}: {(p.stderr or p.stdout).strip()[:500]}")
+        return [parse, fmt]
+    for r, key, detail in ((parse, "parse", "message"), (fmt, "format", "diff")):
+        r.files = data["files"]
+        r.passed = data[key]["passed"]
+        r.failed = len(data[key]["failures"])
+        for f in data[key]["failures"]:
+            name = os.path.relpath(f["file"], root)
+            r.problems.append(f"{name}: {f[detail]}" if key == "parse" else f"{name} is not formatted:\n{f[detail]}")
+    return [parse, fmt]
 
-    r = Result("python-hcl2", files=len(files))
-    for f in files:
-        try:
-            with f.open() as fh:
-                hcl2.load(fh)
-            r.passed += 1
-        except Exception as e:  # noqa: BLE001 - any parse failure is a failure
-            r.failed += 1
-            r.problems.append(f"{f}: {type(e).__name__}: {e}")
+
+def terraform_fmt(root: Path) -> Result:
+    """`terraform fmt -check -recursive`, when a terraform binary is on PATH."""
+    r = Result("terraform fmt -check -recursive")
+    tf = shutil.which("terraform")
+    if tf is None:
+        r.skipped = "not on PATH"
+        return r
+    r.files = sum(1 for p in root.rglob("*") if p.suffix in (".tf", ".tfvars") and p.is_file())
+    env = dict(os.environ, CHECKPOINT_DISABLE="1")
+    p = subprocess.run([tf, "fmt", "-check", "-recursive", "-list=true", "-no-color", "."], cwd=root, capture_output=True, text=True, env=env)
+    listed = [line.strip() for line in p.stdout.splitlines() if line.strip()]
+    if p.returncode == 0:
+        r.passed = r.files
+        return r
+    if listed:
+        r.failed = len(listed)
+        r.problems += [f"{f} is not formatted (terraform fmt -diff {f})" for f in listed]
+    else:
+        # A file that does not parse stops terraform fmt before it lists anything.
+        r.failed = 1
+        errors = [line for line in p.stderr.splitlines() if line.strip() and "CLI configuration" not in line]
+        r.problems.append("terraform fmt failed: " + " ".join(errors)[-800:])
+    r.passed = max(r.files - r.failed, 0)
+    return r
+
+
+def shellcheck(venv_bin: Path, root: Path) -> Result:
+    """shellcheck on every shell script the bundle carries (see shell.py): findings of
+    severity warning and above fail."""
+    r = Result("shellcheck -S warning", unit="scripts")
+    scripts, unreadable = shell.collect(root)
+    r.files = len(scripts)
+    r.problems += unreadable
+    bad: set[int] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        by_dialect: dict[str, list[int]] = {}
+        for i, sc in enumerate(scripts):
+            (Path(tmp) / f"{i}.sh").write_text(sc.text)
+            by_dialect.setdefault(sc.dialect, []).append(i)
+        for dialect, ids in sorted(by_dialect.items()):
+            files = [str(Path(tmp) / f"{i}.sh") for i in ids]
+            p = run([tool(venv_bin, "shellcheck"), "-s", dialect, "-S", "warning", "-f", "json1"] + files)
+            try:
+                comments = json.loads(p.stdout).get("comments", []) if p.stdout.strip() else []
+            except json.JSONDecodeError:
+                comments = []
+            if p.returncode not in (0, 1) or (p.returncode == 1 and not comments):
+                bad.update(ids)
+                r.problems.append(f"shellcheck exited {p.returncode}: {p.stderr.strip()[:500]}")
+            for c in comments:
+                i = int(Path(c["file"]).stem)
+                bad.add(i)
+                r.problems.append(f"{scripts[i].origin}: script line {c['line']}: SC{c['code']} ({c['level']}) {c['message']}")
+    r.failed = len(bad) + len(unreadable)
+    r.passed = r.files - len(bad)
+    return r
+
+
+def promtool(root: Path) -> Result:
+    """`promtool check rules` on every PromQL query the bundle carries, when promtool is on
+    PATH (Debian's `prometheus` package)."""
+    r = Result("promtool check rules (PromQL)", unit="queries")
+    exe = shutil.which("promtool")
+    if exe is None:
+        r.skipped = "not on PATH (Debian package prometheus)"
+        return r
+    queries = promql.collect(root)
+    r.files = len(queries)
+    if not queries:
+        return r
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "bundle-queries.rules.yaml"
+        rules.write_text(promql.rules_file(queries))
+        p = run([exe, "check", "rules", str(rules)])
+    if p.returncode == 0:
+        r.passed = r.files
+        return r
+    out = (p.stdout + p.stderr).splitlines()
+    bad = set()
+    for line in out:
+        m = re.search(r'group "q(\d+)"', line)
+        if m and int(m.group(1)) < len(queries):
+            i = int(m.group(1))
+            bad.add(i)
+            r.problems.append(f"{queries[i].origin}: {line.strip()}  [query: {queries[i].expr.strip()[:200]}]")
+    if not bad:
+        r.problems.append("promtool: " + " ".join(line.strip() for line in out)[-800:])
+    r.failed = max(len(bad), 1)
+    r.passed = r.files - len(bad)
     return r
 
 
@@ -150,6 +271,23 @@ def checkov(venv_bin: Path, root: Path, frameworks: list[str]) -> Result:
     return r
 
 
+USER_DATA_BAD_SHELL = """resource "aws_launch_template" "bad" {
+  user_data = base64encode(<<EOT
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="//"
+
+--//
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+cd /var/lib/app
+rm -rf $TARGET/*
+--//--
+EOT
+  )
+}
+"""
+
 BROKEN_FIXTURES = {
     # yamllint: inconsistent indentation and a duplicate key.
     "kubernetes/dev/x/configmap-bad-indent.yaml": "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n   name: a\n   name: b\n",
@@ -157,36 +295,75 @@ BROKEN_FIXTURES = {
     "kubernetes/dev/x/service-unknown-field.yaml": "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  bogusField: 1\n  ports:\n    - port: 80\n",
     # checkov (kubernetes): a privileged pod.
     "kubernetes/dev/x/pod-privileged.yaml": "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: x\nspec:\n  containers:\n    - name: c\n      image: nginx\n      securityContext:\n        privileged: true\n",
-    # python-hcl2 and checkov parsing: unbalanced braces.
+    # shellcheck: a container's `sh -c` script (SC2164 cd without a fallback, SC2115 rm of $VAR/*).
+    "kubernetes/dev/x/pod-shell.yaml": "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: sh\n  namespace: x\nspec:\n  containers:\n    - name: c\n      image: busybox\n      command: [\"sh\", \"-c\", \"cd /data; rm -rf $TARGET/*\"]\n",
+    # promtool: a PrometheusRule whose expression does not parse.
+    "kubernetes/dev/x/prometheusrule-bad.yaml": "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: bad\n  namespace: x\nspec:\n  groups:\n    - name: g\n      rules:\n        - alert: Bad\n          expr: sum(rate(http_requests_total[5m]) by (pod)\n",
+    # checkov parsing: unbalanced braces.
     "terraform/broken/main.tf": "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n",
+    # HashiCorp's parser: a heredoc closed as `EOT)` (the marker must stand alone on its line).
+    "terraform/eot/main.tf": "locals {\n  user_data = base64encode(<<EOT\n#!/bin/sh\necho hi\nEOT)\n}\n",
+    # HashiCorp's formatter: parses, but is not in `terraform fmt` form.
+    "terraform/unformatted/main.tf": "resource \"aws_s3_bucket\" \"u\" {\n  bucket = \"x\"\n  force_destroy = true\n  filter {    }\n}\n",
+    # shellcheck: user data whose shell part has findings.
+    "terraform/userdata/main.tf": USER_DATA_BAD_SHELL,
     # checkov and trivy (terraform): a security group open to the world on SSH.
     "terraform/open/main.tf": "resource \"aws_security_group\" \"open\" {\n  ingress {\n    from_port   = 22\n    to_port     = 22\n    protocol    = \"tcp\"\n    cidr_blocks = [\"0.0.0.0/0\"]\n  }\n}\n",
 }
 
+# For the validators that judge one planted file each: a file their problems must name, so a
+# validator that fails for an unrelated reason does not pass the self-test.
+MUST_NAME = {
+    "HCL parse (hclsyntax, @cdktf/hcl2json)": ["terraform/eot/main.tf"],
+    "HCL format (hclwrite.Format, @cdktf/hcl-tools)": ["terraform/unformatted/main.tf"],
+    # terraform fmt stops at the first file that does not parse, so either planted file counts.
+    "terraform fmt -check -recursive": ["terraform/eot/main.tf|terraform/unformatted/main.tf"],
+    "shellcheck -S warning": ["terraform/userdata/main.tf", "kubernetes/dev/x/pod-shell.yaml"],
+    "promtool check rules (PromQL)": ["kubernetes/dev/x/prometheusrule-bad.yaml"],
+}
 
-def self_test(venv_bin: Path, k8s_version: str) -> int:
+
+def all_results(venv_bin: Path, node_dir: Path, root: Path, k8s_version: str, yaml_files, k8s_files) -> list[Result]:
+    steps = [
+        lambda: [yamllint(venv_bin, yaml_files)],
+        lambda: [kubernetes_validate(venv_bin, k8s_files, k8s_version)],
+        lambda: hashicorp_hcl(node_dir, root),
+        lambda: [terraform_fmt(root)],
+        lambda: [shellcheck(venv_bin, root)],
+        lambda: [promtool(root)],
+        lambda: [checkov(venv_bin, root, ["terraform", "kubernetes"])],
+        lambda: [trivy(venv_bin, root)],
+    ]
+    results: list[Result] = []
+    for step in steps:
+        t0 = time.monotonic()
+        got = step()
+        for r in got:
+            r.seconds = (time.monotonic() - t0) / len(got)
+        results += got
+    return results
+
+
+def self_test(venv_bin: Path, node_dir: Path, k8s_version: str) -> int:
     """Every validator must fail on a bundle made to fail it: a check that cannot fail proves nothing."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for rel, text in BROKEN_FIXTURES.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text)
         yaml_files = sorted(root.rglob("*.yaml"))
-        tf_files = sorted(root.rglob("*.tf"))
-        results = [
-            yamllint(venv_bin, yaml_files),
-            kubernetes_validate(venv_bin, yaml_files, k8s_version),
-            hcl2_parse(tf_files),
-            checkov(venv_bin, root, ["terraform", "kubernetes"]),
-            trivy(venv_bin, root),
-        ]
+        results = all_results(venv_bin, node_dir, root, k8s_version, yaml_files, yaml_files)
     ok = True
     for r in results:
-        caught = r.failed > 0
+        if r.skipped:
+            print(f"self-test: {r.validator}: skipped ({r.skipped})")
+            continue
+        missing = [alts for alts in MUST_NAME.get(r.validator, []) if not any(a in p for p in r.problems for a in alts.split("|"))]
+        caught = r.failed > 0 and not missing
         ok &= caught
-        print(f"self-test: {r.validator}: {'rejects' if caught else 'DID NOT REJECT'} the broken bundle ({r.failed} failed)")
+        verdict = "rejects" if caught else "DID NOT REJECT"
+        detail = f" (missed {', '.join(missing)})" if missing else ""
+        print(f"self-test: {r.validator}: {verdict} the broken bundle ({r.failed} failed){detail}")
     return 0 if ok else 1
 
 
@@ -220,10 +397,11 @@ def main() -> int:
     ap.add_argument("bundle", type=Path, nargs="?", help="directory written by `cerverus build`")
     ap.add_argument("--self-test", action="store_true", help="check that every validator rejects a broken bundle")
     ap.add_argument("--venv-bin", type=Path, default=Path(sys.executable).parent)
+    ap.add_argument("--node-dir", type=Path, default=HERE / "node", help="where hcl.mjs and its node_modules are")
     ap.add_argument("--kubernetes-version", default="1.35.0")
     args = ap.parse_args()
     if args.self_test:
-        return self_test(args.venv_bin, args.kubernetes_version)
+        return self_test(args.venv_bin, args.node_dir, args.kubernetes_version)
     if args.bundle is None:
         ap.error("the bundle directory is required")
 
@@ -233,32 +411,27 @@ def main() -> int:
         return 2
     yaml_files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
     yaml_files += sorted(p for p in root.rglob("*.yml") if p.is_file())
-    tf_files = sorted(p for p in root.rglob("*.tf") if p.is_file())
-    tf_files += sorted(p for p in root.rglob("*.tfvars") if p.is_file())
     k8s_files = [p for p in yaml_files if "kubernetes" in p.relative_to(root).parts[:1]]
 
-    results = [
-        yamllint(args.venv_bin, yaml_files),
-        kubernetes_validate(args.venv_bin, k8s_files, args.kubernetes_version),
-        hcl2_parse(tf_files),
-        checkov(args.venv_bin, root, ["terraform", "kubernetes"]),
-        trivy(args.venv_bin, root),
-    ]
+    results = all_results(args.venv_bin, args.node_dir, root, args.kubernetes_version, yaml_files, k8s_files)
 
     width = max(len(r.validator) for r in results)
-    print(f"\n{'validator':<{width}}  {'inputs':>8}  {'passed':>8}  {'failed':>8}  unit")
-    print("-" * (width + 40))
+    print(f"\n{'validator':<{width}}  {'inputs':>7}  {'passed':>7}  {'failed':>7}  {'unit':<8} {'time':>6}")
+    print("-" * (width + 46))
     for r in results:
-        print(f"{r.validator:<{width}}  {r.files:>8}  {r.passed:>8}  {r.failed:>8}  {r.unit}")
-    failed = [r for r in results if r.failed or (r.files and not r.passed)]
+        if r.skipped:
+            print(f"{r.validator:<{width}}  skipped: {r.skipped}")
+        else:
+            print(f"{r.validator:<{width}}  {r.files:>7}  {r.passed:>7}  {r.failed:>7}  {r.unit:<8} {r.seconds:>5.1f}s")
+    failed = [r for r in results if r.rejected()]
     for r in failed:
         print(f"\n{r.validator}: FAILED")
         for line in r.problems[:50]:
             print(f"  {line}")
         if len(r.problems) > 50:
             print(f"  … and {len(r.problems) - 50} more")
-    total_passed = sum(1 for r in results if r not in failed)
-    print(f"\nvalidators: {total_passed} passed, {len(failed)} failed")
+    ran = [r for r in results if not r.skipped]
+    print(f"\nvalidators: {len(ran) - len(failed)} passed, {len(failed)} failed, {len(results) - len(ran)} skipped")
     return 1 if failed else 0
 
 
