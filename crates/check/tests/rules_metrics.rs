@@ -154,6 +154,9 @@ fn helm_values_keys_the_pinned_chart_does_not_have() {
         "{msgs:?}"
     );
     assert!(messages(&inv, "CV-HELM-002").iter().any(|m| m.contains("vpa 9.9.9") && m.contains("stored: 4.7.1")));
+    // Values with no chart list above them: which chart version they are for is unknown.
+    let f = "helm/unpinned/metrics-server.values.yaml";
+    assert_eq!(found(&load(&[f])), vec![at("CV-HELM-002", f, 2)]);
     // Fixed: the chart's own keys, open maps, template-only keys, a SecurityContext's fields,
     // dependency conditions, subcharts (grafana under kube-prometheus-stack, nfd under the
     // device plugin) and `global`.

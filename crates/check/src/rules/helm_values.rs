@@ -270,9 +270,18 @@ pub fn check_with(inv: &Inventory, reference: &HelmReference, sink: &mut Sink<'_
         let w = parse_comment_waivers(vf.comments.iter().map(String::as_str));
         let object = format!("values/{}", vf.name);
         sink.check_waivers(&vf.file, 1, &object, &w);
-        // A values file no chart list governs is not known to be for any chart.
-        let Some(list) = inv.helm.list_for(&vf.file) else { continue };
         let first_line = vf.docs.first().map_or(1, |d| d.key_line(&[]));
+        let Some(list) = inv.helm.list_for(&vf.file) else {
+            sink.report(
+                NOT_JUDGED,
+                &vf.file,
+                first_line,
+                &object,
+                "no charts.yaml in this file's directory or above pins the chart these values are for (check the directory that holds it): they cannot be judged against a chart version".to_string(),
+                &w,
+            );
+            continue;
+        };
         let Some(pin) = list.charts.iter().find(|c| c.name == vf.name) else {
             sink.report(
                 NOT_JUDGED,
