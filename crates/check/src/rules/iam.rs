@@ -163,7 +163,7 @@ fn inline_statements(e: &Expression) -> Option<Vec<Stmt<'_>>> {
     Some(json_statements(&value, &side))
 }
 
-fn to_json<'a>(e: &'a Expression, side: &mut Vec<(&'a Expression, String)>) -> Value {
+pub(crate) fn to_json<'a>(e: &'a Expression, side: &mut Vec<(&'a Expression, String)>) -> Value {
     match e {
         Expression::Null => Value::Null,
         Expression::Bool(b) => Value::Bool(*b),

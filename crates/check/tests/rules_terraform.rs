@@ -1,0 +1,152 @@
+//! The Terraform/AWS rules across files and modules, each on a fixture tree of the old, broken
+//! shape (it must report the rule at the file and line the defect is on) and on a passing one
+//! (none of these rules may report anything). Fixtures: tests/fixtures/terraform/<case>/{fail,pass}.
+
+use std::path::PathBuf;
+
+use cerverus_check::Finding;
+use cerverus_check::inventory::load;
+
+/// The rules this file covers.
+const RULES: &[&str] = &["CV-TF-009", "CV-TF-010", "CV-TF-011", "CV-IAM-001", "CV-IAM-002", "CV-CNI-001"];
+
+fn fixture(case: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/terraform").join(case)
+}
+
+/// Unwaived findings of the rules above on a fixture tree, with paths relative to it.
+fn findings(case: &str) -> Vec<Finding> {
+    let root = fixture(case);
+    let inv = match load(std::slice::from_ref(&root)) {
+        Ok(inv) => inv,
+        Err(e) => panic!("{case}: {e}"),
+    };
+    assert!(inv.errors.is_empty(), "{case}: fixture does not parse: {:?}", inv.errors);
+    let prefix = format!("{}/", root.display());
+    let mut out: Vec<Finding> = cerverus_check::check_inventory(&inv)
+        .findings
+        .into_iter()
+        .filter(|f| f.waived.is_none() && RULES.contains(&f.rule.as_str()))
+        .map(|mut f| {
+            f.file = f.file.trim_start_matches(&prefix).to_string();
+            f
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.rule, &a.file, a.line).cmp(&(&b.rule, &b.file, b.line)));
+    out
+}
+
+fn summary(fs: &[Finding]) -> Vec<String> {
+    fs.iter().map(|f| format!("{} {}:{} {}", f.rule, f.file, f.line, f.message)).collect()
+}
+
+/// The failing tree reports exactly `expected` (rule, file, line) for its rule; the passing tree
+/// reports none of these rules.
+fn judge(case: &str, rule: &str, expected: &[(&str, usize)]) {
+    let got = findings(&format!("{case}/fail"));
+    let mut places: Vec<(String, usize)> =
+        got.iter().filter(|f| f.rule == rule).map(|f| (f.file.clone(), f.line)).collect();
+    places.sort();
+    let mut want: Vec<(String, usize)> = expected.iter().map(|(f, l)| (f.to_string(), *l)).collect();
+    want.sort();
+    assert_eq!(places, want, "{case}/fail: {rule}\n{:#?}", summary(&got));
+    let got = findings(&format!("{case}/pass"));
+    assert!(got.is_empty(), "{case}/pass flagged:\n{:#?}", summary(&got));
+}
+
+#[test]
+fn unresolved_references_are_reported_where_they_are() {
+    judge(
+        "refs",
+        "CV-TF-009",
+        &[
+            // The old bootstrap: `var.tags` with no variables declared.
+            ("bootstrap/main.tf", 11),
+            ("bootstrap/main.tf", 15), // data.aws_region.current
+            ("bootstrap/main.tf", 16), // local.tag
+            ("bootstrap/main.tf", 21), // aws_kms_key.statee
+            ("bootstrap/main.tf", 31), // module.audit.bucket_id: no such output
+            ("bootstrap/main.tf", 35), // module.logs: no such module
+        ],
+    );
+    let got = findings("refs/fail");
+    assert!(
+        got.iter().any(|f| f.message.contains("`var.tags`") && f.message.contains("variable \"tags\"")),
+        "{:#?}",
+        summary(&got)
+    );
+}
+
+#[test]
+fn module_calls_must_match_the_module_variables() {
+    judge(
+        "module_args",
+        "CV-TF-010",
+        &[
+            ("root/main.tf", 1), // required variable `cidr` not passed
+            ("root/main.tf", 4), // `vpc_cidr` is not a variable of the module
+        ],
+    );
+}
+
+#[test]
+fn for_each_and_count_unknown_at_plan_are_traced_across_modules() {
+    judge(
+        "plan",
+        "CV-TF-011",
+        &[
+            // The old eks shape: filtered on policy documents built on bucket ARNs.
+            ("modules/eks/main.tf", 15),
+            // count on `!= null` of a bucket id passed in from the root.
+            ("modules/audit/main.tf", 11),
+        ],
+    );
+    let got = findings("plan/fail");
+    let eks = got.iter().find(|f| f.file == "modules/eks/main.tf").map(|f| f.message.clone()).unwrap_or_default();
+    assert!(eks.contains("aws_iam_policy_document.workload") && eks.contains("aws_s3_bucket.this"), "{eks}");
+}
+
+#[test]
+fn resource_tag_conditions_on_create_actions() {
+    judge(
+        "iam_tag",
+        "CV-IAM-001",
+        &[
+            ("main.tf", 14), // policy document: CreateListener/CreateRule under aws:ResourceTag
+            ("main.tf", 31), // jsonencode: CreateSnapshot/CreateVolume under aws:ResourceTag
+            ("main.tf", 50), // heredoc JSON: RunInstances under ec2:ResourceTag
+        ],
+    );
+}
+
+#[test]
+fn secrets_read_without_decrypt_on_their_key() {
+    judge(
+        "secret",
+        "CV-IAM-002",
+        &[
+            // The old External Secrets shape: RDS and Redis secrets, decrypt on another key only.
+            ("envs/dev/main.tf", 27),
+            ("envs/dev/main.tf", 27),
+            // Inline policy reads a secret; the policy attached to the same role decrypts another key.
+            ("envs/dev/main.tf", 76),
+        ],
+    );
+    let got = findings("secret/fail");
+    let text = summary(&got).join("\n");
+    assert!(text.contains("aws_kms_key.rds") && text.contains("aws_kms_key.redis"), "{text}");
+}
+
+#[test]
+fn network_policies_without_an_enforcing_cni() {
+    judge("cni", "CV-CNI-001", &[("terraform/modules/eks/main.tf", 16)]);
+    assert!(findings("cni/pass-cilium").is_empty(), "{:#?}", summary(&findings("cni/pass-cilium")));
+}
+
+#[test]
+fn every_rule_here_is_catalogued() {
+    for id in RULES {
+        let r = cerverus_check::rules::rule(id);
+        assert!(r.is_some_and(|r| !r.rationale.is_empty() && !r.remediation.is_empty()), "{id} is not catalogued");
+    }
+}
