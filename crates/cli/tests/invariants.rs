@@ -108,7 +108,8 @@ fn every_namespace_denies_by_default() {
     for env in &platform.environments {
         // Every namespace of the spec, application or platform, starts from deny.
         let namespaces: BTreeSet<&str> = env.namespaces.iter().map(|n| n.name.as_str()).collect();
-        assert_eq!(namespaces.len(), 6);
+        // The seed's six, and cerverus-node-agents (node-level agents, PSS privileged).
+        assert_eq!(namespaces.len(), 7);
         for ns in namespaces {
             let deny = of_kind(&objs, &env.name, "NetworkPolicy").into_iter().find(|p| {
                 p["metadata"]["namespace"] == ns
