@@ -1,0 +1,576 @@
+//! Rendered pods against their runtime contracts (`data/runtime-contracts.json`).
+//!
+//! For every workload whose container image and args select a contract, the rendered objects,
+//! read back as plain data, must give the program what its contract says it needs: every
+//! required config key in a form it reads (environment, or an indirect `_CMD`/`_SECRET`
+//! variable; never a file named like a variable), every path it writes on a writable volume,
+//! probes that a healthy program passes in time, and NetworkPolicies that let it reach every
+//! destination it must (the contract's, plus STS for pods with an IRSA role and the API server
+//! for pods that call it). Each class is also checked on a deliberately broken rendering: the
+//! check must fail there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use cerverus_model::contracts::{self, Contract, Destination, HealthKind};
+use cerverus_model::{Env, SubnetTier};
+use ipnet::Ipv4Net;
+use serde_json::{Value, json};
+
+type Objects = Vec<(String, Value)>;
+
+fn rendered() -> (cerverus_model::Platform, Objects) {
+    let (platform, b) = cerverus::build_default().expect("default spec builds");
+    let objs = b
+        .iter()
+        .filter(|(p, _)| p.starts_with("kubernetes/") && p.ends_with(".yaml"))
+        .map(|(p, bytes)| {
+            let text = std::str::from_utf8(bytes).expect("utf8");
+            let v: Value = serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{p}: {e}"));
+            (p.to_string(), v)
+        })
+        .collect();
+    (platform, objs)
+}
+
+fn in_env<'a>(objs: &'a Objects, env: &str, kind: &str) -> Vec<&'a Value> {
+    objs.iter()
+        .filter(|(p, v)| p.starts_with(&format!("kubernetes/{env}/")) && v["kind"] == kind)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_string)).collect()
+}
+
+fn labels_match(selector: &Value, labels: &Value) -> bool {
+    selector["matchLabels"].as_object().is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+/// The pod template of a workload object.
+fn template(v: &Value) -> Option<&Value> {
+    match v["kind"].as_str()? {
+        "Deployment" | "StatefulSet" | "Job" => Some(&v["spec"]["template"]),
+        "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]),
+        _ => None,
+    }
+}
+
+/// Where a packet goes, as a NetworkPolicy peer can match it.
+#[derive(Debug, Clone)]
+enum Dest {
+    /// Every address of a network (a subnet where a service's ENIs may be).
+    Net(Ipv4Net),
+    Pod {
+        namespace: String,
+        labels: Value,
+    },
+}
+
+fn port_matches(rule: &Value, port: i64, protocol: &str) -> bool {
+    let Some(ports) = rule["ports"].as_array() else { return true };
+    ports.is_empty()
+        || ports.iter().any(|p| p["port"].as_i64() == Some(port) && p["protocol"].as_str().unwrap_or("TCP") == protocol)
+}
+
+fn peer_matches(peer: &Value, policy_ns: &str, dest: &Dest) -> bool {
+    match dest {
+        Dest::Net(net) => {
+            let Some(cidr) = peer["ipBlock"]["cidr"].as_str().and_then(|c| c.parse::<Ipv4Net>().ok()) else {
+                return false;
+            };
+            let excepted = strings(&peer["ipBlock"]["except"])
+                .iter()
+                .filter_map(|e| e.parse::<Ipv4Net>().ok())
+                .any(|e| e.contains(&net.network()) || net.contains(&e.network()));
+            cidr.contains(net) && !excepted
+        }
+        Dest::Pod { namespace, labels } => {
+            if !peer["ipBlock"].is_null() {
+                return false;
+            }
+            let ns_ok = match peer.get("namespaceSelector") {
+                None | Some(Value::Null) => namespace == policy_ns,
+                Some(sel) => labels_match(sel, &json!({ "kubernetes.io/metadata.name": namespace })),
+            };
+            let pod_ok = match peer.get("podSelector") {
+                None | Some(Value::Null) => true,
+                Some(sel) => labels_match(sel, labels),
+            };
+            ns_ok && pod_ok
+        }
+    }
+}
+
+/// Whether the NetworkPolicies of `ns` let a pod with `labels` send to `dest` on `port`.
+fn egress_allowed(policies: &[&Value], ns: &str, labels: &Value, dest: &Dest, port: i64, protocol: &str) -> bool {
+    let selecting: Vec<&&Value> = policies
+        .iter()
+        .filter(|p| {
+            p["metadata"]["namespace"] == ns
+                && labels_match(&p["spec"]["podSelector"], labels)
+                && strings(&p["spec"]["policyTypes"]).iter().any(|t| t == "Egress")
+        })
+        .collect();
+    if selecting.is_empty() {
+        return true; // Not isolated for egress.
+    }
+    selecting.iter().any(|p| {
+        p["spec"]["egress"].as_array().into_iter().flatten().any(|rule| {
+            port_matches(rule, port, protocol)
+                && rule["to"]
+                    .as_array()
+                    .is_none_or(|to| to.is_empty() || to.iter().any(|peer| peer_matches(peer, ns, dest)))
+        })
+    })
+}
+
+/// Whether the NetworkPolicies of the target pod admit `from` on `port`.
+fn ingress_allowed(
+    policies: &[&Value],
+    to_ns: &str,
+    to_labels: &Value,
+    from_ns: &str,
+    from: &Value,
+    port: i64,
+) -> bool {
+    let selecting: Vec<&&Value> = policies
+        .iter()
+        .filter(|p| {
+            p["metadata"]["namespace"] == to_ns
+                && labels_match(&p["spec"]["podSelector"], to_labels)
+                && strings(&p["spec"]["policyTypes"]).iter().any(|t| t == "Ingress")
+        })
+        .collect();
+    let source = Dest::Pod { namespace: from_ns.to_string(), labels: from.clone() };
+    selecting.is_empty()
+        || selecting.iter().any(|p| {
+            p["spec"]["ingress"].as_array().into_iter().flatten().any(|rule| {
+                port_matches(rule, port, "TCP")
+                    && rule["from"]
+                        .as_array()
+                        .is_none_or(|f| f.is_empty() || f.iter().any(|peer| peer_matches(peer, to_ns, &source)))
+            })
+        })
+}
+
+/// Keys of the Secret an ExternalSecret makes: its data keys, or its template's when templated.
+fn secret_keys(objs: &Objects, env: &str, ns: &str, name: &str) -> Option<BTreeSet<String>> {
+    let es = in_env(objs, env, "ExternalSecret")
+        .into_iter()
+        .find(|e| e["metadata"]["namespace"] == ns && e["spec"]["target"]["name"] == name)?;
+    let templated = &es["spec"]["target"]["template"]["data"];
+    Some(match templated.as_object() {
+        Some(t) => t.keys().cloned().collect(),
+        None => es["spec"]["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["secretKey"].as_str())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// Every way the rendered pod of workload object `w` breaks its runtime contract.
+fn violations(env: &Env, objs: &Objects, w: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(t) = template(w) else { return out };
+    let name = w["metadata"]["name"].as_str().unwrap_or("?");
+    let ns = w["metadata"]["namespace"].as_str().unwrap_or("?");
+    let pod = &t["spec"];
+    let labels = &t["metadata"]["labels"];
+    let policies = in_env(objs, &env.name, "NetworkPolicy");
+    for c in pod["containers"].as_array().into_iter().flatten() {
+        let image = c["image"].as_str().unwrap_or("");
+        let Some(contract) = contracts::for_container(image, &strings(&c["command"]), &strings(&c["args"])) else {
+            continue;
+        };
+        let at = format!("{}/{ns}/{name} ({})", env.name, contract.name);
+        config_violations(&at, env, objs, ns, pod, c, contract, &mut out);
+        writable_violations(&at, w, pod, c, contract, &mut out);
+        probe_violations(&at, c, contract, &mut out);
+        egress_violations(&at, env, objs, &policies, ns, pod, labels, contract, &mut out);
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn config_violations(
+    at: &str,
+    env: &Env,
+    objs: &Objects,
+    ns: &str,
+    pod: &Value,
+    c: &Value,
+    contract: &Contract,
+    out: &mut Vec<String>,
+) {
+    let vars: Vec<&Value> = c["env"].as_array().into_iter().flatten().collect();
+    // Variables from ConfigMaps and Secrets imported whole.
+    let mut imported: BTreeSet<String> = BTreeSet::new();
+    for from in c["envFrom"].as_array().into_iter().flatten() {
+        if let Some(cm) = from["configMapRef"]["name"].as_str() {
+            let data = in_env(objs, &env.name, "ConfigMap")
+                .into_iter()
+                .find(|m| m["metadata"]["namespace"] == ns && m["metadata"]["name"] == cm)
+                .map(|m| m["data"].clone());
+            imported.extend(
+                data.and_then(|d| d.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())).unwrap_or_default(),
+            );
+        }
+        if let Some(s) = from["secretRef"]["name"].as_str() {
+            imported.extend(secret_keys(objs, &env.name, ns, s).unwrap_or_default());
+        }
+    }
+    for key in &contract.config.required {
+        let delivered = vars
+            .iter()
+            .filter_map(|v| v["name"].as_str())
+            .chain(imported.iter().map(String::as_str))
+            .any(|n| contract.reads_env(n, key));
+        if !delivered {
+            out.push(format!(
+                "{at}: config {key} does not reach the program in a form it reads (env {key} or its {:?} forms)",
+                contract.config.indirect_env_suffixes
+            ));
+        }
+    }
+    // Every secretKeyRef names a key its Secret has.
+    for v in &vars {
+        let r = &v["valueFrom"]["secretKeyRef"];
+        let (Some(s), Some(k)) = (r["name"].as_str(), r["key"].as_str()) else { continue };
+        match secret_keys(objs, &env.name, ns, s) {
+            Some(keys) if keys.contains(k) => {}
+            _ => {
+                out.push(format!("{at}: env {} reads key {k} of Secret {s}, which no ExternalSecret makes", v["name"]))
+            }
+        }
+    }
+    // A secret key named like configuration the program reads from its environment, mounted as
+    // a file instead: the program never sees it.
+    let mounted: BTreeSet<&str> =
+        c["volumeMounts"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+    for vol in pod["volumes"].as_array().into_iter().flatten() {
+        let Some(secret) = vol["secret"]["secretName"].as_str() else { continue };
+        if !vol["name"].as_str().is_some_and(|n| mounted.contains(n)) {
+            continue;
+        }
+        let keys: Vec<String> = match vol["secret"]["items"].as_array() {
+            Some(items) => items.iter().filter_map(|i| i["key"].as_str()).map(str::to_string).collect(),
+            None => secret_keys(objs, &env.name, ns, secret).unwrap_or_default().into_iter().collect(),
+        };
+        for k in keys.iter().filter(|k| contract.is_config_env(k)) {
+            out.push(format!(
+                "{at}: secret key {k} is mounted as a file; the program reads it only from its environment"
+            ));
+        }
+    }
+}
+
+fn writable_violations(at: &str, w: &Value, pod: &Value, c: &Value, contract: &Contract, out: &mut Vec<String>) {
+    let volumes: BTreeMap<&str, &Value> =
+        pod["volumes"].as_array().into_iter().flatten().filter_map(|v| Some((v["name"].as_str()?, v))).collect();
+    let claims: BTreeSet<&str> = w["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["metadata"]["name"].as_str())
+        .collect();
+    let read_only_root = c["securityContext"]["readOnlyRootFilesystem"] == true;
+    for path in &contract.writable_paths {
+        let mount = c["volumeMounts"].as_array().into_iter().flatten().find(|m| m["mountPath"] == path.as_str());
+        let writable = mount.is_some_and(|m| {
+            let name = m["name"].as_str().unwrap_or("");
+            m["readOnly"] != true
+                && (claims.contains(name)
+                    || volumes
+                        .get(name)
+                        .is_some_and(|v| !v["emptyDir"].is_null() || !v["persistentVolumeClaim"].is_null()))
+        });
+        if read_only_root && !writable {
+            out.push(format!(
+                "{at}: the program writes {path}, which is no writable volume on a read-only root filesystem"
+            ));
+        }
+    }
+}
+
+fn probe_violations(at: &str, c: &Value, contract: &Contract, out: &mut Vec<String>) {
+    let Some(h) = &contract.health else { return };
+    let live = &c["livenessProbe"];
+    let matches_contract = match h.kind {
+        HealthKind::Exec => strings(&live["exec"]["command"]) == h.command,
+        HealthKind::Http => {
+            live["httpGet"]["path"].as_str() == h.path.as_deref()
+                && live["httpGet"]["port"].as_i64() == h.port.map(i64::from)
+        }
+        HealthKind::Tcp => live["tcpSocket"]["port"].as_i64() == h.port.map(i64::from),
+    };
+    if !matches_contract {
+        out.push(format!("{at}: liveness probe is not the contract's health check ({:?})", h));
+    }
+    for (kind, p) in [("liveness", live), ("readiness", &c["readinessProbe"]), ("startup", &c["startupProbe"])] {
+        if p.is_null() {
+            continue;
+        }
+        // Kubernetes' default is 1 s.
+        let timeout = p["timeoutSeconds"].as_i64().unwrap_or(1);
+        let same_form = match h.kind {
+            HealthKind::Exec => !p["exec"].is_null(),
+            HealthKind::Http => !p["httpGet"].is_null(),
+            HealthKind::Tcp => !p["tcpSocket"].is_null(),
+        };
+        if same_form && timeout < i64::from(h.timeout_seconds) {
+            out.push(format!(
+                "{at}: {kind} probe times out after {timeout} s; the contract's check needs {} s",
+                h.timeout_seconds
+            ));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn egress_violations(
+    at: &str,
+    env: &Env,
+    objs: &Objects,
+    policies: &[&Value],
+    ns: &str,
+    pod: &Value,
+    labels: &Value,
+    contract: &Contract,
+    out: &mut Vec<String>,
+) {
+    let subnets = |tier: SubnetTier| env.network.tier(tier).map(|s| s.cidr).collect::<Vec<_>>();
+    let all_of = |nets: &[Ipv4Net], port: i64| {
+        nets.iter().all(|n| egress_allowed(policies, ns, labels, &Dest::Net(*n), port, "TCP"))
+    };
+    let kube_dns = Dest::Pod { namespace: "kube-system".into(), labels: json!({ "k8s-app": "kube-dns" }) };
+    let host = |ip: Ipv4Addr| Ipv4Net::new(ip, 32).unwrap_or_default();
+    let sa = pod["serviceAccountName"].as_str().unwrap_or("default");
+    let irsa = in_env(objs, &env.name, "ServiceAccount").into_iter().any(|a| {
+        a["metadata"]["namespace"] == ns
+            && a["metadata"]["name"] == sa
+            && !a["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].is_null()
+    });
+    let mut needs: Vec<(String, u16)> = contract.egress.iter().map(|e| (e.to.clone(), e.port)).collect();
+    if irsa {
+        needs.push(("sts".into(), 443));
+    }
+    if pod["automountServiceAccountToken"] == true {
+        needs.push(("kube-apiserver".into(), 443));
+    }
+    for (to, port) in needs {
+        let port = i64::from(port);
+        let e = contracts::Egress { to: to.clone(), port: port as u16, why: String::new() };
+        let ok = match e.destination() {
+            Destination::Dns => {
+                egress_allowed(policies, ns, labels, &kube_dns, 53, "UDP")
+                    && egress_allowed(policies, ns, labels, &kube_dns, 53, "TCP")
+            }
+            Destination::Postgresql | Destination::Redis => all_of(&subnets(SubnetTier::Data), port),
+            Destination::Sts | Destination::AwsApi => all_of(&subnets(SubnetTier::Private), port),
+            Destination::KubeApiserver => {
+                if pod["automountServiceAccountToken"] != true {
+                    out.push(format!(
+                        "{at}: the program calls the API server but the pod mounts no service-account token"
+                    ));
+                }
+                all_of(&subnets(SubnetTier::Private), port) && all_of(&[host(env.kubernetes_service_ip())], port)
+            }
+            Destination::Named(component) => {
+                let targets: Vec<&Value> = in_env(objs, &env.name, "Deployment")
+                    .into_iter()
+                    .chain(in_env(objs, &env.name, "StatefulSet"))
+                    .filter(|t| {
+                        template(t).is_some_and(|tt| {
+                            tt["spec"]["containers"].as_array().into_iter().flatten().any(|c| {
+                                contracts::for_container(
+                                    c["image"].as_str().unwrap_or(""),
+                                    &strings(&c["command"]),
+                                    &strings(&c["args"]),
+                                )
+                                .is_some_and(|k| k.name == component)
+                            })
+                        })
+                    })
+                    .collect();
+                // Only components this bundle runs; controllers' needs (kubelet, efs) are the
+                // add-on charts' business.
+                targets.iter().all(|t| {
+                    let tns = t["metadata"]["namespace"].as_str().unwrap_or("");
+                    let tl = template(t).map(|x| x["metadata"]["labels"].clone()).unwrap_or_default();
+                    egress_allowed(
+                        policies,
+                        ns,
+                        labels,
+                        &Dest::Pod { namespace: tns.into(), labels: tl.clone() },
+                        port,
+                        "TCP",
+                    ) && ingress_allowed(policies, tns, &tl, ns, labels, port)
+                })
+            }
+        };
+        if !ok {
+            out.push(format!("{at}: egress to {to} on {port} is cut by the NetworkPolicies"));
+        }
+    }
+}
+
+/// Every contract violation of every workload in every environment.
+fn all_violations(platform: &cerverus_model::Platform, objs: &Objects) -> (usize, Vec<String>) {
+    let mut checked = 0;
+    let mut out = Vec::new();
+    for env in &platform.environments {
+        for kind in ["Deployment", "StatefulSet", "Job", "CronJob"] {
+            for w in in_env(objs, &env.name, kind) {
+                let matched = template(w).is_some_and(|t| {
+                    t["spec"]["containers"].as_array().into_iter().flatten().any(|c| {
+                        contracts::for_container(
+                            c["image"].as_str().unwrap_or(""),
+                            &strings(&c["command"]),
+                            &strings(&c["args"]),
+                        )
+                        .is_some()
+                    })
+                });
+                checked += usize::from(matched);
+                out.extend(violations(env, objs, w));
+            }
+        }
+    }
+    (checked, out)
+}
+
+#[test]
+fn every_rendered_pod_satisfies_its_runtime_contract() {
+    let (platform, objs) = rendered();
+    let (checked, v) = all_violations(&platform, &objs);
+    // Four Airflow roles in each of three environments.
+    assert!(checked >= 12, "only {checked} workloads matched a contract");
+    assert!(v.is_empty(), "{}", v.join("\n"));
+}
+
+/// Apply `edit` to the object at `path` of environment dev, then judge the whole rendering.
+fn broken(edit_path: &str, edit: impl Fn(&mut Value)) -> Vec<String> {
+    let (platform, mut objs) = rendered();
+    let target = objs.iter_mut().find(|(p, _)| p == edit_path).unwrap_or_else(|| panic!("{edit_path} not rendered"));
+    edit(&mut target.1);
+    all_violations(&platform, &objs).1
+}
+
+fn container(v: &mut Value) -> &mut Value {
+    &mut v["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn assert_found(v: &[String], needle: &str) {
+    assert!(v.iter().any(|m| m.contains(needle)), "no violation mentioning {needle:?} in:\n{}", v.join("\n"));
+}
+
+const WORKER: &str = "kubernetes/dev/cerverus-data/statefulset-airflow-worker.yaml";
+const WEBSERVER: &str = "kubernetes/dev/cerverus-data/deployment-airflow-webserver.yaml";
+
+#[test]
+fn the_db_url_mounted_as_a_file_is_caught() {
+    // The old shape: the secret mounted as files, no variable.
+    let v = broken(WORKER, |w| {
+        let c = container(w);
+        if let Some(env) = c["env"].as_array_mut() {
+            env.retain(|e| e["name"] != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN");
+        }
+        if let Some(m) = c["volumeMounts"].as_array_mut() {
+            m.push(json!({ "name": "secret-airflow-metadata-db", "mountPath": "/var/run/secrets/cerverus/airflow-metadata-db", "readOnly": true }));
+        }
+        if let Some(vols) = w["spec"]["template"]["spec"]["volumes"].as_array_mut() {
+            vols.push(
+                json!({ "name": "secret-airflow-metadata-db", "secret": { "secretName": "airflow-metadata-db" } }),
+            );
+        }
+    });
+    assert_found(&v, "config AIRFLOW__DATABASE__SQL_ALCHEMY_CONN does not reach the program");
+    assert_found(&v, "secret key AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is mounted as a file");
+}
+
+#[test]
+fn a_missing_broker_or_executor_is_caught() {
+    let v = broken(WORKER, |w| {
+        if let Some(env) = container(w)["env"].as_array_mut() {
+            env.retain(|e| e["name"] != "AIRFLOW__CELERY__BROKER_URL" && e["name"] != "AIRFLOW__CORE__EXECUTOR");
+        }
+    });
+    assert_found(&v, "config AIRFLOW__CELERY__BROKER_URL does not reach");
+    assert_found(&v, "config AIRFLOW__CORE__EXECUTOR does not reach");
+    // The indirect form counts: AIRFLOW__CELERY__BROKER_URL_CMD is read as the broker URL.
+    let ok = broken(WORKER, |w| {
+        if let Some(env) = container(w)["env"].as_array_mut() {
+            for e in env.iter_mut().filter(|e| e["name"] == "AIRFLOW__CELERY__BROKER_URL") {
+                *e = json!({ "name": "AIRFLOW__CELERY__BROKER_URL_CMD", "value": "cat /var/run/broker" });
+            }
+        }
+    });
+    assert!(ok.is_empty(), "{}", ok.join("\n"));
+}
+
+#[test]
+fn a_secret_key_no_external_secret_makes_is_caught() {
+    let v = broken(WORKER, |w| {
+        for e in container(w)["env"].as_array_mut().into_iter().flatten() {
+            if e["name"] == "AIRFLOW__CELERY__BROKER_URL" {
+                e["valueFrom"]["secretKeyRef"]["key"] = json!("broker");
+            }
+        }
+    });
+    assert_found(&v, "reads key broker of Secret redis-cerverus-cache");
+}
+
+#[test]
+fn a_write_path_without_a_volume_is_caught() {
+    let v = broken(WEBSERVER, |w| {
+        if let Some(m) = container(w)["volumeMounts"].as_array_mut() {
+            m.retain(|m| m["mountPath"] != "/opt/airflow/run");
+        }
+    });
+    assert_found(&v, "writes /opt/airflow/run, which is no writable volume");
+}
+
+#[test]
+fn the_old_worker_probe_is_caught() {
+    let v = broken(WORKER, |w| {
+        container(w)["livenessProbe"] = json!({
+            "exec": { "command": ["airflow", "jobs", "check", "--job-type", "LocalTaskJob", "--local"] },
+            "timeoutSeconds": 3
+        });
+    });
+    assert_found(&v, "liveness probe is not the contract's health check");
+    assert_found(&v, "liveness probe times out after 3 s");
+}
+
+#[test]
+fn cut_egress_is_caught() {
+    // The old shape: 443 only to the internet minus 10.0.0.0/8, so neither the STS interface
+    // endpoint nor the API server is reachable.
+    let v = broken("kubernetes/dev/cerverus-data/networkpolicy-airflow-worker.yaml", |p| {
+        if let Some(rules) = p["spec"]["egress"].as_array_mut() {
+            rules.retain(|r| {
+                !(r["to"].as_array().into_iter().flatten().any(|peer| {
+                    peer["ipBlock"]["cidr"].as_str().is_some_and(|c| c.starts_with("10.") || c.starts_with("172.20."))
+                }) && port_matches(r, 443, "TCP")
+                    && r["ports"].is_array())
+            });
+        }
+    });
+    assert_found(&v, "airflow-worker (airflow-worker): egress to sts on 443 is cut");
+    assert_found(&v, "airflow-worker (airflow-worker): egress to kube-apiserver on 443 is cut");
+    // The webserver can no longer fetch task logs when the worker stops admitting it.
+    let v = broken("kubernetes/dev/cerverus-data/networkpolicy-airflow-worker.yaml", |p| {
+        p["spec"]["ingress"] = json!([]);
+    });
+    assert_found(&v, "airflow-webserver (airflow-webserver): egress to airflow-worker on 8793 is cut");
+    // No DNS.
+    let v = broken("kubernetes/dev/cerverus-data/networkpolicy-allow-dns.yaml", |p| {
+        p["spec"]["egress"] = json!([]);
+    });
+    assert_found(&v, "egress to dns on 53 is cut");
+}
