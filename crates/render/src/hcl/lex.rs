@@ -151,8 +151,8 @@ impl<'a> Lexer<'a> {
             let len = rest.find('\n').map_or(rest.len(), |i| i + 1);
             return self.push(Kind::Comment, len);
         }
-        if rest.starts_with("/*") {
-            let len = rest[2..].find("*/").map_or(rest.len(), |i| i + 4);
+        if let Some(body) = rest.strip_prefix("/*") {
+            let len = body.find("*/").map_or(rest.len(), |i| i + 4);
             return self.push(Kind::Comment, len);
         }
         if c == '"' {
