@@ -116,6 +116,9 @@ fn a_pod_must_fit_the_first_instance_type_of_its_group() {
 fn gpu_pods_land_where_the_device_plugin_runs() {
     let f = case("gpu", "CV-GPU-001", "kubernetes/prod/inference.yaml", "- name: inference");
     assert!(f.message.contains("nvidia-device-plugin 0.17.1"), "{}", f.message);
+    // The same placement from a DaemonSet in the input.
+    let f = case("gpu-daemonset", "CV-GPU-001", "kubernetes/prod/inference.yaml", "- name: inference");
+    assert!(f.message.contains("DaemonSet/kube-system/nvidia-device-plugin"), "{}", f.message);
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //!   control plane's endpoints before policies are applied, and EKS places those endpoints (ENIs)
 //!   inside the VPC, so it needs the same in-VPC 443 as STS.
 //! - CV-NET-005: a pod whose egress is restricted, but not denied entirely, resolves names through
-//!   kube-dns (`kube-system`, `k8s-app: kube-dns`) on 53 UDP *and* TCP (large answers use TCP).
+//!   kube-dns (`kube-system`, `k8s-app: kube-dns`) — or NodeLocal DNSCache at 169.254.20.10 — on
+//!   53 UDP *and* TCP (large answers use TCP).
 //! - CV-NET-006: a pod a ServiceMonitor or PodMonitor scrapes must admit the Prometheus pods on
 //!   the scraped port.
 //!
@@ -29,6 +30,12 @@ use crate::reach::{first_match_label, labels_of, selects};
 
 const IRSA: &str = "eks.amazonaws.com/role-arn";
 
+/// NodeLocal DNSCache's link-local address (169.254.20.10): DNS allowed there counts as DNS.
+const NODE_LOCAL_DNS: Range = (0xA9FE_140A, 0xA9FE_140A);
+
+/// Where Prometheus pods run: (namespace, pod labels).
+type Scraper = (String, BTreeMap<String, String>);
+
 /// What the egress rules look up, built in one pass.
 struct Index<'a> {
     service_accounts: HashMap<(Place, &'a str), &'a K8sObject>,
@@ -43,7 +50,7 @@ struct Index<'a> {
     /// Services by (scope, label, value) of their own labels.
     services_by_label: HashMap<(String, &'a str, &'a str), Vec<&'a K8sObject>>,
     /// Where Prometheus runs, by scope: (namespace, pod labels).
-    prometheus: HashMap<String, Vec<(String, BTreeMap<String, String>)>>,
+    prometheus: HashMap<String, Vec<Scraper>>,
     monitors: Vec<&'a K8sObject>,
 }
 
@@ -225,6 +232,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                 .filter(|(proto, name)| {
                     let port = Port { number: 53, protocol: proto, names: &[name] };
                     !netpol::allows(&egress, "Egress", &dns, &port)
+                        && !netpol::allows(&egress, "Egress", &Dest::Addresses(&[NODE_LOCAL_DNS]), &port)
                 })
                 .map(|(proto, _)| proto)
                 .collect();

@@ -29,6 +29,12 @@ const POD_CREATORS: &[(&str, &str)] = &[
     ("argoproj.io", "rollouts"),
 ];
 
+/// (environment scope, namespace).
+type Place = (String, String);
+
+/// An all-powerful ServiceAccount's name and the binding that makes it so.
+type Strong = (String, String);
+
 fn strings(v: &Value) -> Vec<&str> {
     v.as_array().into_iter().flatten().filter_map(Value::as_str).collect()
 }
@@ -98,7 +104,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     }
     // (scope, namespace) → the all-powerful ServiceAccounts there, with the binding that makes
     // them so; subjects already all-powerful cluster-wide (they cannot escalate).
-    let mut strong: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
+    let mut strong: BTreeMap<Place, Vec<Strong>> = BTreeMap::new();
     let mut cluster_wide: Vec<(String, String)> = Vec::new();
     for b in &bindings {
         let admin = b.value["roleRef"]["name"] == "cluster-admin" && b.value["roleRef"]["kind"] == "ClusterRole";
@@ -126,7 +132,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             continue;
         }
         // A RoleBinding grants its role in its own namespace; a ClusterRoleBinding in all.
-        let targets: Vec<(&(String, String), &Vec<(String, String)>)> = strong
+        let targets: Vec<(&Place, &Vec<Strong>)> = strong
             .iter()
             .filter(|((scope, ns), _)| {
                 *scope == b.scope() && (b.kind() == "ClusterRoleBinding" || Some(ns.as_str()) == b.namespace())
@@ -134,7 +140,8 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             .collect();
         for s in b.value["subjects"].as_array().into_iter().flatten() {
             let who = subject_id(s, b.namespace());
-            if cluster_wide.contains(&(b.scope(), who.clone())) {
+            // Already all-powerful: bound to cluster-admin here, or `system:masters` (always).
+            if cluster_wide.contains(&(b.scope(), who.clone())) || who == "Group system:masters" {
                 continue;
             }
             for ((_, ns), sas) in &targets {

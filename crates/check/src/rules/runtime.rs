@@ -26,6 +26,10 @@ use super::k8s::{pod_spec, waivers};
 use super::netpol::{Place, place};
 use crate::inventory::{Inventory, K8sObject};
 
+/// What a claim template contributes to a pod: a PVC volume.
+static CLAIM: std::sync::LazyLock<Value> =
+    std::sync::LazyLock::new(|| serde_json::json!({ "persistentVolumeClaim": { "claimName": "" } }));
+
 /// Keys of Secrets and ConfigMaps by (place, kind, name).
 type Keys<'a> = HashMap<(Place, &'static str, &'a str), BTreeSet<String>>;
 
@@ -124,8 +128,14 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     for o in &inv.k8s {
         let Some((pod, path)) = pod_spec(o) else { continue };
         let at = place(o);
-        let volumes: HashMap<&str, &Value> =
+        let mut volumes: HashMap<&str, &Value> =
             pod["volumes"].as_array().into_iter().flatten().filter_map(|v| Some((v["name"].as_str()?, v))).collect();
+        // A StatefulSet's claim templates are volumes of its pods (writable PVCs).
+        for t in o.value["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten() {
+            if let Some(name) = t["metadata"]["name"].as_str() {
+                volumes.insert(name, &CLAIM);
+            }
+        }
         for (i, c) in pod["containers"].as_array().into_iter().flatten().enumerate() {
             let image = c["image"].as_str().unwrap_or("");
             let Some(contract) =
