@@ -55,6 +55,14 @@ fn heredoc_as_a_value_joins_the_alignment_run_and_picks_a_free_marker() {
 }
 
 #[test]
+fn a_heredoc_inside_a_conditional_is_parenthesised() {
+    let mut f = File::new();
+    f.push(block("locals").a("script", cond(var("enabled"), heredoc("echo on\n"), s("off"))));
+    let text = printed("heredoc_conditional", &f);
+    assert_eq!(text, "locals {\n  script = (var.enabled ? <<EOT\necho on\nEOT\n  : \"off\")\n}\n");
+}
+
+#[test]
 fn objects_lists_and_tfvars_shapes() {
     let taint = |k: &str, v: &str| object([("key", s(k)), ("value", s(v)), ("effect", s("NO_SCHEDULE"))]);
     let mut f = File::new();

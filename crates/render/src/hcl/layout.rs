@@ -121,8 +121,22 @@ impl Printer {
         } else {
             lone_interpolation(&a.expr)
         };
-        self.expr(value.as_ref().unwrap_or(&a.expr), depth, Ctx::Block);
+        self.value(value.as_ref().unwrap_or(&a.expr), depth);
         self.end_line();
+    }
+
+    /// An attribute's or a multi-line object item's value. Newlines end such a value, so an
+    /// operator or conditional that carries a heredoc (whose closing marker ends a line) is
+    /// wrapped in parentheses, inside which newlines are insignificant.
+    fn value(&mut self, e: &Expression, depth: usize) {
+        let compound = matches!(e, Expression::Operation(_) | Expression::Conditional(_));
+        if compound && inline(e).contains('\n') {
+            self.push("(");
+            self.expr(e, depth, Ctx::Inline);
+            self.push(")");
+        } else {
+            self.expr(e, depth, Ctx::Block);
+        }
     }
 
     fn block(&mut self, b: &Block, depth: usize, path: &[&str]) {
@@ -162,7 +176,7 @@ impl Printer {
                     self.indent(depth + 1);
                     self.push(&key(k));
                     self.push(" = ");
-                    self.expr(v, depth + 1, Ctx::Block);
+                    self.value(v, depth + 1);
                     self.end_line();
                 }
                 self.indent(depth);

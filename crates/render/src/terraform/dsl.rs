@@ -94,7 +94,10 @@ pub fn tpl(template: impl Into<String>) -> Expression {
     Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(template.into())))
 }
 
-/// A heredoc (`<<-EOT`), for multi-line text such as user data.
+/// A heredoc (`<<EOT`), for multi-line text such as user data. The printer writes `text`
+/// byte-for-byte (adding a final newline when missing) and puts the closing marker on a line of
+/// its own, so it is safe for shell and MIME content: `${` and `%{` in `text` are Terraform
+/// template syntax (write `$${` / `%%{` for a literal one).
 pub fn heredoc(text: impl Into<String>) -> Expression {
     let mut t = text.into();
     if !t.ends_with('\n') {
