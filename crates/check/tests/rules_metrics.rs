@@ -86,15 +86,19 @@ fn promql_that_does_not_parse_is_reported_with_the_parsers_message_and_line() {
 fn several_series_where_one_is_required() {
     let f = "metrics/promql-several.bad.yaml";
     let inv = load(&[f]);
-    assert_eq!(found(&inv), vec![at("CV-PROM-002", f, 18), at("CV-PROM-002", f, 24), at("CV-PROM-002", f, 39)]);
+    assert_eq!(
+        found(&inv),
+        vec![at("CV-PROM-002", f, 18), at("CV-PROM-002", f, 24), at("CV-PROM-002", f, 30), at("CV-PROM-002", f, 45)]
+    );
     let msgs = messages(&inv, "CV-PROM-002");
     assert!(
         msgs[0].contains("one series per value of pod") && msgs[0].contains("returned multiple elements"),
         "{}",
         msgs[0]
     );
-    assert!(msgs[2].contains("le, pod") || msgs[2].contains("pod"), "{}", msgs[2]);
-    // Fixed: aggregated to one series, `by ()`, `or vector(0)`, scalar arithmetic, ScaledJob,
+    assert!(msgs[2].contains("returns a scalar") && msgs[2].contains("vector("), "{}", msgs[2]);
+    assert!(msgs[3].contains("one series per value of pod"), "{}", msgs[3]);
+    // Fixed: aggregated to one series, `by ()`, `or vector(0)`, a vector plus a scalar, ScaledJob,
     // per-pod alerts (any number is fine), analyses that iterate the result.
     assert_eq!(found(&load(&["metrics/promql-several.good.yaml"])), vec![]);
 }

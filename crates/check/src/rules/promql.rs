@@ -20,7 +20,8 @@ use crate::inventory::{Inventory, K8sObject};
 
 /// A query that does not parse.
 pub const UNPARSABLE: &str = "CV-PROM-001";
-/// A query that may return several series where its consumer reads one.
+/// A query that may return several series (or, for KEDA, a scalar) where its consumer reads one
+/// series.
 pub const SEVERAL_SERIES: &str = "CV-PROM-002";
 
 /// Who reads a query's result, which decides what shape it must have.
@@ -407,6 +408,22 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             Consumer::Rule => false,
         };
         let s = result_series(&expr);
+        // KEDA decodes `data.result` as a list of series (`[{metric, value}]`); a scalar or
+        // string result is `[time, "value"]` and fails to decode.
+        if matches!(q.consumer, Consumer::Keda { .. }) && s == Series::Scalar {
+            sink.report(
+                SEVERAL_SERIES,
+                &o.file,
+                q.line(),
+                &o.id(),
+                format!(
+                    "`{}` returns a scalar, not a one-series vector; KEDA's prometheus scaler decodes the result as a list of series and fails on a scalar (\"cannot unmarshal number\"): wrap it in `vector(…)`",
+                    one_line(&q.text)
+                ),
+                &w,
+            );
+            continue;
+        }
         if one_required && !s.is_single() {
             let reader = match &q.consumer {
                 Consumer::Keda { trigger } => format!(
