@@ -253,3 +253,37 @@ mod tests {
         assert_eq!(cidr("10.0.0.0/33"), None);
     }
 }
+
+#[cfg(test)]
+mod evaluation {
+    use super::*;
+    use crate::inventory::load_text;
+
+    fn policies(text: &str) -> Inventory {
+        let mut inv = Inventory::default();
+        load_text(&mut inv, "p.yaml", text);
+        inv
+    }
+
+    #[test]
+    fn protocols_named_ports_and_ranges() {
+        let inv = policies(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n    - ports: [{port: 53, protocol: UDP}, {port: dns-tcp}]\n    - ports: [{port: 8000, endPort: 8100}]\n      to: [{ipBlock: {cidr: 10.0.0.0/16}}]\n",
+        );
+        let p = Policies::new(&inv);
+        let sel = p.selecting(&("".into(), "a".into()), &BTreeMap::new(), "Egress");
+        assert_eq!(sel.len(), 1);
+        let ns = BTreeMap::new();
+        let labels = BTreeMap::new();
+        let pod = Dest::Pod { namespace: "kube-system", namespace_labels: &ns, labels: &labels };
+        assert!(allows(&sel, "Egress", &pod, &Port { number: 53, protocol: "UDP", names: &[] }));
+        assert!(allows(&sel, "Egress", &pod, &Port { number: 53, protocol: "TCP", names: &["dns-tcp"] }));
+        assert!(!allows(&sel, "Egress", &pod, &Port { number: 53, protocol: "TCP", names: &[] }));
+        let vpc = [(0x0A00_0000, 0x0A00_FFFF)];
+        let other = [(0xAC10_0000, 0xAC1F_FFFF)];
+        let port = Port { number: 8050, protocol: "TCP", names: &[] };
+        assert!(allows(&sel, "Egress", &Dest::Addresses(&vpc), &port));
+        assert!(!allows(&sel, "Egress", &Dest::Addresses(&other), &port));
+        assert_eq!(private_ranges_named(&sel), vec![PRIVATE[0]]);
+    }
+}

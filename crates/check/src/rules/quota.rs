@@ -247,3 +247,36 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn surge_rounds_up_and_defaults_to_a_quarter() {
+        assert_eq!(surge(&Value::Null, 5.0, 25.0), 2.0);
+        assert_eq!(surge(&json!("10%"), 5.0, 25.0), 1.0);
+        assert_eq!(surge(&json!(3), 5.0, 25.0), 3.0);
+        assert_eq!(surge(&json!("0%"), 5.0, 25.0), 0.0);
+    }
+
+    #[test]
+    fn missing_requests_default_to_limits_then_to_the_limit_range() {
+        let defaults: Defaults = (
+            BTreeMap::from([("cpu".to_string(), 0.25)]),
+            BTreeMap::from([("cpu".to_string(), 1.0), ("memory".to_string(), 512.0)]),
+        );
+        let pod = json!({ "containers": [
+            { "resources": { "limits": { "memory": "1Gi" } } },
+            { "resources": {} }
+        ], "initContainers": [ { "resources": { "requests": { "cpu": "2" } } } ] });
+        let d = pod_demand(&pod, Some(&defaults));
+        // cpu: 0.25 + 0.25 from defaultRequest, but the init container's 2 is larger.
+        assert_eq!(d["requests.cpu"], 2.0);
+        // memory: 1Gi from its own limit, 512 from the LimitRange default limit.
+        assert_eq!(d["requests.memory"], 1024.0 * 1024.0 * 1024.0 + 512.0);
+        assert_eq!(d["limits.cpu"], 2.0);
+        assert_eq!(d["pods"], 1.0);
+    }
+}
