@@ -213,7 +213,7 @@ def promtool(root: Path) -> Result:
     r = Result("promtool check rules (PromQL)", unit="queries")
     exe = shutil.which("promtool")
     if exe is None:
-        r.skipped = "not on PATH (Debian package prometheus)"
+        r.skipped = "not on PATH (install Debian's prometheus package to check PromQL)"
         return r
     queries = promql.collect(root)
     r.files = len(queries)
@@ -356,7 +356,7 @@ def self_test(venv_bin: Path, node_dir: Path, k8s_version: str) -> int:
     ok = True
     for r in results:
         if r.skipped:
-            print(f"self-test: {r.validator}: skipped ({r.skipped})")
+            print(f"self-test: {r.validator}: skipped: {r.skipped}")
             continue
         missing = [alts for alts in MUST_NAME.get(r.validator, []) if not any(a in p for p in r.problems for a in alts.split("|"))]
         caught = r.failed > 0 and not missing
