@@ -669,7 +669,10 @@ pub const RULES: &[Rule] = &[
         "PromQL query does not return the one series its consumer reads",
         "KEDA's Prometheus scaler decodes the query result as a list of series, takes its one element and fails with \"returned multiple elements\" when there are more, and cannot decode a scalar result at all (`[time, \"value\"]` is not a list of series: `scalar(…)` or a bare number at the top fails; wrap it in `vector(…)`); an Argo Rollouts condition on `result[0]` judges an arbitrary one of several series. A top-level aggregation with `by (labels)` (`sum(rate(x[1m])) by (pod)`), `without (…)`, `topk(k>1, …)`, `count_values`, or no aggregation over a selector returns one series per label value or per matching series. Single: an aggregation without grouping, with `by ()` or by labels every selector fixes with `=` (`sum by (app) (x{app=\"a\"})`), `vector(…)` (a scalar where Argo Rollouts reads it), `histogram_quantile` over `sum by (le)`, one-to-one arithmetic where one side is single, `single or vector(0)`. Limits: the checker does not know a metric's labels, so an unaggregated selector always counts as several series (aggregate it: `sum`/`max` of one series costs nothing); analysis conditions that iterate the result (`all(result, …)`, `len(result)`) are taken to expect several; PrometheusRule expressions may return any number.",
         "Aggregate to one series at the top: `sum(rate(x[2m]))` instead of `sum(rate(x[2m])) by (pod)`, `vector(scalar(…))` instead of `scalar(…)`; pick the figure you scale on (a total with `AverageValue`, an average or maximum with `Value`).",
-        ["KEDA Prometheus scaler (\"query must return a vector/scalar single element response\")", "Argo Rollouts Prometheus analysis"],
+        [
+            "KEDA Prometheus scaler (\"query must return a vector/scalar single element response\")",
+            "Argo Rollouts Prometheus analysis"
+        ],
         []
     ),
     rule!(
@@ -678,7 +681,10 @@ pub const RULES: &[Rule] = &[
         "Autoscaler metric type makes replicas independent of load",
         "A KEDA ScaledObject trigger becomes an External metric of the HPA KEDA creates, with the trigger's `metricType` (default `AverageValue` for every scaler except cpu/memory). With `AverageValue` the HPA computes desired = ceil(metric / target), without the current replica count: the metric must be a total that replicas share (requests per second, queue length). A per-pod figure — a top-level `avg`, `max`, `min`, `quantile`, `stddev` or a ratio of two vectors — does not grow with the work to share, so replicas follow the figure's size, not the load: an average GPU utilisation of at most 100% with target 70 can never ask for more than 2 replicas. With `Value` the HPA computes desired = ceil(current replicas × metric / target): right for a per-pod figure, which falls as replicas are added, but a total rate (`sum(rate(…))`) is not reduced by adding replicas, so above the target replicas multiply every cycle up to maxReplicaCount and below it they shrink to the minimum. Other shapes (a total of a gauge such as a backlog, `count`, a bare selector) are not judged, nor are ScaledJobs (Jobs per metric, not the HPA formulas) or triggers of a ScaledObject with `advanced.scalingModifiers` (the HPA sees only the composite metric).",
         "Per-pod figure: set `metricType: Value`. Total rate: keep `metricType: AverageValue` and set the threshold to the load one replica handles.",
-        ["Kubernetes HPA algorithm details (External metrics: Value and AverageValue)", "KEDA ScaledObject spec: triggers[].metricType"],
+        [
+            "Kubernetes HPA algorithm details (External metrics: Value and AverageValue)",
+            "KEDA ScaledObject spec: triggers[].metricType"
+        ],
         []
     ),
     rule!(
@@ -697,7 +703,10 @@ pub const RULES: &[Rule] = &[
         "Helm values key the pinned chart does not have",
         "Helm merges values into the chart's defaults and renders templates that read the keys they know; a key no template reads is dropped without a word, so a typo or a key from another chart version is a setting that silently does not happen. A values file `<name>.values.yaml` below a `charts.yaml` is judged against the chart and version that list pins for `<name>`: every key path must be in that version's values.yaml or values.schema.json, or sit under an open map or list (default `{}`, `[]`, `null` or a scalar; a pass-through map such as `extraArgs`), or be a path the chart's templates read although values.yaml leaves it out (the reference's template scan), or belong to a subchart (its key prefix, checked against the subchart's own data; `global.*` against every subchart). Istio charts keep their defaults under `_internal_defaults_do_not_set`: the same keys are valid at the top level and writing under `_internal_defaults_do_not_set` or `defaults` is a finding. Reference data is embedded from `data/reference/helm/` (upstream files, provenance in its README).",
         "Use the key the pinned chart version has (the message suggests a near sibling when there is one), or pin the chart version that has the key.",
-        ["Helm: Values files", "data/reference/helm/README.md (pinned charts' upstream values.yaml and values.schema.json)"],
+        [
+            "Helm: Values files",
+            "data/reference/helm/README.md (pinned charts' upstream values.yaml and values.schema.json)"
+        ],
         []
     ),
     rule!(
@@ -815,5 +824,20 @@ pub fn markdown() -> String {
         s.push_str(&format!("| `{}` | {} | {} | {} |\n", r.id, r.severity.as_str(), r.title, r.checkov.join(", ")));
     }
     s.push_str("\nWaivers: annotation `cerverus.io/skip: ID=reason` on a Kubernetes object (several: `ID=reason; ID2=reason`),\ncomment `# cerverus:skip=ID reason` above or inside a Terraform block, or anywhere in a Dockerfile or workflow.\nA waiver without a reason waives nothing and is itself reported (CV-META-001).\n");
+    // Each rule's why and fix, so the catalogue says what a finding means without the source.
+    s.push_str("\n## Rationale and remediation\n");
+    for r in RULES {
+        s.push_str(&format!(
+            "\n### `{}` {}\n\n{} (severity {})\n\n**Fix:** {}\n",
+            r.id,
+            r.title,
+            r.rationale,
+            r.severity.as_str(),
+            r.remediation
+        ));
+        if !r.references.is_empty() {
+            s.push_str(&format!("\n**References:** {}\n", r.references.join("; ")));
+        }
+    }
     s
 }
