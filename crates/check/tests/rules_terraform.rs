@@ -126,6 +126,7 @@ fn secrets_read_without_decrypt_on_their_key() {
         "CV-IAM-002",
         &[
             // The old External Secrets shape: RDS and Redis secrets, decrypt on another key only.
+            // (envs/prod decrypts both: the shared module's role is one role per environment.)
             ("envs/dev/main.tf", 27),
             ("envs/dev/main.tf", 27),
             // Inline policy reads a secret; the policy attached to the same role decrypts another key.

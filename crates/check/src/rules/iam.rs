@@ -385,7 +385,20 @@ fn keys_of<'a>(idx: &Index<'a>, dir: &str, env: &Env<'a>, e: &'a Expression) -> 
                     let t = attr(&o.block.body, "target_key_id")?;
                     out.extend(keys_of(idx, &o.dir, &each_env(o.block), t)?);
                 }
-                _ => return None,
+                // The key an RDS-managed secret is encrypted with is the instance's setting.
+                "aws_db_instance" | "aws_rds_cluster"
+                    if o.path.first().is_some_and(|p| p == "master_user_secret")
+                        && o.path.get(1).is_some_and(|p| p == "kms_key_id") =>
+                {
+                    let t = attr(&o.block.body, "master_user_secret_kms_key_id")?;
+                    out.extend(keys_of(idx, &o.dir, &each_env(o.block), t)?);
+                }
+                // Another resource's attribute that its configuration sets to a key (a secret's
+                // `kms_key_id`): that setting.
+                _ => {
+                    let t = o.path.first().and_then(|p| attr(&o.block.body, p))?;
+                    out.extend(keys_of(idx, &o.dir, &each_env(o.block), t)?);
+                }
             }
         }
     }
@@ -578,10 +591,13 @@ fn secret_without_decrypt<'a>(idx: &Index<'a>, inv: &'a Inventory, docs: &[Doc<'
         if roles.iter().any(|r| att.opaque_roles.contains(r)) {
             continue;
         }
+        // A role declared in a shared module is one role per root module that calls it: only
+        // documents of the same root configurations reach the same instance.
+        let my_roots = idx.roots_of(&doc.dir);
         let mut group: Vec<&Doc<'a>> = vec![doc];
         for r in &roles {
             for d in att.by_role.get(r).into_iter().flatten() {
-                group.extend(policy_docs(d));
+                group.extend(policy_docs(d).into_iter().filter(|g| !idx.roots_of(&g.dir).is_disjoint(&my_roots)));
             }
         }
         let decrypt = decrypt_of(idx, &group);
