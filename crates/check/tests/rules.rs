@@ -283,8 +283,19 @@ const NOT_FROM_FILES_ALONE: &[&str] = &["CV-K8S-022", "CV-NET-001", "CV-NET-002"
 /// Run-time rules (egress cut, runtime contracts, pod fit, GPU, escalation, quotas): their failing
 /// and passing fixtures are directories under `tests/fixtures/runtime/`, run by `tests/rules_runtime.rs`.
 const FIXTURES_IN_RULES_RUNTIME: &[&str] = &[
-    "CV-NET-003", "CV-NET-004", "CV-NET-005", "CV-NET-006", "CV-K8S-023", "CV-HA-005", "CV-QUOTA-001",
-    "CV-QUOTA-002", "CV-RT-001", "CV-RT-002", "CV-RT-003", "CV-GPU-001",
+    "CV-NET-003",
+    "CV-NET-004",
+    "CV-NET-005",
+    "CV-NET-006",
+    "CV-NET-007",
+    "CV-K8S-023",
+    "CV-HA-005",
+    "CV-QUOTA-001",
+    "CV-QUOTA-002",
+    "CV-RT-001",
+    "CV-RT-002",
+    "CV-RT-003",
+    "CV-GPU-001",
 ];
 
 /// Rules whose fixtures need several files (a chart list and values files) or whole fixture

@@ -15,6 +15,7 @@ const RUNTIME_RULES: &[&str] = &[
     "CV-NET-004",
     "CV-NET-005",
     "CV-NET-006",
+    "CV-NET-007",
     "CV-K8S-023",
     "CV-HA-005",
     "CV-QUOTA-001",
@@ -90,6 +91,15 @@ fn restricted_egress_needs_dns_over_udp_and_tcp() {
 fn scraped_pods_admit_prometheus_on_the_scraped_port() {
     let f = case("net-scrape", "CV-NET-006", "kubernetes/prod/app.yaml", "apiVersion: apps/v1");
     assert!(f.message.contains("port 9102") && f.message.contains("monitoring"), "{}", f.message);
+}
+
+#[test]
+fn connections_a_runtime_contract_needs_are_open_at_both_ends() {
+    let file = "kubernetes/prod/airflow.yaml";
+    let f = case("net-contract", "CV-NET-007", file, "apiVersion: apps/v1");
+    assert!(f.message.contains("airflow-worker:8793"), "{}", f.message);
+    let f = case_nth("net-contract", "CV-NET-007", file, "apiVersion: apps/v1", 1);
+    assert!(f.message.contains("kube-apiserver:443"), "{}", f.message);
 }
 
 #[test]

@@ -633,3 +633,50 @@ fn reference_chart_copies_match_the_shared_reference_when_present() {
         }
     }
 }
+
+#[test]
+fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        for p in env.node_pools.iter().filter(|p| p.gpu.is_some()) {
+            let gpus: u32 =
+                env.node_groups().iter().filter(|g| g.pool == p.name).map(|g| g.max * g.gpus_per_node).sum();
+            let mut need = 0;
+            for w in env.workloads.iter().filter(|w| w.spec.node_pool == p.name) {
+                let max = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
+                let pods = match w.spec.kind {
+                    cerverus_spec::WorkloadKind::Deployment => {
+                        let d = objs
+                            .iter()
+                            .find(|(_, o)| o["kind"] == "Deployment" && o["metadata"]["name"] == w.name())
+                            .map(|(_, o)| o)
+                            .expect("deployment");
+                        // maxUnavailable 0: the surge pods must be scheduled for the rollout to move.
+                        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+                        max + surge(d, max)
+                    }
+                    cerverus_spec::WorkloadKind::StatefulSet => max,
+                    _ => 1,
+                };
+                need += pods * w.spec.resources.gpu;
+            }
+            assert!(
+                gpus >= need,
+                "{}: pool {} has {gpus} GPUs at most, a max-scale rollout with training needs {need}",
+                env.name,
+                p.name
+            );
+        }
+    }
+    // Old shape: 6 GPU nodes for 5 inference replicas + 2 surge + 1 training.
+    let old = cerverus_spec::DEFAULT_SPEC.replacen(
+        "scaling: { min: 1, desired: 2, max: 8 }",
+        "scaling: { min: 1, desired: 2, max: 6 }",
+        1,
+    );
+    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+    let err = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads"))
+        .expect_err("6 GPU nodes are too few");
+    assert!(format!("{err:?}").contains("`ml` in `prod`"), "{err:?}");
+}

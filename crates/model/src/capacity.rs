@@ -102,15 +102,40 @@ pub fn pod_requests(w: &crate::Workload) -> (f64, f64, u32) {
     (quantity::parse(&r.requests.cpu).unwrap_or(0.0), quantity::parse(&r.requests.memory).unwrap_or(0.0) / gib, r.gpu)
 }
 
+/// `maxSurge` of every Deployment's rolling update (the workload renderer sets `25%`, with
+/// `maxUnavailable: 0`; the invariant tests read it back from the rendered Deployments). With no
+/// unavailability allowed, a rollout at maximum scale needs room for the surge pods or it stalls.
+pub const DEPLOYMENT_MAX_SURGE_PERCENT: u32 = 25;
+
+/// The most replicas a workload can be scaled to.
+pub fn max_replicas(w: &crate::Workload) -> u32 {
+    w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas))
+}
+
+/// Pods a rolling update adds above the replica count: Deployments surge by `maxSurge` (a
+/// percentage, rounded up as Kubernetes rounds it); StatefulSets replace pods one at a time.
+pub fn surge_pods(w: &crate::Workload) -> u32 {
+    match w.spec.kind {
+        cerverus_spec::WorkloadKind::Deployment => (max_replicas(w) * DEPLOYMENT_MAX_SURGE_PERCENT).div_ceil(100),
+        _ => 0,
+    }
+}
+
+/// The most pods a workload runs at once: max replicas plus the rollout surge for long-running
+/// kinds; one pod for a Job or CronJob (`concurrencyPolicy: Forbid`, parallelism 1), which may
+/// run while a rollout is under way.
+pub fn max_pods(w: &crate::Workload) -> u32 {
+    if w.spec.kind.is_long_running() { max_replicas(w) + surge_pods(w) } else { 1 }
+}
+
 impl Env {
-    /// Per pool: the sum of requests of every workload at its maximum replicas, against the
-    /// pool's maximum nodes of its first (launched, CA-modelled) instance type; and every
-    /// workload's single pod against one node of that type.
+    /// Per pool: the sum of requests of every workload at its most pods (max replicas, a
+    /// rollout's surge, its Jobs), against the pool's maximum nodes of its first (launched,
+    /// CA-modelled) instance type; and every workload's single pod against one node of that type.
     pub fn pool_fit(&self) -> Vec<PoolFit> {
         let mut needed: BTreeMap<&str, (f64, f64, u32, Vec<String>)> = BTreeMap::new();
         for w in &self.workloads {
-            let n = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
-            let n = if w.spec.kind.is_long_running() { n } else { 1 };
+            let n = max_pods(w);
             let (cpu, mem, gpu) = pod_requests(w);
             let e = needed.entry(w.spec.node_pool.as_str()).or_insert((0.0, 0.0, 0, Vec::new()));
             e.0 += f64::from(n) * cpu;

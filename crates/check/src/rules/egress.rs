@@ -252,11 +252,120 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             }
         }
     }
-    check_scrapes(inv, &policies, &ix, sink);
+    check_scrapes(&policies, &ix, sink);
+    check_contracts(inv, &policies, &ix, sink);
+}
+
+/// The runtime contract of each container of a pod-bearing object.
+fn contracts_of(o: &K8sObject) -> Vec<&'static cerverus_contracts::Contract> {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_string)).collect()
+    };
+    let Some((pod, _)) = pod_spec(o) else { return Vec::new() };
+    pod["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            cerverus_contracts::for_container(c["image"].as_str()?, &strings(&c["command"]), &strings(&c["args"]))
+        })
+        .collect()
+}
+
+/// CV-NET-007: what a component's runtime contract says it must reach, against the policies of
+/// both ends. Databases, caches, EFS and kubelets are addresses inside the VPC; AWS APIs any
+/// address (public or an interface endpoint); another component its pods in the input (the
+/// source's egress *and* the destination's ingress); Prometheus the located Prometheus pods. DNS,
+/// STS and (for pods CV-NET-004 judges) the API server have their own rules.
+fn check_contracts(inv: &Inventory, policies: &Policies<'_>, ix: &Index<'_>, sink: &mut Sink<'_>) {
+    let mut pods: Vec<(&K8sObject, Vec<&'static cerverus_contracts::Contract>)> = Vec::new();
+    // (scope, component) → its pods.
+    let mut by_component: HashMap<(String, &str), Vec<&K8sObject>> = HashMap::new();
+    for o in &inv.k8s {
+        let cs = contracts_of(o);
+        if cs.is_empty() || pod_spec(o).is_some_and(|(p, _)| p["hostNetwork"] == true) {
+            continue;
+        }
+        for c in &cs {
+            by_component.entry((o.scope(), c.name.as_str())).or_default().push(o);
+        }
+        pods.push((o, cs));
+    }
+    const ANY: [Range; 1] = [(0, u32::MAX)];
+    for (o, cs) in pods {
+        let at = place(o);
+        let labels = pod_labels(o).map(labels_of).unwrap_or_default();
+        let egress = policies.selecting(&at, &labels, "Egress");
+        let vpc = ix.in_vpc(&at, &egress);
+        let (pod, _) = pod_spec(o).unwrap_or((&Value::Null, Vec::new()));
+        let sa_name = pod["serviceAccountName"].as_str().unwrap_or("default");
+        let api_judged = token_mounted(pod, ix.service_account(&at, sa_name)) && ix.is_bound(&at, sa_name);
+        let mut cut: Vec<String> = Vec::new();
+        for c in cs {
+            for e in &c.egress {
+                let port = Port { number: e.port, protocol: "TCP", names: &[] };
+                let to_addresses =
+                    |ranges: &[Range]| netpol::allows(&egress, "Egress", &Dest::Addresses(ranges), &port);
+                let ok = match e.to.as_str() {
+                    "dns" | "sts" => true,
+                    "kube-apiserver" => api_judged || to_addresses(&vpc),
+                    "postgresql" | "redis" | "efs" | "kubelet" => to_addresses(&vpc),
+                    "aws-api" => to_addresses(&ANY),
+                    "prometheus" => match ix.prometheus.get(&at.0) {
+                        None => true,
+                        Some(scrapers) => scrapers.iter().any(|(ns, prom)| {
+                            let ns_labels = policies.namespace_labels(&at.0, ns);
+                            let d = Dest::Pod { namespace: ns, namespace_labels: &ns_labels, labels: prom };
+                            netpol::allows(&egress, "Egress", &d, &port)
+                        }),
+                    },
+                    other => {
+                        let Some(dsts) = by_component.get(&(at.0.clone(), other)) else { continue };
+                        dsts.iter().any(|d| reaches(policies, o, &labels, &egress, d, e.port))
+                    }
+                };
+                if !ok {
+                    cut.push(format!("{} {}:{} ({})", c.name, e.to, e.port, e.why));
+                }
+            }
+        }
+        if !cut.is_empty() {
+            sink.report(
+                "CV-NET-007",
+                &o.file,
+                o.line,
+                &o.id(),
+                format!("its runtime contract needs connections the NetworkPolicies cut: {}", cut.join("; ")),
+                &waivers(o),
+            );
+        }
+    }
+}
+
+/// May pod `src` (its labels and egress policies) open `port` on pod `dst` — its own egress and
+/// the destination's ingress?
+fn reaches(
+    policies: &Policies<'_>,
+    src: &K8sObject,
+    src_labels: &BTreeMap<String, String>,
+    egress: &[&K8sObject],
+    dst: &K8sObject,
+    port: u16,
+) -> bool {
+    let (src_at, dst_at) = (place(src), place(dst));
+    let dst_labels = pod_labels(dst).map(labels_of).unwrap_or_default();
+    let names: Vec<&str> = container_ports(dst).filter(|(_, n)| *n == port).map(|(name, _)| name).collect();
+    let p = Port { number: port, protocol: "TCP", names: &names };
+    let dst_ns_labels = policies.namespace_labels(&dst_at.0, &dst_at.1);
+    let to = Dest::Pod { namespace: &dst_at.1, namespace_labels: &dst_ns_labels, labels: &dst_labels };
+    let src_ns_labels = policies.namespace_labels(&src_at.0, &src_at.1);
+    let from = Dest::Pod { namespace: &src_at.1, namespace_labels: &src_ns_labels, labels: src_labels };
+    let ingress = policies.selecting(&dst_at, &dst_labels, "Ingress");
+    netpol::allows(egress, "Egress", &to, &p) && netpol::allows(&ingress, "Ingress", &from, &p)
 }
 
 /// CV-NET-006: every pod a monitor scrapes admits Prometheus on the scraped port.
-fn check_scrapes(_inv: &Inventory, policies: &Policies<'_>, ix: &Index<'_>, sink: &mut Sink<'_>) {
+fn check_scrapes(policies: &Policies<'_>, ix: &Index<'_>, sink: &mut Sink<'_>) {
     for m in &ix.monitors {
         let Some(scrapers) = ix.prometheus.get(&m.scope()) else { continue };
         for (pod, port) in scraped(ix, m) {

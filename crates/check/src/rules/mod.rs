@@ -328,6 +328,15 @@ pub const RULES: &[Rule] = &[
         []
     ),
     rule!(
+        "CV-NET-007",
+        High,
+        "Connection a component's runtime contract needs is cut",
+        "The runtime contract (data/runtime-contracts.json) of a container lists what the program must reach: its database, cache, the API server, AWS APIs, another component (e.g. the Airflow webserver fetching task logs from workers on 8793). A NetworkPolicy that cuts one — the source's egress or, for another component of the input, the destination's ingress — breaks the program at run time. Databases, caches, EFS and kubelets are taken to be inside the VPC (as for CV-NET-003).",
+        "Allow the connection in the source's egress policy and the destination's ingress policy.",
+        ["Kubernetes NetworkPolicy", "Apache Airflow: logging for tasks (serving logs from workers)"],
+        []
+    ),
+    rule!(
         "CV-K8S-023",
         Critical,
         "Cluster-admin reachable through pod creation",

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use cerverus_model::{Env, Platform, Workload, quantity};
-use cerverus_spec::{Exposure, WorkloadKind};
+use cerverus_model::{Env, Platform, quantity};
+use cerverus_spec::Exposure;
 use k8s_openapi::api::core::v1::{LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -23,32 +23,10 @@ use crate::RenderError;
 /// Headroom over the computed need, in percent.
 const HEADROOM_PERCENT: f64 = 25.0;
 
-/// `maxSurge` of every Deployment's rolling update (`workloads.rs` renders `25%`; the invariant
-/// tests read it back from the rendered Deployments).
-pub const DEPLOYMENT_MAX_SURGE_PERCENT: u32 = 25;
+pub use cerverus_model::capacity::{DEPLOYMENT_MAX_SURGE_PERCENT, max_pods, max_replicas, surge_pods};
 
 /// Namespace of the Istio ingress gateway, whose Service is a LoadBalancer.
 pub const GATEWAY_NAMESPACE: &str = "istio-system";
-
-/// The most replicas a workload can be scaled to.
-pub fn max_replicas(w: &Workload) -> u32 {
-    w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas))
-}
-
-/// Pods a rolling update adds above the replica count: Deployments surge by `maxSurge`
-/// (a percentage, rounded up); StatefulSets replace pods one at a time and never exceed replicas.
-pub fn surge_pods(w: &Workload) -> u32 {
-    match w.spec.kind {
-        WorkloadKind::Deployment => (max_replicas(w) * DEPLOYMENT_MAX_SURGE_PERCENT).div_ceil(100),
-        _ => 0,
-    }
-}
-
-/// The most pods a workload can run at once: max replicas plus the rollout surge for
-/// long-running kinds; one pod for a Job or CronJob (`concurrencyPolicy: Forbid`, parallelism 1).
-pub fn max_pods(w: &Workload) -> u32 {
-    if w.spec.kind.is_long_running() { max_replicas(w) + surge_pods(w) } else { 1 }
-}
 
 /// LoadBalancer Services a namespace may create: the ingress gateway's, when anything is public.
 pub fn load_balancers(env: &Env, namespace: &str) -> u32 {
