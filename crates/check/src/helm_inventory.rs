@@ -20,6 +20,9 @@ pub struct ChartPin {
     pub chart: String,
     pub version: String,
     pub line: usize,
+    /// `values_checked_against`: the stored version to judge the values against when the pinned
+    /// one has no reference data (the pinned version still cannot be judged).
+    pub checked_against: Option<String>,
 }
 
 /// A `charts.yaml`.
@@ -110,6 +113,7 @@ pub fn capture(inv: &mut Inventory, file: &str, text: &str) {
                     chart: c["chart"].as_str().unwrap_or(name).to_string(),
                     version: version.to_string(),
                     line,
+                    checked_against: c["values_checked_against"].as_str().map(str::to_string),
                 });
             }
         }

@@ -143,6 +143,8 @@ fn helm_values_keys_the_pinned_chart_does_not_have() {
             at("CV-HELM-001", "helm/bad/prod/kube-prometheus-stack.values.yaml", 6),
             // The old bundle's metrics-server key.
             at("CV-HELM-001", ms, 5),
+            // Judged against the stand-in version the chart list names.
+            at("CV-HELM-001", "helm/bad/prod/vpa.values.yaml", 5),
             // No pin for this values file; a pinned version with no reference data.
             at("CV-HELM-002", "helm/bad/prod/orphan.values.yaml", 2),
             at("CV-HELM-002", "helm/bad/prod/vpa.values.yaml", 2),
@@ -157,7 +159,12 @@ fn helm_values_keys_the_pinned_chart_does_not_have() {
             && m.contains("did you mean `persistence`?")),
         "{msgs:?}"
     );
-    assert!(messages(&inv, "CV-HELM-002").iter().any(|m| m.contains("vpa 9.9.9") && m.contains("stored: 4.7.1")));
+    assert!(
+        messages(&inv, "CV-HELM-002").iter().any(|m| m.contains("vpa 9.9.9")
+            && m.contains("stored: 4.7.1")
+            && m.contains("judged against 4.7.1 instead"))
+    );
+    assert!(msgs.iter().any(|m| m.contains("`updatr` is not a key of chart vpa 4.7.1") && m.contains("`updater`")));
     // Values with no chart list above them: which chart version they are for is unknown.
     let f = "helm/unpinned/metrics-server.values.yaml";
     assert_eq!(found(&load(&[f])), vec![at("CV-HELM-002", f, 2)]);

@@ -304,24 +304,34 @@ pub fn check_with(inv: &Inventory, reference: &HelmReference, sink: &mut Sink<'_
             }
             None => {
                 let stored = reference.versions(&pin.chart);
+                // The chart list may name a stored version to judge these values against instead.
+                let stand_in =
+                    pin.checked_against.as_deref().and_then(|v| reference.get(&pin.chart, v)).and_then(Result::ok);
                 sink.report(
                     NOT_JUDGED,
                     &vf.file,
                     first_line,
                     &object,
                     format!(
-                        "chart {} {} (pinned at {}:{}) has no reference data, so these values cannot be judged against it ({}); add its Chart.yaml, values.yaml and values.schema.json under data/reference/helm/{}/{}/",
+                        "chart {} {} (pinned at {}:{}) has no reference data, so these values cannot be judged against it ({}){}; add its Chart.yaml, values.yaml and values.schema.json under data/reference/helm/{}/{}/",
                         pin.chart,
                         pin.version,
                         list.file,
                         pin.line,
                         if stored.is_empty() { "no version stored".to_string() } else { format!("stored: {}", stored.join(", ")) },
+                        match &stand_in {
+                            Some(c) => format!("; judged against {} instead (`values_checked_against`)", c.version),
+                            None => String::new(),
+                        },
                         pin.chart,
                         pin.version
                     ),
                     &w,
                 );
-                continue;
+                match stand_in {
+                    Some(c) => c,
+                    None => continue,
+                }
             }
         };
         let mut ctx = Ctx { reference, chart: &chart, file: vf, object: object.clone(), reported: BTreeSet::new() };
