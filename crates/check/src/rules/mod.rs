@@ -722,7 +722,7 @@ pub const RULES: &[Rule] = &[
         "CV-HELM-002",
         Low,
         "Helm values that cannot be judged against their chart",
-        "A `<name>.values.yaml` with no `charts.yaml` in its directory or above, one whose chart list pins no chart of its name, whose pinned chart version has no reference data, or whose keys go to a subchart without reference data cannot be checked for keys the chart ignores; saying so is better than a silent pass.",
+        "A `<name>.values.yaml` with no `charts.yaml` in its directory or above, one whose chart list pins no chart of its name, whose pinned chart version has no reference data, or whose keys go to a subchart without reference data cannot be checked for keys the chart ignores; saying so is better than a silent pass. When the chart list names a stored stand-in version (`values_checked_against: \"<version>\"` next to the pin), the values are also judged against that version (CV-HELM-001/003), which is what a waiver of this finding should rely on.",
         "Pin the chart in `charts.yaml`, or add the pinned version's Chart.yaml, values.yaml and values.schema.json under `data/reference/helm/<chart>/<version>/` with their provenance.",
         ["data/reference/helm/README.md"],
         []
