@@ -494,6 +494,22 @@ mod tests {
         }
     }
 
+    /// The template scans are the reference's files, byte for byte (compared when `../shared`
+    /// is beside the repository, as on the machines that built the copies).
+    #[test]
+    fn template_scans_match_the_shared_reference_when_present() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let shared = root.join("../shared/reference/derived/helm-template-refs");
+        if !shared.is_dir() {
+            return;
+        }
+        for (stem, text) in data::TEMPLATE_REFS {
+            let upstream = std::fs::read_to_string(shared.join(format!("{stem}.json")))
+                .unwrap_or_else(|e| panic!("{stem}.json is not in the shared reference: {e}"));
+            assert!(upstream == *text, "{stem}.json differs from the shared reference");
+        }
+    }
+
     fn p(s: &str) -> Vec<String> {
         s.split('.').map(str::to_string).collect()
     }
