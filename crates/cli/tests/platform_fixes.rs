@@ -680,3 +680,39 @@ fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
         .expect_err("6 GPU nodes are too few");
     assert!(format!("{err:?}").contains("`ml` in `prod`"), "{err:?}");
 }
+
+/// Whether a namespace quota admits `pods` DaemonSet pods that carry the LimitRange defaults.
+fn admits_agents(hard: &Value, limit_range: &Value, pods: f64) -> bool {
+    let q = |v: &Value| cerverus_model::quantity::parse(v.as_str().unwrap_or("0")).unwrap_or(0.0);
+    let item = &limit_range["spec"]["limits"][0];
+    ["cpu", "memory", "ephemeral-storage"].iter().all(|r| {
+        q(&hard[format!("requests.{r}")]) >= pods * q(&item["defaultRequest"][r])
+            && q(&hard[format!("limits.{r}")]) >= pods * q(&item["default"][r])
+    }) && q(&hard["pods"]) >= pods
+}
+
+#[test]
+fn the_node_agents_quota_admits_an_agent_pod_per_agent_on_every_node_at_max_size() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        let get = |kind: &str| {
+            objs.iter()
+                .find(|(_, o)| o["kind"] == kind && o["metadata"]["namespace"] == NODE_AGENTS_NAMESPACE)
+                .map(|(_, o)| o.clone())
+                .expect(kind)
+        };
+        let (quota, lr) = (get("ResourceQuota"), get("LimitRange"));
+        let nodes: u32 = env.node_groups().iter().map(|g| g.max).sum();
+        // node-exporter on every node; device plugin and DCGM exporter on GPU nodes.
+        let gpu_nodes: u32 = env.node_groups().iter().filter(|g| g.gpus_per_node > 0).map(|g| g.max).sum();
+        let pods = f64::from(nodes + 2 * gpu_nodes);
+        assert!(admits_agents(&quota["spec"]["hard"], &lr, pods), "{}: {pods} agent pods refused", env.name);
+        // Old shape: the fixed platform envelope (3 CPU / 6 GiB requests, 60 pods).
+        let old = json!({"requests.cpu": "3750m", "limits.cpu": "7500m", "requests.memory": "7680Mi", "limits.memory": "11520Mi",
+                         "requests.ephemeral-storage": "7680Mi", "limits.ephemeral-storage": "15360Mi", "pods": "75"});
+        if pods > 20.0 {
+            assert!(!admits_agents(&old, &lr, pods), "{}: the old envelope must be too small", env.name);
+        }
+    }
+}

@@ -72,9 +72,10 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
     let max_nodes: u32 = env.node_groups().iter().map(|g| g.max).sum();
     for ns in &env.namespaces {
         if !per_ns.contains_key(ns.name.as_str()) {
-            let (cpu, mem, pods) = platform_envelope(&ns.name, max_nodes);
-            per_ns.insert(
-                ns.name.as_str(),
+            let totals = if ns.name == crate::addons::NODE_AGENTS_NAMESPACE {
+                node_agents_envelope(max_nodes)
+            } else {
+                let (cpu, mem) = platform_envelope(&ns.name);
                 Totals {
                     cpu_req: cpu,
                     cpu_lim: cpu * 2.0,
@@ -82,12 +83,13 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
                     mem_lim: mem * 1.5,
                     eph_req: mem,
                     eph_lim: mem * 2.0,
-                    pods,
+                    pods: 60,
                     pvcs: 10,
                     pvc_storage: 500.0 * GIB,
                     ..Default::default()
-                },
-            );
+                }
+            };
+            per_ns.insert(ns.name.as_str(), totals);
         }
     }
     for (ns, t) in per_ns {
@@ -164,19 +166,34 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
-/// Requests (cores, bytes) and pods that platform namespaces may use, before headroom:
-/// Prometheus with its retention, Alertmanager and Grafana; istiod and the gateways; the node
-/// agents, which run one pod per node each (node-exporter everywhere, device plugin and DCGM
-/// exporter on GPU nodes: at most three per node, 100m / 128 MiB each by the LimitRange default).
-fn platform_envelope(ns: &str, max_nodes: u32) -> (f64, f64, u32) {
+/// Requests (cores, bytes) that platform namespaces may use, before headroom: Prometheus with its
+/// retention, Alertmanager and Grafana; istiod and the gateways; the ingress controllers.
+fn platform_envelope(ns: &str) -> (f64, f64) {
     match ns {
-        "cerverus-monitoring" => (12.0, 48.0 * GIB, 60),
-        "istio-system" => (6.0, 12.0 * GIB, 60),
-        crate::addons::NODE_AGENTS_NAMESPACE => {
-            let pods = 3 * max_nodes;
-            (0.1 * f64::from(pods), 0.125 * GIB * f64::from(pods), pods)
-        }
-        _ => (3.0, 6.0 * GIB, 60),
+        "cerverus-monitoring" => (12.0, 48.0 * GIB),
+        "istio-system" => (6.0, 12.0 * GIB),
+        _ => (3.0, 6.0 * GIB),
+    }
+}
+
+/// Node agents run one pod per node each — node-exporter everywhere, the device plugin and the
+/// DCGM exporter on GPU nodes: at most three per node of the cluster at maximum size. Their charts
+/// set no resources, so each container gets this namespace's LimitRange defaults (requests 100m /
+/// 128Mi / 128Mi ephemeral, limits 500m / 512Mi / 1Gi). A DaemonSet pod the quota refuses is a node
+/// without its agent, so the envelope is those defaults times the pods, not a guess.
+fn node_agents_envelope(max_nodes: u32) -> Totals {
+    let pods = 3 * max_nodes;
+    let n = f64::from(pods);
+    let mib = 1024.0 * 1024.0;
+    Totals {
+        cpu_req: 0.1 * n,
+        cpu_lim: 0.5 * n,
+        mem_req: 128.0 * mib * n,
+        mem_lim: 512.0 * mib * n,
+        eph_req: 128.0 * mib * n,
+        eph_lim: GIB * n,
+        pods,
+        ..Default::default()
     }
 }
 
