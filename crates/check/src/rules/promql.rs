@@ -165,7 +165,7 @@ fn untemplate(q: &str) -> String {
         }
         match (quote, c) {
             (None, '"' | '\'' | '`') => quote = Some(c),
-            (Some(q), _) if c == q && !out.ends_with('\\') => quote = None,
+            (Some(open), _) if c == open && !out.ends_with('\\') => quote = None,
             _ => {}
         }
         out.push(c);
