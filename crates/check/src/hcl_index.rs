@@ -193,6 +193,10 @@ fn on_disk_tf_files(dir: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
+        // Declarations in JSON syntax are not loaded: such a directory is never complete.
+        if name.ends_with(".tf.json") {
+            out.push(String::new());
+        }
         if name.ends_with(".tf") && !name.starts_with('.') && e.path().is_file() {
             out.push(if dir.is_empty() { name } else { format!("{dir}/{name}") });
         }
@@ -235,10 +239,8 @@ impl Ref {
 /// References made by `expr`, names bound by enclosing `for`/`dynamic` excluded.
 pub fn refs(expr: &Expression, bound: &mut Vec<String>, out: &mut Vec<Ref>) {
     match expr {
-        Expression::Variable(v) => {
-            if !bound.iter().any(|b| b == v.as_str()) {
-                out.push(Ref { root: v.to_string(), steps: Vec::new() });
-            }
+        Expression::Variable(v) if !bound.iter().any(|b| b == v.as_str()) => {
+            out.push(Ref { root: v.to_string(), steps: Vec::new() });
         }
         Expression::Traversal(t) => {
             let mut steps = Vec::new();
@@ -587,7 +589,11 @@ fn trace_ref<'a>(
         }
         "data" => {
             if let Some(b) = m.data.get(&(name(0), name(1))) {
-                out.push(Leaf::Block(Origin { dir: dir.to_string(), block: b, path: attrs[2.min(attrs.len())..].to_vec() }));
+                out.push(Leaf::Block(Origin {
+                    dir: dir.to_string(),
+                    block: b,
+                    path: attrs[2.min(attrs.len())..].to_vec(),
+                }));
             }
         }
         "each" if name(0) == "value" => {
@@ -599,7 +605,11 @@ fn trace_ref<'a>(
             if let Some(t) = env.get(root) {
                 trace(idx, &t.dir.clone(), &t.env.clone(), t.expr, &attrs, out, d);
             } else if let Some(b) = m.resources.get(&(root.to_string(), name(0))) {
-                out.push(Leaf::Block(Origin { dir: dir.to_string(), block: b, path: attrs[1.min(attrs.len())..].to_vec() }));
+                out.push(Leaf::Block(Origin {
+                    dir: dir.to_string(),
+                    block: b,
+                    path: attrs[1.min(attrs.len())..].to_vec(),
+                }));
             }
         }
     }
@@ -618,10 +628,9 @@ mod tests {
 
     #[test]
     fn references_skip_bound_names() {
-        let body = hcl::parse(
-            "x = [for k, v in var.m : \"${k}-${local.p}\" if v.on]\ny = aws_s3_bucket.b[each.key].arn\n",
-        )
-        .unwrap_or_default();
+        let body =
+            hcl::parse("x = [for k, v in var.m : \"${k}-${local.p}\" if v.on]\ny = aws_s3_bucket.b[each.key].arn\n")
+                .unwrap_or_default();
         let mut out = Vec::new();
         body_refs(&body, &mut Vec::new(), &mut out);
         let roots: Vec<String> = out.iter().map(|r| r.text(1)).collect();

@@ -76,9 +76,12 @@ fn irsa_pod_needs_443_inside_the_vpc() {
 #[test]
 fn token_mounting_pod_bound_to_a_role_needs_the_api_server() {
     case("net-api", "CV-NET-004", "kubernetes/prod/app.yaml", "apiVersion: apps/v1");
-    // The VPC CIDR of the environment is what counts: 443 to another private range is not enough.
+    // The old shape is not an IRSA pod: only the API server rule speaks.
     let bad = findings("net-api", "bad");
     assert!(!bad.iter().any(|f| f.rule == "CV-NET-003"), "no IRSA here: {bad:#?}");
+    // 443 to the cluster's Service range (EKS's default when the files do not say) counts too.
+    let service_range = findings("net-api", "service-range");
+    assert!(service_range.is_empty(), "{service_range:#?}");
 }
 
 #[test]

@@ -52,7 +52,9 @@ fn k8s_enforcer(o: &K8sObject) -> bool {
 fn enables_network_policy(b: &TfBlock) -> Option<bool> {
     let value = match attr(&b.body, "configuration_values") {
         None => return Some(false),
-        Some(Expression::FuncCall(f)) if f.name.name.as_str() == "jsonencode" => to_json(f.args.first()?, &mut Vec::new()),
+        Some(Expression::FuncCall(f)) if f.name.name.as_str() == "jsonencode" => {
+            to_json(f.args.first()?, &mut Vec::new())
+        }
         Some(Expression::String(s)) => serde_json::from_str(s).ok()?,
         Some(Expression::TemplateExpr(t)) => serde_json::from_str(&t.to_string()).ok()?,
         Some(_) => return None,
@@ -78,7 +80,8 @@ fn related(a: &str, b: &str) -> bool {
 pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     let mut policies: BTreeMap<String, Vec<&K8sObject>> = BTreeMap::new();
     for o in inv.k8s.iter().filter(|o| {
-        o.kind() == "NetworkPolicy" && o.value["apiVersion"].as_str().is_some_and(|a| a.starts_with("networking.k8s.io/"))
+        o.kind() == "NetworkPolicy"
+            && o.value["apiVersion"].as_str().is_some_and(|a| a.starts_with("networking.k8s.io/"))
     }) {
         policies.entry(o.scope()).or_default().push(o);
     }
@@ -110,7 +113,8 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             .collect();
         let count: usize = unenforced.iter().map(|(_, p)| p.len()).sum();
         let Some(example) = unenforced.iter().flat_map(|(_, p)| p.iter()).next() else { continue };
-        let names: Vec<&str> = unenforced.iter().map(|(s, _)| if s.is_empty() { "(unscoped)" } else { s.as_str() }).collect();
+        let names: Vec<&str> =
+            unenforced.iter().map(|(s, _)| if s.is_empty() { "(unscoped)" } else { s.as_str() }).collect();
         let line = if attr(&b.body, "configuration_values").is_some() {
             idx.line_of(b, "configuration_values")
         } else {

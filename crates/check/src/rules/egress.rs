@@ -4,9 +4,10 @@
 //!   (`eks.amazonaws.com/role-arn`) exchanges its token at STS on TCP 443. With an STS interface
 //!   endpoint (what private node groups use) that address is inside the VPC.
 //! - CV-NET-004: a pod that mounts a service-account token and whose account is bound to a role
-//!   calls the API server on TCP 443. The `kubernetes` Service address is translated to the
-//!   control plane's endpoints before policies are applied, and EKS places those endpoints (ENIs)
-//!   inside the VPC, so it needs the same in-VPC 443 as STS.
+//!   calls the API server on TCP 443. EKS places the control plane's endpoints (ENIs) inside the
+//!   VPC; depending on the CNI, policies judge either that address or the `kubernetes` Service
+//!   address before translation, so 443 to the VPC or to the cluster's Service range (from the
+//!   files, else EKS's defaults 10.100.0.0/16 and 172.20.0.0/16) counts.
 //! - CV-NET-005: a pod whose egress is restricted, but not denied entirely, resolves names through
 //!   kube-dns (`kube-system`, `k8s-app: kube-dns`) — or NodeLocal DNSCache at 169.254.20.10 — on
 //!   53 UDP *and* TCP (large answers use TCP).
@@ -45,6 +46,8 @@ struct Index<'a> {
     bound_groups: HashSet<(String, String)>,
     /// The VPC's ranges by environment scope, when the files say them.
     vpc: HashMap<String, Vec<Range>>,
+    /// The cluster's Service ranges by environment scope, when the files say them.
+    services: HashMap<String, Vec<Range>>,
     /// Pod-bearing objects by (scope, namespace, label, value) of their pod template.
     pods_by_label: HashMap<(Place, &'a str, &'a str), Vec<&'a K8sObject>>,
     /// Services by (scope, label, value) of their own labels.
@@ -61,6 +64,7 @@ impl<'a> Index<'a> {
             bound: HashSet::new(),
             bound_groups: HashSet::new(),
             vpc: HashMap::new(),
+            services: HashMap::new(),
             pods_by_label: HashMap::new(),
             services_by_label: HashMap::new(),
             prometheus: HashMap::new(),
@@ -136,9 +140,25 @@ impl<'a> Index<'a> {
                 ix.vpc.entry(scope(&tv.file)).or_default().push(r);
             }
         }
-        for b in inv.terraform.iter().filter(|b| b.kind == "resource" && b.ty() == "aws_vpc") {
-            if let Some(r) = body_value(&b.body)["cidr_block"].as_str().and_then(cidr) {
-                ix.vpc.entry(scope(&b.file)).or_default().push(r);
+        for tv in &inv.tfvars {
+            let keys = ["service_ipv4_cidr", "cluster_service_ipv4_cidr", "service_cidr"];
+            for r in keys.iter().filter_map(|k| tv.value[*k].as_str()).filter_map(cidr) {
+                ix.services.entry(scope(&tv.file)).or_default().push(r);
+            }
+        }
+        for b in inv.terraform.iter().filter(|b| b.kind == "resource") {
+            let v = body_value(&b.body);
+            let found = match b.ty() {
+                "aws_vpc" => (&mut ix.vpc, v["cidr_block"].as_str().and_then(cidr)),
+                "aws_eks_cluster" => {
+                    let net = &v["kubernetes_network_config"];
+                    let net = if net.is_array() { &net[0] } else { net };
+                    (&mut ix.services, net["service_ipv4_cidr"].as_str().and_then(cidr))
+                }
+                _ => continue,
+            };
+            if let (map, Some(r)) = found {
+                map.entry(scope(&b.file)).or_default().push(r);
             }
         }
         ix
@@ -152,6 +172,18 @@ impl<'a> Index<'a> {
         self.bound.contains(&(at.clone(), sa.to_string()))
             || self.bound_groups.contains(&(at.0.clone(), "*".to_string()))
             || self.bound_groups.contains(&(at.0.clone(), at.1.clone()))
+    }
+
+    /// Where the API server answers a pod: the VPC (its endpoints' ENIs) or the cluster's Service
+    /// range (the `kubernetes` Service address, for CNIs that judge it before translation): the
+    /// range the files give, else EKS's defaults (10.100.0.0/16, 172.20.0.0/16).
+    fn api_server(&self, at: &Place, egress: &[&K8sObject]) -> Vec<Range> {
+        let mut out = self.in_vpc(at, egress);
+        match self.services.get(&at.0) {
+            Some(s) => out.extend(s),
+            None => out.extend([(0x0A64_0000, 0x0A64_FFFF), (0xAC14_0000, 0xAC14_FFFF)]),
+        }
+        out
     }
 
     /// The in-VPC ranges for a pod at `at` governed by `egress` policies (see the module docs).
@@ -210,14 +242,15 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
                 &w,
             );
         }
-        if !to_vpc && token_mounted(pod, sa) && ix.is_bound(&at, sa_name) {
+        let to_api = netpol::allows(&egress, "Egress", &Dest::Addresses(&ix.api_server(&at, &egress)), &https);
+        if !to_api && token_mounted(pod, sa) && ix.is_bound(&at, sa_name) {
             sink.report(
                 "CV-NET-004",
                 &o.file,
                 o.line,
                 &o.id(),
                 format!(
-                    "mounts the token of `{sa_name}`, which is bound to a role, but egress policies [{}] allow no TCP 443 to an address inside the VPC (where the API server's endpoints are)",
+                    "mounts the token of `{sa_name}`, which is bound to a role, but egress policies [{}] allow no TCP 443 to the API server (an address inside the VPC, where its endpoints are, or the cluster's Service range)",
                     names(&egress)
                 ),
                 &w,
@@ -308,7 +341,7 @@ fn check_contracts(inv: &Inventory, policies: &Policies<'_>, ix: &Index<'_>, sin
                     |ranges: &[Range]| netpol::allows(&egress, "Egress", &Dest::Addresses(ranges), &port);
                 let ok = match e.to.as_str() {
                     "dns" | "sts" => true,
-                    "kube-apiserver" => api_judged || to_addresses(&vpc),
+                    "kube-apiserver" => api_judged || to_addresses(&ix.api_server(&at, &egress)),
                     "postgresql" | "redis" | "efs" | "kubelet" => to_addresses(&vpc),
                     "aws-api" => to_addresses(&ANY),
                     "prometheus" => match ix.prometheus.get(&at.0) {

@@ -54,7 +54,8 @@ pub struct Doc<'a> {
 }
 
 /// Resources whose `policy` argument is an identity policy.
-const POLICY_HOLDERS: &[&str] = &["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"];
+const POLICY_HOLDERS: &[&str] =
+    &["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"];
 
 pub fn documents(inv: &Inventory) -> Vec<Doc<'_>> {
     let mut docs = Vec::new();
@@ -296,6 +297,10 @@ const CREATES_ON_EXISTING: &[&str] = &[
     "CreatePolicyVersion",
     "CreateAccessKey",
     "CreateLoginProfile",
+    "CreateLogStream",
+    "CreateAssociation",
+    "CreatePresignedUrl",
+    "CreatePresignedDomainUrl",
 ];
 
 /// The noun of a creating action (`CreateLoadBalancer` → `loadbalancer`), or None when the
@@ -521,7 +526,9 @@ fn attachments<'a>(idx: &Index<'a>, inv: &'a Inventory) -> Attachments<'a> {
             } else {
                 for l in leaves(idx, &dir, &env, p) {
                     match l {
-                        Leaf::Block(o) if o.block.ty() == "aws_iam_policy_document" || o.block.ty() == "aws_iam_policy" => {
+                        Leaf::Block(o)
+                            if o.block.ty() == "aws_iam_policy_document" || o.block.ty() == "aws_iam_policy" =>
+                        {
                             docs.insert(o.identity());
                         }
                         // An AWS managed policy grants no decrypt on customer keys, unless it

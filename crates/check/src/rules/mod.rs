@@ -304,8 +304,8 @@ pub const RULES: &[Rule] = &[
         "CV-NET-004",
         High,
         "Pod that calls the API server cannot reach it",
-        "A pod that mounts a service-account token and whose account is bound to a Role or ClusterRole talks to the API server on TCP 443. The `kubernetes` Service address is translated to the control plane's endpoints before NetworkPolicies apply, and on EKS those endpoints are ENIs inside the VPC (assumed: in-VPC as for CV-NET-003).",
-        "Allow TCP 443 to the VPC CIDR in the pod's egress policy, or stop mounting the token if the pod never calls the API.",
+        "A pod that mounts a service-account token and whose account is bound to a Role or ClusterRole talks to the API server on TCP 443. On EKS the control plane's endpoints are ENIs inside the VPC (in-VPC as for CV-NET-003); a CNI may also judge the `kubernetes` Service address before translation, so 443 to the cluster's Service range counts too (from `service_ipv4_cidr` in a `.tfvars` or an `aws_eks_cluster`, else EKS's defaults 10.100.0.0/16 and 172.20.0.0/16).",
+        "Allow TCP 443 to the VPC CIDR (or the Service range) in the pod's egress policy, or stop mounting the token if the pod never calls the API.",
         ["Kubernetes NetworkPolicy: traffic to the API server", "Amazon EKS cluster endpoint access"],
         []
     ),

@@ -101,9 +101,7 @@ fn elem_of(a: &Av) -> Av {
 
 fn get_attr(a: &Av, name: &str) -> Av {
     match a {
-        Av::Obj { fields, rest } => {
-            fields.get(name).cloned().unwrap_or_else(|| rest.clone().map_or(Known, Unknown))
-        }
+        Av::Obj { fields, rest } => fields.get(name).cloned().unwrap_or_else(|| rest.clone().map_or(Known, Unknown)),
         other => elem_of(other),
     }
 }
@@ -459,16 +457,18 @@ impl<'a> Eval<'_, 'a> {
                 let v = self.output(&target, out.as_str());
                 self.apply(dir, sc, v, &ops[1..])
             }
-            (Some(TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_)), Some(TraversalOperator::GetAttr(out)))
-                if multi =>
-            {
+            (
+                Some(TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_)),
+                Some(TraversalOperator::GetAttr(out)),
+            ) if multi => {
                 let v = self.output(&target, out.as_str());
                 self.apply(dir, sc, v, &ops[2..])
             }
             _ => {
                 let outputs: Vec<String> =
                     self.module(&target).map(|m| m.outputs.keys().cloned().collect()).unwrap_or_default();
-                let fields: BTreeMap<String, Av> = outputs.iter().map(|o| (o.clone(), self.output(&target, o))).collect();
+                let fields: BTreeMap<String, Av> =
+                    outputs.iter().map(|o| (o.clone(), self.output(&target, o))).collect();
                 let obj = Av::Obj { fields: Rc::new(fields), rest: None };
                 let whole = if multi { Coll { elem: Rc::new(obj), set: false } } else { obj };
                 self.apply(dir, sc, whole, ops)
@@ -500,7 +500,9 @@ impl<'a> Eval<'_, 'a> {
             };
             let sc = self.instance_scope(dir, b);
             let inst = match self.body_unknown(dir, &sc, &b.body) {
-                Some(r) => unknown(format!("`data.{ty}.{name}` ({dir}) is read only at apply because an argument is unknown: {r}")),
+                Some(r) => unknown(format!(
+                    "`data.{ty}.{name}` ({dir}) is read only at apply because an argument is unknown: {r}"
+                )),
                 None => Known,
             };
             self.multi(b, inst)
@@ -543,7 +545,10 @@ impl<'a> Eval<'_, 'a> {
                     .map(str::to_string)
                     .or_else(|| b.labels.first().map(|l| l.as_str().to_string()))
                     .unwrap_or_default();
-                let inner = sc.with(&it, Av::Obj { fields: Rc::new(BTreeMap::from([("value".into(), elem_of(&fe))])), rest: None });
+                let inner = sc.with(
+                    &it,
+                    Av::Obj { fields: Rc::new(BTreeMap::from([("value".into(), elem_of(&fe))])), rest: None },
+                );
                 b.body.blocks().find_map(|c| self.body_unknown(dir, &inner, &c.body))
             } else {
                 self.body_unknown(dir, sc, &b.body)

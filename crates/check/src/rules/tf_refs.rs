@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use super::terraform::waivers;
 use super::Sink;
+use super::terraform::waivers;
 use crate::hcl_index::{Index, Module, Ref, Step, attr, body_refs};
 use crate::inventory::{Inventory, TfBlock};
 
@@ -52,7 +52,9 @@ fn unresolved(idx: &Index<'_>, dir: &str, m: &Module<'_>, r: &Ref) -> Option<(St
     match r.root.as_str() {
         "var" => (!m.variables.contains_key(a0))
             .then(|| (r.text(1), format!("no `variable \"{a0}\"` is declared in `{shown}`"))),
-        "local" => (!m.locals.contains_key(a0)).then(|| (r.text(1), format!("no local `{a0}` is defined in `{shown}`"))),
+        "local" => {
+            (!m.locals.contains_key(a0)).then(|| (r.text(1), format!("no local `{a0}` is defined in `{shown}`")))
+        }
         "module" => {
             let Some(call) = m.calls.get(a0) else {
                 return Some((r.text(1), format!("no `module \"{a0}\"` block in `{shown}`")));
@@ -60,7 +62,8 @@ fn unresolved(idx: &Index<'_>, dir: &str, m: &Module<'_>, r: &Ref) -> Option<(St
             let target = idx.called_dir(dir, call)?;
             let called = idx.modules.get(&target)?;
             // The output is the first attribute after the module name (past any instance key).
-            let out = r.steps.iter().skip(1).find_map(|s| if let Step::Attr(a) = s { Some(a.as_str()) } else { None })?;
+            let out =
+                r.steps.iter().skip(1).find_map(|s| if let Step::Attr(a) = s { Some(a.as_str()) } else { None })?;
             (called.complete && !called.outputs.contains_key(out))
                 .then(|| (r.text(2), format!("module `{target}` declares no `output \"{out}\"`")))
         }
