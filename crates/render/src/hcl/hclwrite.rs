@@ -64,6 +64,11 @@ fn bracket_change(kind: Kind) -> i32 {
 fn lines_for_format(tokens: &[Token]) -> Vec<Line> {
     let mut lines = Vec::new();
     let mut start = 0;
+    // The end-of-input token belongs to no line.
+    let tokens = match tokens.split_last() {
+        Some((last, rest)) if last.kind == Kind::Eof => rest,
+        _ => tokens,
+    };
     for (i, t) in tokens.iter().enumerate() {
         if is_newline(t) {
             lines.push(Line { lead: start..i + 1, ..Line::default() });
@@ -314,6 +319,12 @@ mod tests {
         let input = "r {\n  user_data = base64encode(<<EOT\nX=1\na=\"b\"\nEOT\n)\n  b = 1\n}\n";
         let want = "r {\n  user_data = base64encode(<<EOT\nX=1\na=\"b\"\nEOT\n  )\n  b = 1\n}\n";
         assert_eq!(format(input), want);
+    }
+
+    #[test]
+    fn whitespace_after_the_last_token_is_left_alone() {
+        assert_eq!(format("a   = 1\n   "), "a = 1\n   ");
+        assert_eq!(format("a = 1   "), "a = 1   ");
     }
 
     #[test]

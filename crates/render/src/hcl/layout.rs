@@ -502,7 +502,7 @@ fn inline_conditional(c: &Conditional) -> String {
 fn lone_interpolation(e: &Expression) -> Option<Expression> {
     let Expression::TemplateExpr(t) = e else { return None };
     let TemplateExpr::QuotedString(src) = t.as_ref() else { return None };
-    let tokens = lex(&format!("\"{src}\""));
+    let tokens: Vec<_> = lex(&format!("\"{src}\"")).into_iter().filter(|t| t.kind != Kind::Eof).collect();
     let n = tokens.len();
     if n < 5
         || tokens[1].kind != Kind::TemplateInterp

@@ -61,6 +61,9 @@ pub enum Kind {
     Or,
     /// A character the scanner does not recognise; kept so nothing is lost.
     Invalid,
+    /// End of input. Its `spaces` are the whitespace after the last token, which hclwrite
+    /// leaves as it found it (it belongs to no line).
+    Eof,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,8 @@ pub struct Token {
     pub bytes: String,
     /// Spaces printed before the token; set by formatting.
     pub spaces: usize,
+    /// Byte offset just past the token in the source.
+    pub end: usize,
 }
 
 enum Mode {
@@ -90,6 +95,9 @@ enum Mode {
 pub fn lex(src: &str) -> Vec<Token> {
     let mut lx = Lexer { src, pos: 0, out: Vec::new(), modes: vec![Mode::Normal { in_template: false, braces: 0 }] };
     lx.run();
+    let end = lx.out.last().map_or(0, |t| t.end);
+    let trailing = src.len() - end;
+    lx.out.push(Token { kind: Kind::Eof, bytes: String::new(), spaces: trailing, end: src.len() });
     lx.out
 }
 
@@ -115,8 +123,8 @@ impl<'a> Lexer<'a> {
 
     fn push(&mut self, kind: Kind, len: usize) {
         let bytes = self.src[self.pos..self.pos + len].to_string();
-        self.out.push(Token { kind, bytes, spaces: 0 });
         self.pos += len;
+        self.out.push(Token { kind, bytes, spaces: 0, end: self.pos });
     }
 
     fn run(&mut self) {
@@ -371,7 +379,7 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<(Kind, String)> {
-        lex(src).into_iter().map(|t| (t.kind, t.bytes)).collect()
+        lex(src).into_iter().filter(|t| t.kind != Kind::Eof).map(|t| (t.kind, t.bytes)).collect()
     }
 
     #[test]
