@@ -153,3 +153,80 @@ fn every_runtime_rule_is_catalogued() {
         assert!(cerverus_check::rules::rule(id).is_some(), "{id} is not in RULES");
     }
 }
+
+/// `n` workloads in two namespaces, each with what the run-time rules relate — an IRSA service
+/// account bound to a role, an egress policy allowing the VPC and DNS, a quota and a LimitRange
+/// per namespace — all correct: the rules must stay quiet and grow linearly.
+fn many(n: usize) -> cerverus_check::Inventory {
+    use cerverus_check::inventory::load_text;
+    let mut inv = cerverus_check::Inventory::default();
+    for ns in 0..2 {
+        load_text(
+            &mut inv,
+            &format!("kubernetes/prod/ns{ns}.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: q, namespace: ns-{ns}}}\nspec: {{hard: {{requests.cpu: \"100000\", pods: \"100000\"}}}}\n---\napiVersion: v1\nkind: LimitRange\nmetadata: {{name: l, namespace: ns-{ns}}}\nspec: {{limits: [{{type: Container, defaultRequest: {{cpu: 100m}}}}]}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: dns, namespace: ns-{ns}}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress: [{{ports: [{{port: 53, protocol: UDP}}, {{port: 53, protocol: TCP}}], to: [{{namespaceSelector: {{}}, podSelector: {{matchLabels: {{k8s-app: kube-dns}}}}}}]}}]\n"
+            ),
+        );
+    }
+    for i in 0..n {
+        let ns = i % 2;
+        let text = format!(
+            r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: app-{i}, namespace: ns-{ns}, annotations: {{eks.amazonaws.com/role-arn: "arn:aws:iam::1:role/app-{i}"}}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app-{i}, namespace: ns-{ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}}
+subjects: [{{kind: ServiceAccount, name: app-{i}}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app-{i}, namespace: ns-{ns}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: app-{i}}}}}
+  template:
+    metadata: {{labels: {{app: app-{i}, tier: web}}}}
+    spec:
+      serviceAccountName: app-{i}
+      containers: [{{name: app, image: "registry.example/app:1", resources: {{requests: {{cpu: 100m}}}}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: app-{i}, namespace: ns-{ns}}}
+spec:
+  podSelector: {{matchLabels: {{app: app-{i}}}}}
+  policyTypes: [Egress]
+  egress: [{{ports: [{{port: 443}}], to: [{{ipBlock: {{cidr: 10.0.0.0/16}}}}]}}]
+"#
+        );
+        load_text(&mut inv, &format!("kubernetes/prod/m{i}.yaml"), &text);
+    }
+    inv
+}
+
+#[test]
+fn runtime_rules_grow_linearly() {
+    let time = |inv: &cerverus_check::Inventory| {
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let report = cerverus_check::check_inventory(inv);
+                let took = start.elapsed();
+                let ours: Vec<_> =
+                    report.findings.iter().filter(|f| RUNTIME_RULES.contains(&f.rule.as_str())).collect();
+                assert!(ours.is_empty(), "a correct input draws run-time findings: {:?}", &ours[..ours.len().min(3)]);
+                took
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let (small, large) = (many(150), many(1200));
+    let (t_small, t_large) = (time(&small), time(&large));
+    let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
+    // 8× the input: linear is ~8×; a per-pod scan of the policies, accounts or bindings is ~64×.
+    assert!(ratio < 24.0, "8× the input took {ratio:.1}× the time ({t_small:?} → {t_large:?})");
+}
