@@ -1,4 +1,4 @@
-//! CV-NET-003..006: traffic a pod needs at run time that its namespace's NetworkPolicies cut.
+//! CV-NET-003..007: traffic a pod needs at run time that the NetworkPolicies cut.
 //!
 //! - CV-NET-003: a pod whose ServiceAccount carries the IRSA annotation
 //!   (`eks.amazonaws.com/role-arn`) exchanges its token at STS on TCP 443. With an STS interface
@@ -13,6 +13,8 @@
 //!   53 UDP *and* TCP (large answers use TCP).
 //! - CV-NET-006: a pod a ServiceMonitor or PodMonitor scrapes must admit the Prometheus pods on
 //!   the scraped port.
+//! - CV-NET-007: what a container's runtime contract (`cerverus-contracts`) says the program must
+//!   reach — database, cache, API server, AWS APIs, another component at both ends.
 //!
 //! "Inside the VPC": the cluster's VPC CIDR when the files say it (`vpc_cidr` in a `.tfvars` or an
 //! `aws_vpc` `cidr_block` of the same environment scope); otherwise the private ranges (10/8,
