@@ -15,15 +15,23 @@ use hcl::{Body, Expression, ObjectKey};
 
 use crate::inventory::{Inventory, TfBlock};
 
-/// The directory of a file ("" for a bare name).
+/// The directory of a file ("" for a bare name), `.` and `..` folded so that `./a/b.tf` and
+/// `x/../a/c.tf` are in the same module.
 pub fn dir_of(file: &str) -> String {
-    file.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string())
+    file.rsplit_once('/').map_or(String::new(), |(d, _)| join(d, ""))
+}
+
+/// A file's path with its directory folded as in [`dir_of`].
+fn folded(file: &str) -> String {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    let dir = dir_of(file);
+    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }
 
 /// `dir` joined with a relative `source`, `.` and `..` folded (leading `..` kept).
 pub fn join(dir: &str, source: &str) -> String {
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    for seg in source.split('/') {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in dir.split('/').chain(source.split('/')) {
         match seg {
             "" | "." => {}
             ".." if parts.last().is_some_and(|p| *p != "..") => {
@@ -105,9 +113,9 @@ impl<'a> Index<'a> {
                 _ => {}
             }
         }
-        let given: BTreeSet<&str> = inv.terraform.iter().map(|b| b.file.as_str()).collect();
+        let given: BTreeSet<String> = inv.terraform.iter().map(|b| folded(&b.file)).collect();
         for (dir, m) in modules.iter_mut() {
-            m.complete = on_disk_tf_files(dir).is_none_or(|files| files.iter().all(|f| given.contains(f.as_str())));
+            m.complete = on_disk_tf_files(dir).is_none_or(|files| files.iter().all(|f| given.contains(f)));
         }
         let mut callers: BTreeMap<String, Vec<(String, &'a TfBlock)>> = BTreeMap::new();
         for (dir, m) in &modules {
@@ -624,6 +632,8 @@ mod tests {
         assert_eq!(join("deploy/terraform/envs/dev", "../../modules/eks"), "deploy/terraform/modules/eks");
         assert_eq!(join("", "../m"), "../m");
         assert_eq!(join("a", "./b/"), "a/b");
+        assert_eq!(join("./x/../root", ""), "root");
+        assert_eq!(dir_of("/abs/./m/main.tf"), "/abs/m");
     }
 
     #[test]

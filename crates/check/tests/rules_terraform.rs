@@ -77,6 +77,22 @@ fn unresolved_references_are_reported_where_they_are() {
     );
 }
 
+/// Paths given with `.` or `..` name the same module directories (a module call still resolves).
+#[test]
+fn paths_with_dot_segments_resolve_modules() {
+    let root = fixture("refs/fail");
+    let inv = match load(&[root.join("bootstrap/../bootstrap"), root.join("./modules")]) {
+        Ok(inv) => inv,
+        Err(e) => panic!("{e}"),
+    };
+    let got = cerverus_check::check_inventory(&inv).findings;
+    assert!(
+        got.iter().any(|f| f.rule == "CV-TF-009" && f.message.contains("module.audit.bucket_id") && f.line == 31),
+        "{:#?}",
+        summary(&got)
+    );
+}
+
 #[test]
 fn module_calls_must_match_the_module_variables() {
     judge(
@@ -142,6 +158,18 @@ fn secrets_read_without_decrypt_on_their_key() {
 fn network_policies_without_an_enforcing_cni() {
     judge("cni", "CV-CNI-001", &[("terraform/modules/eks/main.tf", 16)]);
     assert!(findings("cni/pass-cilium").is_empty(), "{:#?}", summary(&findings("cni/pass-cilium")));
+}
+
+/// Valid Terraform that exercises what the rules must not mistake for defects: provider
+/// aliases, `self`, `count.index`, `path`, `terraform.workspace`, dynamic and template `for`
+/// variables, heredoc escapes, `moved`/`removed`/`check` blocks, lifecycle attribute names,
+/// keys from configured attributes, secrets under the AWS managed key, decrypt on `*`,
+/// `aws:ResourceTag` on actions on existing resources, and a vpc-cni add-on with no
+/// NetworkPolicies in the input.
+#[test]
+fn valid_terraform_is_not_flagged() {
+    let got = findings("valid");
+    assert!(got.is_empty(), "{:#?}", summary(&got));
 }
 
 #[test]
