@@ -1,0 +1,327 @@
+"""Run real Airflow with exactly the environment and files its rendered pods get (see ./run).
+
+Reads the rendered Airflow workloads and ExternalSecrets, builds one root directory per role in
+which only the pod's writable volumes are writable (owned by the pod's UID 10001), and runs the
+role's commands as UID 10001 with the container's env (secret values replaced by local test
+values, pod paths remapped under the role's root). Exits non-zero on the first broken promise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+POD_UID = 10001
+IMAGE_HOME = "/home/airflow"  # the image's HOME; the pod does not set one
+IMAGE_DIRS = ["/opt/airflow/dags", "/opt/airflow/plugins", IMAGE_HOME]
+START_TIMEOUT = 120
+
+
+def fail(msg: str) -> None:
+    print(f"airflow-contract: FAILED: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ok(msg: str) -> None:
+    print(f"    ok  {msg}")
+
+
+def load(manifests: str) -> list[dict]:
+    out = []
+    for f in sorted(glob.glob(f"{manifests}/*.yaml")):
+        with open(f, encoding="utf-8") as fh:
+            out.extend(d for d in yaml.safe_load_all(fh) if d)
+    return out
+
+
+def template(obj: dict) -> dict:
+    return obj["spec"]["template"]
+
+
+def airflow_workloads(objs: list[dict]) -> list[dict]:
+    def is_airflow(o: dict) -> bool:
+        if o.get("kind") not in ("Deployment", "StatefulSet"):
+            return False
+        image = template(o)["spec"]["containers"][0]["image"]
+        return image.split("@")[0].rsplit(":", 1)[0].endswith("/cerverus/airflow")
+
+    return [o for o in objs if is_airflow(o)]
+
+
+def render_go_template(text: str, values: dict[str, str]) -> str:
+    """The subset of ESO's v2 templates our ExternalSecrets use: {{ .k }} and {{ .k | urlquery }}."""
+    out = text
+    for k, v in values.items():
+        out = out.replace("{{ .%s | urlquery }}" % k, urllib.parse.quote_plus(v))
+        out = out.replace("{{ .%s }}" % k, v)
+    if "{{" in out:
+        fail(f"template uses more than this test understands: {text}")
+    return out
+
+
+class Secrets:
+    """Local stand-ins for what External Secrets would put in each Kubernetes Secret."""
+
+    def __init__(self, objs: list[dict], args: argparse.Namespace) -> None:
+        self.external = {o["spec"]["target"]["name"]: o for o in objs if o.get("kind") == "ExternalSecret"}
+        self.remote = {  # what Secrets Manager would hold, by the ExternalSecret's secretKey
+            "token": args.redis_token,
+            "host": args.redis_host,
+            "port": str(args.redis_port),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": args.pg_url,
+            "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_hex(16),
+        }
+
+    def get(self, name: str, key: str) -> str:
+        es = self.external.get(name)
+        if es is None:
+            fail(f"the pod reads Secret {name}, which no ExternalSecret makes")
+        data = {}
+        for d in es["spec"]["data"]:
+            if d["secretKey"] not in self.remote:
+                fail(f"no local value for {name}/{d['secretKey']}")
+            data[d["secretKey"]] = self.remote[d["secretKey"]]
+        tpl = es["spec"]["target"].get("template", {}).get("data")
+        values = {k: render_go_template(v, data) for k, v in tpl.items()} if tpl else data
+        if key not in values:
+            fail(f"the pod reads key {key} of Secret {name}, which its ExternalSecret does not make")
+        return values[key]
+
+
+class Role:
+    def __init__(self, obj: dict, work: Path, venv: str, sec: Secrets, args: argparse.Namespace) -> None:
+        self.obj = obj
+        self.name = obj["metadata"]["name"]
+        pod = template(obj)["spec"]
+        self.container = pod["containers"][0]
+        self.root = work / "roots" / self.name
+        self.args = args
+        self.writable: list[str] = []
+        claims = {t["metadata"]["name"] for t in obj["spec"].get("volumeClaimTemplates", [])}
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for d in IMAGE_DIRS:
+            (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        for m in self.container.get("volumeMounts", []):
+            path = self.root / m["mountPath"].lstrip("/")
+            path.mkdir(parents=True, exist_ok=True)
+            vol = volumes.get(m["name"], {})
+            if m.get("readOnly"):
+                continue
+            if "emptyDir" in vol or m["name"] in claims:
+                os.chown(path, POD_UID, POD_UID)
+                self.writable.append(m["mountPath"])
+        if not self.container["securityContext"].get("readOnlyRootFilesystem"):
+            fail(f"{self.name}: root filesystem is not read-only; this test assumes it is")
+        # Everything else stays root-owned: the pod's UID cannot write it, as on a read-only fs.
+        env: dict[str, str] = {}
+        for e in self.container.get("env", []):
+            if "value" in e:
+                env[e["name"]] = self.remap(e["value"])
+            else:
+                ref = e["valueFrom"]["secretKeyRef"]
+                env[e["name"]] = sec.get(ref["name"], ref["key"])
+        self.delivered = dict(env)
+        env.update(
+            {
+                "PATH": f"{venv}/bin:/usr/bin:/bin",
+                "HOME": self.remap(IMAGE_HOME),
+                # The pod's /tmp is an emptyDir: the same directory, remapped.
+                "TMPDIR": self.remap("/tmp"),
+                "HOSTNAME": f"{self.name}-0",
+                # Trust the test CA the way the image trusts Amazon's: OpenSSL's default path.
+                "SSL_CERT_FILE": args.ca,
+                "LANG": "C.UTF-8",
+            }
+        )
+        self.env = env
+
+    def remap(self, value: str) -> str:
+        return str(self.root / value.lstrip("/")) if value.startswith("/") else value
+
+    def run(self, cmd: list[str], timeout: int = 120, extra: dict[str, str] | None = None) -> str:
+        env = dict(self.env, **(extra or {}))
+        p = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout, preexec_fn=drop_privileges, cwd=self.remap("/tmp")
+        )
+        if p.returncode != 0:
+            fail(f"{self.name}: {' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        return p.stdout.strip()
+
+    def start(self, extra: dict[str, str] | None = None) -> subprocess.Popen:
+        cmd = ["airflow", *self.container.get("args", [])]
+        log = open(self.root.parent / f"{self.name}.log", "w", encoding="utf-8")  # noqa: SIM115
+        return subprocess.Popen(
+            cmd, env=dict(self.env, **(extra or {})), stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=drop_privileges, cwd=self.remap("/tmp"), start_new_session=True,
+        )
+
+    def log_tail(self) -> str:
+        return (self.root.parent / f"{self.name}.log").read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def probe(self, kind: str, port_override: int | None = None) -> None:
+        p = self.container[kind]
+        timeout = p.get("timeoutSeconds", 1)
+        if "exec" in p:
+            started = time.monotonic()
+            self.run(p["exec"]["command"], timeout=timeout)
+            ok(f"{self.name}: {kind} probe `{' '.join(p['exec']['command'])[:70]}` passes "
+               f"in {time.monotonic() - started:.1f} s (timeout {timeout} s)")
+        elif "httpGet" in p:
+            port = port_override or p["httpGet"]["port"]
+            url = f"http://127.0.0.1:{port}{p['httpGet']['path']}"
+            with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (loopback)
+                if r.status != 200:
+                    fail(f"{self.name}: {kind} probe {url} answered {r.status}")
+            ok(f"{self.name}: {kind} probe GET {p['httpGet']['path']} on :{p['httpGet']['port']} answers 200")
+        elif "tcpSocket" in p:
+            with socket.create_connection(("127.0.0.1", port_override or p["tcpSocket"]["port"]), timeout=timeout):
+                pass
+            ok(f"{self.name}: {kind} probe TCP :{p['tcpSocket']['port']} accepts")
+
+    def writes_outside_volumes(self, since: float) -> list[str]:
+        bad = []
+        for dirpath, _, files in os.walk(self.root):
+            rel = "/" + os.path.relpath(dirpath, self.root)
+            if any(rel == w or rel.startswith(w.rstrip("/") + "/") for w in self.writable):
+                continue
+            for f in files:
+                if os.stat(os.path.join(dirpath, f)).st_mtime >= since:
+                    bad.append(os.path.join(rel, f))
+        return bad
+
+
+def drop_privileges() -> None:
+    os.setgroups([])
+    os.setgid(POD_UID)
+    os.setuid(POD_UID)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_for(what: str, check, procs: list[tuple[Role, subprocess.Popen]], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for r, p in procs:
+            if p.poll() is not None:
+                fail(f"{r.name} exited {p.returncode} while waiting for {what}:\n{r.log_tail()}")
+        try:
+            check()
+            return
+        except SystemExit:
+            raise
+        except Exception:  # noqa: BLE001 (not up yet)
+            time.sleep(2)
+    fail(f"timed out waiting for {what}:\n" + "\n".join(f"--- {r.name}\n{r.log_tail()}" for r, _ in procs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    for a in ("--manifests", "--work", "--venv", "--pg-url", "--redis-host", "--redis-token", "--ca"):
+        ap.add_argument(a, required=True)
+    ap.add_argument("--redis-port", required=True, type=int)
+    args = ap.parse_args()
+    work = Path(args.work)
+    objs = load(args.manifests)
+    sec = Secrets(objs, args)
+    roles = {" ".join(template(o)["spec"]["containers"][0].get("args", [])): Role(o, work, args.venv, sec, args)
+             for o in airflow_workloads(objs)}
+    expected = {"webserver", "scheduler", "triggerer", "celery worker"}
+    if set(roles) != expected:
+        fail(f"rendered Airflow roles {sorted(roles)} are not {sorted(expected)}")
+    since = time.time() - 1
+    broker = sec.get("redis-cerverus-cache", "url")
+
+    print("==> what each role's pod delivers, as Airflow resolves it")
+    for label, r in roles.items():
+        got = r.run(["airflow", "config", "get-value", "database", "sql_alchemy_conn"])
+        if got != args.pg_url:
+            fail(f"{r.name}: sql_alchemy_conn resolves to {got!r}, the pod delivers {args.pg_url!r}")
+        if r.run(["airflow", "config", "get-value", "core", "executor"]) != "CeleryExecutor":
+            fail(f"{r.name}: executor is not CeleryExecutor")
+        msg = f"{r.name}: sql_alchemy_conn = the delivered URL, executor = CeleryExecutor"
+        if label in ("scheduler", "celery worker"):
+            got = r.run(["airflow", "config", "get-value", "celery", "broker_url"])
+            if got != broker or not got.startswith("rediss://:") or "ssl_cert_reqs=required" not in got:
+                fail(f"{r.name}: broker_url resolves to {got!r}, the pod delivers {broker!r}")
+            # The result backend is not set: the Celery provider derives it from the metadata
+            # DB URL. Ask the module the worker's Celery app is configured from.
+            celery_conf = "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG as c; "
+            got = r.run(["python", "-c", celery_conf + "print(c['result_backend']); print(c['broker_url'])"])
+            if got.splitlines()[-2:] != ["db+" + args.pg_url, broker]:
+                fail(f"{r.name}: Celery's result_backend/broker_url are {got.splitlines()[-2:]!r}")
+            msg += (", broker_url = the delivered rediss:// URL (TLS, AUTH), Celery's result_backend = "
+                    "db+<metadata DB>")
+        ok(msg)
+
+    print("==> airflow db migrate with the scheduler's environment")
+    roles["scheduler"].run(["airflow", "db", "migrate"], timeout=300)
+    ok("airflow db migrate against PostgreSQL")
+
+    print("==> each role runs and passes its rendered probes")
+    web, sched, worker, trig = roles["webserver"], roles["scheduler"], roles["celery worker"], roles["triggerer"]
+    # The rendered ports, unless this machine already uses them (then the same setting, moved).
+    web_port = 8080 if port_free(8080) else free_port()
+    sched_port = 8974 if port_free(8974) else free_port()
+    log_port = 8793 if port_free(8793) else free_port()
+    # The scheduler first: it syncs the DAG table the others read; starting all at once races it.
+    procs = [(sched, sched.start({"AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(sched_port)}))]
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        wait_for("the scheduler's health server", lambda: sched.probe("livenessProbe", sched_port), procs, deadline)
+        sched.probe("readinessProbe", sched_port)
+        procs += [
+            (web, web.start({"AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(web_port), "AIRFLOW__WEBSERVER__WORKERS": "1"})),
+            (worker, worker.start({"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)})),
+            (trig, trig.start()),
+        ]
+        wait_for("the webserver", lambda: web.probe("readinessProbe", web_port), procs, deadline)
+        web.probe("livenessProbe", web_port)
+        wait_for("the worker's log server", lambda: worker.probe("readinessProbe", log_port), procs, deadline)
+        wait_for("the idle worker's celery ping", lambda: worker.probe("livenessProbe"), procs, deadline)
+        wait_for("the triggerer's heartbeat", lambda: trig.probe("livenessProbe"), procs, deadline)
+    finally:
+        for _, p in procs:
+            try:
+                os.killpg(p.pid, 15)
+            except ProcessLookupError:
+                pass
+        for _, p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+
+    print("==> writes stay inside the pods' writable volumes")
+    for r in roles.values():
+        bad = r.writes_outside_volumes(since)
+        if bad:
+            fail(f"{r.name} wrote outside its writable volumes {r.writable}: {bad[:10]}")
+        wrote = sorted({os.path.relpath(os.path.join(d, f), r.root) for w in r.writable
+                        for d, _, fs in os.walk(r.root / w.lstrip("/")) for f in fs})
+        ok(f"{r.name}: writes only under {', '.join(r.writable)} ({len(wrote)} files, e.g. "
+           f"{', '.join('/' + w for w in wrote[:3])})")
+    shutil.rmtree(work / "roots", ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
