@@ -889,3 +889,39 @@ fn plan_offline(root_dir: &std::path::Path, major: u32) -> (bool, String) {
         format!("{}\n{}", String::from_utf8_lossy(&test.stdout), String::from_utf8_lossy(&test.stderr)),
     )
 }
+
+#[test]
+fn the_redis_secrets_terraform_writes_are_the_ones_workloads_read() {
+    // The Kubernetes side (ExternalSecrets) reads `<platform>/<env>/redis/<store>` and
+    // `<store>-<env>/auth-token`; the root module and the cache module must name them alike.
+    let (p, b) = default_bundle();
+    for env in &p.environments {
+        let main = parsed(&b).remove(&format!("terraform/envs/{}/main.tf", env.name)).expect("main");
+        let cache =
+            main.blocks().find(|m| m.identifier() == "module" && m.labels[0].as_str() == "cache").expect("cache");
+        let endpoint = text(attr(cache, "endpoint_secret_name").expect("endpoint_secret_name"));
+        let group = text(attr(cache, "name").expect("name"));
+        let mut seen = 0;
+        for w in &env.workloads {
+            for c in env.redis_connections(&p.name, w) {
+                let subst = |t: &str| {
+                    t.trim_matches('"').replace("${var.environment}", &env.name).replace("${each.key}", &c.store)
+                };
+                assert_eq!(subst(&endpoint), c.endpoint_aws_name, "{}: endpoint secret of {}", env.name, c.store);
+                assert_eq!(
+                    format!("{}/auth-token", subst(&group)),
+                    c.auth_token_aws_name,
+                    "{}: token of {}",
+                    env.name,
+                    c.store
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "{}: no workload reads Redis, nothing compared", env.name);
+    }
+    let cache =
+        std::str::from_utf8(b.get("terraform/modules/cache/main.tf").expect("cache")).expect("utf8").to_string();
+    assert!(cache.contains("name        = \"${var.name}/auth-token\"") || cache.contains("\"${var.name}/auth-token\""));
+    assert!(cache.contains("primary_endpoint_address") && cache.contains("var.endpoint_secret_name"));
+}

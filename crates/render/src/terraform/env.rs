@@ -396,6 +396,7 @@ fn main_tf() -> File {
             .a("node_type", path("each.value.node_type"))
             .a("replicas", path("each.value.replicas"))
             .a("port", path("each.value.port"))
+            .a("endpoint_secret_name", tpl("cerverus/${var.environment}/redis/${each.key}"))
             .a("subnet_ids", path("module.network.data_subnet_ids"))
             .a("security_group_ids", list([path("module.security_groups.redis_security_group_id")]))
             .a("tags", path("local.tags")),
@@ -525,6 +526,7 @@ fn iam_tf() -> File {
                     path("d.master_user_secret_kms_key_arn"),
                 ),
                 for_expr(None, "c", call("values", vec![path("module.cache")]), None, path("c.auth_token_kms_key_arn")),
+                for_expr(None, "c", call("values", vec![path("module.cache")]), None, path("c.endpoint_kms_key_arn")),
             ],
         )],
     );

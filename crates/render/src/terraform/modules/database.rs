@@ -233,6 +233,11 @@ pub fn redis() -> Module {
         Variable::new("subnet_ids", list_of(ty("string")), "Data-tier subnets."),
         Variable::new("security_group_ids", list_of(ty("string")), "Security groups of the nodes."),
         Variable::new("log_retention_days", ty("number"), "Days to keep slow logs.").default(365),
+        Variable::new(
+            "endpoint_secret_name",
+            ty("string"),
+            "Secrets Manager secret that receives the primary endpoint as JSON {\"host\", \"port\"} (External Secrets assembles the clients' connection from it and the AUTH token).",
+        ),
     ]);
     let mut f = File::new();
     account_data(&mut f);
@@ -316,10 +321,36 @@ pub fn redis() -> Module {
                 .a("log_type", "slow-log"))
             .tags_named(var("name")),
     );
+    // Clients need the endpoint as well as the token; it is known only after apply, so Terraform
+    // writes it where External Secrets reads the environment's secrets.
+    f.push(
+        resource("aws_secretsmanager_secret", "endpoint")
+            .skip("CKV2_AWS_57", "not a credential: the primary endpoint of the replication group, rewritten by Terraform whenever the group changes")
+            .a("name", var("endpoint_secret_name"))
+            .a("description", tpl("Primary endpoint of ${var.name} (host, port)"))
+            .a("kms_key_id", path("aws_kms_key.redis.arn"))
+            .a("recovery_window_in_days", 7)
+            .a("tags", var("tags")),
+    );
+    f.push(
+        resource("aws_secretsmanager_secret_version", "endpoint")
+            .a("secret_id", path("aws_secretsmanager_secret.endpoint.id"))
+            .a(
+                "secret_string",
+                call(
+                    "jsonencode",
+                    vec![object([
+                        ("host", path("aws_elasticache_replication_group.this.primary_endpoint_address")),
+                        ("port", call("tostring", vec![var("port")])),
+                    ])],
+                ),
+            ),
+    );
     Module {
         name: "cache",
         description: "One ElastiCache Redis replication group in the data subnets: encrypted at rest with a customer-managed KMS \
-key and in transit, an AUTH token generated here and kept in Secrets Manager (for External Secrets), automatic \
+key and in transit, an AUTH token generated here and kept in Secrets Manager with the primary endpoint (host, port) \
+beside it (both for External Secrets), automatic \
 failover across AZs when there are replicas, daily snapshots kept a week, and slow logs to an encrypted log group."
             .into(),
         variables: vars,
@@ -332,6 +363,16 @@ failover across AZs when there are replicas, daily snapshots kept a week, and sl
                 "auth_token_kms_key_arn",
                 "KMS key that encrypts the AUTH token secret (readers need kms:Decrypt on it).",
                 path("aws_secretsmanager_secret.auth.kms_key_id"),
+            ),
+            output(
+                "endpoint_secret_arn",
+                "Secrets Manager secret holding the primary endpoint as JSON {host, port}.",
+                path("aws_secretsmanager_secret.endpoint.arn"),
+            ),
+            output(
+                "endpoint_kms_key_arn",
+                "KMS key that encrypts the endpoint secret (readers need kms:Decrypt on it).",
+                path("aws_secretsmanager_secret.endpoint.kms_key_id"),
             ),
         ],
         main: f,
