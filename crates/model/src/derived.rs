@@ -193,8 +193,8 @@ pub fn developers_group(platform: &str, namespace: &str) -> String {
 impl Env {
     /// The people's access roles of this environment: key (an IAM-name-safe word) → the
     /// Kubernetes groups its EKS access entry carries. One for the operators, one per namespace
-    /// that runs workloads for its developers. The break-glass admins are not here: they get the
-    /// cluster-admin access policy, not a group.
+    /// that runs workloads for its developers. The break-glass admin roles are not here: their
+    /// entries carry [`break_glass_group`] and the cluster-admin access policy.
     pub fn access_groups(&self, platform: &str) -> BTreeMap<String, Vec<String>> {
         let mut out = BTreeMap::from([("platform-operators".to_string(), vec![operators_group(platform)])]);
         for w in &self.workloads {

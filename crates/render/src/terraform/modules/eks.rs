@@ -610,12 +610,16 @@ pub fn module() -> Module {
         name: "eks",
         description:
             "The EKS cluster in private subnets with KMS envelope encryption of secrets, all five control-plane log \
-types (KMS-encrypted, retained at least a year), access entries instead of aws-auth, an IAM OIDC provider with \
-IAM roles for service accounts, managed node groups (on-demand and spot) on launch templates that require IMDSv2, \
-encrypt gp3 root volumes and customise the node through user data, the core add-ons, and an SQS queue fed by \
-EventBridge with spot interruption, rebalance, state-change and scheduled-maintenance notices for \
-aws-node-termination-handler. Node groups carry the cluster-autoscaler discovery and node-template tags. SSH \
-is off unless `ssh_key_name` is set; nodes are reachable through SSM."
+types (KMS-encrypted, retained at least a year), access entries instead of aws-auth (break-glass admin roles \
+with the cluster-admin access policy; one assumable role per group in `access_groups`, mapped to its Kubernetes \
+groups and nothing else), an IAM OIDC provider with IAM roles for service accounts (inline policies keyed \
+statically, so plans know them), managed node groups (on-demand and spot, optionally pinned to zones) on launch \
+templates that require IMDSv2 with hop limit 1, encrypt gp3 root volumes with a customer-managed key Auto \
+Scaling and GuardDuty malware scanning can use, and customise the node through user data, the core add-ons \
+(vpc-cni enforcing NetworkPolicies), and an SQS queue, accepting only this cluster's EventBridge rules, with spot \
+interruption, rebalance, state-change and scheduled-maintenance notices for aws-node-termination-handler, whose \
+tag the node groups' Auto Scaling groups carry. Node groups carry the cluster-autoscaler discovery and \
+node-template tags. SSH is off unless `ssh_key_name` is set; nodes are reachable through SSM."
                 .into(),
         variables: vars,
         outputs: vec![

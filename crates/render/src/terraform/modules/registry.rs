@@ -594,7 +594,8 @@ pub fn audit() -> Module {
         description:
             "Account-wide audit and threat detection: a multi-region CloudTrail with log file validation, KMS \
 encryption, S3 data events, delivery to a dedicated object-locked bucket, to CloudWatch Logs and to an SNS topic; \
-AWS Config recording every supported resource with a set of managed rules; GuardDuty with EKS audit-log, runtime, \
+AWS Config recording every supported resource with a set of managed rules, delivering to the audit bucket under \
+the audit key with a role allowed to; GuardDuty with EKS audit-log, runtime, \
 S3, RDS-login and malware protection; Security Hub with the AWS Foundational Security Best Practices and CIS AWS \
 Foundations standards. Apply once per account (it is called from `terraform/bootstrap`)."
                 .into(),
