@@ -716,3 +716,64 @@ fn the_node_agents_quota_admits_an_agent_pod_per_agent_on_every_node_at_max_size
         }
     }
 }
+
+/// Whether some PodMonitor in `monitors` scrapes the pod template `pod` (labels + ports) of
+/// namespace `ns` on its port named `port`.
+fn scraped(monitors: &[Value], ns: &str, template: &Value, port: &str) -> bool {
+    let labels = &template["metadata"]["labels"];
+    let has_port = template["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["ports"].as_array().into_iter().flatten().any(|p| p["name"] == port));
+    has_port
+        && monitors.iter().any(|m| {
+            m["metadata"]["namespace"] == ns
+                && m["spec"]["selector"]["matchLabels"]
+                    .as_object()
+                    .is_some_and(|sel| sel.iter().all(|(k, v)| &labels[k] == v))
+                && m["spec"]["podMetricsEndpoints"].as_array().into_iter().flatten().any(|e| e["port"] == port)
+        })
+}
+
+#[test]
+fn every_workload_metrics_port_is_scraped_by_the_deployed_prometheus() {
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        let monitors: Vec<Value> =
+            objs.iter().filter(|(_, o)| o["kind"] == "PodMonitor").map(|(_, o)| o.clone()).collect();
+        let kps = values(&b, &env.name, "kube-prometheus-stack");
+        let selected: Vec<&str> =
+            kps["prometheus"]["prometheusSpec"]["podMonitorNamespaceSelector"]["matchExpressions"][0]["values"]
+                .as_array()
+                .expect("namespace selector")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+        let mut checked = 0;
+        for w in env.workloads.iter().filter(|w| w.metrics_port().is_some()) {
+            let (_, obj) = objs
+                .iter()
+                .find(|(_, o)| o["metadata"]["name"] == w.name() && o["spec"]["template"].is_object())
+                .expect("workload object");
+            let template = &obj["spec"]["template"];
+            assert!(
+                scraped(&monitors, w.namespace(), template, "metrics"),
+                "{}: {} is never scraped",
+                env.name,
+                w.name()
+            );
+            assert!(
+                selected.contains(&w.namespace()),
+                "{}: Prometheus ignores monitors in {}",
+                env.name,
+                w.namespace()
+            );
+            // Old shape: no monitor at all.
+            assert!(!scraped(&[], w.namespace(), template, "metrics"));
+            checked += 1;
+        }
+        assert!(checked >= 4, "{}: {checked}", env.name);
+    }
+}

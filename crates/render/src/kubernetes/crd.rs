@@ -178,3 +178,27 @@ pub struct VpaContainerPolicy {
     pub min_allowed: BTreeMap<String, String>,
     pub max_allowed: BTreeMap<String, String>,
 }
+
+// ---- Prometheus Operator (monitoring.coreos.com/v1) ----
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMonitorSpec {
+    pub selector: MatchLabels,
+    pub pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchLabels {
+    pub match_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMetricsEndpoint {
+    /// Name of the container port to scrape.
+    pub port: String,
+    pub path: &'static str,
+    pub interval: &'static str,
+}

@@ -7,6 +7,7 @@
 pub mod autoscaling;
 pub mod crd;
 mod labels;
+pub mod monitoring;
 pub mod namespaces;
 pub mod network_policies;
 pub mod quotas;
@@ -32,6 +33,7 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
     secrets::render(platform, env, &mut out)?;
     workloads::render(platform, env, &mut out)?;
     autoscaling::render(platform, env, &mut out)?;
+    monitoring::render(platform, env, &mut out)?;
     let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
     network_policies::render(platform, env, &all, &mut out)?;
     network_policies::render_system(platform, env, &mut out)?;
