@@ -474,6 +474,8 @@ fn decrypt_of<'a>(idx: &Index<'a>, docs: &[&Doc<'a>]) -> Decrypt {
 struct Attachments<'a> {
     by_role: BTreeMap<Id, Vec<Id>>,
     opaque_roles: BTreeSet<Id>,
+    /// Documents attached to users or groups as well (their other policies are not traced).
+    opaque_docs: BTreeSet<Id>,
     roles_of_doc: BTreeMap<Id, BTreeSet<Id>>,
     _p: std::marker::PhantomData<&'a ()>,
 }
@@ -482,26 +484,73 @@ fn block_id(b: &TfBlock) -> Id {
     (dir_of(&b.file), b.ty().to_string(), b.labels.get(1).cloned().unwrap_or_default())
 }
 
+/// A policy block and, for an `aws_iam_policy`, the policy documents its `policy` is built from.
+fn policy_and_documents<'a>(idx: &Index<'a>, o: &crate::hcl_index::Origin<'a>) -> Vec<Id> {
+    let mut out = vec![o.identity()];
+    if o.block.ty() == "aws_iam_policy"
+        && let Some(p) = attr(&o.block.body, "policy")
+    {
+        out.extend(
+            crate::hcl_index::origins(idx, &o.dir, &each_env(o.block), p)
+                .into_iter()
+                .filter(|d| d.block.ty() == "aws_iam_policy_document")
+                .map(|d| d.identity()),
+        );
+    }
+    out
+}
+
 fn attachments<'a>(idx: &Index<'a>, inv: &'a Inventory) -> Attachments<'a> {
     let mut a = Attachments {
         by_role: BTreeMap::new(),
         opaque_roles: BTreeSet::new(),
+        opaque_docs: BTreeSet::new(),
         roles_of_doc: BTreeMap::new(),
         _p: std::marker::PhantomData,
     };
     for b in inv.terraform.iter().filter(|b| b.kind == "resource") {
         let dir = dir_of(&b.file);
         let env = each_env(b);
-        let (role_attr, policy_attr) = match b.ty() {
-            "aws_iam_role_policy" => ("role", "policy"),
-            "aws_iam_role_policy_attachment" => ("role", "policy_arn"),
-            "aws_iam_role_policy_attachments_exclusive" => ("role_name", "policy_arns"),
+        // (attribute naming roles, attribute naming the policy, attached to users or groups too)
+        let (role_attr, policy_attr, others) = match b.ty() {
+            "aws_iam_role_policy" => ("role", "policy", false),
+            "aws_iam_role_policy_attachment" => ("role", "policy_arn", false),
+            "aws_iam_role_policy_attachments_exclusive" => ("role_name", "policy_arns", false),
+            "aws_iam_policy_attachment" => {
+                ("roles", "policy_arn", attr(&b.body, "users").is_some() || attr(&b.body, "groups").is_some())
+            }
+            "aws_iam_user_policy" | "aws_iam_group_policy" => ("", "policy", true),
+            "aws_iam_user_policy_attachment" | "aws_iam_group_policy_attachment" => ("", "policy_arn", true),
             "aws_iam_role" => {
                 let me = block_id(b);
                 a.by_role.entry(me.clone()).or_default();
                 if b.body.blocks().any(|x| x.identifier() == "inline_policy") {
                     a.by_role.entry(me.clone()).or_default().push(me.clone());
-                    a.roles_of_doc.entry(me.clone()).or_default().insert(me);
+                    a.roles_of_doc.entry(me.clone()).or_default().insert(me.clone());
+                }
+                // Managed policies attached by the role itself (`managed_policy_arns`): an
+                // untraced one makes the role's grants unknown.
+                if let Some(arns) = attr(&b.body, "managed_policy_arns") {
+                    for l in leaves(idx, &dir, &env, arns) {
+                        match l {
+                            Leaf::Block(o) if o.block.ty() == "aws_iam_policy" => {
+                                for d in policy_and_documents(idx, &o) {
+                                    a.by_role.entry(me.clone()).or_default().push(d.clone());
+                                    a.roles_of_doc.entry(d).or_default().insert(me.clone());
+                                }
+                            }
+                            Leaf::Text(t) if t.contains(":iam::aws:policy/") => {
+                                if t.contains("Administrator") || t.contains("PowerUser") {
+                                    a.opaque_roles.insert(me.clone());
+                                }
+                            }
+                            Leaf::Block(o)
+                                if matches!(o.block.ty(), "aws_partition" | "aws_caller_identity" | "aws_region") => {}
+                            _ => {
+                                a.opaque_roles.insert(me.clone());
+                            }
+                        }
+                    }
                 }
                 continue;
             }
@@ -521,7 +570,9 @@ fn attachments<'a>(idx: &Index<'a>, inv: &'a Inventory) -> Attachments<'a> {
         let mut docs = BTreeSet::new();
         let mut opaque = false;
         if let Some(p) = attr(&b.body, policy_attr) {
-            if b.ty() == "aws_iam_role_policy" && inline_statements(p).is_some() {
+            if matches!(b.ty(), "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy")
+                && inline_statements(p).is_some()
+            {
                 docs.insert(block_id(b));
             } else {
                 for l in leaves(idx, &dir, &env, p) {
@@ -529,7 +580,7 @@ fn attachments<'a>(idx: &Index<'a>, inv: &'a Inventory) -> Attachments<'a> {
                         Leaf::Block(o)
                             if o.block.ty() == "aws_iam_policy_document" || o.block.ty() == "aws_iam_policy" =>
                         {
-                            docs.insert(o.identity());
+                            docs.extend(policy_and_documents(idx, &o));
                         }
                         // An AWS managed policy grants no decrypt on customer keys, unless it
                         // is one of the administrator policies.
@@ -555,6 +606,10 @@ fn attachments<'a>(idx: &Index<'a>, inv: &'a Inventory) -> Attachments<'a> {
         }
         for d in &docs {
             a.roles_of_doc.entry(d.clone()).or_default().extend(roles.iter().cloned());
+            // A user's or group's other policies are not traced: such a document is not judged.
+            if others {
+                a.opaque_docs.insert(d.clone());
+            }
         }
     }
     // A managed policy resource's document is its `policy`.
@@ -595,7 +650,7 @@ fn secret_without_decrypt<'a>(idx: &Index<'a>, inv: &'a Inventory, docs: &[Doc<'
         // The policies judged together: those of every role this document is attached to, or
         // the document alone when it reaches no role in the input.
         let roles = att.roles_of_doc.get(&me).cloned().unwrap_or_default();
-        if roles.iter().any(|r| att.opaque_roles.contains(r)) {
+        if att.opaque_docs.contains(&me) || roles.iter().any(|r| att.opaque_roles.contains(r)) {
             continue;
         }
         // A role declared in a shared module is one role per root module that calls it: only
