@@ -574,3 +574,22 @@ fn cut_egress_is_caught() {
     });
     assert_found(&v, "egress to dns on 53 is cut");
 }
+
+#[test]
+fn a_spec_probing_an_idle_worker_with_a_job_check_is_rejected() {
+    // The old spec shape: the worker's liveness is a LocalTaskJob check, which fails whenever
+    // the worker runs no task.
+    let current = "      liveness:\n        exec:\n          - sh\n          - -c\n          - exec celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d \"celery@$(hostname)\"\n        periodSeconds: 60";
+    assert!(cerverus_spec::DEFAULT_SPEC.contains(current), "the spec's worker probe moved; update this test");
+    let old = cerverus_spec::DEFAULT_SPEC.replacen(
+        current,
+        "      liveness: { exec: [airflow, jobs, check, --job-type, LocalTaskJob, --local], periodSeconds: 60 }",
+        1,
+    );
+    let loaded = cerverus_spec::load("old.yaml", &old).expect("loads");
+    let err = cerverus_model::resolve(&loaded).err().map(|d| format!("{d:?}")).unwrap_or_default();
+    assert!(err.contains("liveness probe of `airflow-worker` is not the health check of its program"), "{err}");
+    // The current spec resolves.
+    let loaded = cerverus_spec::load("current.yaml", cerverus_spec::DEFAULT_SPEC).expect("loads");
+    assert!(cerverus_model::resolve(&loaded).is_ok());
+}

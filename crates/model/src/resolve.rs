@@ -508,6 +508,12 @@ impl Checker<'_> {
                 self.check_replicas_within(w.replicas, a.min, a.max, &p.at("replicas"), &w.name);
             }
             self.check_probes(w, &p);
+            if let Some(msg) = crate::runtime::liveness_disagrees_with_contract(w) {
+                self.report(
+                    &p.at("probes").at("liveness"),
+                    Diagnostic::new(msg).hint("the runtime contracts are data/runtime-contracts.json"),
+                );
+            }
             self.check_dependencies(s, w, &p.at("dependsOn"));
             self.check_secrets(w, &p.at("secrets"));
             if w.exposure == spec::Exposure::Public {

@@ -131,3 +131,33 @@ impl Env {
         }
     }
 }
+
+/// Why a spec workload's liveness probe is not the health check its program's runtime contract
+/// names (an Airflow worker probed with `jobs check --job-type LocalTaskJob`, which fails
+/// whenever the worker is idle), or `None` when it is, or when there is no contract.
+pub fn liveness_disagrees_with_contract(w: &cerverus_spec::Workload) -> Option<String> {
+    use cerverus_contracts::HealthKind;
+    let contract = cerverus_contracts::for_container(&w.image.repository, &w.command, &w.args)?;
+    let health = contract.health.as_ref()?;
+    let live = w.probes.as_ref().and_then(|p| p.liveness.as_ref())?;
+    let port =
+        |name: &Option<String>| name.as_ref().and_then(|n| w.ports.iter().find(|p| &p.name == n)).map(|p| p.port);
+    let same = match health.kind {
+        HealthKind::Exec => live.exec == health.command,
+        HealthKind::Http => live.path == health.path && port(&live.port) == health.port,
+        HealthKind::Tcp => live.path.is_none() && live.exec.is_empty() && port(&live.port) == health.port,
+    };
+    let want = match health.kind {
+        HealthKind::Exec => format!("exec {:?}", health.command),
+        HealthKind::Http => {
+            format!("GET {} on port {}", health.path.as_deref().unwrap_or("/"), health.port.unwrap_or(0))
+        }
+        HealthKind::Tcp => format!("TCP on port {}", health.port.unwrap_or(0)),
+    };
+    (!same).then(|| {
+        format!(
+            "liveness probe of `{}` is not the health check of its program ({}): expected {want}",
+            w.name, contract.name
+        )
+    })
+}
