@@ -96,6 +96,12 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     }
     let idx = Index::build(inv);
     let mut enforced: BTreeSet<String> = inv.k8s.iter().filter(|o| k8s_enforcer(o)).map(|o| o.scope()).collect();
+    // Helm chart lists (`charts.yaml`) that install one.
+    for list in &inv.helm.chart_lists {
+        if list.charts.iter().any(|c| names_enforcer(&c.chart)) {
+            enforced.insert(scope(&list.file));
+        }
+    }
     for b in inv.terraform.iter().filter(|b| b.kind == "resource" && b.ty() == "helm_release") {
         if literal(attr(&b.body, "chart")).is_some_and(names_enforcer) {
             enforced.extend(tf_scopes(&idx, b));
