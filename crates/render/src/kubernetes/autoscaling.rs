@@ -254,3 +254,22 @@ fn vpa(w: &Workload) -> Resource<VpaSpec> {
 fn format_number(v: f64) -> String {
     if v.fract() == 0.0 { format!("{}", v as i64) } else { format!("{v}") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_metric_type;
+
+    #[test]
+    fn metric_type_follows_the_top_level_aggregation() {
+        assert_eq!(prometheus_metric_type("sum(rate(http_requests_total[2m]))"), Ok("AverageValue"));
+        assert_eq!(prometheus_metric_type("(count(up))"), Ok("AverageValue"));
+        assert_eq!(prometheus_metric_type("avg(DCGM_FI_DEV_GPU_UTIL)"), Ok("Value"));
+        assert_eq!(prometheus_metric_type("max(lag) by ()"), Ok("Value"));
+        // The seed's shapes: several series, or none aggregated at all.
+        assert!(prometheus_metric_type("sum(rate(http_requests_total[2m])) by (pod)").is_err());
+        assert!(prometheus_metric_type("max(lag) without (pod)").is_err());
+        assert!(prometheus_metric_type("rate(http_requests_total[2m])").is_err());
+        assert!(prometheus_metric_type("topk(1, lag)").is_err());
+        assert!(prometheus_metric_type("sum(").is_err());
+    }
+}
