@@ -920,3 +920,34 @@ fn the_redis_secrets_terraform_writes_are_the_ones_workloads_read() {
     assert!(cache.contains("name        = \"${var.name}/auth-token\"") || cache.contains("\"${var.name}/auth-token\""));
     assert!(cache.contains("primary_endpoint_address") && cache.contains("var.endpoint_secret_name"));
 }
+
+#[test]
+fn every_group_a_binding_names_is_mapped_by_an_access_entry() {
+    // A RoleBinding to a group no access entry carries grants nobody anything (issue 8).
+    let (p, b) = default_bundle();
+    for env in &p.environments {
+        let mapped = format!(
+            "{} {}",
+            text(&tfvar(&b, &env.name, "access_groups")),
+            text(&tfvar(&b, &env.name, "admin_kubernetes_groups"))
+        );
+        let mut groups = 0;
+        let prefix = format!("kubernetes/{}/", env.name);
+        for (path, bytes) in b.iter().filter(|(p, _)| p.starts_with(&prefix) && p.contains("rolebinding")) {
+            let doc: serde_json::Value = serde_saphyr::from_str(std::str::from_utf8(bytes).expect("utf8"))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            for s in doc["subjects"].as_array().into_iter().flatten().filter(|s| s["kind"] == "Group") {
+                let name = s["name"].as_str().unwrap_or_default();
+                if name.starts_with("system:") {
+                    continue;
+                }
+                assert!(
+                    mapped.contains(&format!("\"{name}\"")),
+                    "{path}: group {name} is bound but no access entry maps it: {mapped}"
+                );
+                groups += 1;
+            }
+        }
+        assert!(groups > 0, "{}: no group bindings found, nothing checked", env.name);
+    }
+}
