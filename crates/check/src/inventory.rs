@@ -526,6 +526,15 @@ mod tests {
     }
 
     #[test]
+    fn one_line_blocks_count_as_block_starts() {
+        let mut inv = Inventory::default();
+        let text = "data \"aws_region\" \"current\" {}\n\nlocals { a = 1 }\n\nresource \"aws_kms_key\" \"k\" {\n  tags = var.tags\n}\n";
+        load_text(&mut inv, "m.tf", text);
+        let lines: Vec<usize> = inv.terraform.iter().map(|b| b.line).collect();
+        assert_eq!(lines, vec![1, 3, 5]);
+    }
+
+    #[test]
     fn dockerfile_continuations_join() {
         let d = parse_dockerfile(
             "Dockerfile",
