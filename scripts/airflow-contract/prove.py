@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import secrets
 import shutil
@@ -22,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
 
 POD_UID = 10001
 IMAGE_HOME = "/home/airflow"  # the image's HOME; the pod does not set one
@@ -82,6 +84,7 @@ class Secrets:
             "port": str(args.redis_port),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": args.pg_url,
             "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         }
 
     def get(self, name: str, key: str) -> str:
@@ -253,6 +256,15 @@ def main() -> None:
         if r.run(["airflow", "config", "get-value", "core", "executor"]) != "CeleryExecutor":
             fail(f"{r.name}: executor is not CeleryExecutor")
         msg = f"{r.name}: sql_alchemy_conn = the delivered URL, executor = CeleryExecutor"
+        # Every AIRFLOW__SECTION__KEY the pod sets is what Airflow's configuration returns.
+        keys = sorted(k for k in r.delivered if k.startswith("AIRFLOW__") and k.count("__") == 2)
+        script = ("import sys, json\nfrom airflow.configuration import conf\n"
+                  "print(json.dumps({k: conf.get(*k.split('__')[1:3]) for k in sys.argv[1:]}))")
+        resolved = json.loads(r.run(["python", "-c", script, *keys]).splitlines()[-1])
+        wrong = [k for k in keys if resolved[k] != r.delivered[k]]
+        if wrong:
+            fail(f"{r.name}: Airflow resolves {wrong} to something else than the pod delivers")
+        msg += f", all {len(keys)} AIRFLOW__ settings as delivered"
         if label in ("scheduler", "celery worker"):
             got = r.run(["airflow", "config", "get-value", "celery", "broker_url"])
             if got != broker or not got.startswith("rediss://:") or "ssl_cert_reqs=required" not in got:
