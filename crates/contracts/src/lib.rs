@@ -314,6 +314,17 @@ mod tests {
     }
 
     #[test]
+    fn every_iam_reference_is_in_the_repository() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let refs: Vec<&str> =
+            contracts().components.iter().filter_map(|c| c.iam_actions_reference.as_deref()).collect();
+        assert!(refs.len() >= 5, "controllers without IAM reference: {refs:?}");
+        for r in refs {
+            assert!(root.join(r).is_file(), "{r} is named by a contract but not in the repository");
+        }
+    }
+
+    #[test]
     fn repository_strips_tag_and_digest_but_not_a_registry_port() {
         assert_eq!(repository_of("r.io:5000/cerverus/airflow:2.10.5@sha256:ab"), "r.io:5000/cerverus/airflow");
         assert_eq!(repository_of("apache/airflow"), "apache/airflow");
