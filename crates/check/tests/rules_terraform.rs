@@ -131,6 +131,8 @@ fn resource_tag_conditions_on_create_actions() {
             ("main.tf", 14), // policy document: CreateListener/CreateRule under aws:ResourceTag
             ("main.tf", 31), // jsonencode: CreateSnapshot/CreateVolume under aws:ResourceTag
             ("main.tf", 50), // heredoc JSON: RunInstances under ec2:ResourceTag
+            // Tag-on-create: CreateSecurityGroup passes tags, ec2:CreateTags only under ResourceTag.
+            ("main.tf", 77),
         ],
     );
 }

@@ -368,6 +368,62 @@ fn resource_tag_on_create(idx: &Index<'_>, doc: &Doc<'_>, sink: &mut Sink<'_>) {
             &waivers(b),
         );
     }
+    tag_on_create(idx, doc, sink);
+}
+
+/// The action that tags a service's resources, which a create request that carries tags also
+/// needs on the resource it creates.
+fn tagging_action(service: &str) -> String {
+    match service {
+        "ec2" => "ec2:CreateTags".into(),
+        "elasticloadbalancing" => "elasticloadbalancing:AddTags".into(),
+        s => format!("{s}:TagResource"),
+    }
+}
+
+/// A create request that sets tags (`aws:RequestTag/…` in its statement) is also authorised for
+/// the service's tagging action on the new resource, which has no tags yet: a document that
+/// allows that tagging action only under an `aws:ResourceTag` condition denies the create.
+fn tag_on_create(idx: &Index<'_>, doc: &Doc<'_>, sink: &mut Sink<'_>) {
+    let b = doc.block;
+    let allowed = |s: &&Stmt<'_>| s.allow && !s.not_action && !s.not_resource;
+    let mut services = BTreeSet::new();
+    for st in doc.stmts.iter().filter(allowed) {
+        if st.conditions.iter().any(|(_, k, _)| k.to_ascii_lowercase().starts_with("aws:requesttag/")) {
+            services.extend(
+                st.actions
+                    .iter()
+                    .filter(|a| created(a).is_some())
+                    .filter_map(|a| a.split_once(':').map(|(s, _)| s.to_string())),
+            );
+        }
+    }
+    for svc in services {
+        let tag = tagging_action(&svc);
+        let grants_tag: Vec<&Stmt<'_>> =
+            doc.stmts.iter().filter(allowed).filter(|s| s.actions.iter().any(|a| glob(a, &tag))).collect();
+        let only_existing = !grants_tag.is_empty()
+            && grants_tag.iter().all(|s| s.conditions.iter().any(|(op, k, v)| needs_existing_tag(op, k, v)));
+        if !only_existing {
+            continue;
+        }
+        for st in grants_tag {
+            let Some((_, key, _)) = st.conditions.iter().find(|(op, k, v)| needs_existing_tag(op, k, v)) else {
+                continue;
+            };
+            let from = idx.line_of(b, &st.anchor);
+            sink.report(
+                RESOURCE_TAG_ON_CREATE,
+                &b.file,
+                idx.line_after(b, from, key),
+                &b.id(),
+                format!(
+                    "{tag} is allowed only when `{key}` is set, but the {svc} create actions of this policy pass tags (`aws:RequestTag`), which needs {tag} on the new, untagged resource: allow it under `{svc}:CreateAction` or `aws:RequestTag` as well"
+                ),
+                &waivers(b),
+            );
+        }
+    }
 }
 
 // ---- CV-IAM-002 ------------------------------------------------------------------------------
