@@ -377,3 +377,21 @@ fn wildcards_match_like_iam() {
     assert!(matches("s3:Get?bject", "s3:GetObject"));
     assert!(is_create("ec2:CreateSnapshot") && !is_create("ec2:CreateTags") && !is_create("ec2:DescribeVolumes"));
 }
+
+#[test]
+fn irsa_trust_is_the_reference_trust_pinned_to_one_service_account() {
+    // cert-manager's published IRSA trust policy: AssumeRoleWithWebIdentity from the cluster's OIDC
+    // provider, StringEquals on `<issuer>:sub` = the service account. Ours adds `:aud`.
+    let reference = read_reference("cert-manager-route53-irsa-trust-policy.json");
+    let st = &reference["Statement"][0];
+    assert_eq!(st["Action"], "sts:AssumeRoleWithWebIdentity");
+    let b = bundle();
+    let docs = documents(&parse(&b, "terraform/modules/eks/main.tf"));
+    let trust = docs.get("irsa_assume").expect("IRSA trust policy");
+    assert_eq!(trust.len(), 1);
+    assert!(granted(trust, "sts:AssumeRoleWithWebIdentity"));
+    let vars: Vec<&str> =
+        trust[0].conditions.iter().filter(|(t, _)| t == "StringEquals").map(|(_, v)| v.as_str()).collect();
+    assert!(vars.iter().any(|v| v.ends_with(":sub")), "{vars:?}");
+    assert!(vars.iter().any(|v| v.ends_with(":aud")), "{vars:?}");
+}
