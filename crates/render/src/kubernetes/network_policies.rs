@@ -398,8 +398,22 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                 spec: Some(NetworkPolicySpec {
                     pod_selector: Some(LabelSelector::default()),
                     policy_types: Some(vec!["Egress".into()]),
-                    // The API server's ENIs sit in the VPC's private subnets.
-                    egress: Some(vec![NetworkPolicyEgressRule { to: Some(vec![from_vpc()]), ports: ports(&[443]) }]),
+                    // The API server's ENIs sit in the VPC's private subnets; clients dial the
+                    // `kubernetes` Service's ClusterIP, which an eBPF enforcer sees before
+                    // kube-proxy DNATs it (see `runtime_egress`).
+                    egress: Some(vec![NetworkPolicyEgressRule {
+                        to: Some(vec![
+                            from_vpc(),
+                            NetworkPolicyPeer {
+                                ip_block: Some(IPBlock {
+                                    cidr: format!("{}/32", env.kubernetes_service_ip()),
+                                    except: None,
+                                }),
+                                ..Default::default()
+                            },
+                        ]),
+                        ports: ports(&[443]),
+                    }]),
                     ..Default::default()
                 }),
             },
