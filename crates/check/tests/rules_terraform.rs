@@ -177,6 +177,40 @@ fn valid_terraform_is_not_flagged() {
     assert!(got.is_empty(), "{:#?}", summary(&got));
 }
 
+/// The upstream reference policies of the pinned controllers (data/reference/iam, as inline
+/// JSON policies) are what a correct policy looks like: no IAM rule may flag them.
+#[test]
+fn upstream_reference_policies_pass() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/reference/iam");
+    let mut body = hcl::Body::builder();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(policy) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        if policy.get("Statement").is_none() {
+            continue;
+        }
+        n += 1;
+        body = body.add_block(
+            hcl::Block::builder("resource")
+                .add_label("aws_iam_policy")
+                .add_label(format!("reference_{n}"))
+                .add_attribute(("policy", text))
+                .build(),
+        );
+    }
+    assert!(n >= 5, "reference policies not found in {}", dir.display());
+    let text = hcl::format::to_string(&body.build()).unwrap_or_default();
+    let mut inv = cerverus_check::Inventory::default();
+    cerverus_check::inventory::load_text(&mut inv, "references/main.tf", &text);
+    assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+    assert_eq!(inv.terraform.len(), n);
+    let got: Vec<Finding> =
+        cerverus_check::check_inventory(&inv).findings.into_iter().filter(|f| f.rule.starts_with("CV-IAM")).collect();
+    assert!(got.is_empty(), "{:#?}", summary(&got));
+}
+
 #[test]
 fn every_rule_here_is_catalogued() {
     for id in RULES {

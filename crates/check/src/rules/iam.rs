@@ -301,6 +301,9 @@ const CREATES_ON_EXISTING: &[&str] = &[
     "CreateAssociation",
     "CreatePresignedUrl",
     "CreatePresignedDomainUrl",
+    // EFS access points and mount targets are authorised on their (existing) file system.
+    "CreateAccessPoint",
+    "CreateMountTarget",
 ];
 
 /// The noun of a creating action (`CreateLoadBalancer` → `loadbalancer`), or None when the
@@ -372,12 +375,15 @@ fn resource_tag_on_create(idx: &Index<'_>, doc: &Doc<'_>, sink: &mut Sink<'_>) {
 }
 
 /// The action that tags a service's resources, which a create request that carries tags also
-/// needs on the resource it creates.
-fn tagging_action(service: &str) -> String {
+/// needs on the resource it creates, for the services whose tag-on-create authorisation does not
+/// read the requested tags as `aws:ResourceTag` (EC2 and ELB: their reference policies grant it
+/// under `<service>:CreateAction`). EFS, for one, evaluates `aws:ResourceTag` against the tags
+/// of the request, so it is not judged.
+fn tagging_action(service: &str) -> Option<&'static str> {
     match service {
-        "ec2" => "ec2:CreateTags".into(),
-        "elasticloadbalancing" => "elasticloadbalancing:AddTags".into(),
-        s => format!("{s}:TagResource"),
+        "ec2" => Some("ec2:CreateTags"),
+        "elasticloadbalancing" => Some("elasticloadbalancing:AddTags"),
+        _ => None,
     }
 }
 
@@ -399,9 +405,9 @@ fn tag_on_create(idx: &Index<'_>, doc: &Doc<'_>, sink: &mut Sink<'_>) {
         }
     }
     for svc in services {
-        let tag = tagging_action(&svc);
+        let Some(tag) = tagging_action(&svc) else { continue };
         let grants_tag: Vec<&Stmt<'_>> =
-            doc.stmts.iter().filter(allowed).filter(|s| s.actions.iter().any(|a| glob(a, &tag))).collect();
+            doc.stmts.iter().filter(allowed).filter(|s| s.actions.iter().any(|a| glob(a, tag))).collect();
         let only_existing = !grants_tag.is_empty()
             && grants_tag.iter().all(|s| s.conditions.iter().any(|(op, k, v)| needs_existing_tag(op, k, v)));
         if !only_existing {
