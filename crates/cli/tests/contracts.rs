@@ -182,18 +182,53 @@ fn violations(env: &Env, objs: &Objects, w: &Value) -> Vec<String> {
     let pod = &t["spec"];
     let labels = &t["metadata"]["labels"];
     let policies = in_env(objs, &env.name, "NetworkPolicy");
+    let no_contract = no_contract();
     for c in pod["containers"].as_array().into_iter().flatten() {
         let image = c["image"].as_str().unwrap_or("");
         let Some(contract) = contracts::for_container(image, &strings(&c["command"]), &strings(&c["args"])) else {
+            // Every pod, contract or not, resolves names, reaches STS when it has an IRSA role,
+            // the API server when it mounts a token, and is scraped on its metrics port.
+            let at = format!("{}/{ns}/{name}", env.name);
+            egress_violations(&at, env, objs, &policies, ns, pod, labels, &no_contract, &mut out);
+            scrape_violations(&at, &policies, ns, labels, c, &mut out);
             continue;
         };
         let at = format!("{}/{ns}/{name} ({})", env.name, contract.name);
+        scrape_violations(&at, &policies, ns, labels, c, &mut out);
         config_violations(&at, env, objs, ns, pod, c, contract, &mut out);
         writable_violations(&at, w, pod, c, contract, &mut out);
         probe_violations(&at, c, contract, &mut out);
         egress_violations(&at, env, objs, &policies, ns, pod, labels, contract, &mut out);
     }
     out
+}
+
+/// What every program needs whatever it is: DNS.
+fn no_contract() -> Contract {
+    Contract {
+        name: "(no contract)".into(),
+        image_repositories: Vec::new(),
+        args: Vec::new(),
+        image_version: None,
+        config: Default::default(),
+        env: BTreeMap::new(),
+        writable_paths: Vec::new(),
+        health: None,
+        egress: vec![contracts::Egress { to: "dns".into(), port: 53, why: "names".into() }],
+        iam_actions_reference: None,
+        sources: Vec::new(),
+    }
+}
+
+/// Prometheus (monitoring namespace) must be admitted on a container's `metrics` port.
+fn scrape_violations(at: &str, policies: &[&Value], ns: &str, labels: &Value, c: &Value, out: &mut Vec<String>) {
+    let prometheus = json!({ "app.kubernetes.io/name": "prometheus" });
+    for p in c["ports"].as_array().into_iter().flatten().filter(|p| p["name"] == "metrics") {
+        let port = p["containerPort"].as_i64().unwrap_or(0);
+        if !ingress_allowed(policies, ns, labels, "cerverus-monitoring", &prometheus, port) {
+            out.push(format!("{at}: Prometheus cannot scrape the metrics port {port}"));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -592,4 +627,20 @@ fn a_spec_probing_an_idle_worker_with_a_job_check_is_rejected() {
     // The current spec resolves.
     let loaded = cerverus_spec::load("current.yaml", cerverus_spec::DEFAULT_SPEC).expect("loads");
     assert!(cerverus_model::resolve(&loaded).is_ok());
+}
+
+#[test]
+fn cut_scraping_and_cut_sts_of_a_pod_without_contract_are_caught() {
+    let v = broken("kubernetes/dev/cerverus-system/networkpolicy-alerts-api.yaml", |p| {
+        if let Some(rules) = p["spec"]["ingress"].as_array_mut() {
+            rules.retain(|r| !r.to_string().contains("prometheus"));
+        }
+    });
+    assert_found(&v, "dev/cerverus-system/alerts-api: Prometheus cannot scrape the metrics port 9090");
+    let v = broken("kubernetes/dev/cerverus-data/networkpolicy-stream-processor.yaml", |p| {
+        if let Some(rules) = p["spec"]["egress"].as_array_mut() {
+            rules.retain(|r| !r.to_string().contains("10.10.0.0/19"));
+        }
+    });
+    assert_found(&v, "dev/cerverus-data/stream-processor: egress to sts on 443 is cut");
 }
