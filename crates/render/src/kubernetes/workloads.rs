@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cerverus_model::contracts::HealthKind;
 use cerverus_model::{Env, Platform, Workload};
 use cerverus_spec::{self as spec, Exposure, Tier, WorkloadKind};
 use k8s_openapi::api::apps::v1::{
@@ -439,9 +440,17 @@ fn probe(w: &Workload, p: &spec::Probe) -> Probe {
     };
     // A probe must give a healthy program the time its contract says it needs to answer (an
     // Airflow CLI check imports Airflow and queries the database: seconds, not milliseconds).
-    let timeout = w.contract.and_then(|c| c.health.as_ref()).map_or(DEFAULT_PROBE_TIMEOUT, |h| {
-        i32::try_from(h.timeout_seconds).unwrap_or(i32::MAX).max(DEFAULT_PROBE_TIMEOUT)
-    });
+    // Probes of the same form as the contract's check (an exec probe of an Airflow role runs
+    // the CLI too) get its timeout; a TCP connect stays quick.
+    let form = match (&p.path, &p.port) {
+        (Some(_), Some(_)) => HealthKind::Http,
+        (None, Some(_)) => HealthKind::Tcp,
+        _ => HealthKind::Exec,
+    };
+    let timeout =
+        w.contract.and_then(|c| c.health.as_ref()).filter(|h| h.kind == form).map_or(DEFAULT_PROBE_TIMEOUT, |h| {
+            i32::try_from(h.timeout_seconds).unwrap_or(i32::MAX).max(DEFAULT_PROBE_TIMEOUT)
+        });
     let mut out = Probe {
         period_seconds: Some(p.period_seconds as i32),
         failure_threshold: Some(p.failure_threshold as i32),
