@@ -23,10 +23,17 @@ fn the_committed_bundle_passes_with_no_unwaived_finding() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(report["summary"]["findings"], 0);
     assert!(report["summary"]["objects"].as_u64().unwrap_or(0) > 500, "{}", report["summary"]);
-    // The waived ones are the two documented exceptions, each with its reason.
+    // The waived ones are the documented exceptions, each with its reason: the Airflow
+    // scheduler's API token, the break-glass binding, and the two add-on charts pinned past the
+    // stored reference data (their values are still judged against the nearest stored version).
     for f in report["findings"].as_array().expect("findings") {
         assert!(f["waived"].as_str().is_some_and(|r| r.len() > 20), "{f}");
-        assert!(matches!(f["rule"].as_str(), Some("CV-K8S-013") | Some("CV-K8S-017")), "{f}");
+        let rule = f["rule"].as_str();
+        assert!(matches!(rule, Some("CV-K8S-013") | Some("CV-K8S-017") | Some("CV-HELM-002")), "{f}");
+        if rule == Some("CV-HELM-002") {
+            let file = f["file"].as_str().unwrap_or_default();
+            assert!(file.contains("cluster-autoscaler") || file.contains("keda"), "{f}");
+        }
     }
 }
 

@@ -26,8 +26,8 @@ pub use derived::{developers_group, operators_group};
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
 pub use resolve::resolve;
-
 pub use runtime::RedisConnection;
+
 /// The whole platform: what is common to all environments, and each environment resolved.
 #[derive(Debug, Clone)]
 pub struct Platform {
@@ -128,11 +128,11 @@ pub struct Workload {
     /// Full image reference: `<registry>/<repository>:<tag>@<digest>`.
     pub image_ref: String,
     pub secrets: Vec<Secret>,
-}
     /// The runtime contract of the program this workload's container runs (selected by image
     /// repository and args), when there is one: how it reads config, where it writes, how it
     /// reports health, what it must reach. Renderers and checks both read it.
     pub contract: Option<&'static cerverus_contracts::Contract>,
+}
 
 impl Workload {
     pub fn name(&self) -> &str {

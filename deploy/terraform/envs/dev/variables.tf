@@ -77,18 +77,54 @@ variable "admin_role_arns" {
 }
 
 variable "node_groups" {
-  description = "Managed node groups, from the spec's node pools."
-  type        = map(object({ instance_types = list(string), capacity_type = string, ami_type = string, min_size = number, desired_size = number, max_size = number, disk_gib = number, labels = map(string), taints = list(object({ key = string, value = string, effect = string })) }))
+  description = "Managed node groups, from the spec's node pools (a group pinned to zones launches only there)."
+  type = map(object({
+    instance_types     = list(string)
+    capacity_type      = string
+    ami_type           = string
+    min_size           = number
+    desired_size       = number
+    max_size           = number
+    disk_gib           = number
+    labels             = map(string)
+    taints             = list(object({ key = string, value = string, effect = string }))
+    availability_zones = list(string)
+  }))
+}
+
+variable "admin_kubernetes_groups" {
+  description = "Kubernetes groups of the break-glass admin roles (bound to cluster-admin in the cluster)."
+  type        = list(string)
+}
+
+variable "access_groups" {
+  description = "People's access roles: key → the Kubernetes RBAC groups its EKS access entry carries."
+  type        = map(list(string))
 }
 
 variable "postgres" {
   description = "PostgreSQL stores by name."
-  type        = map(object({ engine_version = string, instance_class = string, allocated_storage = number, max_allocated_storage = number, port = number, multi_az = bool, read_replicas = number, backup_retention_days = number, cross_region_backups = bool }))
+  type = map(object({
+    engine_version        = string
+    instance_class        = string
+    allocated_storage     = number
+    max_allocated_storage = number
+    port                  = number
+    multi_az              = bool
+    read_replicas         = number
+    backup_retention_days = number
+    cross_region_backups  = bool
+  }))
 }
 
 variable "redis" {
   description = "Redis stores by name."
-  type        = map(object({ engine_version = string, node_type = string, replicas = number, port = number }))
+  type = map(object({
+    engine_version = string
+    node_type      = string
+    replicas       = number
+    port           = number
+  }))
 }
 
 variable "postgres_access" {
@@ -103,7 +139,13 @@ variable "redis_access" {
 
 variable "buckets" {
   description = "S3 buckets by base name."
-  type        = map(object({ class = string, infrequent_access_after_days = number, glacier_after_days = number, expire_after_days = number, replicate = bool }))
+  type = map(object({
+    class                        = string
+    infrequent_access_after_days = number
+    glacier_after_days           = number
+    expire_after_days            = number
+    replicate                    = bool
+  }))
 }
 
 variable "secrets" {
@@ -113,5 +155,10 @@ variable "secrets" {
 
 variable "workload_roles" {
   description = "Service accounts whose workloads reach S3, with the buckets they read and write."
-  type        = map(object({ namespace = string, service_account = string, read_buckets = list(string), write_buckets = list(string) }))
+  type = map(object({
+    namespace       = string
+    service_account = string
+    read_buckets    = list(string)
+    write_buckets   = list(string)
+  }))
 }

@@ -10,17 +10,21 @@ data "aws_iam_policy_document" "workload" {
   for_each = var.workload_roles
 
   statement {
-    sid       = "ListDeclaredBuckets"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [for b in concat(each.value.read_buckets, each.value.write_buckets) : module.storage.bucket_arns[b]]
+    sid     = "ListDeclaredBuckets"
+    effect  = "Allow"
+    actions = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [
+      for b in concat(each.value.read_buckets, each.value.write_buckets) : module.storage.bucket_arns[b]
+    ]
   }
 
   statement {
-    sid       = "ReadDeclaredBuckets"
-    effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = [for b in concat(each.value.read_buckets, each.value.write_buckets) : "${module.storage.bucket_arns[b]}/*"]
+    sid     = "ReadDeclaredBuckets"
+    effect  = "Allow"
+    actions = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [
+      for b in concat(each.value.read_buckets, each.value.write_buckets) : "${module.storage.bucket_arns[b]}/*"
+    ]
   }
 
   dynamic "statement" {
@@ -45,9 +49,20 @@ data "aws_iam_policy_document" "workload" {
 data "aws_iam_policy_document" "cluster_autoscaler" {
   #checkov:skip=CKV_AWS_356:Describe* calls on Auto Scaling and EC2 cannot be scoped to resources (AWS requires "*"); scaling calls are scoped by the cluster's ownership tag
   statement {
-    sid       = "Discover"
-    effect    = "Allow"
-    actions   = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements", "eks:DescribeNodegroup"]
+    sid    = "Discover"
+    effect = "Allow"
+    actions = [
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeLaunchConfigurations",
+      "autoscaling:DescribeScalingActivities",
+      "autoscaling:DescribeTags",
+      "ec2:DescribeImages",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:GetInstanceTypesFromInstanceRequirements",
+      "eks:DescribeNodegroup",
+    ]
     resources = ["*"]
   }
 
@@ -75,9 +90,13 @@ data "aws_iam_policy_document" "node_termination_handler" {
   }
 
   statement {
-    sid       = "Describe"
-    effect    = "Allow"
-    actions   = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags"]
+    sid    = "Describe"
+    effect = "Allow"
+    actions = [
+      "ec2:DescribeInstances",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeTags",
+    ]
     resources = ["*"]
   }
 
@@ -97,29 +116,53 @@ data "aws_iam_policy_document" "node_termination_handler" {
 
 data "aws_iam_policy_document" "external_secrets" {
   statement {
-    sid       = "ReadEnvironmentSecrets"
-    effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"]
+    sid    = "ReadEnvironmentSecrets"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetResourcePolicy",
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:ListSecretVersionIds",
+    ]
     resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:secret:cerverus/${var.environment}/*"]
   }
 
   statement {
-    sid       = "ReadStoreCredentials"
-    effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = concat([for d in values(module.database) : d.master_user_secret_arn], [for c in values(module.cache) : c.auth_token_secret_arn])
+    sid    = "ReadStoreCredentials"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetResourcePolicy",
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:ListSecretVersionIds",
+    ]
+    resources = concat([for d in values(module.database) : d.master_user_secret_arn], [
+      for c in values(module.cache) : c.auth_token_secret_arn
+    ])
   }
 
   statement {
-    sid       = "DecryptSecrets"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [module.secrets.kms_key_arn]
+    sid     = "DecryptSecrets"
+    effect  = "Allow"
+    actions = ["kms:Decrypt"]
+    resources = distinct(concat(
+      [module.secrets.kms_key_arn],
+      [for d in values(module.database) : d.master_user_secret_kms_key_arn],
+      [for c in values(module.cache) : c.auth_token_kms_key_arn],
+      [for c in values(module.cache) : c.endpoint_kms_key_arn],
+    ))
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.region}.amazonaws.com"]
+    }
   }
 }
 
 data "aws_iam_policy_document" "velero" {
-  #checkov:skip=CKV_AWS_356:EBS snapshot Describe* calls cannot be scoped; snapshot creation and deletion are limited by tag
+  #checkov:skip=CKV_AWS_356:the upstream velero-plugin-for-aws policy: Velero snapshots the EBS volume of any PersistentVolume it backs up and restores volumes from those snapshots, whose IDs are not known in advance
+  #checkov:skip=CKV_AWS_111:the upstream velero-plugin-for-aws policy: snapshot and volume creation cannot be scoped to resources that do not exist yet
   statement {
     sid       = "ListBackups"
     effect    = "Allow"
@@ -128,9 +171,16 @@ data "aws_iam_policy_document" "velero" {
   }
 
   statement {
-    sid       = "ReadWriteBackups"
-    effect    = "Allow"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    sid    = "ReadWriteBackups"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:PutObjectTagging",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
     resources = ["${module.storage.bucket_arns["cerverus-backups"]}/*"]
   }
 
@@ -142,23 +192,17 @@ data "aws_iam_policy_document" "velero" {
   }
 
   statement {
-    sid       = "DescribeVolumes"
-    effect    = "Allow"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeSnapshots"]
+    sid    = "VolumeSnapshots"
+    effect = "Allow"
+    actions = [
+      "ec2:DescribeVolumes",
+      "ec2:DescribeSnapshots",
+      "ec2:CreateTags",
+      "ec2:CreateVolume",
+      "ec2:CreateSnapshot",
+      "ec2:DeleteSnapshot",
+    ]
     resources = ["*"]
-  }
-
-  statement {
-    sid       = "Snapshots"
-    effect    = "Allow"
-    actions   = ["ec2:CreateSnapshot", "ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteSnapshot"]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/ManagedBy"
-      values   = ["cerverus"]
-    }
   }
 }
 
@@ -172,10 +216,16 @@ data "aws_iam_policy_document" "cert_manager" {
   }
 
   statement {
-    sid       = "ChangeRecords"
+    sid       = "ChangeTxtRecords"
     effect    = "Allow"
     actions   = ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"]
     resources = ["arn:${data.aws_partition.current.partition}:route53:::hostedzone/*"]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "route53:ChangeResourceRecordSetsRecordTypes"
+      values   = ["TXT"]
+    }
   }
 
   statement {
@@ -187,19 +237,147 @@ data "aws_iam_policy_document" "cert_manager" {
 }
 
 data "aws_iam_policy_document" "load_balancer_controller" {
-  #checkov:skip=CKV_AWS_356:Describe* and Get* calls of EC2, ELB, ACM and WAF cannot be scoped to resources; mutating calls are limited to resources tagged for this cluster
-  #checkov:skip=CKV_AWS_111:writes are conditioned on the elbv2.k8s.aws/cluster tag; AWS does not allow resource-level scoping for CreateLoadBalancer and CreateTargetGroup before the ARN exists
+  #checkov:skip=CKV_AWS_356:the upstream aws-load-balancer-controller v2.13 policy (data/reference/iam): Describe/Get calls of EC2, ELB, ACM, WAF and Shield cannot be scoped to resources
+  #checkov:skip=CKV_AWS_111:the upstream aws-load-balancer-controller v2.13 policy: creates are conditioned on aws:RequestTag/elbv2.k8s.aws/cluster and changes on aws:ResourceTag/elbv2.k8s.aws/cluster; listener, rule, WAF and Shield calls act on resources the controller discovers from annotations
   statement {
-    sid       = "Discover"
     effect    = "Allow"
-    actions   = ["ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeAvailabilityZones", "ec2:DescribeInternetGateways", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeTags", "ec2:GetSecurityGroupsForVpc", "elasticloadbalancing:Describe*", "acm:ListCertificates", "acm:DescribeCertificate", "wafv2:GetWebACL", "wafv2:GetWebACLForResource", "shield:GetSubscriptionState"]
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["elasticloadbalancing.amazonaws.com"]
+    }
+  }
+
+  statement {
+    effect = "Allow"
+    actions = [
+      "ec2:DescribeAccountAttributes",
+      "ec2:DescribeAddresses",
+      "ec2:DescribeAvailabilityZones",
+      "ec2:DescribeInternetGateways",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVpcPeeringConnections",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeInstances",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeTags",
+      "ec2:GetCoipPoolUsage",
+      "ec2:DescribeCoipPools",
+      "ec2:GetSecurityGroupsForVpc",
+      "ec2:DescribeIpamPools",
+      "ec2:DescribeRouteTables",
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeListenerCertificates",
+      "elasticloadbalancing:DescribeSSLPolicies",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetGroupAttributes",
+      "elasticloadbalancing:DescribeTargetHealth",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTrustStores",
+      "elasticloadbalancing:DescribeListenerAttributes",
+      "elasticloadbalancing:DescribeCapacityReservation",
+    ]
     resources = ["*"]
   }
 
   statement {
-    sid       = "CreateTaggedForCluster"
+    effect = "Allow"
+    actions = [
+      "cognito-idp:DescribeUserPoolClient",
+      "acm:ListCertificates",
+      "acm:DescribeCertificate",
+      "iam:ListServerCertificates",
+      "iam:GetServerCertificate",
+      "waf-regional:GetWebACL",
+      "waf-regional:GetWebACLForResource",
+      "waf-regional:AssociateWebACL",
+      "waf-regional:DisassociateWebACL",
+      "wafv2:GetWebACL",
+      "wafv2:GetWebACLForResource",
+      "wafv2:AssociateWebACL",
+      "wafv2:DisassociateWebACL",
+      "shield:GetSubscriptionState",
+      "shield:DescribeProtection",
+      "shield:CreateProtection",
+      "shield:DeleteProtection",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
     effect    = "Allow"
-    actions   = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "ec2:CreateSecurityGroup"]
+    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
+    resources = ["*"]
+  }
+
+  statement {
+    effect    = "Allow"
+    actions   = ["ec2:CreateSecurityGroup"]
+    resources = ["*"]
+  }
+
+  statement {
+    effect    = "Allow"
+    actions   = ["ec2:CreateTags"]
+    resources = ["arn:${data.aws_partition.current.partition}:ec2:*:*:security-group/*"]
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/elbv2.k8s.aws/cluster"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateSecurityGroup"]
+    }
+  }
+
+  statement {
+    effect    = "Allow"
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["arn:${data.aws_partition.current.partition}:ec2:*:*:security-group/*"]
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/elbv2.k8s.aws/cluster"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/elbv2.k8s.aws/cluster"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    effect = "Allow"
+    actions = [
+      "ec2:AuthorizeSecurityGroupIngress",
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:DeleteSecurityGroup",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/elbv2.k8s.aws/cluster"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    effect    = "Allow"
+    actions   = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
     resources = ["*"]
 
     condition {
@@ -210,9 +388,64 @@ data "aws_iam_policy_document" "load_balancer_controller" {
   }
 
   statement {
-    sid       = "ManageClusterResources"
-    effect    = "Allow"
-    actions   = ["elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup", "ec2:CreateTags"]
+    effect = "Allow"
+    actions = [
+      "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:DeleteListener",
+      "elasticloadbalancing:CreateRule",
+      "elasticloadbalancing:DeleteRule",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    effect  = "Allow"
+    actions = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:targetgroup/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:loadbalancer/app/*/*",
+    ]
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/elbv2.k8s.aws/cluster"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/elbv2.k8s.aws/cluster"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    effect  = "Allow"
+    actions = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:listener/net/*/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:listener/app/*/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:listener-rule/app/*/*/*",
+    ]
+  }
+
+  statement {
+    effect = "Allow"
+    actions = [
+      "elasticloadbalancing:ModifyLoadBalancerAttributes",
+      "elasticloadbalancing:SetIpAddressType",
+      "elasticloadbalancing:SetSecurityGroups",
+      "elasticloadbalancing:SetSubnets",
+      "elasticloadbalancing:DeleteLoadBalancer",
+      "elasticloadbalancing:ModifyTargetGroup",
+      "elasticloadbalancing:ModifyTargetGroupAttributes",
+      "elasticloadbalancing:DeleteTargetGroup",
+      "elasticloadbalancing:ModifyListenerAttributes",
+      "elasticloadbalancing:ModifyCapacityReservation",
+      "elasticloadbalancing:ModifyIpPools",
+    ]
     resources = ["*"]
 
     condition {
@@ -221,8 +454,161 @@ data "aws_iam_policy_document" "load_balancer_controller" {
       values   = ["false"]
     }
   }
+
+  statement {
+    effect  = "Allow"
+    actions = ["elasticloadbalancing:AddTags"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:targetgroup/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:loadbalancer/net/*/*",
+      "arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:loadbalancer/app/*/*",
+    ]
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/elbv2.k8s.aws/cluster"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "elasticloadbalancing:CreateAction"
+      values   = ["CreateTargetGroup", "CreateLoadBalancer"]
+    }
+  }
+
+  statement {
+    effect    = "Allow"
+    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+    resources = ["arn:${data.aws_partition.current.partition}:elasticloadbalancing:*:*:targetgroup/*/*"]
+  }
+
+  statement {
+    effect = "Allow"
+    actions = [
+      "elasticloadbalancing:SetWebAcl",
+      "elasticloadbalancing:ModifyListener",
+      "elasticloadbalancing:AddListenerCertificates",
+      "elasticloadbalancing:RemoveListenerCertificates",
+      "elasticloadbalancing:ModifyRule",
+      "elasticloadbalancing:SetRulePriorities",
+    ]
+    resources = ["*"]
+  }
 }
 
 locals {
-  irsa_roles = merge({for k, r in var.workload_roles : k => { namespace = r.namespace, service_account = r.service_account, policy_arns = [], policy_json = data.aws_iam_policy_document.workload[k].json }}, { ebs-csi = { namespace = "kube-system", service_account = "ebs-csi-controller-sa", policy_arns = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"], policy_json = "" }, efs-csi = { namespace = "kube-system", service_account = "efs-csi-controller-sa", policy_arns = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"], policy_json = "" }, cluster-autoscaler = { namespace = "kube-system", service_account = "cluster-autoscaler", policy_arns = [], policy_json = data.aws_iam_policy_document.cluster_autoscaler.json }, aws-load-balancer-controller = { namespace = "kube-system", service_account = "aws-load-balancer-controller", policy_arns = [], policy_json = data.aws_iam_policy_document.load_balancer_controller.json }, node-termination-handler = { namespace = "kube-system", service_account = "aws-node-termination-handler", policy_arns = [], policy_json = data.aws_iam_policy_document.node_termination_handler.json }, external-secrets = { namespace = "external-secrets", service_account = "external-secrets", policy_arns = [], policy_json = data.aws_iam_policy_document.external_secrets.json }, velero = { namespace = "velero", service_account = "velero", policy_arns = [], policy_json = data.aws_iam_policy_document.velero.json }, cert-manager = { namespace = "cert-manager", service_account = "cert-manager", policy_arns = [], policy_json = data.aws_iam_policy_document.cert_manager.json } })
+  mounted_read_buckets  = distinct(flatten([for r in values(var.workload_roles) : r.read_buckets]))
+  mounted_write_buckets = distinct(flatten([for r in values(var.workload_roles) : r.write_buckets]))
+}
+
+data "aws_iam_policy_document" "s3_csi" {
+  statement {
+    sid     = "MountDeclaredBuckets"
+    effect  = "Allow"
+    actions = ["s3:ListBucket"]
+    resources = [
+      for b in distinct(concat(local.mounted_read_buckets, local.mounted_write_buckets)) : module.storage.bucket_arns[b]
+    ]
+  }
+
+  statement {
+    sid     = "ReadDeclaredObjects"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      for b in distinct(concat(local.mounted_read_buckets, local.mounted_write_buckets)) : "${module.storage.bucket_arns[b]}/*"
+    ]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.mounted_write_buckets) > 0 ? [1] : []
+
+    content {
+      sid       = "WriteDeclaredObjects"
+      effect    = "Allow"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+      resources = [for b in local.mounted_write_buckets : "${module.storage.bucket_arns[b]}/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseBucketKey"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [module.storage.kms_key_arn]
+  }
+}
+
+locals {
+  irsa_roles = merge(
+    {
+      for k, r in var.workload_roles : k => {
+        namespace       = r.namespace
+        service_account = r.service_account
+        policy_arns     = []
+      }
+    },
+    {
+      ebs-csi = {
+        namespace       = "kube-system"
+        service_account = "ebs-csi-controller-sa"
+        policy_arns     = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
+      }
+      efs-csi = {
+        namespace       = "kube-system"
+        service_account = "efs-csi-controller-sa"
+        policy_arns     = ["arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"]
+      }
+      cluster-autoscaler = {
+        namespace       = "kube-system"
+        service_account = "cluster-autoscaler"
+        policy_arns     = []
+      }
+      aws-load-balancer-controller = {
+        namespace       = "kube-system"
+        service_account = "aws-load-balancer-controller"
+        policy_arns     = []
+      }
+      node-termination-handler = {
+        namespace       = "kube-system"
+        service_account = "aws-node-termination-handler"
+        policy_arns     = []
+      }
+      external-secrets = {
+        namespace       = "external-secrets"
+        service_account = "external-secrets"
+        policy_arns     = []
+      }
+      s3-csi = {
+        namespace       = "kube-system"
+        service_account = "s3-csi-driver-sa"
+        policy_arns     = []
+      }
+      velero = {
+        namespace       = "velero"
+        service_account = "velero"
+        policy_arns     = []
+      }
+      cert-manager = {
+        namespace       = "cert-manager"
+        service_account = "cert-manager"
+        policy_arns     = []
+      }
+    },
+  )
+  irsa_inline_policies = merge(
+    { for k, r in var.workload_roles : k => data.aws_iam_policy_document.workload[k].json },
+    {
+      cluster-autoscaler           = data.aws_iam_policy_document.cluster_autoscaler.json
+      aws-load-balancer-controller = data.aws_iam_policy_document.load_balancer_controller.json
+      node-termination-handler     = data.aws_iam_policy_document.node_termination_handler.json
+      external-secrets             = data.aws_iam_policy_document.external_secrets.json
+      velero                       = data.aws_iam_policy_document.velero.json
+      cert-manager                 = data.aws_iam_policy_document.cert_manager.json
+    },
+    length(concat(local.mounted_read_buckets, local.mounted_write_buckets)) > 0 ? {
+      s3-csi = data.aws_iam_policy_document.s3_csi.json
+    } : {},
+  )
 }

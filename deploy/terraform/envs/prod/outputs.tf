@@ -11,18 +11,28 @@ output "cluster_endpoint" {
 }
 
 output "vpc_id" {
-  description = "VPC ID."
+  description = "VPC ID (the aws-load-balancer-controller's `vpcId`: its pods cannot reach IMDS, hop limit 1)."
   value       = module.network.vpc_id
+}
+
+output "region" {
+  description = "Region of the cluster (the aws-load-balancer-controller's `region`)."
+  value       = data.aws_region.current.region
+}
+
+output "access_role_arns" {
+  description = "IAM roles people assume for their Kubernetes groups, by key."
+  value       = module.eks.access_role_arns
 }
 
 output "postgres_endpoints" {
   description = "Writer endpoints by store."
-  value       = {for k, d in module.database : k => d.endpoint}
+  value       = { for k, d in module.database : k => d.endpoint }
 }
 
 output "redis_endpoints" {
   description = "Primary endpoints by store."
-  value       = {for k, c in module.cache : k => c.primary_endpoint}
+  value       = { for k, c in module.cache : k => c.primary_endpoint }
 }
 
 output "bucket_ids" {

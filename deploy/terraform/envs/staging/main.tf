@@ -16,8 +16,10 @@ module "network" {
   data_subnets       = var.data_subnets
   single_nat_gateway = var.single_nat_gateway
   cluster_name       = var.cluster_name
-  data_ports         = distinct(concat([for p in values(var.postgres) : p.port], [for r in values(var.redis) : r.port]))
-  tags               = local.tags
+  data_ports = distinct(concat([for p in values(var.postgres) : p.port], [
+    for r in values(var.redis) : r.port
+  ]))
+  tags = local.tags
 }
 
 module "security_groups" {
@@ -44,8 +46,12 @@ module "eks" {
   log_retention_days        = var.cluster_log_retention_days
   node_groups               = var.node_groups
   ssh_key_name              = var.ssh_key_name
+  private_subnet_ids_by_az  = zipmap(var.azs, module.network.private_subnet_ids)
   admin_role_arns           = var.admin_role_arns
+  admin_kubernetes_groups   = var.admin_kubernetes_groups
+  access_groups             = var.access_groups
   irsa_roles                = local.irsa_roles
+  irsa_inline_policies      = local.irsa_inline_policies
   tags                      = local.tags
 }
 
@@ -72,16 +78,17 @@ module "database" {
 }
 
 module "cache" {
-  source             = "../../modules/cache"
-  for_each           = var.redis
-  name               = "${each.key}-${var.environment}"
-  engine_version     = each.value.engine_version
-  node_type          = each.value.node_type
-  replicas           = each.value.replicas
-  port               = each.value.port
-  subnet_ids         = module.network.data_subnet_ids
-  security_group_ids = [module.security_groups.redis_security_group_id]
-  tags               = local.tags
+  source               = "../../modules/cache"
+  for_each             = var.redis
+  name                 = "${each.key}-${var.environment}"
+  engine_version       = each.value.engine_version
+  node_type            = each.value.node_type
+  replicas             = each.value.replicas
+  port                 = each.value.port
+  endpoint_secret_name = "cerverus/${var.environment}/redis/${each.key}"
+  subnet_ids           = module.network.data_subnet_ids
+  security_group_ids   = [module.security_groups.redis_security_group_id]
+  tags                 = local.tags
 }
 
 module "storage" {

@@ -15,6 +15,13 @@ cluster_log_types          = ["api", "audit", "authenticator", "controllerManage
 cluster_log_retention_days = 365
 ssh_key_name               = null
 admin_role_arns            = ["arn:aws:iam::111122223333:role/cerverus-platform-admin"]
+admin_kubernetes_groups    = ["cerverus:break-glass"]
+access_groups = {
+  data-developers    = ["cerverus:data:developers"]
+  ml-developers      = ["cerverus:ml:developers"]
+  platform-operators = ["cerverus:platform-operators"]
+  system-developers  = ["cerverus:system:developers"]
+}
 node_groups = {
   general-on-demand = {
     instance_types = ["m5.xlarge", "m5a.xlarge", "m6i.xlarge"]
@@ -27,7 +34,8 @@ node_groups = {
     labels = {
       "cerverus.io/pool" = "general"
     }
-    taints = []
+    availability_zones = []
+    taints             = []
   }
   general-spot = {
     instance_types = ["m5.xlarge", "m5a.xlarge", "m6i.xlarge"]
@@ -40,7 +48,8 @@ node_groups = {
     labels = {
       "cerverus.io/pool" = "general"
     }
-    taints = []
+    availability_zones = []
+    taints             = []
   }
   data-on-demand = {
     instance_types = ["m5.2xlarge", "m5a.2xlarge", "m6i.2xlarge"]
@@ -53,11 +62,8 @@ node_groups = {
     labels = {
       "cerverus.io/pool" = "data"
     }
-    taints = [{
-      key    = "cerverus.io/dedicated"
-      value  = "data"
-      effect = "NO_SCHEDULE"
-    }]
+    availability_zones = []
+    taints             = [{ key = "cerverus.io/dedicated", value = "data", effect = "NO_SCHEDULE" }]
   }
   data-spot = {
     instance_types = ["m5.2xlarge", "m5a.2xlarge", "m6i.2xlarge"]
@@ -70,32 +76,62 @@ node_groups = {
     labels = {
       "cerverus.io/pool" = "data"
     }
-    taints = [{
-      key    = "cerverus.io/dedicated"
-      value  = "data"
-      effect = "NO_SCHEDULE"
-    }]
+    availability_zones = []
+    taints             = [{ key = "cerverus.io/dedicated", value = "data", effect = "NO_SCHEDULE" }]
   }
-  ml = {
-    instance_types = ["g4dn.xlarge", "g4dn.2xlarge"]
+  ml-us-east-1a = {
+    instance_types = ["g4dn.2xlarge"]
     capacity_type  = "ON_DEMAND"
     ami_type       = "AL2023_x86_64_NVIDIA"
     min_size       = 1
     desired_size   = 1
-    max_size       = 4
+    max_size       = 2
     disk_gib       = 200
     labels = {
-      "cerverus.io/pool" = "ml"
+      "cerverus.io/pool"       = "ml"
+      "nvidia.com/gpu.present" = "true"
     }
-    taints = [{
-      key    = "cerverus.io/dedicated"
-      value  = "ml"
-      effect = "NO_SCHEDULE"
-    }, {
-      key    = "nvidia.com/gpu"
-      value  = "true"
-      effect = "NO_SCHEDULE"
-    }]
+    availability_zones = ["us-east-1a"]
+    taints = [
+      { key = "cerverus.io/dedicated", value = "ml", effect = "NO_SCHEDULE" },
+      { key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" },
+    ]
+  }
+  ml-us-east-1b = {
+    instance_types = ["g4dn.2xlarge"]
+    capacity_type  = "ON_DEMAND"
+    ami_type       = "AL2023_x86_64_NVIDIA"
+    min_size       = 0
+    desired_size   = 0
+    max_size       = 2
+    disk_gib       = 200
+    labels = {
+      "cerverus.io/pool"       = "ml"
+      "nvidia.com/gpu.present" = "true"
+    }
+    availability_zones = ["us-east-1b"]
+    taints = [
+      { key = "cerverus.io/dedicated", value = "ml", effect = "NO_SCHEDULE" },
+      { key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" },
+    ]
+  }
+  ml-us-east-1c = {
+    instance_types = ["g4dn.2xlarge"]
+    capacity_type  = "ON_DEMAND"
+    ami_type       = "AL2023_x86_64_NVIDIA"
+    min_size       = 0
+    desired_size   = 0
+    max_size       = 1
+    disk_gib       = 200
+    labels = {
+      "cerverus.io/pool"       = "ml"
+      "nvidia.com/gpu.present" = "true"
+    }
+    availability_zones = ["us-east-1c"]
+    taints = [
+      { key = "cerverus.io/dedicated", value = "ml", effect = "NO_SCHEDULE" },
+      { key = "nvidia.com/gpu", value = "true", effect = "NO_SCHEDULE" },
+    ]
   }
 }
 postgres = {
@@ -121,14 +157,28 @@ redis = {
 }
 postgres_access = {
   cerverus-db = {
-    port    = 5432
-    clients = ["airflow-scheduler", "airflow-triggerer", "airflow-webserver", "airflow-worker", "alerts-api", "db-migrate"]
+    port = 5432
+    clients = [
+      "airflow-scheduler",
+      "airflow-triggerer",
+      "airflow-webserver",
+      "airflow-worker",
+      "alerts-api",
+      "db-migrate",
+    ]
   }
 }
 redis_access = {
   cerverus-cache = {
-    port    = 6379
-    clients = ["airflow-scheduler", "airflow-worker", "alerts-api", "inference-service", "market-data-ingestor", "stream-processor"]
+    port = 6379
+    clients = [
+      "airflow-scheduler",
+      "airflow-worker",
+      "alerts-api",
+      "inference-service",
+      "market-data-ingestor",
+      "stream-processor",
+    ]
   }
 }
 buckets = {
@@ -162,12 +212,16 @@ buckets = {
   }
 }
 secrets = {
+  airflow-fernet = {
+    description   = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
+    rotation_days = 0
+  }
   airflow-metadata-db = {
     description   = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
     rotation_days = 30
   }
   airflow-webserver = {
-    description   = "Read by airflow-webserver"
+    description   = "Read by airflow-webserver, airflow-worker"
     rotation_days = 0
   }
   alerts-api-db = {

@@ -23,14 +23,26 @@ data "aws_iam_policy_document" "audit_key" {
   }
 
   statement {
-    sid       = "ServiceUse"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
+    sid    = "ServiceUse"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+      "kms:CreateGrant",
+    ]
     resources = ["*"]
 
     principals {
-      type        = "Service"
-      identifiers = ["cloudtrail.amazonaws.com", "config.amazonaws.com", "logs.${data.aws_region.current.region}.amazonaws.com", "sns.amazonaws.com"]
+      type = "Service"
+      identifiers = [
+        "cloudtrail.amazonaws.com",
+        "config.amazonaws.com",
+        "logs.${data.aws_region.current.region}.amazonaws.com",
+        "sns.amazonaws.com",
+      ]
     }
   }
 }
@@ -94,7 +106,6 @@ resource "aws_s3_bucket_ownership_controls" "audit" {
 }
 
 resource "aws_s3_bucket_logging" "audit" {
-  count         = var.access_log_bucket == null ? 0 : 1
   bucket        = aws_s3_bucket.audit.id
   target_bucket = var.access_log_bucket
   target_prefix = "audit/"
@@ -107,7 +118,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
     id     = "archive-audit-logs"
     status = "Enabled"
 
-    filter {    }
+    filter {}
 
     transition {
       days          = 90
@@ -312,6 +323,41 @@ resource "aws_iam_role_policy_attachment" "config" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWS_ConfigRole"
 }
 
+data "aws_iam_policy_document" "config_delivery" {
+  statement {
+    sid       = "DeliveryAclCheck"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketAcl"]
+    resources = [aws_s3_bucket.audit.arn]
+  }
+
+  statement {
+    sid       = "DeliverSnapshotsAndHistory"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.audit.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-acl"
+      values   = ["bucket-owner-full-control"]
+    }
+  }
+
+  statement {
+    sid       = "EncryptDeliveries"
+    effect    = "Allow"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.audit.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "config" {
+  name   = "deliver-to-audit-bucket"
+  role   = aws_iam_role.config.id
+  policy = data.aws_iam_policy_document.config_delivery.json
+}
+
 resource "aws_config_configuration_recorder" "this" {
   name     = var.name
   role_arn = aws_iam_role.config.arn
@@ -320,6 +366,8 @@ resource "aws_config_configuration_recorder" "this" {
     all_supported                 = true
     include_global_resource_types = true
   }
+
+  depends_on = [aws_iam_role_policy_attachment.config, aws_iam_role_policy.config]
 }
 
 resource "aws_config_delivery_channel" "this" {
@@ -331,7 +379,12 @@ resource "aws_config_delivery_channel" "this" {
     delivery_frequency = "TwentyFour_Hours"
   }
 
-  depends_on = [aws_config_configuration_recorder.this, aws_s3_bucket_policy.audit]
+  depends_on = [
+    aws_config_configuration_recorder.this,
+    aws_s3_bucket_policy.audit,
+    aws_iam_role_policy.config,
+    aws_s3_bucket_server_side_encryption_configuration.audit,
+  ]
 }
 
 resource "aws_config_configuration_recorder_status" "this" {

@@ -17,9 +17,8 @@ variable "tags" {
 }
 
 variable "access_log_bucket" {
-  description = "Bucket that receives S3 server access logs of the audit bucket."
+  description = "Bucket that receives S3 server access logs of the audit bucket (its policy must let logging.s3.amazonaws.com write)."
   type        = string
-  default     = null
 }
 
 variable "log_retention_days" {

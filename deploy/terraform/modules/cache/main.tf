@@ -53,9 +53,16 @@ data "aws_iam_policy_document" "logs_key" {
   }
 
   statement {
-    sid       = "ServiceUse"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
+    sid    = "ServiceUse"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+      "kms:CreateGrant",
+    ]
     resources = ["*"]
 
     principals {
@@ -145,4 +152,21 @@ resource "aws_elasticache_replication_group" "this" {
   }
 
   tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_secretsmanager_secret" "endpoint" {
+  #checkov:skip=CKV2_AWS_57:not a credential: the primary endpoint of the replication group, rewritten by Terraform whenever the group changes
+  name                    = var.endpoint_secret_name
+  description             = "Primary endpoint of ${var.name} (host, port)"
+  kms_key_id              = aws_kms_key.redis.arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "endpoint" {
+  secret_id = aws_secretsmanager_secret.endpoint.id
+  secret_string = jsonencode({
+    host = aws_elasticache_replication_group.this.primary_endpoint_address
+    port = tostring(var.port)
+  })
 }

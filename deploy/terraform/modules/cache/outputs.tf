@@ -19,3 +19,18 @@ output "auth_token_secret_arn" {
   description = "Secrets Manager secret holding the AUTH token."
   value       = aws_secretsmanager_secret.auth.arn
 }
+
+output "auth_token_kms_key_arn" {
+  description = "KMS key that encrypts the AUTH token secret (readers need kms:Decrypt on it)."
+  value       = aws_secretsmanager_secret.auth.kms_key_id
+}
+
+output "endpoint_secret_arn" {
+  description = "Secrets Manager secret holding the primary endpoint as JSON {host, port}."
+  value       = aws_secretsmanager_secret.endpoint.arn
+}
+
+output "endpoint_kms_key_arn" {
+  description = "KMS key that encrypts the endpoint secret (readers need kms:Decrypt on it)."
+  value       = aws_secretsmanager_secret.endpoint.kms_key_id
+}

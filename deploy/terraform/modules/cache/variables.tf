@@ -63,3 +63,8 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "endpoint_secret_name" {
+  description = "Secrets Manager secret that receives the primary endpoint as JSON {\"host\", \"port\"} (External Secrets assembles the clients' connection from it and the AUTH token)."
+  type        = string
+}

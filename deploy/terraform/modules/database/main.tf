@@ -195,6 +195,7 @@ resource "aws_db_instance" "primary" {
   final_snapshot_identifier             = "${var.name}-final"
   delete_automated_backups              = false
   tags                                  = merge(var.tags, { Name = var.name })
+  depends_on                            = [aws_iam_role_policy_attachment.monitoring]
 }
 
 resource "aws_db_instance" "replica" {
@@ -223,6 +224,7 @@ resource "aws_db_instance" "replica" {
   ca_cert_identifier                    = "rds-ca-rsa2048-g1"
   skip_final_snapshot                   = true
   tags                                  = merge(var.tags, { Name = "${var.name}-replica-${count.index + 1}" })
+  depends_on                            = [aws_iam_role_policy_attachment.monitoring]
 }
 
 resource "aws_db_instance_automated_backups_replication" "dr" {

@@ -30,6 +30,11 @@ output "master_user_secret_arn" {
   value       = aws_db_instance.primary.master_user_secret[0].secret_arn
 }
 
+output "master_user_secret_kms_key_arn" {
+  description = "KMS key that encrypts the master credentials secret (readers need kms:Decrypt on it)."
+  value       = aws_db_instance.primary.master_user_secret[0].kms_key_id
+}
+
 output "kms_key_arn" {
   description = "KMS key of the store."
   value       = aws_kms_key.rds.arn

@@ -53,9 +53,16 @@ data "aws_iam_policy_document" "logs_key" {
   }
 
   statement {
-    sid       = "ServiceUse"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
+    sid    = "ServiceUse"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+      "kms:CreateGrant",
+    ]
     resources = ["*"]
 
     principals {
@@ -144,11 +151,12 @@ resource "aws_eks_cluster" "this" {
 }
 
 resource "aws_eks_access_entry" "admin" {
-  for_each      = toset(var.admin_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  type          = "STANDARD"
-  tags          = var.tags
+  for_each          = toset(var.admin_role_arns)
+  cluster_name      = aws_eks_cluster.this.name
+  principal_arn     = each.value
+  kubernetes_groups = var.admin_kubernetes_groups
+  type              = "STANDARD"
+  tags              = var.tags
 }
 
 resource "aws_eks_access_policy_association" "admin" {
@@ -162,6 +170,43 @@ resource "aws_eks_access_policy_association" "admin" {
   }
 
   depends_on = [aws_eks_access_entry.admin]
+}
+
+data "aws_iam_policy_document" "access_assume" {
+  statement {
+    sid       = "AssumeFromThisAccountWithMfa"
+    effect    = "Allow"
+    actions   = ["sts:AssumeRole"]
+    resources = []
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_iam_role" "access" {
+  for_each           = var.access_groups
+  name               = "${var.name}-k8s-${each.key}"
+  description        = "Kubernetes groups ${join(", ", each.value)} in ${var.name}"
+  assume_role_policy = data.aws_iam_policy_document.access_assume.json
+  tags               = var.tags
+}
+
+resource "aws_eks_access_entry" "groups" {
+  for_each          = var.access_groups
+  cluster_name      = aws_eks_cluster.this.name
+  principal_arn     = aws_iam_role.access[each.key].arn
+  kubernetes_groups = each.value
+  type              = "STANDARD"
+  tags              = var.tags
 }
 
 resource "aws_iam_openid_connect_provider" "this" {
@@ -212,10 +257,10 @@ resource "aws_iam_role_policy_attachments_exclusive" "irsa" {
 }
 
 resource "aws_iam_role_policy" "irsa" {
-  for_each = {for k, v in var.irsa_roles : k => v if length(v.policy_json) > 0}
+  for_each = var.irsa_inline_policies
   name     = "workload"
   role     = aws_iam_role.irsa[each.key].id
-  policy   = each.value.policy_json
+  policy   = each.value
 }
 
 data "aws_iam_policy_document" "node_assume" {
@@ -239,37 +284,139 @@ resource "aws_iam_role" "node" {
 }
 
 resource "aws_iam_role_policy_attachment" "node" {
-  for_each   = toset(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"])
+  for_each = toset([
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonSSMManagedInstanceCore",
+  ])
   role       = aws_iam_role.node.name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/${each.value}"
+}
+
+data "aws_iam_policy_document" "ebs_key" {
+  #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_356:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  statement {
+    sid       = "AccountAdministration"
+    effect    = "Allow"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid    = "ServiceLinkedRolesUseTheKey"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt",
+      "kms:Decrypt",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+        "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection",
+      ]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  statement {
+    sid       = "ServiceLinkedRolesAttachVolumes"
+    effect    = "Allow"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+        "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection",
+      ]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_kms_key" "ebs" {
+  description             = "EBS volumes of the nodes of ${var.name}"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.ebs_key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "ebs" {
+  name          = "alias/${var.name}-ebs"
+  target_key_id = aws_kms_key.ebs.key_id
 }
 
 resource "aws_launch_template" "node" {
   for_each               = var.node_groups
   name_prefix            = "${var.name}-${each.key}-"
-  description            = "Nodes of ${var.name} group ${each.key}: IMDSv2 only, encrypted gp3 root volume"
+  description            = "Nodes of ${var.name} group ${each.key}: IMDSv2 only, gp3 root volume encrypted with the node volume key"
   update_default_version = true
   key_name               = var.ssh_key_name
   vpc_security_group_ids = [var.node_security_group_id]
   user_data = base64encode(<<EOT
 MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary = "//"
+Content-Type: multipart/mixed; boundary="//"
 
 --//
-Content-Type: text/x-shellscript; charset = "us-ascii"
+Content-Type: text/x-shellscript; charset="us-ascii"
 
 #!/bin/bash
 # Node customisation, run before the kubelet joins the cluster.
 set -euo pipefail
 cat > /etc/sysctl.d/90-cerverus.conf <<'SYSCTL'
-net.core.somaxconn           = 4096
+net.core.somaxconn = 4096
 net.ipv4.tcp_max_syn_backlog = 8192
-vm.max_map_count             = 262144
-fs.inotify.max_user_watches  = 524288
+vm.max_map_count = 262144
+fs.inotify.max_user_watches = 524288
 SYSCTL
 sysctl --system
 --//--
-EOT)
+EOT
+  )
 
   metadata_options {
     http_endpoint               = "enabled"
@@ -285,6 +432,7 @@ EOT)
       volume_size           = each.value.disk_gib
       volume_type           = "gp3"
       encrypted             = true
+      kms_key_id            = aws_kms_key.ebs.arn
       delete_on_termination = true
     }
   }
@@ -311,11 +459,13 @@ resource "aws_eks_node_group" "this" {
   cluster_name    = aws_eks_cluster.this.name
   node_group_name = each.key
   node_role_arn   = aws_iam_role.node.arn
-  subnet_ids      = var.private_subnet_ids
-  capacity_type   = each.value.capacity_type
-  ami_type        = each.value.ami_type
-  instance_types  = each.value.instance_types
-  labels          = each.value.labels
+  subnet_ids = length(each.value.availability_zones) == 0 ? var.private_subnet_ids : [
+    for az in each.value.availability_zones : var.private_subnet_ids_by_az[az]
+  ]
+  capacity_type  = each.value.capacity_type
+  ami_type       = each.value.ami_type
+  instance_types = each.value.instance_types
+  labels         = each.value.labels
 
   scaling_config {
     min_size     = each.value.min_size
@@ -342,7 +492,14 @@ resource "aws_eks_node_group" "this" {
     }
   }
 
-  tags = merge(var.tags, { "k8s.io/cluster-autoscaler/enabled" = "true", "k8s.io/cluster-autoscaler/${var.name}" = "owned" }, {for k, v in each.value.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v})
+  tags = merge(
+    var.tags,
+    {
+      "k8s.io/cluster-autoscaler/enabled"     = "true"
+      "k8s.io/cluster-autoscaler/${var.name}" = "owned"
+    },
+    { for k, v in each.value.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
+  )
 
   lifecycle {
     ignore_changes = [scaling_config[0].desired_size]
@@ -351,12 +508,24 @@ resource "aws_eks_node_group" "this" {
   depends_on = [aws_iam_role_policy_attachment.node]
 }
 
+resource "aws_autoscaling_group_tag" "node_termination_managed" {
+  for_each               = var.node_groups
+  autoscaling_group_name = aws_eks_node_group.this[each.key].resources[0].autoscaling_groups[0].name
+
+  tag {
+    key                 = "aws-node-termination-handler/managed"
+    value               = "true"
+    propagate_at_launch = true
+  }
+}
+
 resource "aws_eks_addon" "vpc_cni" {
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = "vpc-cni"
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "OVERWRITE"
   tags                        = var.tags
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
 }
 
 resource "aws_eks_addon" "coredns" {
@@ -404,6 +573,12 @@ data "aws_iam_policy_document" "node_termination_queue" {
       type        = "Service"
       identifiers = ["events.amazonaws.com", "sqs.amazonaws.com"]
     }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for r in values(aws_cloudwatch_event_rule.node_termination) : r.arn]
+    }
   }
 }
 
@@ -414,10 +589,19 @@ resource "aws_sqs_queue_policy" "node_termination" {
 
 resource "aws_cloudwatch_event_rule" "node_termination" {
   for_each = {
-    spot_interruption = jsonencode({ source = ["aws.ec2"], detail-type = ["EC2 Spot Instance Interruption Warning"] })
-    rebalance         = jsonencode({ source = ["aws.ec2"], detail-type = ["EC2 Instance Rebalance Recommendation"] })
-    state_change      = jsonencode({ source = ["aws.ec2"], detail-type = ["EC2 Instance State-change Notification"] })
-    scheduled_change  = jsonencode({ source = ["aws.health"], detail-type = ["AWS Health Event"] })
+    spot_interruption = jsonencode({
+      source      = ["aws.ec2"]
+      detail-type = ["EC2 Spot Instance Interruption Warning"]
+    })
+    rebalance = jsonencode({
+      source      = ["aws.ec2"]
+      detail-type = ["EC2 Instance Rebalance Recommendation"]
+    })
+    state_change = jsonencode({
+      source      = ["aws.ec2"]
+      detail-type = ["EC2 Instance State-change Notification"]
+    })
+    scheduled_change = jsonencode({ source = ["aws.health"], detail-type = ["AWS Health Event"] })
   }
   name          = "${var.name}-${replace(each.key, "_", "-")}"
   description   = "${each.key} notices for the node termination handler of ${var.name}"

@@ -32,7 +32,7 @@ output "node_role_arn" {
 
 output "irsa_role_arns" {
   description = "IRSA role ARNs by key."
-  value       = {for k, r in aws_iam_role.irsa : k => r.arn}
+  value       = { for k, r in aws_iam_role.irsa : k => r.arn }
 }
 
 output "node_termination_queue_url" {
@@ -43,4 +43,14 @@ output "node_termination_queue_url" {
 output "secrets_kms_key_arn" {
   description = "KMS key that encrypts Kubernetes secrets."
   value       = aws_kms_key.secrets.arn
+}
+
+output "node_volume_kms_key_arn" {
+  description = "KMS key that encrypts the nodes' EBS volumes."
+  value       = aws_kms_key.ebs.arn
+}
+
+output "access_role_arns" {
+  description = "IAM roles mapped to Kubernetes groups, by key."
+  value       = { for k, r in aws_iam_role.access : k => r.arn }
 }

@@ -75,7 +75,12 @@ variable "log_types" {
   default     = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
   validation {
-    condition     = alltrue([for t in var.log_types : contains(["api", "audit", "authenticator", "controllerManager", "scheduler"], t)])
+    condition = alltrue([
+      for t in var.log_types : contains(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+        t,
+      )
+    ])
     error_message = "log_types may contain only api, audit, authenticator, controllerManager and scheduler."
   }
 }
@@ -92,11 +97,24 @@ variable "log_retention_days" {
 }
 
 variable "node_groups" {
-  description = "Managed node groups by name. A spec node pool with a spot share becomes an ON_DEMAND and a SPOT group."
-  type        = map(object({ instance_types = list(string), capacity_type = string, ami_type = string, min_size = number, desired_size = number, max_size = number, disk_gib = number, labels = map(string), taints = list(object({ key = string, value = string, effect = string })) }))
+  description = "Managed node groups by name. A spec node pool with a spot share becomes an ON_DEMAND and a SPOT group; a group pinned to availability_zones launches only in those zones' private subnets (empty: every zone)."
+  type = map(object({
+    instance_types     = list(string)
+    capacity_type      = string
+    ami_type           = string
+    min_size           = number
+    desired_size       = number
+    max_size           = number
+    disk_gib           = number
+    labels             = map(string)
+    taints             = list(object({ key = string, value = string, effect = string }))
+    availability_zones = optional(list(string), [])
+  }))
 
   validation {
-    condition     = alltrue([for g in var.node_groups : g.min_size <= g.desired_size && g.desired_size <= g.max_size && contains(["ON_DEMAND", "SPOT"], g.capacity_type)])
+    condition = alltrue([
+      for g in var.node_groups : g.min_size <= g.desired_size && g.desired_size <= g.max_size && contains(["ON_DEMAND", "SPOT"], g.capacity_type)
+    ])
     error_message = "Each node group needs min_size <= desired_size <= max_size and capacity_type ON_DEMAND or SPOT."
   }
 }
@@ -113,8 +131,32 @@ variable "admin_role_arns" {
   default     = []
 }
 
+variable "admin_kubernetes_groups" {
+  description = "Kubernetes groups of the break-glass admin roles' access entries (the group the cluster binds to cluster-admin)."
+  type        = list(string)
+  default     = []
+}
+
+variable "private_subnet_ids_by_az" {
+  description = "Private subnet ID by availability zone, for node groups pinned to zones."
+  type        = map(string)
+  default     = {}
+}
+
 variable "irsa_roles" {
-  description = "IAM roles for service accounts, by key: the ServiceAccount they trust and their permissions (managed policy ARNs and/or an inline policy document; \"\" for none)."
-  type        = map(object({ namespace = string, service_account = string, policy_arns = list(string), policy_json = string }))
+  description = "IAM roles for service accounts, by key: the ServiceAccount they trust and the managed policies they get."
+  type        = map(object({ namespace = string, service_account = string, policy_arns = list(string) }))
+  default     = {}
+}
+
+variable "irsa_inline_policies" {
+  description = "Inline policy document per IRSA role key (a key of irsa_roles). A separate map, not an attribute of irsa_roles, so that which roles get one is known at plan time even though the documents name resources created in the same apply."
+  type        = map(string)
+  default     = {}
+}
+
+variable "access_groups" {
+  description = "Kubernetes RBAC groups by access role key: each key becomes an IAM role (assumable from this account) with an EKS access entry carrying those kubernetes_groups and no access policy, so only the cluster's RoleBindings decide what it may do."
+  type        = map(list(string))
   default     = {}
 }

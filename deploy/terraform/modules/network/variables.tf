@@ -97,5 +97,17 @@ variable "flow_log_retention_days" {
 variable "interface_endpoints" {
   description = "AWS services reached through interface VPC endpoints."
   type        = set(string)
-  default     = ["ec2", "ecr.api", "ecr.dkr", "elasticloadbalancing", "logs", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "sts", "kms"]
+  default = [
+    "ec2",
+    "ecr.api",
+    "ecr.dkr",
+    "elasticloadbalancing",
+    "logs",
+    "secretsmanager",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "sts",
+    "kms",
+  ]
 }

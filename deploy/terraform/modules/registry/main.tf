@@ -6,6 +6,10 @@ data "aws_region" "current" {}
 
 data "aws_partition" "current" {}
 
+data "aws_region" "dr" {
+  provider = aws.dr
+}
+
 data "aws_iam_policy_document" "ecr_key" {
   #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
   #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
@@ -36,6 +40,60 @@ resource "aws_kms_alias" "ecr" {
   target_key_id = aws_kms_key.ecr.key_id
 }
 
+data "aws_iam_policy_document" "ecr_dr_key" {
+  #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_356:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  statement {
+    sid       = "AccountAdministration"
+    effect    = "Allow"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  provider = aws.dr
+}
+
+resource "aws_kms_key" "ecr_dr" {
+  description             = "Replicated container images of ${var.name} in the DR region"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.ecr_dr_key.json
+  tags                    = var.tags
+  provider                = aws.dr
+}
+
+resource "aws_kms_alias" "ecr_dr" {
+  name          = "alias/${var.name}-ecr-dr"
+  target_key_id = aws_kms_key.ecr_dr.key_id
+  provider      = aws.dr
+}
+
+locals {
+  lifecycle_policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Expire untagged images; tagged (release) images are kept"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = var.untagged_expiry_days
+        }
+        action = {
+          type = "expire"
+        }
+      },
+    ]
+  })
+}
+
 resource "aws_ecr_repository" "this" {
   for_each             = var.repositories
   name                 = each.value
@@ -56,23 +114,100 @@ resource "aws_ecr_repository" "this" {
 resource "aws_ecr_lifecycle_policy" "this" {
   for_each   = var.repositories
   repository = aws_ecr_repository.this[each.key].name
-  policy     = jsonencode({ rules = [{ rulePriority = 1, description = "Expire untagged images", selection = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = var.untagged_expiry_days }, action = { type = "expire" } }, { rulePriority = 2, description = "Keep the newest tagged images", selection = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = var.keep_tagged_images }, action = { type = "expire" } }] })
+  policy     = local.lifecycle_policy
+}
+
+data "aws_iam_policy_document" "replica_creation_assume" {
+  statement {
+    sid       = "EcrAssumes"
+    effect    = "Allow"
+    actions   = ["sts:AssumeRole"]
+    resources = []
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecr.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "replica_creation" {
+  name               = "${var.name}-ecr-replica-creation"
+  assume_role_policy = data.aws_iam_policy_document.replica_creation_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "replica_creation" {
+  statement {
+    sid       = "CreateReplicaRepositories"
+    effect    = "Allow"
+    actions   = ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"]
+    resources = ["arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.dr.region}:${data.aws_caller_identity.current.account_id}:repository/${var.name}/*"]
+  }
+
+  statement {
+    sid       = "EncryptWithTheReplicaKey"
+    effect    = "Allow"
+    actions   = ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"]
+    resources = [aws_kms_key.ecr_dr.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "replica_creation" {
+  name   = "create-replica-repositories"
+  role   = aws_iam_role.replica_creation.id
+  policy = data.aws_iam_policy_document.replica_creation.json
+}
+
+resource "aws_ecr_repository_creation_template" "replica" {
+  provider             = aws.dr
+  prefix               = var.name
+  description          = "Replicas of ${var.name} images: KMS, immutable tags, the source's lifecycle"
+  applied_for          = ["REPLICATION"]
+  image_tag_mutability = "IMMUTABLE"
+  custom_role_arn      = aws_iam_role.replica_creation.arn
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = aws_kms_key.ecr_dr.arn
+  }
+
+  lifecycle_policy = local.lifecycle_policy
+  resource_tags    = var.tags
+  depends_on       = [aws_iam_role_policy.replica_creation]
+}
+
+resource "aws_ecr_registry_scanning_configuration" "dr" {
+  provider  = aws.dr
+  scan_type = "BASIC"
+
+  rule {
+    scan_frequency = "SCAN_ON_PUSH"
+
+    repository_filter {
+      filter      = "${var.name}/*"
+      filter_type = "WILDCARD"
+    }
+  }
 }
 
 resource "aws_ecr_replication_configuration" "this" {
-  count = var.replication_region == null ? 0 : 1
-
   replication_configuration {
     rule {
       destination {
-        region      = var.replication_region
+        region      = data.aws_region.dr.region
         registry_id = data.aws_caller_identity.current.account_id
       }
 
       repository_filter {
-        filter      = "cerverus/"
+        filter      = "${var.name}/"
         filter_type = "PREFIX_MATCH"
       }
     }
   }
+
+  depends_on = [
+    aws_ecr_repository_creation_template.replica,
+    aws_ecr_registry_scanning_configuration.dr,
+  ]
 }

@@ -2,10 +2,15 @@
 
 output "repository_urls" {
   description = "Repository URLs by name."
-  value       = {for k, r in aws_ecr_repository.this : k => r.repository_url}
+  value       = { for k, r in aws_ecr_repository.this : k => r.repository_url }
 }
 
 output "repository_arns" {
   description = "Repository ARNs by name."
-  value       = {for k, r in aws_ecr_repository.this : k => r.arn}
+  value       = { for k, r in aws_ecr_repository.this : k => r.arn }
+}
+
+output "replica_kms_key_arn" {
+  description = "KMS key of the DR-region replicas."
+  value       = aws_kms_key.ecr_dr.arn
 }

@@ -48,7 +48,9 @@ resource "aws_secretsmanager_secret" "this" {
 
 resource "aws_secretsmanager_secret_rotation" "this" {
   #checkov:skip=CKV_AWS_304:the period comes from var.secrets, whose validation caps rotation_days at 90
-  for_each            = {for k, v in var.secrets : k => v if v.rotation_days > 0 && var.rotation_lambda_arn != null}
+  for_each = {
+    for k, v in var.secrets : k => v if v.rotation_days > 0 && var.rotation_lambda_arn != null
+  }
   secret_id           = aws_secretsmanager_secret.this[each.key].id
   rotation_lambda_arn = var.rotation_lambda_arn
 

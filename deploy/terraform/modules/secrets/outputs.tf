@@ -2,7 +2,7 @@
 
 output "secret_arns" {
   description = "Secret ARNs by name."
-  value       = {for k, v in aws_secretsmanager_secret.this : k => v.arn}
+  value       = { for k, v in aws_secretsmanager_secret.this : k => v.arn }
 }
 
 output "kms_key_arn" {

@@ -20,9 +20,9 @@ output "redis_security_group_id" {
   value       = aws_security_group.redis.id
 }
 
-output "alb_security_group_id" {
-  description = "Security group of the internet-facing load balancer."
-  value       = aws_security_group.alb.id
+output "efs_security_group_id" {
+  description = "Security group for the EFS mount targets (NFS from the nodes)."
+  value       = aws_security_group.efs.id
 }
 
 output "bastion_security_group_id" {

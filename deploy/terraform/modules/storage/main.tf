@@ -167,7 +167,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
     id     = "expire-access-logs"
     status = "Enabled"
 
-    filter {    }
+    filter {}
 
     transition {
       days          = 30
@@ -285,7 +285,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     id     = "${each.value.class}-data"
     status = "Enabled"
 
-    filter {    }
+    filter {}
 
     dynamic "transition" {
       for_each = each.value.infrequent_access_after_days > 0 ? [each.value.infrequent_access_after_days] : []
@@ -324,7 +324,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 locals {
-  replicated = {for k, v in var.buckets : k => v if v.replicate}
+  replicated = { for k, v in var.buckets : k => v if v.replicate }
 }
 
 resource "aws_s3_bucket" "replica" {
@@ -441,9 +441,13 @@ data "aws_iam_policy_document" "replication" {
   }
 
   statement {
-    sid       = "ReadSourceObjects"
-    effect    = "Allow"
-    actions   = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"]
+    sid    = "ReadSourceObjects"
+    effect = "Allow"
+    actions = [
+      "s3:GetObjectVersionForReplication",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionTagging",
+    ]
     resources = [for k in keys(local.replicated) : "${aws_s3_bucket.this[k].arn}/*"]
   }
 
@@ -484,7 +488,7 @@ resource "aws_s3_bucket_replication_configuration" "this" {
     id     = "to-dr-region"
     status = "Enabled"
 
-    filter {    }
+    filter {}
 
     delete_marker_replication {
       status = "Enabled"

@@ -2,17 +2,17 @@
 
 output "bucket_ids" {
   description = "Bucket names by base name."
-  value       = {for k, b in aws_s3_bucket.this : k => b.id}
+  value       = { for k, b in aws_s3_bucket.this : k => b.id }
 }
 
 output "bucket_arns" {
   description = "Bucket ARNs by base name."
-  value       = {for k, b in aws_s3_bucket.this : k => b.arn}
+  value       = { for k, b in aws_s3_bucket.this : k => b.arn }
 }
 
 output "replica_bucket_arns" {
   description = "DR replica ARNs by base name."
-  value       = {for k, b in aws_s3_bucket.replica : k => b.arn}
+  value       = { for k, b in aws_s3_bucket.replica : k => b.arn }
 }
 
 output "access_log_bucket_id" {

@@ -18,10 +18,18 @@ variable "tags" {
 
 variable "buckets" {
   description = "Buckets by base name (the bucket is `<name>-<var.name>`): data class, lifecycle in days (0 = never) and whether to replicate to the DR region."
-  type        = map(object({ class = string, infrequent_access_after_days = number, glacier_after_days = number, expire_after_days = number, replicate = bool }))
+  type = map(object({
+    class                        = string
+    infrequent_access_after_days = number
+    glacier_after_days           = number
+    expire_after_days            = number
+    replicate                    = bool
+  }))
 
   validation {
-    condition     = alltrue([for b in var.buckets : contains(["raw", "curated", "features", "backup"], b.class)])
+    condition = alltrue([
+      for b in var.buckets : contains(["raw", "curated", "features", "backup"], b.class)
+    ])
     error_message = "class must be raw, curated, features or backup."
   }
 }
