@@ -10,8 +10,8 @@
 pub mod config;
 pub mod diff;
 pub mod finding;
-pub mod helm_inventory;
 pub mod hcl_index;
+pub mod helm_inventory;
 pub mod helm_reference;
 pub mod inventory;
 pub mod reach;

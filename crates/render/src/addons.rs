@@ -375,7 +375,9 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
         // The node plugin mounts buckets with the driver-level IRSA role the eks roots create
         // (`s3-csi` in terraform/env.rs); chart 1.14.1's templates read
         // `node.serviceAccount.annotations` although values.yaml leaves it out.
-        "aws-mountpoint-s3-csi-driver" => json!({"node": {"tolerateAllTaints": true, "serviceAccount": sa("kube-system", "s3-csi-driver-sa")}}),
+        "aws-mountpoint-s3-csi-driver" => {
+            json!({"node": {"tolerateAllTaints": true, "serviceAccount": sa("kube-system", "s3-csi-driver-sa")}})
+        }
         "external-secrets" => json!({
             "serviceAccount": sa("external-secrets", "external-secrets"),
             "replicaCount": 2,

@@ -7,10 +7,10 @@ pub mod docker;
 pub mod egress;
 pub mod escalation;
 pub mod gpu;
+pub mod k8s;
 pub mod netpol;
 pub mod quota;
 pub mod runtime;
-pub mod k8s;
 pub mod terraform;
 // Terraform/AWS classes across files and modules.
 pub mod cni;
@@ -578,7 +578,10 @@ pub const RULES: &[Rule] = &[
         "for_each or count depends on values known only after apply",
         "Terraform must know a `for_each`'s keys (and a `count`) when it plans: \"Invalid for_each argument … depends on resource attributes that cannot be determined until apply\". The checker evaluates what is known at plan time through locals, variables (every caller's argument) and module outputs: literals, root variables and data sources whose arguments are known are known; an attribute of a managed resource is known only when the configuration sets it from known values (ids, ARNs and everything else the provider computes are unknown); a data source whose arguments are unknown (an `aws_iam_policy_document` built on a bucket ARN) is read at apply, so all of it is unknown. A map is fine with unknown values, but its keys must be known; a `for` expression's `if` clause decides the keys, so it must be known; a set's elements are its keys; `count` must be known entirely. Limits: a module the checker cannot see (registry or git source, or a directory not among the inputs) is taken as known, and so is a variable of a module whose callers are not among the inputs; functions are approximated (a function of unknown arguments is unknown; `merge`, `concat`, `values`, `keys`, `toset`, `length`, `lookup`, `try`, `zipmap`, `flatten` keep the shape they have); an attribute the configuration does not set is unknown even where the provider plans it as null (the schema data does not say which attributes are computed), so `x.optional_attr == null` on an unset, non-computed attribute is a false positive to waive; refinements providers may add to unknown values (\"not null\") are not modelled, nor data sources deferred to apply by `depends_on`, nor `-target`.",
         "Key `for_each` on names from configuration (`for k, v in var.x : k => v` without a condition on computed values, or a separate known flag such as `has_policy = true`), and pass the computed value only as the map's values.",
-        ["Terraform: The for_each meta-argument (limitations on values used in for_each)", "Terraform: The count meta-argument"],
+        [
+            "Terraform: The for_each meta-argument (limitations on values used in for_each)",
+            "Terraform: The count meta-argument"
+        ],
         []
     ),
     rule!(
@@ -587,7 +590,10 @@ pub const RULES: &[Rule] = &[
         "aws:ResourceTag condition on an action that creates the resource",
         "A resource being created has no tags yet, so a condition on `aws:ResourceTag/…` (or `<service>:ResourceTag/…`) of an Allow statement is never true for a create action on it (`*:Create*`, `ec2:RunInstances`, …): the call is denied. The tags a request sets are `aws:RequestTag/…`. Judged in `aws_iam_policy_document` statements and inline JSON policies (`jsonencode({…})`, JSON strings and heredocs) of `aws_iam_policy`, `aws_iam_role_policy`, `aws_iam_user_policy`, `aws_iam_group_policy` and `aws_iam_role` `inline_policy`, when a statement's resources are `*` or name the created resource type. Tagging actions (`ec2:CreateTags`, `elasticloadbalancing:AddTags`) act on existing resources and may be conditioned on their tags, but a create request that passes tags (its statement conditions `aws:RequestTag/…`) is also authorised for the tagging action on the new resource: when the same policy allows that tagging action only under `aws:ResourceTag`, the create is denied, and that is flagged too for EC2 and ELB (their reference policies add a statement conditioned on `ec2:CreateAction` / `elasticloadbalancing:CreateAction`; EFS evaluates `aws:ResourceTag` against the requested tags, so its `TagResource` is not judged). Not flagged: `Null` tests that require the tag to be absent, `…IfExists` operators, creating actions authorised on an existing parent (`CreateGrant`, `CreateLogStream`, `CreateAssociation`, `CreatePolicyVersion`, EFS `CreateAccessPoint`/`CreateMountTarget`, …), wildcard actions such as `ec2:*`, resources of another type (a `CreateSnapshot` allowed on tagged volumes), and resources given as expressions.",
         "Condition create actions on `aws:RequestTag/…`, and keep `aws:ResourceTag/…` for actions on existing resources (as the upstream reference policies do).",
-        ["AWS IAM: Controlling access to AWS resources using tags (aws:RequestTag vs aws:ResourceTag)", "AWS Load Balancer Controller reference IAM policy"],
+        [
+            "AWS IAM: Controlling access to AWS resources using tags (aws:RequestTag vs aws:ResourceTag)",
+            "AWS Load Balancer Controller reference IAM policy"
+        ],
         []
     ),
     rule!(
@@ -596,7 +602,10 @@ pub const RULES: &[Rule] = &[
         "Secret readable without decrypt on its KMS key",
         "Secrets Manager decrypts a secret encrypted with a customer managed key on behalf of the caller: `secretsmanager:GetSecretValue` fails with AccessDenied unless the principal may also `kms:Decrypt` that key. The checker resolves the secrets a policy grants `GetSecretValue` on (`aws_secretsmanager_secret` references, RDS `manage_master_user_password` secrets through `master_user_secret`, through locals, variables and module outputs) and their keys (`kms_key_id`, `master_user_secret_kms_key_id`), and requires a `kms:Decrypt` grant on each key (or `*`) in the same policy or another policy attached to the same role in the input. Limits: secrets named by ARN strings or wildcards (`secret:app/*`) are not matched to secrets; a secret without a customer key (the AWS managed `aws/secretsmanager` key) needs no grant; a policy that reaches its role through module arguments is judged with the policies attached to that role in the role's module, and a policy attached to no role in the input is judged on its own; key policies and grants are not read; when a decrypt grant names a key the checker cannot trace, or the role has a managed policy it cannot read (an administrator policy, a policy ARN from a variable), or the document is attached to users or groups as well, it does not judge.",
         "Add a statement allowing `kms:Decrypt` on each key that encrypts a secret the principal reads (e.g. the database module's key for the RDS master secret).",
-        ["AWS Secrets Manager: Authentication and access control (permissions for customer managed keys)", "AWS KMS: kms:ViaService"],
+        [
+            "AWS Secrets Manager: Authentication and access control (permissions for customer managed keys)",
+            "AWS KMS: kms:ViaService"
+        ],
         []
     ),
     rule!(
@@ -605,7 +614,10 @@ pub const RULES: &[Rule] = &[
         "NetworkPolicies that the cluster's CNI does not enforce",
         "Amazon VPC CNI enforces Kubernetes NetworkPolicies only when its add-on is configured with `enableNetworkPolicy: \"true\"` (in `configuration_values` of `aws_eks_addon` \"vpc-cni\"); otherwise every policy in the input is accepted by the API server and ignored, and the isolation it describes does not exist. Flagged when the input holds NetworkPolicy objects and a vpc-cni add-on of the same environment without that setting, and no other enforcing network plugin is in the input (Calico or Cilium DaemonSets, Tigera operator `Installation`, an Argo CD Application or Flux HelmRelease of their chart, a chart list `charts.yaml` entry, or a `helm_release` of cilium, calico or tigera-operator). An add-on in a shared module belongs to every environment whose root module calls it (`envs/<env>/`), and Kubernetes objects to the environment of their path (`kubernetes/<env>/`). A `configuration_values` the checker cannot read (a variable) is not judged.",
         "Set `configuration_values = jsonencode({ enableNetworkPolicy = \"true\" })` on the vpc-cni add-on (VPC CNI 1.14 or later), or install a CNI that enforces NetworkPolicies.",
-        ["Amazon EKS: Limit pod traffic with Kubernetes network policies", "Amazon VPC CNI add-on configuration schema"],
+        [
+            "Amazon EKS: Limit pod traffic with Kubernetes network policies",
+            "Amazon VPC CNI add-on configuration schema"
+        ],
         []
     ),
     rule!(
