@@ -1,9 +1,12 @@
 """Run real Airflow with exactly the environment and files its rendered pods get (see ./run).
 
 Reads the rendered Airflow workloads and ExternalSecrets, builds one root directory per role in
-which only the pod's writable volumes are writable (owned by the pod's UID 10001), and runs the
-role's commands as UID 10001 with the container's env (secret values replaced by local test
-values, pod paths remapped under the role's root). Exits non-zero on the first broken promise.
+which only the pod's writable volumes are writable (owned by the pod's UID 10001) and its secret
+volumes hold the files the kubelet would project (local test values), and runs the role's
+commands as UID 10001 with the container's env (pod paths remapped under the role's root, in
+`_CMD` commands too). Every secret must arrive as a file: a `secretKeyRef` variable fails, and a
+`X_CMD` must `cat` a mounted secret file; Airflow then resolves X by running it. Exits non-zero
+on the first broken promise.
 """
 
 from __future__ import annotations
@@ -87,6 +90,13 @@ class Secrets:
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         }
 
+    def keys(self, name: str) -> list[str]:
+        es = self.external.get(name)
+        if es is None:
+            fail(f"the pod mounts Secret {name}, which no ExternalSecret makes")
+        tpl = es["spec"]["target"].get("template", {}).get("data")
+        return sorted(tpl) if tpl else [d["secretKey"] for d in es["spec"]["data"]]
+
     def get(self, name: str, key: str) -> str:
         es = self.external.get(name)
         if es is None:
@@ -116,10 +126,24 @@ class Role:
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for d in IMAGE_DIRS:
             (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        # Secret volumes as the kubelet projects them: one file per key (or per item), readable by
+        # the pod's fsGroup, the values External Secrets would make. Old mtimes: the kubelet
+        # wrote them, not the program (see writes_outside_volumes).
+        self.secret_files: dict[str, tuple[str, str]] = {}  # pod path -> (secret, key)
         for m in self.container.get("volumeMounts", []):
             path = self.root / m["mountPath"].lstrip("/")
             path.mkdir(parents=True, exist_ok=True)
             vol = volumes.get(m["name"], {})
+            if "secret" in vol:
+                name = vol["secret"]["secretName"]
+                items = vol["secret"].get("items") or [{"key": k, "path": k} for k in sec.keys(name)]
+                for it in items:
+                    f = path / it["path"]
+                    f.write_text(sec.get(name, it["key"]), encoding="utf-8")
+                    os.chown(f, 0, POD_UID)
+                    os.chmod(f, vol["secret"].get("defaultMode", 0o644))
+                    os.utime(f, (1, 1))
+                    self.secret_files[f"{m['mountPath'].rstrip('/')}/{it['path']}"] = (name, it["key"])
             if m.get("readOnly"):
                 continue
             if "emptyDir" in vol or m["name"] in claims:
@@ -129,13 +153,25 @@ class Role:
             fail(f"{self.name}: root filesystem is not read-only; this test assumes it is")
         # Everything else stays root-owned: the pod's UID cannot write it, as on a read-only fs.
         env: dict[str, str] = {}
+        # What each setting is, as the pod delivers it: a literal, or (for `X_CMD=cat <file>`)
+        # the content of the secret file the command prints, so X is judged by its value.
+        self.delivered: dict[str, str] = {}
         for e in self.container.get("env", []):
-            if "value" in e:
-                env[e["name"]] = self.remap(e["value"])
+            name = e["name"]
+            if "value" not in e:
+                fail(f"{self.name}: {name} is not a literal (secrets arrive as files): {e}")
+            value = e["value"]
+            if name.endswith("_CMD"):
+                words = value.split()
+                if len(words) != 2 or words[0] != "cat" or words[1] not in self.secret_files:
+                    fail(f"{self.name}: {name}={value!r} does not print a mounted secret file "
+                         f"(mounted: {sorted(self.secret_files)})")
+                # The command runs in the remapped root: the same file, where this test put it.
+                env[name] = f"cat {self.remap(words[1])}"
+                self.delivered[name.removesuffix("_CMD")] = sec.get(*self.secret_files[words[1]])
             else:
-                ref = e["valueFrom"]["secretKeyRef"]
-                env[e["name"]] = sec.get(ref["name"], ref["key"])
-        self.delivered = dict(env)
+                env[name] = self.remap(value)
+                self.delivered[name] = env[name]
         env.update(
             {
                 "PATH": f"{venv}/bin:/usr/bin:/bin",
@@ -258,7 +294,11 @@ def main() -> None:
         msg = f"{r.name}: sql_alchemy_conn = the delivered URL, executor = CeleryExecutor"
         # Every AIRFLOW__SECTION__KEY the pod sets is what Airflow's configuration returns.
         keys = sorted(k for k in r.delivered if k.startswith("AIRFLOW__") and k.count("__") == 2)
+        # As every Airflow command does before it reads configuration: the providers' options
+        # (the Celery ones among them) are known, so their `_CMD` forms are honoured.
         script = ("import sys, json\nfrom airflow.configuration import conf\n"
+                  "from airflow.providers_manager import ProvidersManager\n"
+                  "ProvidersManager().initialize_providers_configuration()\n"
                   "print(json.dumps({k: conf.get(*k.split('__')[1:3]) for k in sys.argv[1:]}))")
         resolved = json.loads(r.run(["python", "-c", script, *keys]).splitlines()[-1])
         wrong = [k for k in keys if resolved[k] != r.delivered[k]]
@@ -270,9 +310,10 @@ def main() -> None:
             if got != broker or not got.startswith("rediss://:") or "ssl_cert_reqs=required" not in got:
                 fail(f"{r.name}: broker_url resolves to {got!r}, the pod delivers {broker!r}")
             # The result backend is not set: the Celery provider derives it from the metadata
-            # DB URL. Ask the module the worker's Celery app is configured from.
-            celery_conf = "from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG as c; "
-            got = r.run(["python", "-c", celery_conf + "print(c['result_backend']); print(c['broker_url'])"])
+            # DB URL. Ask the Celery app the worker and the `celery inspect ping` probe use,
+            # imported bare as the probe's `celery --app …` does (no Airflow CLI around it).
+            celery_conf = "from airflow.providers.celery.executors.celery_executor import app; c = app.conf; "
+            got = r.run(["python", "-c", celery_conf + "print(c.result_backend); print(c.broker_url)"])
             if got.splitlines()[-2:] != ["db+" + args.pg_url, broker]:
                 fail(f"{r.name}: Celery's result_backend/broker_url are {got.splitlines()[-2:]!r}")
             msg += (", broker_url = the delivered rediss:// URL (TLS, AUTH), Celery's result_backend = "

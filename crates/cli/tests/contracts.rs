@@ -191,11 +191,13 @@ fn violations(env: &Env, objs: &Objects, w: &Value) -> Vec<String> {
             let at = format!("{}/{ns}/{name}", env.name);
             egress_violations(&at, env, objs, &policies, ns, pod, labels, &no_contract, &mut out);
             scrape_violations(&at, &policies, ns, labels, c, &mut out);
+            secret_env_violations(&at, c, &no_contract, &mut out);
             continue;
         };
         let at = format!("{}/{ns}/{name} ({})", env.name, contract.name);
         scrape_violations(&at, &policies, ns, labels, c, &mut out);
         config_violations(&at, env, objs, ns, pod, c, contract, &mut out);
+        secret_env_violations(&at, c, contract, &mut out);
         writable_violations(&at, w, pod, c, contract, &mut out);
         probe_violations(&at, c, contract, &mut out);
         egress_violations(&at, env, objs, &policies, ns, pod, labels, contract, &mut out);
@@ -216,6 +218,7 @@ fn no_contract() -> Contract {
         health: None,
         egress: vec![contracts::Egress { to: "dns".into(), port: 53, why: "names".into() }],
         iam_actions_reference: None,
+        queue: None,
         sources: Vec::new(),
     }
 }
@@ -283,22 +286,80 @@ fn config_violations(
             }
         }
     }
-    // A secret key named like configuration the program reads from its environment, mounted as
-    // a file instead: the program never sees it.
-    let mounted: BTreeSet<&str> =
-        c["volumeMounts"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
-    for vol in pod["volumes"].as_array().into_iter().flatten() {
-        let Some(secret) = vol["secret"]["secretName"].as_str() else { continue };
-        if !vol["name"].as_str().is_some_and(|n| mounted.contains(n)) {
-            continue;
+    // Secret files: pod path -> (secret, key), for every mounted secret volume.
+    let files = secret_files(env, objs, ns, pod, c);
+    // Every `X_CMD` the program runs must print a mounted secret file whose key the Secret has
+    // (Airflow runs it with no shell: `cat <file>`).
+    for v in &vars {
+        let Some(name) = v["name"].as_str().filter(|n| n.ends_with("_CMD")) else { continue };
+        let cmd = v["value"].as_str().unwrap_or("");
+        let printed = cmd.strip_prefix("cat ").and_then(|f| files.get(f.trim()));
+        match printed {
+            Some((secret, key)) if secret_keys(objs, &env.name, ns, secret).is_some_and(|ks| ks.contains(key)) => {}
+            _ => out.push(format!(
+                "{at}: env {name} runs `{cmd}`, which prints no mounted secret file whose key an ExternalSecret makes"
+            )),
         }
-        let keys: Vec<String> = match vol["secret"]["items"].as_array() {
-            Some(items) => items.iter().filter_map(|i| i["key"].as_str()).map(str::to_string).collect(),
-            None => secret_keys(objs, &env.name, ns, secret).unwrap_or_default().into_iter().collect(),
-        };
-        for k in keys.iter().filter(|k| contract.is_config_env(k)) {
+    }
+    // A secret key named like configuration the program reads from its environment, mounted as
+    // a file that no `_CMD` the program honours prints: the program never sees it.
+    let printed: BTreeSet<&str> = vars
+        .iter()
+        .filter_map(|v| {
+            let name = v["name"].as_str()?.strip_suffix("_CMD")?;
+            contract.reads_indirect(name, "_CMD").then(|| v["value"].as_str()?.strip_prefix("cat ")).flatten()
+        })
+        .collect();
+    for (path, (_, k)) in &files {
+        if contract.is_config_env(k) && !printed.contains(path.as_str()) {
             out.push(format!(
                 "{at}: secret key {k} is mounted as a file; the program reads it only from its environment"
+            ));
+        }
+    }
+}
+
+/// Files of the secret volumes container `c` mounts: pod path -> (Secret, key).
+fn secret_files(env: &Env, objs: &Objects, ns: &str, pod: &Value, c: &Value) -> BTreeMap<String, (String, String)> {
+    let volumes: BTreeMap<&str, &Value> =
+        pod["volumes"].as_array().into_iter().flatten().filter_map(|v| Some((v["name"].as_str()?, v))).collect();
+    let mut out = BTreeMap::new();
+    for m in c["volumeMounts"].as_array().into_iter().flatten() {
+        let (Some(vol), Some(dir)) = (m["name"].as_str().and_then(|n| volumes.get(n)), m["mountPath"].as_str()) else {
+            continue;
+        };
+        let Some(secret) = vol["secret"]["secretName"].as_str() else { continue };
+        let items: Vec<(String, String)> = match vol["secret"]["items"].as_array() {
+            Some(items) => items
+                .iter()
+                .filter_map(|i| Some((i["key"].as_str()?.to_string(), i["path"].as_str()?.to_string())))
+                .collect(),
+            None => secret_keys(objs, &env.name, ns, secret)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| (k.clone(), k))
+                .collect(),
+        };
+        for (key, path) in items {
+            out.insert(format!("{}/{path}", dir.trim_end_matches('/')), (secret.to_string(), key));
+        }
+    }
+    out
+}
+
+/// A secret value in the environment (`secretKeyRef`) leaks into crash dumps, `/proc` and child
+/// processes (checkov CKV_K8S_35); the platform delivers secrets as files. Allowed only for a key
+/// the program reads from its environment and from no command.
+fn secret_env_violations(at: &str, c: &Value, contract: &Contract, out: &mut Vec<String>) {
+    for v in c["env"].as_array().into_iter().flatten() {
+        if v["valueFrom"]["secretKeyRef"].is_null() {
+            continue;
+        }
+        let name = v["name"].as_str().unwrap_or("?");
+        let env_only = contract.reads_env(name, name) && !contract.reads_indirect(name, "_CMD");
+        if !env_only {
+            out.push(format!(
+                "{at}: env {name} carries a secret value (secretKeyRef); deliver it as a file (and `{name}_CMD` or `{name}_FILE`)"
             ));
         }
     }
@@ -509,19 +570,10 @@ const WEBSERVER: &str = "kubernetes/dev/cerverus-data/deployment-airflow-webserv
 
 #[test]
 fn the_db_url_mounted_as_a_file_is_caught() {
-    // The old shape: the secret mounted as files, no variable.
+    // The old shape: the secret mounted as files, no variable the program reads it through.
     let v = broken(WORKER, |w| {
-        let c = container(w);
-        if let Some(env) = c["env"].as_array_mut() {
-            env.retain(|e| e["name"] != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN");
-        }
-        if let Some(m) = c["volumeMounts"].as_array_mut() {
-            m.push(json!({ "name": "secret-airflow-metadata-db", "mountPath": "/var/run/secrets/cerverus/airflow-metadata-db", "readOnly": true }));
-        }
-        if let Some(vols) = w["spec"]["template"]["spec"]["volumes"].as_array_mut() {
-            vols.push(
-                json!({ "name": "secret-airflow-metadata-db", "secret": { "secretName": "airflow-metadata-db" } }),
-            );
+        if let Some(env) = container(w)["env"].as_array_mut() {
+            env.retain(|e| e["name"] != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD");
         }
     });
     assert_found(&v, "config AIRFLOW__DATABASE__SQL_ALCHEMY_CONN does not reach the program");
@@ -532,32 +584,67 @@ fn the_db_url_mounted_as_a_file_is_caught() {
 fn a_missing_broker_or_executor_is_caught() {
     let v = broken(WORKER, |w| {
         if let Some(env) = container(w)["env"].as_array_mut() {
-            env.retain(|e| e["name"] != "AIRFLOW__CELERY__BROKER_URL" && e["name"] != "AIRFLOW__CORE__EXECUTOR");
+            env.retain(|e| e["name"] != "AIRFLOW__CELERY__BROKER_URL_CMD" && e["name"] != "AIRFLOW__CORE__EXECUTOR");
         }
     });
     assert_found(&v, "config AIRFLOW__CELERY__BROKER_URL does not reach");
     assert_found(&v, "config AIRFLOW__CORE__EXECUTOR does not reach");
-    // The indirect form counts: AIRFLOW__CELERY__BROKER_URL_CMD is read as the broker URL.
-    let ok = broken(WORKER, |w| {
-        if let Some(env) = container(w)["env"].as_array_mut() {
-            for e in env.iter_mut().filter(|e| e["name"] == "AIRFLOW__CELERY__BROKER_URL") {
-                *e = json!({ "name": "AIRFLOW__CELERY__BROKER_URL_CMD", "value": "cat /var/run/broker" });
+    // Airflow runs `_CMD` only for its sensitive options: an executor given as a command is unread.
+    let v = broken(WORKER, |w| {
+        for e in container(w)["env"].as_array_mut().into_iter().flatten() {
+            if e["name"] == "AIRFLOW__CORE__EXECUTOR" {
+                *e = json!({ "name": "AIRFLOW__CORE__EXECUTOR_CMD", "value": "echo CeleryExecutor" });
             }
         }
     });
-    assert!(ok.is_empty(), "{}", ok.join("\n"));
+    assert_found(&v, "config AIRFLOW__CORE__EXECUTOR does not reach");
 }
 
 #[test]
-fn a_secret_key_no_external_secret_makes_is_caught() {
+fn a_command_printing_no_secret_file_is_caught() {
     let v = broken(WORKER, |w| {
         for e in container(w)["env"].as_array_mut().into_iter().flatten() {
-            if e["name"] == "AIRFLOW__CELERY__BROKER_URL" {
-                e["valueFrom"]["secretKeyRef"]["key"] = json!("broker");
+            if e["name"] == "AIRFLOW__CELERY__BROKER_URL_CMD" {
+                e["value"] = json!("cat /var/run/secrets/cerverus/redis-cerverus-cache/broker");
             }
         }
     });
-    assert_found(&v, "reads key broker of Secret redis-cerverus-cache");
+    assert_found(
+        &v,
+        "env AIRFLOW__CELERY__BROKER_URL_CMD runs `cat /var/run/secrets/cerverus/redis-cerverus-cache/broker`",
+    );
+}
+
+#[test]
+fn a_secret_value_in_the_environment_is_caught() {
+    // The shape checkov failed with 24 x CKV_K8S_35: Airflow's settings by secretKeyRef…
+    let v = broken(WORKER, |w| {
+        for e in container(w)["env"].as_array_mut().into_iter().flatten() {
+            if e["name"] == "AIRFLOW__CORE__FERNET_KEY_CMD" {
+                *e = json!({ "name": "AIRFLOW__CORE__FERNET_KEY", "valueFrom": { "secretKeyRef":
+                    { "name": "airflow-fernet", "key": "AIRFLOW__CORE__FERNET_KEY", "optional": false } } });
+            }
+        }
+    });
+    assert_found(&v, "env AIRFLOW__CORE__FERNET_KEY carries a secret value");
+    // …and our own apps' Redis URL.
+    let (platform, mut objs) = rendered();
+    let app = objs
+        .iter_mut()
+        .find(|(p, v)| {
+            p.starts_with("kubernetes/dev/")
+                && v["spec"]["template"]["spec"]["containers"][0]["env"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x["name"] == "REDIS_URL_FILE"))
+        })
+        .unwrap_or_else(|| panic!("no rendered pod reads REDIS_URL_FILE"));
+    for e in container(&mut app.1)["env"].as_array_mut().into_iter().flatten() {
+        if e["name"] == "REDIS_URL_FILE" {
+            *e = json!({ "name": "REDIS_URL", "valueFrom": { "secretKeyRef":
+                { "name": "redis-cerverus-cache", "key": "url", "optional": false } } });
+        }
+    }
+    assert_found(&all_violations(&platform, &objs).1, "env REDIS_URL carries a secret value");
 }
 
 #[test]

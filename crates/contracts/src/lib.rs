@@ -56,6 +56,9 @@ pub struct Contract {
     /// Reference IAM policy (repository path) for a controller that calls AWS.
     #[serde(default)]
     pub iam_actions_reference: Option<String>,
+    /// The queue this component works off, when it scales on its length.
+    #[serde(default)]
+    pub queue: Option<Queue>,
     /// Upstream documents the contract was taken from.
     pub sources: Vec<String>,
 }
@@ -71,6 +74,10 @@ pub struct Config {
     /// `X_SECRET` reads X from the configured secrets backend.
     #[serde(default)]
     pub indirect_env_suffixes: Vec<String>,
+    /// Keys whose indirect forms the program honours. Airflow reads `_CMD`/`_SECRET` only for
+    /// its sensitive options (`sensitive_config_values`); empty: every key under the prefixes.
+    #[serde(default)]
+    pub indirect_env_keys: Vec<String>,
     /// Files the program reads its configuration from (absolute paths in the container).
     #[serde(default)]
     pub files: Vec<String>,
@@ -97,6 +104,17 @@ pub struct Health {
     pub path: Option<String>,
     /// The least probe timeout under which a healthy program still answers.
     pub timeout_seconds: u32,
+}
+
+/// The work queue a component consumes, where an autoscaler can read its length.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queue {
+    /// The Redis list the broker keeps the queue in.
+    pub redis_list: String,
+    /// Queued tasks one replica absorbs (its concurrency): the autoscaler's per-replica target.
+    pub target_per_replica: u32,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +169,19 @@ impl Contract {
         if !self.config.env_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
             return false;
         }
-        name == key || self.config.indirect_env_suffixes.iter().any(|s| name.strip_suffix(s.as_str()) == Some(key))
+        name == key
+            || self
+                .config
+                .indirect_env_suffixes
+                .iter()
+                .any(|s| self.reads_indirect(key, s) && name == format!("{key}{s}"))
+    }
+
+    /// Whether the program honours `<key><suffix>` (e.g. `AIRFLOW__CORE__FERNET_KEY_CMD`).
+    pub fn reads_indirect(&self, key: &str, suffix: &str) -> bool {
+        self.config.env_prefixes.iter().any(|p| key.starts_with(p.as_str()))
+            && self.config.indirect_env_suffixes.iter().any(|s| s == suffix)
+            && (self.config.indirect_env_keys.is_empty() || self.config.indirect_env_keys.iter().any(|k| k == key))
     }
 
     /// Whether an environment variable name is configuration this program reads.
@@ -356,5 +386,8 @@ mod tests {
         assert!(c.reads_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET", key));
         assert!(!c.reads_env("SQL_ALCHEMY_CONN", key));
         assert!(!c.reads_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_FILE", key));
+        // Airflow runs `_CMD` only for its sensitive options, not for the executor.
+        assert!(!c.reads_env("AIRFLOW__CORE__EXECUTOR_CMD", "AIRFLOW__CORE__EXECUTOR"));
+        assert!(c.reads_indirect("AIRFLOW__CELERY__BROKER_URL", "_CMD"));
     }
 }

@@ -13,9 +13,11 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use cerverus_model::runtime::redis_keys;
+
 use super::crd::{
-    HpaConfig, Resource, ScaleTargetRef, ScaledObjectAdvanced, ScaledObjectSpec, Trigger, VpaContainerPolicy,
-    VpaResourcePolicy, VpaSpec, VpaTargetRef, VpaUpdatePolicy,
+    AuthenticationRef, HpaConfig, Resource, ScaleTargetRef, ScaledObjectAdvanced, ScaledObjectSpec, SecretTargetRef,
+    Trigger, TriggerAuthenticationSpec, VpaContainerPolicy, VpaResourcePolicy, VpaSpec, VpaTargetRef, VpaUpdatePolicy,
 };
 use super::{Objects, labels};
 use crate::RenderError;
@@ -100,10 +102,65 @@ fn meta(w: &Workload) -> ObjectMeta {
 
 /// Whether KEDA (rather than a plain HPA) scales this workload.
 pub fn uses_keda(w: &Workload) -> bool {
-    w.spec.autoscaling.as_ref().is_some_and(|a| !a.custom.is_empty() || !a.schedules.is_empty())
+    w.spec.autoscaling.as_ref().is_some_and(|a| !a.custom.is_empty() || !a.schedules.is_empty()) || scales_on_queue(w)
 }
 
-pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+/// Whether an autoscaled workload scales on the length of the queue its runtime contract says it
+/// works off (the Airflow Celery worker).
+pub fn scales_on_queue(w: &Workload) -> bool {
+    w.spec.autoscaling.is_some() && w.contract.is_some_and(|c| c.queue.is_some())
+}
+
+/// The Redis list scaler of a workload that works off a Celery queue, with the
+/// TriggerAuthentication that hands KEDA the store's endpoint and AUTH token from the Secret
+/// External Secrets makes for the workload's Redis connection (`secrets::render_redis`).
+/// Scaling on the queue itself needs no exporter: KEDA reads the list's length from the broker.
+pub fn queue_trigger(
+    platform: &Platform,
+    env: &Env,
+    w: &Workload,
+) -> Option<(Trigger, Resource<TriggerAuthenticationSpec>)> {
+    if !scales_on_queue(w) {
+        return None;
+    }
+    let q = w.contract.and_then(|c| c.queue.as_ref())?;
+    let redis = env.redis_connections(&platform.name, w).into_iter().next()?;
+    let auth_name = format!("{}-{}", w.name(), redis.secret_name);
+    let param = |parameter: &'static str, key: &'static str| SecretTargetRef {
+        parameter,
+        name: redis.secret_name.clone(),
+        key,
+    };
+    let auth = Resource {
+        api_version: "keda.sh/v1alpha1",
+        kind: "TriggerAuthentication",
+        metadata: ObjectMeta { name: Some(auth_name.clone()), ..meta(w) },
+        spec: TriggerAuthenticationSpec {
+            secret_target_ref: vec![
+                param("host", redis_keys::HOST),
+                param("port", redis_keys::PORT),
+                param("password", redis_keys::TOKEN),
+            ],
+        },
+    };
+    let trigger = Trigger {
+        type_: "redis",
+        // A total over the queue: the HPA divides it by the replica count.
+        metric_type: Some("AverageValue"),
+        metadata: BTreeMap::from([
+            ("listName".to_string(), q.redis_list.clone()),
+            ("listLength".to_string(), q.target_per_replica.to_string()),
+            // ElastiCache enforces in-transit encryption; the server certificate is verified.
+            ("enableTLS".to_string(), "true".to_string()),
+            // The database the broker URL names (`/0`, `secrets::render_redis`).
+            ("databaseIndex".to_string(), "0".to_string()),
+        ]),
+        authentication_ref: Some(AuthenticationRef { name: auth_name }),
+    };
+    Some((trigger, auth))
+}
+
+pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
     for w in &env.workloads {
         let ns = Some(w.namespace());
         if let Some(a) = &w.spec.autoscaling {
@@ -116,6 +173,7 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                             type_: if res == "cpu" { "cpu" } else { "memory" },
                             metric_type: Some("Utilization"),
                             metadata: BTreeMap::from([("value".to_string(), p.to_string())]),
+                            authentication_ref: None,
                         });
                     }
                 }
@@ -132,6 +190,7 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                             ("query".to_string(), c.query.clone()),
                             ("threshold".to_string(), format_number(c.target_per_pod)),
                         ]),
+                        authentication_ref: None,
                     });
                 }
                 for s in &a.schedules {
@@ -144,7 +203,12 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                             ("end".to_string(), s.end.clone()),
                             ("desiredReplicas".to_string(), s.replicas.to_string()),
                         ]),
+                        authentication_ref: None,
                     });
+                }
+                if let Some((trigger, auth)) = queue_trigger(platform, env, w) {
+                    triggers.push(trigger);
+                    out.add(ns, "TriggerAuthentication", &auth.metadata.name.clone().unwrap_or_default(), &auth)?;
                 }
                 let so = Resource {
                     api_version: "keda.sh/v1alpha1",
@@ -211,7 +275,8 @@ pub fn vpa_mode(w: &Workload) -> &'static str {
         .spec
         .autoscaling
         .as_ref()
-        .is_some_and(|a| a.cpu_percent.is_some() || a.memory_percent.is_some() || !a.custom.is_empty());
+        .is_some_and(|a| a.cpu_percent.is_some() || a.memory_percent.is_some() || !a.custom.is_empty())
+        || scales_on_queue(w);
     if scaled_on_resources {
         "Off"
     } else if !w.spec.kind.is_long_running() || w.spec.replicas < 2 {

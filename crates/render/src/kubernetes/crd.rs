@@ -138,6 +138,29 @@ pub struct Trigger {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metric_type: Option<&'static str>,
     pub metadata: BTreeMap<String, String>,
+    /// The TriggerAuthentication (same namespace) the scaler takes credentials from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_ref: Option<AuthenticationRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthenticationRef {
+    pub name: String,
+}
+
+/// keda.sh/v1alpha1 TriggerAuthentication: scaler parameters read from a Secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerAuthenticationSpec {
+    pub secret_target_ref: Vec<SecretTargetRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretTargetRef {
+    /// The scaler's parameter (`host`, `port`, `password` for Redis).
+    pub parameter: &'static str,
+    pub name: String,
+    pub key: &'static str,
 }
 
 // ---- Vertical Pod Autoscaler (autoscaling.k8s.io/v1) ----

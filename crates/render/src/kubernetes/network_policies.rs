@@ -442,5 +442,70 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
             )?;
         }
     }
-    Ok(())
+    render_keda_operator(platform, env, out)
+}
+
+/// KEDA's namespace is the chart's, not policed by the bundle otherwise; once a Redis trigger
+/// makes the operator dial ElastiCache, its pods get one egress policy listing everything its
+/// runtime contract says it reaches (DNS, the API server, Prometheus, and the Redis stores the
+/// workloads' queue triggers read — `autoscaling::queue_trigger`, on each store's port in the
+/// data subnets), so selecting the pods isolates nothing they need.
+pub(super) fn render_keda_operator(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    const NS: &str = "keda";
+    let Some(contract) = cerverus_model::contracts::by_name("keda-operator") else { return Ok(()) };
+    let redis_ports: BTreeSet<u16> = env
+        .workloads
+        .iter()
+        .filter(|w| super::autoscaling::queue_trigger(platform, env, w).is_some())
+        .flat_map(|w| env.redis_connections(&platform.name, w))
+        .map(|r| r.port)
+        .collect();
+    if redis_ports.is_empty() {
+        return Ok(());
+    }
+    let block =
+        |cidr: String| NetworkPolicyPeer { ip_block: Some(IPBlock { cidr, except: None }), ..Default::default() };
+    let mut egress = Vec::new();
+    for e in &contract.egress {
+        let port = i32::from(e.port);
+        let rule = match e.destination() {
+            Destination::Dns => NetworkPolicyEgressRule {
+                to: Some(vec![peer_in("kube-system", Some(select(&[("k8s-app", "kube-dns")])))]),
+                ports: Some(vec![
+                    NetworkPolicyPort {
+                        port: Some(IntOrString::Int(port)),
+                        protocol: Some("UDP".into()),
+                        ..Default::default()
+                    },
+                    tcp(port),
+                ]),
+            },
+            Destination::KubeApiserver => {
+                let mut to: Vec<NetworkPolicyPeer> =
+                    env.network.tier(SubnetTier::Private).map(|s| block(s.cidr.to_string())).collect();
+                to.push(block(format!("{}/32", env.kubernetes_service_ip())));
+                NetworkPolicyEgressRule { to: Some(to), ports: Some(vec![tcp(port)]) }
+            }
+            Destination::Named("prometheus") => NetworkPolicyEgressRule {
+                to: Some(vec![peer_in(MONITORING_NAMESPACE, Some(select(&[PROMETHEUS_POD])))]),
+                ports: Some(vec![tcp(port)]),
+            },
+            Destination::Redis => NetworkPolicyEgressRule {
+                to: Some(env.network.tier(SubnetTier::Data).map(|s| block(s.cidr.to_string())).collect()),
+                ports: Some(redis_ports.iter().map(|p| tcp(i32::from(*p))).collect()),
+            },
+            _ => continue,
+        };
+        egress.push(rule);
+    }
+    let policy = NetworkPolicy {
+        metadata: ns_meta(platform, NS, "keda-operator", None),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(select(&[("app.kubernetes.io/name", "keda-operator")])),
+            policy_types: Some(vec!["Egress".into()]),
+            egress: Some(egress),
+            ..Default::default()
+        }),
+    };
+    out.add(Some(NS), "NetworkPolicy", "keda-operator", &policy)
 }

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cerverus_model::contracts::HealthKind;
+use cerverus_model::runtime::redis_keys;
 use cerverus_model::{Env, Platform, Workload};
 use cerverus_spec::{self as spec, Exposure, Tier, WorkloadKind};
 use k8s_openapi::api::apps::v1::{
@@ -276,32 +277,22 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
     let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() }];
     writable_volumes(w, &mut volumes, &mut mounts);
     let env_vars = runtime_env(platform, env, w);
-    for s in &w.secrets {
-        // Keys the program reads from its environment arrive there (below); a secret mounted
-        // as files only when some key is not read that way.
-        if !s.keys.iter().any(|k| !reads_from_env(w, k)) {
-            continue;
-        }
-        let vol = format!("secret-{}", s.name);
+    for (secret, keys) in secret_files(platform, env, w) {
+        let vol = format!("secret-{secret}");
         volumes.push(Volume {
             name: vol.clone(),
             secret: Some(SecretVolumeSource {
-                secret_name: Some(s.name.clone()),
+                secret_name: Some(secret.clone()),
                 default_mode: Some(0o440),
-                items: w.contract.is_some().then(|| {
-                    s.keys
-                        .iter()
-                        .filter(|k| !reads_from_env(w, k))
-                        .map(|k| KeyToPath { key: k.clone(), path: k.clone(), mode: None })
-                        .collect()
-                }),
+                items: keys
+                    .map(|ks| ks.into_iter().map(|k| KeyToPath { key: k.clone(), path: k, mode: None }).collect()),
                 ..Default::default()
             }),
             ..Default::default()
         });
         mounts.push(VolumeMount {
             name: vol,
-            mount_path: format!("{SECRETS_DIR}/{}", s.name),
+            mount_path: format!("{SECRETS_DIR}/{secret}"),
             read_only: Some(true),
             ..Default::default()
         });
@@ -522,17 +513,56 @@ fn pdb(w: &Workload) -> PodDisruptionBudget {
     }
 }
 
-/// Whether secret key `key` reaches `w`'s program as an environment variable: its runtime
-/// contract says it reads configuration from variables with the key's prefix (Airflow reads
+/// The file a secret key is mounted at: one directory per secret, one file per key.
+pub fn secret_file(secret: &str, key: &str) -> String {
+    format!("{SECRETS_DIR}/{secret}/{key}")
+}
+
+/// Whether secret key `key` reaches `w`'s program through its environment: its runtime contract
+/// says it reads configuration from variables with the key's prefix (Airflow reads
 /// `AIRFLOW__{SECTION}__{KEY}`, never a file named like one).
 fn reads_from_env(w: &Workload, key: &str) -> bool {
     w.contract.is_some_and(|c| c.reads_env(key, key))
 }
 
+/// Whether the program reads `key` from the output of a command (`<key>_CMD`): then the secret
+/// stays a file and the variable names the command that prints it.
+fn reads_through_command(w: &Workload, key: &str) -> bool {
+    w.contract.is_some_and(|c| c.reads_indirect(key, "_CMD"))
+}
+
+/// Secrets mounted as files, with the keys to project (`None`: every key of the Secret). Every
+/// secret is a file (CKV_K8S_35: a value in the environment leaks into crash dumps, `/proc` and
+/// child processes); only a key the program reads from the environment and from no command
+/// stays out of the volume, as it must arrive by `secretKeyRef`.
+fn secret_files(platform: &Platform, env: &Env, w: &Workload) -> Vec<(String, Option<Vec<String>>)> {
+    let mut out: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    for s in &w.secrets {
+        let keys: Vec<String> =
+            s.keys.iter().filter(|k| !reads_from_env(w, k) || reads_through_command(w, k)).cloned().collect();
+        if keys.is_empty() {
+            continue;
+        }
+        out.push((s.name.clone(), w.contract.is_some().then_some(keys)));
+    }
+    for r in env.redis_connections(&platform.name, w) {
+        if let Some((_, keys)) = out.iter_mut().find(|(n, _)| *n == r.secret_name) {
+            // `None` projects every key already, the URL among them.
+            if let Some(keys) = keys {
+                keys.push(redis_keys::URL.to_string());
+            }
+        } else {
+            out.push((r.secret_name.clone(), Some(vec![redis_keys::URL.to_string()])));
+        }
+    }
+    out
+}
+
 /// The container's environment: what the runtime contract requires set (where the program
-/// writes, its executor, its health server), secret keys it reads from the environment, and the
-/// URL of each Redis store it depends on (with TLS and the AUTH token), all as the program reads
-/// them.
+/// writes, its executor, its health server), and how it finds each secret file: for a program
+/// that reads a key from a command (Airflow's `_CMD` forms) the command that prints the file,
+/// for our own programs the file's path (`REDIS_URL_FILE`). No secret value is ever a variable,
+/// except a key the program can read from its environment only (a `secretKeyRef`).
 fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
     let secret_ref = |name: &str, key: &str| {
         Some(EnvVarSource {
@@ -544,25 +574,34 @@ fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
             ..Default::default()
         })
     };
+    let value = |name: String, v: String| EnvVar { name, value: Some(v), ..Default::default() };
     let mut vars: Vec<EnvVar> = Vec::new();
     if let Some(c) = w.contract {
-        vars.extend(c.env.iter().map(|(k, v)| EnvVar {
-            name: k.clone(),
-            value: Some(v.clone()),
-            ..Default::default()
-        }));
+        vars.extend(c.env.iter().map(|(k, v)| value(k.clone(), v.clone())));
     }
     for s in &w.secrets {
         for k in s.keys.iter().filter(|k| reads_from_env(w, k)) {
-            vars.push(EnvVar { name: k.clone(), value_from: secret_ref(&s.name, k), ..Default::default() });
+            if reads_through_command(w, k) {
+                vars.push(value(format!("{k}_CMD"), format!("cat {}", secret_file(&s.name, k))));
+            } else {
+                vars.push(EnvVar { name: k.clone(), value_from: secret_ref(&s.name, k), ..Default::default() });
+            }
         }
     }
     for r in env.redis_connections(&platform.name, w) {
-        vars.push(EnvVar {
-            name: r.url_env.clone(),
-            value_from: secret_ref(&r.secret_name, cerverus_model::runtime::redis_keys::URL),
-            ..Default::default()
-        });
+        let file = secret_file(&r.secret_name, redis_keys::URL);
+        if reads_through_command(w, &r.url_env) {
+            vars.push(value(format!("{}_CMD", r.url_env), format!("cat {file}")));
+        } else if w.contract.is_some_and(|c| c.reads_env(&r.url_env, &r.url_env)) {
+            vars.push(EnvVar {
+                name: r.url_env.clone(),
+                value_from: secret_ref(&r.secret_name, redis_keys::URL),
+                ..Default::default()
+            });
+        } else {
+            // Our own images: the platform's convention, `<VAR>_FILE` names the file.
+            vars.push(value(format!("{}_FILE", r.url_env), file));
+        }
     }
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     vars.dedup_by(|a, b| a.name == b.name);
