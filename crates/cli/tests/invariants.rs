@@ -499,3 +499,189 @@ fn moving_a_workload_to_the_ml_pool_adds_its_toleration_and_selector() {
         pod["tolerations"].as_array().expect("tolerations").iter().filter_map(|t| t["value"].as_str()).collect();
     assert_eq!(values, ["ml", "true"]);
 }
+
+/// Keys of the Secret `name` that a rendered ExternalSecret in `ns` makes: its template's keys
+/// when templated, else its data keys.
+fn external_secret_keys(objs: &[(String, Value)], env: &str, ns: &str, name: &str) -> Option<BTreeSet<String>> {
+    let es = of_kind(objs, env, "ExternalSecret")
+        .into_iter()
+        .find(|e| e["metadata"]["namespace"] == ns && e["spec"]["target"]["name"] == name)?;
+    Some(match es["spec"]["target"]["template"]["data"].as_object() {
+        Some(t) => t.keys().cloned().collect(),
+        None => es["spec"]["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["secretKey"].as_str().map(str::to_string))
+            .collect(),
+    })
+}
+
+/// Why KEDA triggers of environment `env` would have no data or no credentials:
+/// - a Prometheus trigger whose query selects no scraped pods (no `namespace`/`pod` matchers
+///   naming a workload a PodMonitor scrapes — the old `sum(airflow_executor_queued_tasks)`,
+///   which nothing exports);
+/// - an `authenticationRef` naming no rendered TriggerAuthentication in the namespace, or one
+///   reading a Secret key no rendered ExternalSecret makes;
+/// - a Redis trigger without TLS (ElastiCache enforces it) or without host/port/password.
+fn keda_trigger_violations(objs: &[(String, Value)], env: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let auths = of_kind(objs, env, "TriggerAuthentication");
+    let monitors = of_kind(objs, env, "PodMonitor");
+    for so in of_kind(objs, env, "ScaledObject") {
+        let ns = so["metadata"]["namespace"].as_str().unwrap_or("?");
+        let at = format!("{env}/{ns}/{}", so["metadata"]["name"].as_str().unwrap_or("?"));
+        for t in so["spec"]["triggers"].as_array().into_iter().flatten() {
+            let meta = &t["metadata"];
+            let params: BTreeSet<String> = match t["authenticationRef"]["name"].as_str() {
+                None => BTreeSet::new(),
+                Some(name) => {
+                    let Some(auth) =
+                        auths.iter().find(|a| a["metadata"]["namespace"] == ns && a["metadata"]["name"] == name)
+                    else {
+                        out.push(format!("{at}: authenticationRef {name} names no rendered TriggerAuthentication"));
+                        continue;
+                    };
+                    let mut params = BTreeSet::new();
+                    for r in auth["spec"]["secretTargetRef"].as_array().into_iter().flatten() {
+                        let (s, k) = (r["name"].as_str().unwrap_or("?"), r["key"].as_str().unwrap_or("?"));
+                        if !external_secret_keys(objs, env, ns, s).is_some_and(|keys| keys.contains(k)) {
+                            out.push(format!(
+                                "{at}: {name} reads key {k} of Secret {s}, which no ExternalSecret makes"
+                            ));
+                        }
+                        params.extend(r["parameter"].as_str().map(str::to_string));
+                    }
+                    params
+                }
+            };
+            match t["type"].as_str() {
+                Some("prometheus") => {
+                    let q = meta["query"].as_str().unwrap_or("");
+                    let scraped = monitors.iter().any(|m| {
+                        let m_ns = m["metadata"]["namespace"].as_str().unwrap_or("");
+                        let pods =
+                            m["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].as_str().unwrap_or("");
+                        !pods.is_empty()
+                            && q.contains(&format!("namespace=\"{m_ns}\""))
+                            && q.contains(&format!("pod=~\"{pods}-.*\""))
+                    });
+                    if !scraped {
+                        out.push(format!("{at}: Prometheus query `{q}` selects no pods a PodMonitor scrapes"));
+                    }
+                }
+                Some("redis") => {
+                    if meta["enableTLS"] != "true" {
+                        out.push(format!("{at}: Redis trigger without enableTLS (ElastiCache enforces TLS)"));
+                    }
+                    for p in ["host", "port", "password"] {
+                        if !params.contains(p) && meta[p].is_null() {
+                            out.push(format!("{at}: Redis trigger has no {p}"));
+                        }
+                    }
+                    if meta["listName"].as_str().is_none_or(str::is_empty) {
+                        out.push(format!("{at}: Redis trigger names no list"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn keda_triggers_have_data_and_credentials() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let v = keda_trigger_violations(&objs, &env.name);
+        assert!(v.is_empty(), "{}", v.join("\n"));
+    }
+    // The Airflow worker scales on its Celery queue, with credentials from the Redis secret.
+    let worker = of_kind(&objs, "dev", "ScaledObject")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == "airflow-worker")
+        .expect("the worker's ScaledObject");
+    let redis = worker["spec"]["triggers"].as_array().into_iter().flatten().find(|t| t["type"] == "redis");
+    assert!(redis.is_some_and(|t| t["metadata"]["listName"] == "default"), "{worker}");
+
+    let edit = |f: &dyn Fn(&mut Vec<(String, Value)>)| {
+        let mut o = objs.clone();
+        f(&mut o);
+        keda_trigger_violations(&o, "dev").join("\n")
+    };
+    let worker_so = |o: &mut Vec<(String, Value)>| -> usize {
+        o.iter()
+            .position(|(_, v)| {
+                v["kind"] == "ScaledObject"
+                    && v["metadata"]["name"] == "airflow-worker"
+                    && v["metadata"]["namespace"] == "cerverus-data"
+            })
+            .expect("worker ScaledObject")
+    };
+    // The old shape: a Prometheus query on a metric nothing exports.
+    let v = edit(&|o| {
+        let i = worker_so(o);
+        o[i].1["spec"]["triggers"] = serde_json::json!([{ "type": "prometheus", "metricType": "AverageValue",
+            "metadata": { "query": "sum(airflow_executor_queued_tasks)", "threshold": "8",
+                          "serverAddress": "http://prometheus:9090" } }]);
+    });
+    assert!(v.contains("selects no pods a PodMonitor scrapes"), "{v}");
+    // No TriggerAuthentication rendered.
+    let v = edit(&|o| o.retain(|(p, v)| !(p.starts_with("kubernetes/dev/") && v["kind"] == "TriggerAuthentication")));
+    assert!(v.contains("names no rendered TriggerAuthentication"), "{v}");
+    // A key the ExternalSecret does not make.
+    let v = edit(&|o| {
+        for (p, v) in
+            o.iter_mut().filter(|(p, v)| p.starts_with("kubernetes/dev/") && v["kind"] == "TriggerAuthentication")
+        {
+            let _ = p;
+            v["spec"]["secretTargetRef"][2]["key"] = serde_json::json!("password");
+        }
+    });
+    assert!(v.contains("reads key password of Secret redis-cerverus-cache"), "{v}");
+    // TLS off.
+    let v = edit(&|o| {
+        let i = worker_so(o);
+        for t in o[i].1["spec"]["triggers"].as_array_mut().into_iter().flatten() {
+            if t["type"] == "redis" {
+                t["metadata"]["enableTLS"] = serde_json::json!("false");
+            }
+        }
+    });
+    assert!(v.contains("without enableTLS"), "{v}");
+}
+
+#[test]
+fn the_keda_operator_may_reach_the_redis_its_triggers_read() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    let env = platform.environments.iter().find(|e| e.name == "dev").expect("dev");
+    let policy = of_kind(&objs, "dev", "NetworkPolicy")
+        .into_iter()
+        .find(|p| p["metadata"]["namespace"] == "keda" && p["metadata"]["name"] == "keda-operator")
+        .expect("a keda-operator egress policy");
+    let data: BTreeSet<String> =
+        env.network.tier(cerverus_model::SubnetTier::Data).map(|s| s.cidr.to_string()).collect();
+    let to_redis = policy["spec"]["egress"].as_array().into_iter().flatten().any(|r| {
+        let cidrs: BTreeSet<String> = r["to"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["ipBlock"]["cidr"].as_str().map(str::to_string))
+            .collect();
+        cidrs == data && r["ports"].as_array().is_some_and(|ps| ps.iter().any(|p| p["port"] == 6379))
+    });
+    assert!(to_redis, "{policy}");
+    // Isolating the operator must not cut what its contract says it reaches.
+    let contract = cerverus_model::contracts::by_name("keda-operator").expect("keda contract");
+    for e in &contract.egress {
+        let open = policy["spec"]["egress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["ports"].as_array().is_some_and(|ps| ps.iter().any(|p| p["port"] == i64::from(e.port))));
+        assert!(open, "keda-operator egress to {} on {} is cut: {policy}", e.to, e.port);
+    }
+}
