@@ -189,11 +189,14 @@ class Role:
     def remap(self, value: str) -> str:
         return str(self.root / value.lstrip("/")) if value.startswith("/") else value
 
-    def run(self, cmd: list[str], timeout: int = 120, extra: dict[str, str] | None = None) -> str:
+    def run(self, cmd: list[str], timeout: int = 120, extra: dict[str, str] | None = None, retry: bool = False) -> str:
         env = dict(self.env, **(extra or {}))
         p = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=timeout, preexec_fn=drop_privileges, cwd=self.remap("/tmp")
         )
+        if p.returncode != 0 and retry:
+            # Inside wait_for: not up yet is not a failure until the deadline.
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stdout[-500:]} {p.stderr[-500:]}")
         if p.returncode != 0:
             fail(f"{self.name}: {' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
         return p.stdout.strip()
@@ -214,7 +217,7 @@ class Role:
         timeout = p.get("timeoutSeconds", 1)
         if "exec" in p:
             started = time.monotonic()
-            self.run(p["exec"]["command"], timeout=timeout)
+            self.run(p["exec"]["command"], timeout=timeout, retry=True)
             ok(f"{self.name}: {kind} probe `{' '.join(p['exec']['command'])[:70]}` passes "
                f"in {time.monotonic() - started:.1f} s (timeout {timeout} s)")
         elif "httpGet" in p:
@@ -357,6 +360,32 @@ def main() -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, 9)
+
+    print("==> KEDA's Redis trigger counts the queue the scheduler fills")
+    # With the workers stopped, enqueue a task the way the CeleryExecutor does (the task's queue
+    # is [operators] default_queue), then read the length of the list the rendered trigger names
+    # in the database it names: KEDA's Redis scaler runs LLEN on exactly that.
+    so = next((o for o in objs if o.get("kind") == "ScaledObject" and o["metadata"]["name"] == worker.name), None)
+    trig = next((t for t in (so or {}).get("spec", {}).get("triggers", []) if t["type"] == "redis"), None)
+    if trig is None:
+        fail(f"{worker.name}: no rendered KEDA Redis trigger")
+    enqueue = (
+        "import sys, redis\n"
+        "from airflow.configuration import conf\n"
+        "from airflow.providers_manager import ProvidersManager\n"
+        "ProvidersManager().initialize_providers_configuration()\n"
+        "from airflow.providers.celery.executors.celery_executor import app\n"
+        "from airflow.providers.celery.executors.celery_executor_utils import execute_command\n"
+        "execute_command.apply_async(args=[['airflow', 'version']], queue=conf.get('operators', 'default_queue'))\n"
+        "r = redis.Redis.from_url(app.conf.broker_url, db=int(sys.argv[2]))\n"
+        "print(r.llen(sys.argv[1]))\n"
+    )
+    meta = trig["metadata"]
+    got = sched.run(["python", "-c", enqueue, meta["listName"], meta.get("databaseIndex", "0")]).splitlines()[-1]
+    if got != "1":
+        fail(f"the queued task is not in Redis list {meta['listName']!r} (db {meta.get('databaseIndex', '0')}): LLEN = {got}")
+    ok(f"a task the scheduler queues is 1 entry of list {meta['listName']!r} (db {meta.get('databaseIndex', '0')}), "
+       f"the list the worker's KEDA trigger reads (target {meta['listLength']} per worker, TLS {meta['enableTLS']})")
 
     print("==> writes stay inside the pods' writable volumes")
     for r in roles.values():

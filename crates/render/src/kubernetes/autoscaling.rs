@@ -1,6 +1,7 @@
 //! Pod autoscaling: an HPA (autoscaling/v2) for workloads that scale on CPU and memory only, a
-//! KEDA ScaledObject (which owns its HPA) for those that also scale on Prometheus metrics or on
-//! a schedule, and a VPA for every workload — recommendation-only where an autoscaler already
+//! KEDA ScaledObject (which owns its HPA) for those that also scale on Prometheus metrics, on a
+//! schedule or on the length of the queue their runtime contract says they work off (Redis list,
+//! with a TriggerAuthentication), and a VPA for every workload — recommendation-only where an autoscaler already
 //! acts on CPU and memory, so the two never fight. Why KEDA: docs/adr/0003-autoscaling.md.
 
 use std::collections::BTreeMap;
