@@ -500,6 +500,9 @@ fn moving_a_workload_to_the_ml_pool_adds_its_toleration_and_selector() {
     assert_eq!(values, ["ml", "true"]);
 }
 
+/// Rendered objects as (path, object).
+type Objs = Vec<(String, Value)>;
+
 /// Keys of the Secret `name` that a rendered ExternalSecret in `ns` makes: its template's keys
 /// when templated, else its data keys.
 fn external_secret_keys(objs: &[(String, Value)], env: &str, ns: &str, name: &str) -> Option<BTreeSet<String>> {
@@ -606,12 +609,12 @@ fn keda_triggers_have_data_and_credentials() {
     let redis = worker["spec"]["triggers"].as_array().into_iter().flatten().find(|t| t["type"] == "redis");
     assert!(redis.is_some_and(|t| t["metadata"]["listName"] == "default"), "{worker}");
 
-    let edit = |f: &dyn Fn(&mut Vec<(String, Value)>)| {
+    let edit = |f: &dyn Fn(&mut Objs)| {
         let mut o = objs.clone();
         f(&mut o);
         keda_trigger_violations(&o, "dev").join("\n")
     };
-    let worker_so = |o: &mut Vec<(String, Value)>| -> usize {
+    let worker_so = |o: &mut Objs| -> usize {
         o.iter()
             .position(|(_, v)| {
                 v["kind"] == "ScaledObject"
@@ -633,10 +636,9 @@ fn keda_triggers_have_data_and_credentials() {
     assert!(v.contains("names no rendered TriggerAuthentication"), "{v}");
     // A key the ExternalSecret does not make.
     let v = edit(&|o| {
-        for (p, v) in
+        for (_, v) in
             o.iter_mut().filter(|(p, v)| p.starts_with("kubernetes/dev/") && v["kind"] == "TriggerAuthentication")
         {
-            let _ = p;
             v["spec"]["secretTargetRef"][2]["key"] = serde_json::json!("password");
         }
     });
