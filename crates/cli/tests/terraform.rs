@@ -951,3 +951,122 @@ fn every_group_a_binding_names_is_mapped_by_an_access_entry() {
         assert!(groups > 0, "{}: no group bindings found, nothing checked", env.name);
     }
 }
+
+/// The `#checkov:skip=<id>:<reason>` reasons of `file`, by check id.
+fn waivers(b: &Bundle, file: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(b.get(file).unwrap_or_else(|| panic!("{file} missing"))).into_owned();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("#checkov:skip="))
+        .filter_map(|r| r.split_once(':'))
+        .map(|(id, reason)| (id.to_string(), reason.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_secrets_rotation_waiver_says_what_rotates_today() {
+    // The old reason claimed rotation was attached wherever the spec sets rotationDays, but the
+    // rotation resource exists only with a rotation function, and no environment passes one.
+    let (_, b) = default_bundle();
+    let passes_function = ["dev", "staging", "prod"].iter().any(|env| {
+        String::from_utf8_lossy(b.get(&format!("terraform/envs/{env}/main.tf")).expect("main"))
+            .contains("rotation_lambda_arn")
+    });
+    let reasons = waivers(&b, "terraform/modules/secrets/main.tf");
+    let (_, reason) = reasons.iter().find(|(id, _)| id == "CKV2_AWS_57").expect("secrets rotation waiver");
+    assert!(!reason.contains("rotated by their issuers"), "the spec sets rotationDays on third-party keys: {reason}");
+    if !passes_function {
+        assert!(!reason.contains("rotation is attached"), "no environment gives a rotation function: {reason}");
+        assert!(reason.contains("do not rotate"), "{reason}");
+    }
+}
+
+#[test]
+fn dr_replicas_run_the_source_lifecycle_rules_themselves() {
+    // Replication carries neither lifecycle expirations nor noncurrent-version expiry, so a
+    // replica without rules of its own keeps everything forever.
+    let (_, b) = default_bundle();
+    assert!(waivers(&b, "terraform/modules/storage/main.tf").iter().all(|(id, _)| id != "CKV2_AWS_61"));
+    let storage = parsed(&b).remove("terraform/modules/storage/main.tf").expect("storage");
+    let rules = |name: &str| {
+        blocks(&storage, "resource", "aws_s3_bucket_lifecycle_configuration")
+            .find(|l| l.labels[1].as_str() == name)
+            .unwrap_or_else(|| panic!("no lifecycle {name}"))
+            .clone()
+    };
+    let (source, replica) = (rules("this"), rules("replica"));
+    assert_eq!(text(attr(&replica, "provider").expect("provider")), "aws.dr");
+    assert_eq!(text(attr(&replica, "for_each").expect("for_each")), "local.replicated");
+    assert_eq!(text(attr(&replica, "bucket").expect("bucket")), "aws_s3_bucket.replica[each.key].id");
+    let rule_text = |l: &hcl::Block| {
+        hcl::to_string(&l.body.blocks().find(|r| r.identifier() == "rule").expect("rule").body).unwrap_or_default()
+    };
+    assert_eq!(rule_text(&source), rule_text(&replica), "the replica's rules differ from the source's");
+    assert!(rule_text(&replica).contains("noncurrent_version_expiration"));
+}
+
+#[test]
+fn the_redis_token_waiver_does_not_claim_automatic_rotation() {
+    let (_, b) = default_bundle();
+    let cache = parsed(&b).remove("terraform/modules/cache/main.tf").expect("cache");
+    let pw = blocks(&cache, "resource", "random_password").next().expect("auth token");
+    let keeper = text(attr(pw, "keepers").expect("keepers"));
+    let (_, reason) = waivers(&b, "terraform/modules/cache/main.tf")
+        .into_iter()
+        .find(|(id, r)| id == "CKV2_AWS_57" && r.contains("random_password.auth"))
+        .expect("token waiver");
+    if keeper.contains("\"1\"") {
+        assert!(!reason.contains("rotates by bumping"), "the keeper is a constant: {reason}");
+        assert!(reason.contains("manual"), "{reason}");
+    }
+}
+
+#[test]
+fn describe_only_waivers_sit_over_describe_only_wildcards() {
+    // The node termination handler's waiver spoke of Describe calls, but CompleteLifecycleAction
+    // had resource "*" as well.
+    let (_, b) = default_bundle();
+    for env in ["dev", "staging", "prod"] {
+        let iam = parsed(&b).remove(&format!("terraform/envs/{env}/iam.tf")).expect("iam");
+        let nth = blocks(&iam, "data", "aws_iam_policy_document")
+            .find(|d| d.labels[1].as_str() == "node_termination_handler")
+            .expect("nth policy");
+        for st in nth.body.blocks().filter(|s| s.identifier() == "statement") {
+            if text(attr(st, "resources").expect("resources")) == "[\"*\"]" {
+                let actions = text(attr(st, "actions").expect("actions"));
+                for a in actions
+                    .trim_matches(['[', ']'])
+                    .split(',')
+                    .map(|a| a.trim().trim_matches('"'))
+                    .filter(|a| !a.is_empty())
+                {
+                    let verb = a.split(':').nth(1).unwrap_or("");
+                    assert!(verb.starts_with("Describe"), "{env}: {a} has resource \"*\" under a Describe-only waiver");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_read_replica_waiver_holds_in_every_environment() {
+    // "the other replicas" is false where an environment has one replica (staging).
+    let (_, b) = default_bundle();
+    let reasons = waivers(&b, "terraform/modules/database/main.tf");
+    let min_replicas = ["dev", "staging", "prod"]
+        .iter()
+        .filter_map(|env| {
+            let t = String::from_utf8_lossy(b.get(&format!("terraform/envs/{env}/terraform.tfvars")).expect("tfvars"))
+                .into_owned();
+            t.lines().find_map(|l| {
+                l.trim().strip_prefix("read_replicas")?.trim().trim_start_matches('=').trim().parse::<u32>().ok()
+            })
+        })
+        .filter(|n| *n > 0)
+        .min()
+        .expect("some environment has replicas");
+    for (id, r) in reasons.iter().filter(|(id, _)| id == "CKV_AWS_157") {
+        if min_replicas < 2 {
+            assert!(!r.contains("other replicas"), "{id}: an environment has {min_replicas} replica: {r}");
+        }
+    }
+}

@@ -131,6 +131,9 @@ pub fn aws_providers(platform: &Platform, env_name: &str, f: &mut File) {
     );
 }
 
+/// The Auto Scaling groups of EKS managed node groups (EKS names them `eks-<node group>-<uuid>`).
+const EKS_ASGS: &str = "arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/eks-*";
+
 fn providers_tf(platform: &Platform, env: &Env) -> Body {
     let mut f = File::new();
     aws_providers(platform, &env.name, &mut f);
@@ -492,14 +495,16 @@ fn iam_tf() -> File {
     );
     f.push(
         data("aws_iam_policy_document", "node_termination_handler")
-            .skip("CKV_AWS_356", "ec2:DescribeInstances and autoscaling:Describe* cannot be scoped to resources")
+            .skip("CKV_AWS_356", "only the Describe statement has resource \"*\": ec2:DescribeInstances and autoscaling:Describe* cannot be scoped to resources; CompleteLifecycleAction is scoped to the cluster's managed node group ASGs")
             .b(statement(
                 "ReadQueue",
                 &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 list([tpl("arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${var.cluster_name}-node-termination")]),
             ))
             .b(statement("Describe", &["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags"], strs(["*"])))
-            .b(statement("CompleteLifecycle", &["autoscaling:CompleteLifecycleAction"], strs(["*"]))
+            // Not "*": the managed node groups' Auto Scaling groups (EKS names them eks-<group>-<id>),
+            // and of those only the ones this cluster owns.
+            .b(statement("CompleteLifecycle", &["autoscaling:CompleteLifecycleAction"], list([tpl(EKS_ASGS)]))
                 .b(condition("StringEquals", tpl(cluster_tag), strs(["owned"])))),
     );
     // External Secrets reads the environment's secrets and the stores' generated credentials, and

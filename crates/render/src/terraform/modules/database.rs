@@ -161,7 +161,7 @@ pub fn postgres() -> Module {
             resource("aws_db_instance", "replica")
                 .skip(
                     "CKV_AWS_157",
-                    "a read replica: availability comes from the Multi-AZ primary and the other replicas",
+                    "a read replica, single-AZ by design: if it fails, readers fall back to the primary (Multi-AZ wherever replicas exist: staging, prod) and the replica is re-created from it",
                 )
                 .skip(
                     "CKV_AWS_133",
@@ -271,7 +271,7 @@ pub fn redis() -> Module {
     );
     f.push(
         resource("aws_secretsmanager_secret", "auth")
-            .skip("CKV2_AWS_57", "the AUTH token rotates by bumping random_password.auth's keeper; ElastiCache applies it with auth_token_update_strategy ROTATE, no rotation Lambda involved")
+            .skip("CKV2_AWS_57", "rotation is manual and nothing rotates this token by itself: the keeper of random_password.auth is a fixed \"1\"; an operator changes it and applies (auth_token_update_strategy ROTATE keeps old and new token valid), then drops the old token with a second apply under strategy SET")
             .a("name", tpl("${var.name}/auth-token"))
             .a("description", tpl("AUTH token of ${var.name}"))
             .a("kms_key_id", path("aws_kms_key.redis.arn"))

@@ -142,38 +142,7 @@ pub fn module() -> Module {
             .a("bucket", path("aws_s3_bucket.this[each.key].id"))
             .a("eventbridge", true),
     );
-    let days = |field: &str| path(&format!("each.value.{field}"));
-    f.push(
-        resource("aws_s3_bucket_lifecycle_configuration", "this")
-            .a("for_each", var("buckets"))
-            .a("bucket", path("aws_s3_bucket.this[each.key].id"))
-            .b(block("rule")
-                .a("id", tpl("${each.value.class}-data"))
-                .a("status", "Enabled")
-                .b(block("filter"))
-                .b(dynamic(
-                    "transition",
-                    cond(
-                        gt(days("infrequent_access_after_days"), num(0)),
-                        list([days("infrequent_access_after_days")]),
-                        list([]),
-                    ),
-                    block("content").a("days", path("transition.value")).a("storage_class", "STANDARD_IA"),
-                ))
-                .b(dynamic(
-                    "transition",
-                    cond(gt(days("glacier_after_days"), num(0)), list([days("glacier_after_days")]), list([])),
-                    block("content").a("days", path("transition.value")).a("storage_class", "GLACIER"),
-                ))
-                .b(dynamic(
-                    "expiration",
-                    cond(gt(days("expire_after_days"), num(0)), list([days("expire_after_days")]), list([])),
-                    block("content").a("days", path("expiration.value")),
-                ))
-                .b(block("noncurrent_version_expiration")
-                    .a("noncurrent_days", var("noncurrent_version_expiration_days")))
-                .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7))),
-    );
+    f.push(lifecycle("this", var("buckets"), "aws_s3_bucket.this[each.key].id", None));
 
     // Cross-region replication of the critical buckets.
     let mut replicated = hcl::expr::ForExpr::new(hcl::Identifier::unchecked("v"), var("buckets"), path("v"));
@@ -186,13 +155,27 @@ pub fn module() -> Module {
             .skip("CKV_AWS_18", REPLICA)
             .skip("CKV_AWS_144", REPLICA)
             .skip("CKV2_AWS_62", REPLICA)
-            .skip("CKV2_AWS_61", "lifecycle on replicas follows the source: S3 replicates deletes markers and the source rules expire data")
             .a("provider", path("aws.dr"))
             .a("for_each", path("local.replicated"))
             .a("bucket", tpl("${each.key}-${var.name}-dr"))
-            .a("tags", call("merge", vec![var("tags"), object([("DataClass", path("each.value.class")), ("ReplicaOf", tpl("${each.key}-${var.name}"))])])),
+            .a(
+                "tags",
+                call(
+                    "merge",
+                    vec![
+                        var("tags"),
+                        object([
+                            ("DataClass", path("each.value.class")),
+                            ("ReplicaOf", tpl("${each.key}-${var.name}")),
+                        ]),
+                    ],
+                ),
+            ),
     );
     bucket_hardening(&mut f, "replica", Some("local.replicated"), kms_sse("s3_dr"), Some("aws.dr"));
+    // S3 replication does not carry what lifecycle rules do on the source (expirations, their delete
+    // markers, noncurrent-version expiry), so each replica runs the source's rules itself.
+    f.push(lifecycle("replica", path("local.replicated"), "aws_s3_bucket.replica[each.key].id", Some("aws.dr")));
     f.push(tls_only_policy("replica", "aws_s3_bucket.replica[each.key].arn", Some(path("local.replicated"))));
     f.push(
         resource("aws_s3_bucket_policy", "replica")
@@ -296,4 +279,39 @@ hardened twin in the DR region under that region's key."
         uses_dr_provider: true,
         extra_providers: Vec::new(),
     }
+}
+
+/// The lifecycle rules of one data class, for the buckets in `for_each` (the source buckets or
+/// their DR replicas, which must run the same rules because replication does not carry their effects).
+fn lifecycle(name: &str, for_each: hcl::Expression, bucket: &str, provider: Option<&str>) -> B {
+    let days = |field: &str| path(&format!("each.value.{field}"));
+    let mut r = resource("aws_s3_bucket_lifecycle_configuration", name);
+    if let Some(p) = provider {
+        r = r.a("provider", path(p));
+    }
+    r.a("for_each", for_each).a("bucket", path(bucket)).b(block("rule")
+        .a("id", tpl("${each.value.class}-data"))
+        .a("status", "Enabled")
+        .b(block("filter"))
+        .b(dynamic(
+            "transition",
+            cond(
+                gt(days("infrequent_access_after_days"), num(0)),
+                list([days("infrequent_access_after_days")]),
+                list([]),
+            ),
+            block("content").a("days", path("transition.value")).a("storage_class", "STANDARD_IA"),
+        ))
+        .b(dynamic(
+            "transition",
+            cond(gt(days("glacier_after_days"), num(0)), list([days("glacier_after_days")]), list([])),
+            block("content").a("days", path("transition.value")).a("storage_class", "GLACIER"),
+        ))
+        .b(dynamic(
+            "expiration",
+            cond(gt(days("expire_after_days"), num(0)), list([days("expire_after_days")]), list([])),
+            block("content").a("days", path("expiration.value")),
+        ))
+        .b(block("noncurrent_version_expiration").a("noncurrent_days", var("noncurrent_version_expiration_days")))
+        .b(block("abort_incomplete_multipart_upload").a("days_after_initiation", 7)))
 }
