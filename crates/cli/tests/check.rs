@@ -166,11 +166,34 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("1 declared, 1 allowed"), "{text}");
+    // The spec declares two edges between workloads of prod: alerts-api → inference-service
+    // (dependsOn) and the Airflow webserver → worker log server on 8793 (the webserver fetches
+    // task logs from the worker that ran them). The policies allow exactly those.
+    assert!(text.contains("2 declared, 2 allowed"), "{text}");
 
     let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--format", "json"]);
     let g: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(g["edges"][0]["to"], "cerverus-ml/inference-service");
+    let mut edges: Vec<(String, String, u64)> = g["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap_or_default().to_string(),
+                e["to"].as_str().unwrap_or_default().to_string(),
+                e["port"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    edges.sort();
+    assert_eq!(
+        edges,
+        [
+            ("cerverus-data/airflow-webserver".to_string(), "cerverus-data/airflow-worker".to_string(), 8793),
+            ("cerverus-system/alerts-api".to_string(), "cerverus-ml/inference-service".to_string(), 8080),
+        ],
+        "allowed edges of prod"
+    );
 
     // Without any policy in the ML and data namespaces, data workloads may call the inference
     // service although none declares it: extra edges. (Removing only the inference service's
@@ -199,6 +222,17 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("missing  cerverus-system/alerts-api -> cerverus-ml/inference-service :8080"), "{text}");
+
+    // Without the worker's policy (default deny still holds) the webserver cannot fetch task
+    // logs: the declared Airflow edge is missing, and only that one.
+    let copy3 = tmp.path().join("prod3");
+    copy_dir(&prod, &copy3);
+    std::fs::remove_file(copy3.join("cerverus-data/networkpolicy-airflow-worker.yaml")).expect("rm");
+    let out = cerverus(&["graph", copy3.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("missing  cerverus-data/airflow-webserver -> cerverus-data/airflow-worker :8793"), "{text}");
+    assert!(!text.contains("alerts-api"), "{text}");
 
     // `check --spec` reports the same as findings.
     let out =

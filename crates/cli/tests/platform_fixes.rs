@@ -777,3 +777,240 @@ fn every_workload_metrics_port_is_scraped_by_the_deployed_prometheus() {
         assert!(checked >= 4, "{}: {checked}", env.name);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// NetworkPolicies of the platform's own namespaces: who the default deny must still let in.
+
+/// Whether the NetworkPolicies of `ns` admit `port`/TCP to a pod labelled `pod` from a peer that
+/// `from` accepts (a policy selects the pod when its `podSelector.matchLabels` are all on the pod).
+fn admits(objs: &[(String, Value)], ns: &str, pod: (&str, &str), port: i64, from: impl Fn(&Value) -> bool) -> bool {
+    objs.iter().any(|(_, p)| {
+        p["kind"] == "NetworkPolicy"
+            && p["metadata"]["namespace"] == ns
+            && p["spec"]["podSelector"]["matchLabels"]
+                .as_object()
+                .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| k == pod.0 && v == pod.1))
+            && p["spec"]["ingress"].as_array().into_iter().flatten().any(|r| {
+                r["ports"].as_array().into_iter().flatten().any(|x| x["port"] == port && x["protocol"] == "TCP")
+                    && r["from"].as_array().into_iter().flatten().any(&from)
+            })
+    })
+}
+
+fn from_prometheus(peer: &Value) -> bool {
+    use cerverus_render::kubernetes::network_policies::{MONITORING_NAMESPACE, PROMETHEUS_POD};
+    peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == MONITORING_NAMESPACE
+        && peer["podSelector"]["matchLabels"][PROMETHEUS_POD.0] == PROMETHEUS_POD.1
+}
+
+fn without_policy(objs: &[(String, Value)], ns: &str, name: &str) -> Vec<(String, Value)> {
+    objs.iter()
+        .filter(|(_, o)| {
+            !(o["kind"] == "NetworkPolicy" && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn prometheus_may_scrape_the_node_agents_on_their_chart_ports() {
+    use cerverus_render::kubernetes::network_policies::NODE_AGENT_SCRAPES;
+    // The ports are the pinned charts' own (service port = container port in both charts).
+    let dcgm = pinned("dcgm-exporter");
+    assert_eq!(chart_defaults(dcgm.chart, dcgm.version)["service"]["port"], 9400);
+    let node_exporter = chart_defaults("prometheus-node-exporter", "4.56.1");
+    assert_eq!(node_exporter["service"]["port"], 9100);
+    // node-exporter is a host-network pod: NetworkPolicies do not apply to it (documented next
+    // to its rule); Prometheus reaches it on the node's address.
+    assert_eq!(node_exporter["hostNetwork"], true);
+    // Prometheus pods are labelled by the operator, not by the chart's values: the Prometheus
+    // Operator sets `app.kubernetes.io/name: prometheus` on every Prometheus pod.
+    assert_eq!(cerverus_render::kubernetes::network_policies::PROMETHEUS_POD, ("app.kubernetes.io/name", "prometheus"));
+    assert_eq!(
+        NODE_AGENT_SCRAPES.iter().map(|a| (a.pod.1, a.port)).collect::<Vec<_>>(),
+        vec![("dcgm-exporter", 9400), ("prometheus-node-exporter", 9100)]
+    );
+
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        for a in NODE_AGENT_SCRAPES {
+            let port = i64::from(a.port);
+            assert!(
+                admits(&objs, NODE_AGENTS_NAMESPACE, a.pod, port, from_prometheus),
+                "{}: {} :{port}",
+                env.name,
+                a.name
+            );
+            // Exactly the metrics port: nothing else is opened to Prometheus, nor to anyone else.
+            for (_, p) in objs.iter().filter(|(_, p)| p["kind"] == "NetworkPolicy" && p["metadata"]["name"] == a.name) {
+                assert_eq!(p["spec"]["ingress"].as_array().map(Vec::len), Some(1), "{}", a.name);
+                assert_eq!(p["spec"]["ingress"][0]["ports"], json!([{"port": port, "protocol": "TCP"}]), "{}", a.name);
+            }
+        }
+        // Old shape: the namespace had only default deny, DNS, same-namespace and API egress.
+        let old = without_policy(&objs, NODE_AGENTS_NAMESPACE, "dcgm-exporter");
+        assert!(!admits(
+            &old,
+            NODE_AGENTS_NAMESPACE,
+            ("app.kubernetes.io/name", "dcgm-exporter"),
+            9400,
+            from_prometheus
+        ));
+    }
+}
+
+#[test]
+fn the_api_server_reaches_every_webhook_and_aggregated_api_in_a_policed_namespace() {
+    use cerverus_render::kubernetes::network_policies::{API_SERVER_CALLEES, chart_namespace};
+    // Ports as the pinned charts serve them.
+    let kps = pinned("kube-prometheus-stack");
+    let kps_defaults = chart_defaults(kps.chart, kps.version);
+    assert_eq!(kps_defaults["prometheusOperator"]["tls"]["internalPort"], 10250);
+    assert_eq!(kps_defaults["prometheusOperator"]["admissionWebhooks"]["enabled"], true);
+    assert_eq!(kps_defaults["prometheusOperator"]["admissionWebhooks"]["deployment"]["enabled"], false);
+    let keda = chart_defaults("keda", "2.17.2");
+    assert_eq!(keda["service"]["portHttpsTarget"], 6443);
+    let ms = pinned("metrics-server");
+    assert_eq!(chart_defaults(ms.chart, ms.version)["containerPort"], 10250);
+    let port_of = |component: &str| API_SERVER_CALLEES.iter().find(|c| c.component == component).map(|c| c.port);
+    assert_eq!(port_of("prometheus-operator"), Some(10250));
+    assert_eq!(port_of("keda-admission-webhooks"), Some(9443));
+    assert_eq!(port_of("keda-operator-metrics-apiserver"), Some(6443));
+    assert_eq!(port_of("metrics-server"), Some(10250));
+    // Every callee belongs to a pinned chart: the namespace is read from the add-on list.
+    for c in API_SERVER_CALLEES {
+        assert!(chart_namespace(c.chart).is_some(), "{} is not a pinned add-on", c.chart);
+    }
+
+    let (platform, b) = bundle();
+    let mut policed_callees = 0;
+    for env in &platform.environments {
+        let objs = objects(&b, &env.name);
+        let private: BTreeSet<String> =
+            env.network.tier(cerverus_model::SubnetTier::Private).map(|s| s.cidr.to_string()).collect();
+        let from_control_plane = |peer: &Value| peer["ipBlock"]["cidr"].as_str().is_some_and(|c| private.contains(c));
+        // A namespace the bundle polices: it carries a default deny.
+        let policed = |ns: &str| {
+            objs.iter().any(|(_, p)| {
+                p["kind"] == "NetworkPolicy"
+                    && p["metadata"]["namespace"] == ns
+                    && p["metadata"]["name"] == "default-deny"
+            })
+        };
+        for c in API_SERVER_CALLEES {
+            let Some(ns) = chart_namespace(c.chart) else { continue };
+            let port = i64::from(c.port);
+            if policed(ns) {
+                policed_callees += 1;
+                // From every private subnet (the control plane's ENIs may sit in any of them).
+                for cidr in &private {
+                    assert!(
+                        admits(&objs, ns, c.pod, port, |p| p["ipBlock"]["cidr"] == cidr.as_str()),
+                        "{}: {ns}/{} :{port} not reachable from {cidr}",
+                        env.name,
+                        c.component
+                    );
+                }
+                // Old shape: no such policy, and nothing else lets the control plane in.
+                let old = without_policy(&objs, ns, &format!("allow-api-server-to-{}", c.component));
+                assert!(!admits(&old, ns, c.pod, port, from_control_plane), "{}: {}", env.name, c.component);
+            } else {
+                // Unpoliced namespaces get no policy selecting the pods: it would isolate them.
+                assert!(
+                    !objs.iter().any(|(_, p)| p["kind"] == "NetworkPolicy"
+                        && p["metadata"]["namespace"] == ns
+                        && p["spec"]["podSelector"]["matchLabels"][c.pod.0] == c.pod.1),
+                    "{}: {ns}/{} isolated in a namespace the bundle does not police",
+                    env.name,
+                    c.component
+                );
+            }
+        }
+    }
+    assert!(policed_callees > 0, "the Prometheus Operator's webhook sits in a policed namespace");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces: each one the spec declares holds something.
+
+/// Spec namespaces that nothing installs into: no workload, no pinned add-on chart. The Istio
+/// control plane's namespace is the mesh's (istiod and the ingress gateway, policed by the
+/// bundle by name), so it counts as used.
+fn empty_namespaces(platform: &cerverus_model::Platform) -> Vec<String> {
+    use cerverus_render::kubernetes::network_policies::GATEWAY_NAMESPACE;
+    let mut out = Vec::new();
+    for env in &platform.environments {
+        for ns in &env.namespaces {
+            let used = env.workloads.iter().any(|w| w.namespace() == ns.name)
+                || CHARTS.iter().any(|c| c.namespace == ns.name)
+                || ns.name == GATEWAY_NAMESPACE;
+            if !used {
+                out.push(format!("{}/{}", env.name, ns.name));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_declared_namespace_holds_a_workload_or_an_addon() {
+    let (platform, b) = bundle();
+    assert_eq!(empty_namespaces(&platform), Vec::<String>::new());
+    // No object of the bundle sits in, or names, the dropped controller's namespace.
+    for (path, _) in b.iter() {
+        assert!(!path.contains("ingress-nginx"), "{path}");
+    }
+    // Old shape: ingress-nginx declared after its chart was dropped.
+    let old = cerverus_spec::DEFAULT_SPEC.replacen(
+        "\nworkloads:\n",
+        "  - name: ingress-nginx\n    purpose: ingress-nginx controller for non-mesh HTTP routes\n    podSecurity: restricted\n\nworkloads:\n",
+        1,
+    );
+    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+    let p = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads")).expect("resolves");
+    assert!(empty_namespaces(&p).iter().any(|n| n.ends_with("/ingress-nginx")), "{:?}", empty_namespaces(&p));
+}
+
+// ---------------------------------------------------------------------------------------------
+// RBAC: the groups RoleBindings name are the groups EKS access entries map IAM roles to.
+
+#[test]
+fn every_bound_group_is_one_an_access_entry_carries() {
+    let (platform, b) = bundle();
+    let tfvars_groups = |env: &str| {
+        b.iter()
+            .find(|(p, _)| *p == format!("terraform/envs/{env}/terraform.tfvars"))
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).to_string())
+            .unwrap_or_default()
+    };
+    let mut bound = 0;
+    for env in &platform.environments {
+        let mut groups: BTreeSet<String> = env.access_groups(&platform.name).into_values().flatten().collect();
+        groups.insert(cerverus_model::break_glass_group(&platform.name));
+        let tfvars = tfvars_groups(&env.name);
+        for (path, o) in objects(&b, &env.name) {
+            if o["kind"] != "RoleBinding" && o["kind"] != "ClusterRoleBinding" {
+                continue;
+            }
+            for s in o["subjects"].as_array().into_iter().flatten().filter(|s| s["kind"] == "Group") {
+                let name = s["name"].as_str().unwrap_or_default();
+                assert!(groups.contains(name), "{path}: group {name} is mapped from no IAM role");
+                // …and the Terraform access entries carry it (break-glass through the admin roles).
+                assert!(
+                    tfvars.contains(name) || name == cerverus_model::break_glass_group(&platform.name),
+                    "{path}: {name} not in tfvars"
+                );
+                bound += 1;
+            }
+        }
+    }
+    assert!(bound > 0);
+    // Both sides name groups through the model's helpers, never their own format strings: the
+    // old rbac.rs spelled `{platform}:platform-operators` and `{platform}:{ns}:developers` itself.
+    let rbac = std::fs::read_to_string(format!("{}/../render/src/kubernetes/rbac.rs", env!("CARGO_MANIFEST_DIR")))
+        .expect("rbac.rs");
+    for spelled in [":platform-operators\"", ":developers\"", ":break-glass\""] {
+        assert!(!rbac.contains(spelled), "rbac.rs spells a group name itself ({spelled})");
+    }
+}

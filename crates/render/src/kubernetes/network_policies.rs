@@ -20,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Objects, labels};
 use crate::RenderError;
+use crate::addons::NODE_AGENTS_NAMESPACE;
 
 /// Namespace label every namespace carries (set by the API server).
 const NS_NAME: &str = "kubernetes.io/metadata.name";
@@ -297,7 +298,7 @@ fn runtime_egress(env: &Env, w: &Workload) -> Vec<NetworkPolicyEgressRule> {
     rules
 }
 
-/// Policies of the platform's own namespaces (monitoring, the Istio control plane, ingress):
+/// Policies of the platform's own namespaces (monitoring, node agents, the Istio control plane):
 /// default deny, DNS, traffic inside the namespace, the Kubernetes API, and each component's
 /// documented ports — so every namespace, not only the application ones, starts from deny.
 pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
@@ -365,12 +366,26 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                         vec![NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None }],
                     ),
                 ],
-                "ingress-nginx" => vec![(
-                    "controller",
-                    select(&[("app.kubernetes.io/name", "ingress-nginx")]),
-                    vec![NetworkPolicyIngressRule { from: Some(vec![from_vpc()]), ports: ports(&[80, 443, 8443]) }],
-                    vec![NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None }],
-                )],
+                // Prometheus scrapes the node agents on their metrics ports, and nothing else
+                // reaches them. node-exporter runs with hostNetwork (chart default), and a
+                // NetworkPolicy does not apply to host-network pods: its rule is inert today
+                // (Prometheus reaches it on the node's address, see its egress above) and holds
+                // only if host networking is ever turned off. dcgm-exporter is a pod-network
+                // pod, so its rule is what lets Prometheus in.
+                NODE_AGENTS_NAMESPACE => NODE_AGENT_SCRAPES
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.name,
+                            select(&[a.pod]),
+                            vec![NetworkPolicyIngressRule {
+                                from: Some(vec![peer_in(MONITORING_NAMESPACE, Some(select(&[PROMETHEUS_POD])))]),
+                                ports: ports(&[a.port]),
+                            }],
+                            vec![],
+                        )
+                    })
+                    .collect(),
                 _ => vec![],
             };
         out.add(Some(ns), "NetworkPolicy", "default-deny", &default_deny(platform, ns))?;
@@ -418,6 +433,9 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                 }),
             },
         )?;
+        for (name, policy) in api_server_ingress(platform, env, ns) {
+            out.add(Some(ns), "NetworkPolicy", &name, &policy)?;
+        }
         for (name, selector, ingress, egress) in components {
             let mut types = Vec::new();
             if !ingress.is_empty() {
@@ -443,6 +461,106 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
         }
     }
     render_keda_operator(platform, env, out)
+}
+
+/// A node agent Prometheus scrapes, with its pod label and metrics port as the pinned chart sets
+/// them (`data/reference/helm/`: dcgm-exporter 4.1.1 `service.port` 9400, prometheus-node-exporter
+/// 4.56.1 `service.port` 9100; both charts label their pods `app.kubernetes.io/name: <chart>`).
+pub struct NodeAgentScrape {
+    pub name: &'static str,
+    pub pod: (&'static str, &'static str),
+    pub port: i32,
+}
+
+pub const NODE_AGENT_SCRAPES: &[NodeAgentScrape] = &[
+    NodeAgentScrape { name: "dcgm-exporter", pod: ("app.kubernetes.io/name", "dcgm-exporter"), port: 9400 },
+    NodeAgentScrape { name: "node-exporter", pod: ("app.kubernetes.io/name", "prometheus-node-exporter"), port: 9100 },
+];
+
+/// A port of an add-on's pods that the Kubernetes API server dials: an admission webhook or an
+/// aggregated API (`v1beta1.metrics.k8s.io`, `v1beta1.external.metrics.k8s.io`). The API server
+/// calls it from the control plane's ENIs, which EKS places in the subnets the cluster is given
+/// (the private ones, `modules/eks` `private_subnet_ids`), straight to the pod's port (not the
+/// Service port). Ports and pod labels as the pinned chart sets them; the namespace is the
+/// chart's, read from [`crate::addons::CHARTS`].
+pub struct ApiServerCallee {
+    pub chart: &'static str,
+    pub component: &'static str,
+    pub pod: (&'static str, &'static str),
+    pub port: i32,
+}
+
+pub const API_SERVER_CALLEES: &[ApiServerCallee] = &[
+    // kube-prometheus-stack 88.5.3: the operator serves its admission webhook itself
+    // (`prometheusOperator.admissionWebhooks.deployment.enabled: false`) on `tls.internalPort`
+    // 10250; its pods carry `app: <chart name>-operator` (also the Deployment's selector).
+    ApiServerCallee {
+        chart: "kube-prometheus-stack",
+        component: "prometheus-operator",
+        pod: ("app", "kube-prometheus-stack-operator"),
+        port: 10250,
+    },
+    // keda 2.17.2 values: `webhooks.port` default 9443; `service.portHttpsTarget` 6443 is the
+    // metrics API server's container port behind `v1beta1.external.metrics.k8s.io`.
+    ApiServerCallee {
+        chart: "keda",
+        component: "keda-admission-webhooks",
+        pod: ("app.kubernetes.io/name", "keda-admission-webhooks"),
+        port: 9443,
+    },
+    ApiServerCallee {
+        chart: "keda",
+        component: "keda-operator-metrics-apiserver",
+        pod: ("app.kubernetes.io/name", "keda-operator-metrics-apiserver"),
+        port: 6443,
+    },
+    // metrics-server 3.12.2 values: `containerPort` 10250, behind `v1beta1.metrics.k8s.io`.
+    ApiServerCallee {
+        chart: "metrics-server",
+        component: "metrics-server",
+        pod: ("app.kubernetes.io/name", "metrics-server"),
+        port: 10250,
+    },
+];
+
+/// The namespace an add-on chart installs into, from the pinned add-on list.
+pub fn chart_namespace(chart: &str) -> Option<&'static str> {
+    crate::addons::CHARTS.iter().find(|c| c.chart == chart).map(|c| c.namespace)
+}
+
+/// Ingress from the control plane to every [`API_SERVER_CALLEES`] port whose chart installs into
+/// `ns`, a namespace this bundle polices (default deny). Namespaces the bundle does not police
+/// (kube-system, keda) need none — and get none: a policy selecting those pods would isolate
+/// them and cut everything else that reaches them.
+fn api_server_ingress(platform: &Platform, env: &Env, ns: &str) -> Vec<(String, NetworkPolicy)> {
+    let private: Vec<NetworkPolicyPeer> = env
+        .network
+        .tier(SubnetTier::Private)
+        .map(|s| NetworkPolicyPeer {
+            ip_block: Some(IPBlock { cidr: s.cidr.to_string(), except: None }),
+            ..Default::default()
+        })
+        .collect();
+    API_SERVER_CALLEES
+        .iter()
+        .filter(|c| chart_namespace(c.chart) == Some(ns))
+        .map(|c| {
+            let name = format!("allow-api-server-to-{}", c.component);
+            let policy = NetworkPolicy {
+                metadata: ns_meta(platform, ns, &name, None),
+                spec: Some(NetworkPolicySpec {
+                    pod_selector: Some(select(&[c.pod])),
+                    policy_types: Some(vec!["Ingress".into()]),
+                    ingress: Some(vec![NetworkPolicyIngressRule {
+                        from: Some(private.clone()),
+                        ports: Some(vec![tcp(c.port)]),
+                    }]),
+                    ..Default::default()
+                }),
+            };
+            (name, policy)
+        })
+        .collect()
 }
 
 /// KEDA's namespace is the chart's, not policed by the bundle otherwise; once a Redis trigger

@@ -167,7 +167,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Requests (cores, bytes) that platform namespaces may use, before headroom: Prometheus with its
-/// retention, Alertmanager and Grafana; istiod and the gateways; the ingress controllers.
+/// retention, Alertmanager and Grafana; istiod and the gateways.
 fn platform_envelope(ns: &str) -> (f64, f64) {
     match ns {
         "cerverus-monitoring" => (12.0, 48.0 * GIB),

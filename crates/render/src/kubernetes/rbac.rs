@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cerverus_model::{Env, Platform, break_glass_group};
+use cerverus_model::{Env, Platform, break_glass_group, developers_group, operators_group};
 use cerverus_spec::RbacRule;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -139,15 +139,16 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
                 kind: "ClusterRole".into(),
                 name: "cerverus-platform-reader".into(),
             },
-            subjects: Some(vec![group(format!("{}:platform-operators", platform.name))]),
+            subjects: Some(vec![group(operators_group(&platform.name))]),
         },
     )?;
     let namespaces: BTreeSet<&str> = env.workloads.iter().map(|w| w.namespace()).collect();
     for ns in &namespaces {
-        let short = ns.strip_prefix(&format!("{}-", platform.name)).unwrap_or(ns);
+        // The same helpers name the groups of the EKS access entries (`Env::access_groups`), so
+        // a binding's subject is always a group some IAM role is mapped to.
         for (role, who) in [
-            ("cerverus-developer", format!("{}:{short}:developers", platform.name)),
-            ("cerverus-operator", format!("{}:platform-operators", platform.name)),
+            ("cerverus-developer", developers_group(&platform.name, ns)),
+            ("cerverus-operator", operators_group(&platform.name)),
         ] {
             let name = role.trim_start_matches("cerverus-").to_string() + "s";
             out.add(
