@@ -377,7 +377,7 @@ pub const RULES: &[Rule] = &[
         High,
         "Setting delivered as a file the component reads from the environment",
         "The component's runtime contract (data/runtime-contracts.json) says it reads this setting from an environment variable (or its `_CMD`/`_SECRET` indirect forms); a Secret or ConfigMap file named like the variable is never read, so the component starts without it (e.g. Airflow without its metadata database URL).",
-        "Deliver the key as the environment variable (`env.valueFrom.secretKeyRef`), or set the `_CMD` form to read the mounted file (`cat /path/KEY`).",
+        "Keep the secret a mounted file and point the program at it in a form it reads: the `_CMD` form (`..._CMD=cat /path/KEY`) or `_SECRET` for the settings the component honours them for; use `env.valueFrom.secretKeyRef` only for settings with no indirect form (it puts the value in the process environment, CKV_K8S_35).",
         ["Apache Airflow: Setting configuration options"],
         []
     ),
