@@ -1070,3 +1070,63 @@ fn the_read_replica_waiver_holds_in_every_environment() {
         }
     }
 }
+
+#[test]
+fn rds_pins_only_the_major_when_aws_upgrades_the_minor() {
+    // "17.6" with auto minor upgrades: once AWS moves the instance to 17.7, the next plan tries to
+    // downgrade it and the apply fails.
+    let (_, b) = default_bundle();
+    let db = parsed(&b).remove("terraform/modules/database/main.tf").expect("database");
+    for inst in blocks(&db, "resource", "aws_db_instance") {
+        if attr(inst, "auto_minor_version_upgrade").map(text).as_deref() != Some("true") {
+            continue;
+        }
+        if let Some(v) = attr(inst, "engine_version") {
+            let v = text(v);
+            assert!(
+                v == "split(\".\", var.engine_version)[0]" || v.trim_matches('"').chars().all(|c| c.is_ascii_digit()),
+                "{} pins a minor version under auto upgrades: {v}",
+                inst.labels[1].as_str()
+            );
+        }
+    }
+}
+
+#[test]
+fn rds_log_groups_exist_encrypted_before_the_instances_export_to_them() {
+    // RDS otherwise creates /aws/rds/instance/<id>/<log> itself: no KMS key, no retention.
+    let (_, b) = default_bundle();
+    let db = parsed(&b).remove("terraform/modules/database/main.tf").expect("database");
+    let group = blocks(&db, "resource", "aws_cloudwatch_log_group")
+        .find(|g| attr(g, "name").map(text).is_some_and(|n| n.starts_with("\"/aws/rds/instance/")));
+    let group = group.expect("no log group for the RDS exports");
+    assert!(attr(group, "kms_key_id").is_some() && attr(group, "retention_in_days").is_some());
+    let for_each = text(attr(group, "for_each").expect("for_each"));
+    let locals = db.blocks().find(|l| l.identifier() == "locals" && attr(l, "instances").is_some()).expect("locals");
+    let instances = text(attr(locals, "instances").expect("instances"));
+    assert!(instances.contains("var.name") && instances.contains("replica"), "primary and replicas: {instances}");
+    assert_eq!(for_each, "local.log_groups");
+    let key = text(attr(group, "kms_key_id").expect("key")).replace(".arn", "");
+    let key_name = key.trim_start_matches("aws_kms_key.");
+    let policy = blocks(&db, "data", "aws_iam_policy_document")
+        .find(|d| d.labels[1].as_str() == format!("{key_name}_key"))
+        .expect("key policy");
+    let policy = hcl::to_string(&policy.body).unwrap_or_default();
+    assert!(policy.contains("logs.${data.aws_region.current.region}.amazonaws.com"), "{policy}");
+    assert!(policy.contains("kms:EncryptionContext:aws:logs:arn"), "{policy}");
+    for inst in blocks(&db, "resource", "aws_db_instance") {
+        let exports = attr(inst, "enabled_cloudwatch_logs_exports").map(text).unwrap_or_default();
+        for log in
+            exports.trim_matches(['[', ']']).split(',').map(|l| l.trim().trim_matches('"')).filter(|l| !l.is_empty())
+        {
+            let groups = text(attr(locals, "log_groups").expect("log_groups"));
+            assert!(groups.contains(&format!("\"{log}\"")), "no group for {log}");
+        }
+        let deps = attr(inst, "depends_on").map(text).unwrap_or_default();
+        assert!(
+            deps.contains("aws_cloudwatch_log_group.rds"),
+            "{} exports before its log groups exist",
+            inst.labels[1].as_str()
+        );
+    }
+}

@@ -49,6 +49,31 @@ pub fn kms_key(
     services: &[Expression],
     provider: Option<&str>,
 ) {
+    kms_key_with(f, name, alias, description, services, None, provider)
+}
+
+/// A key for CloudWatch Logs: the `logs.<region>` service may use it only for the log groups
+/// whose ARN starts with `log_group_prefix` (the encryption context CloudWatch Logs sends).
+pub fn logs_kms_key(f: &mut File, name: &str, alias: Expression, description: Expression, log_group_prefix: &str) {
+    let only_these_groups = condition(
+        "ArnLike",
+        "kms:EncryptionContext:aws:logs:arn",
+        list([tpl(format!(
+            "arn:${{data.aws_partition.current.partition}}:logs:${{data.aws_region.current.region}}:${{data.aws_caller_identity.current.account_id}}:log-group:{log_group_prefix}*"
+        ))]),
+    );
+    kms_key_with(f, name, alias, description, &[logs_service()], Some(only_these_groups), None)
+}
+
+fn kms_key_with(
+    f: &mut File,
+    name: &str,
+    alias: Expression,
+    description: Expression,
+    services: &[Expression],
+    service_condition: Option<B>,
+    provider: Option<&str>,
+) {
     let mut doc = data("aws_iam_policy_document", &format!("{name}_key"))
         .skip("CKV_AWS_109", KEY_POLICY_REASON)
         .skip("CKV_AWS_111", KEY_POLICY_REASON)
@@ -67,7 +92,8 @@ pub fn kms_key(
             ],
             strs(["*"]),
         )
-        .b(principals("Service", list(services.iter().cloned()))));
+        .b(principals("Service", list(services.iter().cloned())))
+        .bs(service_condition));
     }
     let mut key = resource("aws_kms_key", name)
         .a("description", description)

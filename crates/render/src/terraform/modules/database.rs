@@ -8,10 +8,19 @@ use crate::terraform::module::{Module, Variable, output};
 
 use super::common::{account_data, kms_key, principals, standard_variables, statement};
 
+/// `split(".", version)[0]`: the major of a `major.minor` version.
+fn major(version: hcl::Expression) -> hcl::Expression {
+    hcl::expr::Traversal::new(call("split", vec![s("."), version]), [hcl::expr::TraversalOperator::Index(num(0))])
+        .into()
+}
+
+/// The logs every PostgreSQL instance exports to CloudWatch.
+const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
+
 pub fn postgres() -> Module {
     let mut vars = standard_variables("RDS identifier of the primary, e.g. `cerverus-db-prod`.");
     vars.extend([
-        Variable::new("engine_version", ty("string"), "PostgreSQL engine version, e.g. \"17.6\".").validate(
+        Variable::new("engine_version", ty("string"), "PostgreSQL engine version, e.g. \"17.6\": its major is what the instances are created with; the minor is the one the spec was written against and AWS keeps upgrading.").validate(
             call("can", vec![call("regex", vec![s("^[0-9]+\\.[0-9]+$"), var("engine_version")])]),
             "engine_version must look like 17.6.",
         ),
@@ -39,6 +48,8 @@ pub fn postgres() -> Module {
         Variable::new("subnet_ids", list_of(ty("string")), "Data-tier subnets."),
         Variable::new("security_group_ids", list_of(ty("string")), "Security groups of the instances."),
         Variable::new("database_name", ty("string"), "Initial database.").default("cerverus"),
+        Variable::new("log_retention_days", ty("number"), "Days to keep the exported PostgreSQL and upgrade logs.")
+            .default(365),
         Variable::new(
             "master_username",
             ty("string"),
@@ -64,6 +75,52 @@ pub fn postgres() -> Module {
         tpl("Replicated automated backups of ${var.name} in the DR region"),
         &[],
         Some("aws.dr"),
+    );
+    // RDS creates the log groups it exports to when they do not exist — unencrypted and kept
+    // forever — so every instance's groups are made here first, encrypted and with retention.
+    super::common::logs_kms_key(
+        &mut f,
+        "rds_logs",
+        tpl("alias/${var.name}-rds-logs"),
+        tpl("Exported logs of ${var.name}"),
+        "/aws/rds/instance/${var.name}",
+    );
+    f.push(
+        block("locals")
+            .a(
+                "instances",
+                call(
+                    "concat",
+                    vec![
+                        list([var("name")]),
+                        for_expr(
+                            None,
+                            "i",
+                            call("range", vec![var("read_replicas")]),
+                            None,
+                            tpl("${var.name}-replica-${i + 1}"),
+                        ),
+                    ],
+                ),
+            )
+            .a(
+                "log_groups",
+                for_expr(
+                    None,
+                    "pair",
+                    call("setproduct", vec![path("local.instances"), strs(LOG_EXPORTS)]),
+                    Some(tpl("${pair[0]}/${pair[1]}")),
+                    path("pair"),
+                ),
+            ),
+    );
+    f.push(
+        resource("aws_cloudwatch_log_group", "rds")
+            .a("for_each", path("local.log_groups"))
+            .a("name", tpl("/aws/rds/instance/${each.value[0]}/${each.value[1]}"))
+            .a("retention_in_days", var("log_retention_days"))
+            .a("kms_key_id", path("aws_kms_key.rds_logs.arn"))
+            .a("tags", var("tags")),
     );
     f.push(
         resource("aws_db_subnet_group", "this")
@@ -125,7 +182,7 @@ pub fn postgres() -> Module {
             .a("performance_insights_retention_period", 7)
             .a("monitoring_interval", 30)
             .a("monitoring_role_arn", path("aws_iam_role.monitoring.arn"))
-            .a("enabled_cloudwatch_logs_exports", strs(["postgresql", "upgrade"]))
+            .a("enabled_cloudwatch_logs_exports", strs(LOG_EXPORTS))
             .a("ca_cert_identifier", "rds-ca-rsa2048-g1")
     };
     f.push(
@@ -134,7 +191,9 @@ pub fn postgres() -> Module {
                 .skip("CKV_AWS_157", "Multi-AZ is set per environment through var.multi_az: on in staging and prod, off in dev to save cost")
                 .a("identifier", var("name"))
                 .a("engine", "postgres")
-                .a("engine_version", var("engine_version")),
+                // Only the major: minor upgrades are automatic (auto_minor_version_upgrade), and a
+                // pinned minor would make the next plan try to downgrade what AWS upgraded.
+                .a("engine_version", major(var("engine_version"))),
         )
         .a("allocated_storage", var("allocated_storage"))
         .a("max_allocated_storage", var("max_allocated_storage"))
@@ -154,7 +213,7 @@ pub fn postgres() -> Module {
         .tags_named(var("name"))
         // RDS validates the monitoring role when the instance is created: the role must already
         // carry its policy, which IAM does not guarantee just because the role exists.
-        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring")])),
+        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring"), path("aws_cloudwatch_log_group.rds")])),
     );
     f.push(
         common(
@@ -173,7 +232,7 @@ pub fn postgres() -> Module {
         )
         .a("skip_final_snapshot", true)
         .tags_named(tpl("${var.name}-replica-${count.index + 1}"))
-        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring")])),
+        .a("depends_on", list([path("aws_iam_role_policy_attachment.monitoring"), path("aws_cloudwatch_log_group.rds")])),
     );
     f.push(
         resource("aws_db_instance_automated_backups_replication", "dr")
