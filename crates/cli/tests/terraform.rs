@@ -1130,3 +1130,29 @@ fn rds_log_groups_exist_encrypted_before_the_instances_export_to_them() {
         );
     }
 }
+
+#[test]
+fn backups_stay_readable_and_are_expired_by_their_owner_not_the_bucket() {
+    // Velero cannot read Glacier Flexible Retrieval objects, and a bucket-wide expiry deletes
+    // kopia repository packs that live backups still reference.
+    let (_, b) = default_bundle();
+    let buckets = text(&tfvar(&b, "prod", "buckets"));
+    let body = hcl::parse(&format!("x = {buckets}")).expect("buckets parse");
+    let Some(Expression::Object(all)) = body.attributes().next().map(|a| a.expr.clone()) else { panic!("buckets") };
+    let mut backups = 0;
+    for (name, v) in &all {
+        let t = text(v);
+        if t.contains("\"backup\"") {
+            backups += 1;
+            assert!(t.contains("expire_after_days = 0"), "{name:?} expires backups bucket-wide: {t}");
+        }
+    }
+    assert!(backups > 0, "no backup bucket");
+    let storage = parsed(&b).remove("terraform/modules/storage/main.tf").expect("storage");
+    for l in blocks(&storage, "resource", "aws_s3_bucket_lifecycle_configuration") {
+        let all = hcl::to_string(&l.body).unwrap_or_default();
+        if all.contains("\"GLACIER\"") {
+            assert!(all.contains("each.value.class == \"backup\" ? \"GLACIER_IR\""), "backups go to Glacier: {all}");
+        }
+    }
+}

@@ -305,7 +305,12 @@ fn lifecycle(name: &str, for_each: hcl::Expression, bucket: &str, provider: Opti
         .b(dynamic(
             "transition",
             cond(gt(days("glacier_after_days"), num(0)), list([days("glacier_after_days")]), list([])),
-            block("content").a("days", path("transition.value")).a("storage_class", "GLACIER"),
+            block("content").a("days", path("transition.value")).a(
+                "storage_class",
+                // Backup readers (Velero and its kopia repository) read objects synchronously and
+                // cannot restore from Glacier Flexible Retrieval; Instant Retrieval stays readable.
+                cond(eq(path("each.value.class"), s("backup")), s("GLACIER_IR"), s("GLACIER")),
+            ),
         ))
         .b(dynamic(
             "expiration",
