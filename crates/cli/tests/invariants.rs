@@ -440,8 +440,9 @@ fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale(
                 .collect();
             for d in e["spec"]["data"].as_array().into_iter().flatten() {
                 assert!(
-                    d["remoteRef"]["key"].as_str().is_some_and(|k| k.starts_with(&format!("cerverus/{}/", env.name))
-                        || auth_tokens.contains(k)),
+                    d["remoteRef"]["key"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with(&format!("cerverus/{}/", env.name)) || auth_tokens.contains(k)),
                     "{}: {} reads {}",
                     env.name,
                     e["metadata"]["name"],
@@ -687,4 +688,37 @@ fn the_keda_operator_may_reach_the_redis_its_triggers_read() {
             .any(|r| r["ports"].as_array().is_some_and(|ps| ps.iter().any(|p| p["port"] == i64::from(e.port))));
         assert!(open, "keda-operator egress to {} on {} is cut: {policy}", e.to, e.port);
     }
+}
+
+/// Namespaced objects of one environment whose namespace the bundle does not create (`kube-system`
+/// and `default` exist in every cluster): each would fail to apply.
+fn objects_in_missing_namespaces(objs: &[(String, Value)], env: &str) -> Vec<String> {
+    let prefix = format!("kubernetes/{env}/");
+    let created: BTreeSet<&str> = objs
+        .iter()
+        .filter(|(p, v)| p.starts_with(&prefix) && v["kind"] == "Namespace")
+        .filter_map(|(_, v)| v["metadata"]["name"].as_str())
+        .chain(["kube-system", "default"])
+        .collect();
+    objs.iter()
+        .filter(|(p, _)| p.starts_with(&prefix))
+        .filter_map(|(p, v)| {
+            v["metadata"]["namespace"].as_str().filter(|ns| !created.contains(ns)).map(|ns| format!("{p}: {ns}"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_namespace_an_object_lives_in_is_created_by_the_bundle() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    for env in &platform.environments {
+        let missing = objects_in_missing_namespaces(&objs, &env.name);
+        assert!(missing.is_empty(), "objects in namespaces nothing creates: {missing:?}");
+    }
+    // The old shape: the KEDA operator's NetworkPolicy in a `keda` namespace only the chart made.
+    let without_keda: Vec<(String, Value)> =
+        objs.into_iter().filter(|(_, v)| !(v["kind"] == "Namespace" && v["metadata"]["name"] == "keda")).collect();
+    let missing = objects_in_missing_namespaces(&without_keda, "prod");
+    assert!(missing.iter().any(|m| m.ends_with(": keda")), "{missing:?}");
 }

@@ -44,6 +44,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         };
         out.add(None, "Namespace", &ns.name, &obj)?;
     }
+    render_addon_namespaces(platform, env, &pss_version, out)?;
 
     for tier in [Tier::Critical, Tier::High, Tier::Standard, Tier::Batch] {
         let (value, description, preempt) = priority(tier);
@@ -60,6 +61,47 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             preemption_policy: Some(if preempt { "PreemptLowerPriority" } else { "Never" }.to_string()),
         };
         out.add(None, "PriorityClass", &name, &obj)?;
+    }
+    Ok(())
+}
+
+/// Namespaces that only add-on charts use (`keda`, `external-secrets`): rendered here rather than
+/// left to the chart installer, because the bundle puts objects of its own in them (the KEDA
+/// operator's NetworkPolicy, say), and those would fail to apply before the namespace exists.
+/// `kube-system` is the cluster's own. Their charts' pods run with the restricted profile's
+/// settings (`addons.rs` sets them where the chart lets it, the charts' defaults elsewhere), so
+/// they enforce `restricted` like the seed's namespaces.
+fn render_addon_namespaces(
+    platform: &Platform,
+    env: &Env,
+    pss_version: &str,
+    out: &mut Objects,
+) -> Result<(), RenderError> {
+    let mut charts_by_namespace: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for chart in crate::addons::CHARTS {
+        let declared = env.namespaces.iter().any(|ns| ns.name == chart.namespace);
+        if !declared && chart.namespace != "kube-system" {
+            charts_by_namespace.entry(chart.namespace).or_default().push(chart.name);
+        }
+    }
+    for (name, charts) in charts_by_namespace {
+        let mut l = labels::common(&platform.name);
+        l.insert("kubernetes.io/metadata.name".into(), name.to_string());
+        for mode in ["enforce", "audit", "warn"] {
+            l.insert(format!("pod-security.kubernetes.io/{mode}"), PodSecurityLevel::Restricted.as_str().into());
+            l.insert(format!("pod-security.kubernetes.io/{mode}-version"), pss_version.to_string());
+        }
+        let purpose = format!("add-on namespace: {}", charts.join(", "));
+        let obj = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                labels: Some(l),
+                annotations: Some(BTreeMap::from([("cerverus.io/purpose".to_string(), purpose)])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        out.add(None, "Namespace", name, &obj)?;
     }
     Ok(())
 }
