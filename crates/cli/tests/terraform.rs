@@ -1186,3 +1186,41 @@ fn the_audit_bucket_locks_what_it_keeps() {
         .expect("expiry");
     assert_eq!(text(attr(retention, "days").expect("days")), expiry);
 }
+
+#[test]
+fn the_trail_does_not_record_its_own_deliveries() {
+    // `data_resource { values = ["arn:aws:s3"] }` records every object event, the trail's own
+    // deliveries to the audit bucket and every access-log write included.
+    let (_, b) = default_bundle();
+    let files = parsed(&b);
+    let audit = files.get("terraform/modules/audit/main.tf").expect("audit");
+    let trail = blocks(audit, "resource", "aws_cloudtrail").next().expect("trail");
+    for sel in trail.body.blocks().filter(|x| x.identifier() == "event_selector") {
+        for d in sel.body.blocks().filter(|x| x.identifier() == "data_resource") {
+            let values = text(attr(d, "values").expect("values"));
+            assert!(!values.contains("\"arn:aws:s3\""), "every S3 object event, the audit bucket's included: {values}");
+        }
+    }
+    let selectors: Vec<String> = trail
+        .body
+        .blocks()
+        .filter(|x| x.identifier() == "advanced_event_selector")
+        .map(|x| hcl::to_string(&x.body).unwrap_or_default())
+        .collect();
+    assert!(selectors.iter().any(|s| s.contains("\"Management\"")), "management events dropped");
+    let s3 = selectors.iter().find(|s| s.contains("AWS::S3::Object")).expect("S3 data events");
+    assert!(s3.contains("not_starts_with") && s3.contains("aws_s3_bucket.audit.id"), "{s3}");
+    let boot = files.get("terraform/bootstrap/main.tf").expect("bootstrap");
+    let call =
+        boot.blocks().find(|m| m.identifier() == "module" && m.labels[0].as_str() == "audit").expect("audit call");
+    let skipped = text(attr(call, "unrecorded_bucket_prefixes").expect("log buckets"));
+    assert!(
+        skipped.contains("aws_s3_bucket.state_logs.id") && skipped.contains("\"cerverus-access-logs-\""),
+        "{skipped}"
+    );
+    let storage = String::from_utf8_lossy(b.get("terraform/modules/storage/main.tf").expect("storage")).into_owned();
+    assert!(
+        storage.contains("bucket = \"cerverus-access-logs-${var.name}\""),
+        "log bucket name and exclusion disagree"
+    );
+}

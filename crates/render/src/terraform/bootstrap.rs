@@ -159,6 +159,10 @@ fn main_tf(platform: &Platform) -> Body {
             .a("source", "../modules/audit")
             .a("name", platform.name.as_str())
             .a("access_log_bucket", path("aws_s3_bucket.state_logs.id"))
+            .a(
+                "unrecorded_bucket_prefixes",
+                list([path("aws_s3_bucket.state_logs.id"), s(super::modules::storage::ACCESS_LOG_BUCKET_PREFIX)]),
+            )
             .a("tags", path("local.tags")),
     );
     f.push(

@@ -303,6 +303,12 @@ pub fn audit() -> Module {
             ty("string"),
             "Bucket that receives S3 server access logs of the audit bucket (its policy must let logging.s3.amazonaws.com write).",
         ),
+        Variable::new(
+            "unrecorded_bucket_prefixes",
+            list_of(ty("string")),
+            "Name prefixes of buckets whose object events the trail does not record: log buckets, whose every write is a delivery. The audit bucket is always left out.",
+        )
+        .default(list([])),
         Variable::new("log_retention_days", ty("number"), "Days to keep CloudTrail events in CloudWatch Logs.")
             .default(365),
         Variable::new(
@@ -468,11 +474,26 @@ pub fn audit() -> Module {
             .a("cloud_watch_logs_group_arn", tpl("${aws_cloudwatch_log_group.trail.arn}:*"))
             .a("cloud_watch_logs_role_arn", path("aws_iam_role.trail.arn"))
             .a("sns_topic_name", path("aws_sns_topic.trail.name"))
-            .b(block("event_selector").a("read_write_type", "All").a("include_management_events", true).b(block(
-                "data_resource",
-            )
-            .a("type", "AWS::S3::Object")
-            .a("values", strs(["arn:aws:s3"]))))
+            // Advanced selectors: management events, and S3 object events everywhere except where the
+            // trail and the access logs write. Recording those would record every delivery, which is
+            // itself delivered to the audit bucket and recorded again.
+            .b(block("advanced_event_selector")
+                .a("name", "Management events")
+                .b(block("field_selector").a("field", "eventCategory").a("equals", strs(["Management"]))))
+            .b(block("advanced_event_selector")
+                .a("name", "S3 object events outside the audit and log buckets")
+                .b(block("field_selector").a("field", "eventCategory").a("equals", strs(["Data"])))
+                .b(block("field_selector").a("field", "resources.type").a("equals", strs(["AWS::S3::Object"])))
+                .b(block("field_selector").a("field", "resources.ARN").a(
+                    "not_starts_with",
+                    for_expr(
+                        None,
+                        "b",
+                        call("concat", vec![list([path("aws_s3_bucket.audit.id")]), var("unrecorded_bucket_prefixes")]),
+                        None,
+                        tpl("arn:${data.aws_partition.current.partition}:s3:::${b}"),
+                    ),
+                )))
             .a("tags", var("tags"))
             .a("depends_on", list([path("aws_s3_bucket_policy.audit"), path("aws_sns_topic_policy.trail")])),
     );

@@ -10,6 +10,8 @@ use super::common::{
     statement,
 };
 
+/// Every environment's access-log bucket is this prefix and the environment's name.
+pub const ACCESS_LOG_BUCKET_PREFIX: &str = "cerverus-access-logs-";
 const LOG_TARGET: &str = "this is the access-log target bucket; logging it into itself would loop";
 const LOG_SSE: &str = "S3 server access logging delivers only to buckets encrypted with SSE-S3 (AES256), not SSE-KMS";
 const REPLICA: &str = "this is the DR replica, written only by S3 replication; the source bucket carries this control";
@@ -83,7 +85,7 @@ pub fn module() -> Module {
             )
             .skip("CKV_AWS_145", LOG_SSE)
             .skip("CKV2_AWS_62", "log delivery is the only writer; nothing reacts to new log objects")
-            .a("bucket", tpl("cerverus-access-logs-${var.name}"))
+            .a("bucket", tpl(format!("{ACCESS_LOG_BUCKET_PREFIX}${{var.name}}")))
             .a("tags", var("tags")),
     );
     f.trivy_ignore("AVD-AWS-0132", LOG_SSE);
