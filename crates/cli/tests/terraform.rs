@@ -1224,3 +1224,31 @@ fn the_trail_does_not_record_its_own_deliveries() {
         "log bucket name and exclusion disagree"
     );
 }
+
+#[test]
+fn every_node_carries_the_termination_handler_tag_and_it_hears_only_ec2_changes() {
+    let (_, b) = default_bundle();
+    let eks = parsed(&b).remove("terraform/modules/eks/main.tf").expect("eks");
+    for lt in blocks(&eks, "resource", "aws_launch_template") {
+        let instance = lt
+            .body
+            .blocks()
+            .filter(|t| t.identifier() == "tag_specifications")
+            .find(|t| attr(t, "resource_type").map(text).as_deref() == Some("\"instance\""))
+            .expect("instance tags");
+        let tags = text(attr(instance, "tags").expect("tags"));
+        assert!(
+            tags.contains("\"aws-node-termination-handler/managed\" = \"true\""),
+            "{}: instances launched before the ASG tag exists are ignored by the handler: {tags}",
+            lt.labels[1].as_str()
+        );
+    }
+    let locals =
+        eks.blocks().filter(|l| l.identifier() == "locals").map(|l| hcl::to_string(&l.body).unwrap_or_default());
+    let rules =
+        blocks(&eks, "resource", "aws_cloudwatch_event_rule").map(|r| hcl::to_string(&r.body).unwrap_or_default());
+    let all: String = locals.chain(rules).collect();
+    let at = all.find("aws.health").expect("Health rule");
+    let health = &all[at..at + 300.min(all.len() - at)];
+    assert!(health.contains("\"EC2\"") && health.contains("\"scheduledChange\""), "every Health event: {health}");
+}

@@ -404,9 +404,14 @@ pub fn module() -> Module {
                 .a("delete_on_termination", true)))
             .b(block("monitoring").a("enabled", true))
             .bs(["instance", "volume"].map(|rt| {
-                block("tag_specifications")
-                    .a("resource_type", rt)
-                    .a("tags", call("merge", vec![var("tags"), object([("Name", tpl("${var.name}-${each.key}"))])]))
+                let mut own = vec![("Name", tpl("${var.name}-${each.key}"))];
+                // The node termination handler drains only instances carrying its tag. The ASG tag
+                // (propagate_at_launch) reaches only instances launched after it exists; the launch
+                // template tags every instance from its first launch.
+                if rt == "instance" {
+                    own.push((NTH_MANAGED_TAG, s("true")));
+                }
+                block("tag_specifications").a("resource_type", rt).a("tags", call("merge", vec![var("tags"), object(own)]))
             }))
             .a("tags", var("tags")),
     );
@@ -587,7 +592,13 @@ pub fn module() -> Module {
             "scheduled_change",
             call(
                 "jsonencode",
-                vec![object([("source", strs(["aws.health"])), ("detail-type", strs(["AWS Health Event"]))])],
+                // EC2 scheduled changes only (retirements, maintenance reboots): the handler acts on
+                // every event it receives, and other Health events concern no instance of this cluster.
+                vec![object([
+                    ("source", strs(["aws.health"])),
+                    ("detail-type", strs(["AWS Health Event"])),
+                    ("detail", object([("service", strs(["EC2"])), ("eventTypeCategory", strs(["scheduledChange"]))])),
+                ])],
             ),
         ),
     ]);
