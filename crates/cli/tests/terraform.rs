@@ -1252,3 +1252,27 @@ fn every_node_carries_the_termination_handler_tag_and_it_hears_only_ec2_changes(
     let health = &all[at..at + 300.min(all.len() - at)];
     assert!(health.contains("\"EC2\"") && health.contains("\"scheduledChange\""), "every Health event: {health}");
 }
+
+#[test]
+fn prod_keeps_an_on_demand_general_node_in_every_zone() {
+    // With one on-demand floor node, both replicas of a system-critical controller could share
+    // it or land on spot; staging already kept two.
+    let (_, b) = default_bundle();
+    let azs = text(&tfvar(&b, "prod", "azs")).matches('"').count() / 2;
+    let groups = text(&tfvar(&b, "prod", "node_groups"));
+    let body = hcl::parse(&format!("x = {groups}")).expect("node groups parse");
+    let Some(Expression::Object(all)) = body.attributes().next().map(|a| a.expr.clone()) else { panic!("node groups") };
+    let general = all
+        .iter()
+        .find(|(_, v)| {
+            let t = text(v);
+            t.contains("\"cerverus.io/pool\" = \"general\"") && t.contains("\"ON_DEMAND\"")
+        })
+        .map(|(_, v)| text(v))
+        .expect("general on-demand group");
+    let min: u32 = general
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("min_size")?.trim().trim_start_matches('=').trim().parse().ok())
+        .expect("min_size");
+    assert!(azs >= 3 && min as usize >= azs, "prod general on-demand floor {min} for {azs} zones");
+}
