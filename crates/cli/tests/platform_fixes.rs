@@ -1014,3 +1014,153 @@ fn every_bound_group_is_one_an_access_entry_carries() {
         assert!(!rbac.contains(spelled), "rbac.rs spells a group name itself ({spelled})");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helm values as the chart sees them: our values deep-merged over the pinned chart's defaults.
+
+/// Helm's coalescing of user values over chart defaults: maps merge key by key, `null` deletes
+/// the default key, anything else (scalars, lists) replaces.
+fn helm_merge(defaults: &Value, ours: &Value) -> Value {
+    match (defaults, ours) {
+        (Value::Object(d), Value::Object(o)) => {
+            let mut out = d.clone();
+            for (k, v) in o {
+                if v.is_null() {
+                    out.remove(k);
+                } else {
+                    let merged = match d.get(k) {
+                        Some(dv) => helm_merge(dv, v),
+                        None => v.clone(),
+                    };
+                    out.insert(k.clone(), merged);
+                }
+            }
+            Value::Object(out)
+        }
+        _ => ours.clone(),
+    }
+}
+
+/// Subcharts whose defaults Helm merges under the parent's key, with their `condition` paths
+/// from the parent's Chart.yaml: (parent, key, chart, version, condition).
+const SUBCHARTS: &[(&str, &str, &str, &str, &[&str])] = &[
+    ("kube-prometheus-stack", "grafana", "grafana", "12.11.1", &["grafana.enabled"]),
+    ("kube-prometheus-stack", "kube-state-metrics", "kube-state-metrics", "8.4.0", &["kubeStateMetrics.enabled"]),
+    (
+        "kube-prometheus-stack",
+        "prometheus-node-exporter",
+        "prometheus-node-exporter",
+        "4.56.1",
+        &["nodeExporter.enabled"],
+    ),
+    (
+        "kube-prometheus-stack",
+        "prometheus-windows-exporter",
+        "prometheus-windows-exporter",
+        "0.12.8",
+        &["windowsMonitoring.enabled"],
+    ),
+    ("nvidia-device-plugin", "nfd", "node-feature-discovery", "0.15.3", &["nfd.enabled", "gfd.enabled"]),
+];
+
+/// Helm's `condition`: the first listed path that exists decides; none existing means enabled.
+fn condition_holds(values: &Value, paths: &[&str]) -> bool {
+    paths.iter().find_map(|p| p.split('.').try_fold(values, |v, k| v.get(k)).and_then(Value::as_bool)).unwrap_or(true)
+}
+
+/// The values a pinned chart renders with: its defaults, then ours over them; each enabled
+/// subchart's defaults under its key with the parent's section over them.
+fn effective_values(chart: &cerverus_render::addons::Chart, ours: &Value) -> Value {
+    let version = chart.values_checked_against.unwrap_or(chart.version);
+    let mut eff = helm_merge(&chart_defaults(chart.chart, version), ours);
+    for (_, key, sub, sub_version, condition) in SUBCHARTS.iter().filter(|s| s.0 == chart.chart) {
+        if condition_holds(&eff, condition) {
+            let merged = helm_merge(&chart_defaults(sub, sub_version), &eff[*key]);
+            eff[*key] = merged;
+        }
+    }
+    eff
+}
+
+/// A PDB value a chart template writes: Helm templates guard these with `if`, so `null` and ""
+/// are not written (external-secrets 0.17.0 `templates/poddisruptionbudget.yaml` writes each of
+/// `minAvailable` and `maxUnavailable` that is set).
+fn written(v: Option<&Value>) -> bool {
+    !matches!(v, None | Some(Value::Null)) && v != Some(&json!(""))
+}
+
+/// Every `podDisruptionBudget`/`pdb` map that would render with both `minAvailable` and
+/// `maxUnavailable`, which the API server rejects (policy/v1: they are mutually exclusive).
+fn pdb_clashes(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let here = format!("{path}.{k}");
+                if (k == "podDisruptionBudget" || k.eq_ignore_ascii_case("pdb"))
+                    && written(x.get("minAvailable"))
+                    && written(x.get("maxUnavailable"))
+                {
+                    out.push(here.clone());
+                }
+                pdb_clashes(x, &here, out);
+            }
+        }
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| pdb_clashes(x, &format!("{path}[{i}]"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn helm_merge_follows_helm() {
+    let d = json!({"a": {"b": 1, "c": 2}, "l": [1, 2], "s": "x"});
+    let o = json!({"a": {"b": null, "d": 3}, "l": [3]});
+    assert_eq!(helm_merge(&d, &o), json!({"a": {"c": 2, "d": 3}, "l": [3], "s": "x"}));
+}
+
+#[test]
+fn no_add_on_renders_a_pdb_with_both_min_available_and_max_unavailable() {
+    // Old shape: external-secrets with our maxUnavailable over the chart's minAvailable default.
+    let es = pinned("external-secrets");
+    let old = json!({"replicaCount": 2, "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1}});
+    let mut found = Vec::new();
+    pdb_clashes(&effective_values(es, &old), "", &mut found);
+    assert_eq!(found, vec![".podDisruptionBudget".to_string()], "the old values must be caught");
+
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        for c in CHARTS {
+            let mut found = Vec::new();
+            pdb_clashes(&effective_values(c, &values(&b, &env.name, c.name)), "", &mut found);
+            assert!(
+                found.is_empty(),
+                "{}/{}: PDB with both minAvailable and maxUnavailable at {found:?}",
+                env.name,
+                c.name
+            );
+        }
+    }
+}
+
+/// kube-prometheus-stack components whose targets EKS does not let Prometheus reach: the
+/// managed control plane (etcd, scheduler, controller manager) and kube-proxy, whose metrics
+/// listen on 127.0.0.1:10249 while nodes admit Prometheus on 10250 and 9100 only.
+const UNREACHABLE_ON_EKS: &[&str] = &["kubeEtcd", "kubeControllerManager", "kubeScheduler", "kubeProxy"];
+
+fn unreachable_targets(effective: &Value) -> Vec<&'static str> {
+    UNREACHABLE_ON_EKS.iter().copied().filter(|k| effective[*k]["enabled"] != false).collect()
+}
+
+#[test]
+fn kube_prometheus_stack_scrapes_nothing_eks_hides() {
+    let kps = pinned("kube-prometheus-stack");
+    // The chart's defaults enable all four; so did our values before kube-proxy was disabled.
+    assert_eq!(unreachable_targets(&effective_values(kps, &json!({}))), UNREACHABLE_ON_EKS);
+    let old = json!({"kubeEtcd": {"enabled": false}, "kubeControllerManager": {"enabled": false}, "kubeScheduler": {"enabled": false}});
+    assert_eq!(unreachable_targets(&effective_values(kps, &old)), vec!["kubeProxy"]);
+
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let eff = effective_values(kps, &values(&b, &env.name, kps.name));
+        assert!(unreachable_targets(&eff).is_empty(), "{}: {:?}", env.name, unreachable_targets(&eff));
+    }
+}

@@ -267,6 +267,10 @@ fn kube_prometheus_stack(env: &Env) -> Value {
         "kubeEtcd": {"enabled": false},
         "kubeControllerManager": {"enabled": false},
         "kubeScheduler": {"enabled": false},
+        // EKS's kube-proxy binds its metrics to 127.0.0.1:10249 and the node security group lets
+        // Prometheus reach only the kubelet (10250) and node-exporter (9100) on nodes, so the
+        // target would be down forever and `KubeProxyDown` would fire.
+        "kubeProxy": {"enabled": false},
         // node-exporter needs the host (network, PID, / mounted); it lives with the other node
         // agents so this namespace stays PSS restricted.
         "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
@@ -381,7 +385,10 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
         "external-secrets" => json!({
             "serviceAccount": sa("external-secrets", "external-secrets"),
             "replicaCount": 2,
-            "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1},
+            // The chart defaults `minAvailable: 1` and its PDB template writes every key that is
+            // set; with ours as well the PDB has both and the API server rejects it, failing the
+            // install. `null` makes Helm delete the default key.
+            "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1, "minAvailable": null},
             "securityContext": restricted(),
             "serviceMonitor": {"enabled": true}
         }),
