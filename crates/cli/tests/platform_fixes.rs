@@ -1164,3 +1164,32 @@ fn kube_prometheus_stack_scrapes_nothing_eks_hides() {
         assert!(unreachable_targets(&eff).is_empty(), "{}: {:?}", env.name, unreachable_targets(&eff));
     }
 }
+
+/// Whether a quota's `cerverus.io/derived-from` annotation states the GPU count the quota sets
+/// (`GPUs: <n>`; the old text said `GPUs: none` over a quota of 8).
+fn quota_annotation_true(quota: &Value) -> Result<(), String> {
+    let hard = quota["spec"]["hard"]["requests.nvidia.com/gpu"].as_str().unwrap_or("0");
+    let note = quota["metadata"]["annotations"]["cerverus.io/derived-from"].as_str().unwrap_or_default();
+    let said = note.split("GPUs: ").nth(1).map(|r| r.split([',', ')', ' ']).next().unwrap_or_default());
+    match said {
+        Some(n) if n == hard => Ok(()),
+        Some("none") if hard == "0" => Ok(()),
+        other => Err(format!("annotation says GPUs {other:?}, quota sets {hard}")),
+    }
+}
+
+#[test]
+fn quota_annotations_state_the_gpus_the_quota_sets() {
+    let old = json!({"spec": {"hard": {"requests.nvidia.com/gpu": "8"}},
+        "metadata": {"annotations": {"cerverus.io/derived-from": "max replicas … +25% headroom (GPUs: none)"}}});
+    assert!(quota_annotation_true(&old).is_err());
+    let (platform, b) = bundle();
+    let mut gpu_quotas = 0;
+    for env in &platform.environments {
+        for (path, q) in objects(&b, &env.name).iter().filter(|(_, o)| o["kind"] == "ResourceQuota") {
+            quota_annotation_true(q).unwrap_or_else(|e| panic!("{path}: {e}"));
+            gpu_quotas += usize::from(q["spec"]["hard"]["requests.nvidia.com/gpu"].as_str().unwrap_or("0") != "0");
+        }
+    }
+    assert!(gpu_quotas > 0, "no quota grants GPUs: the check saw nothing to judge");
+}

@@ -106,7 +106,9 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             ("services.nodeports".to_string(), Quantity("0".into())),
         ]);
         // GPUs are the scarcest resource: no headroom, exactly what the spec asks for.
-        hard.insert("requests.nvidia.com/gpu".to_string(), Quantity(t.gpu.to_string()));
+        // The annotation states the same number, so it cannot drift from the quota.
+        let gpus = t.gpu;
+        hard.insert("requests.nvidia.com/gpu".to_string(), Quantity(gpus.to_string()));
         hard.insert(
             "persistentvolumeclaims".to_string(),
             Quantity(((f64::from(t.pvcs) * grow).ceil() as u64).to_string()),
@@ -119,7 +121,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             annotations: Some(BTreeMap::from([(
                 "cerverus.io/derived-from".to_string(),
                 format!(
-                    "max replicas + rollout surge ({DEPLOYMENT_MAX_SURGE_PERCENT}% of max, rounded up) per Deployment + 1 pod per Job/CronJob, +{HEADROOM_PERCENT}% headroom (GPUs: none)"
+                    "max replicas + rollout surge ({DEPLOYMENT_MAX_SURGE_PERCENT}% of max, rounded up) per Deployment + 1 pod per Job/CronJob, +{HEADROOM_PERCENT}% headroom; GPUs: {gpus}, no headroom"
                 ),
             )])),
             ..Default::default()
