@@ -200,6 +200,7 @@ fn violations(env: &Env, objs: &Objects, w: &Value) -> Vec<String> {
         secret_env_violations(&at, c, contract, &mut out);
         writable_violations(&at, w, pod, c, contract, &mut out);
         probe_violations(&at, c, contract, &mut out);
+        lifecycle_violations(&at, env, objs, w, c, contract, &mut out);
         egress_violations(&at, env, objs, &policies, ns, pod, labels, contract, &mut out);
     }
     out
@@ -219,6 +220,8 @@ fn no_contract() -> Contract {
         egress: vec![contracts::Egress { to: "dns".into(), port: 53, why: "names".into() }],
         iam_actions_reference: None,
         queue: None,
+        termination_grace_period_seconds: None,
+        migrate: None,
         sources: Vec::new(),
     }
 }
@@ -424,6 +427,93 @@ fn probe_violations(at: &str, c: &Value, contract: &Contract, out: &mut Vec<Stri
                 h.timeout_seconds
             ));
         }
+    }
+}
+
+/// The workload's sync wave (Argo CD applies lower waves first).
+fn wave(v: &Value) -> i64 {
+    v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Start, stop and schema: the contract's startup budget as a startup probe, its grace period,
+/// claims that survive a scale-down, and its migration run (a Job, an Argo CD `Sync` hook in an
+/// earlier wave) and waited for (an init container) before the program starts.
+fn lifecycle_violations(
+    at: &str,
+    env: &Env,
+    objs: &Objects,
+    w: &Value,
+    c: &Value,
+    contract: &Contract,
+    out: &mut Vec<String>,
+) {
+    let pod = template(w).map(|t| &t["spec"]).unwrap_or(&Value::Null);
+    if let Some(h) = &contract.health
+        && let Some(budget) = &h.startup
+    {
+        let p = &c["startupProbe"];
+        let form = match h.kind {
+            HealthKind::Exec => strings(&p["exec"]["command"]) == h.command,
+            HealthKind::Http => p["httpGet"]["path"].as_str() == h.path.as_deref(),
+            HealthKind::Tcp => !p["tcpSocket"].is_null(),
+        };
+        // Kubernetes' defaults: period 10 s, threshold 3.
+        let given = p["periodSeconds"].as_i64().unwrap_or(10) * p["failureThreshold"].as_i64().unwrap_or(3);
+        let needed = i64::from(budget.period_seconds) * i64::from(budget.failure_threshold);
+        if p.is_null() || !form || given < needed {
+            out.push(format!("{at}: no startup probe giving the contract's check {needed} s to pass ({})", budget.why));
+        }
+    }
+    if let Some(needed) = contract.termination_grace_period_seconds {
+        let given = pod["terminationGracePeriodSeconds"].as_i64().unwrap_or(30);
+        if given < i64::from(needed) {
+            out.push(format!("{at}: terminationGracePeriodSeconds {given} cuts the contract's {needed} s shutdown"));
+        }
+    }
+    if w["kind"] == "StatefulSet"
+        && w["spec"]["volumeClaimTemplates"].as_array().is_some_and(|v| !v.is_empty())
+        && w["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] != "Retain"
+    {
+        out.push(format!("{at}: a scale-down deletes the claims the replicas wrote (whenScaled is not Retain)"));
+    }
+    let Some(m) = &contract.migrate else { return };
+    if !matches!(w["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
+        return;
+    }
+    let image = c["image"].as_str().unwrap_or("");
+    let waits = pod["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|i| strings(&i["command"]) == m.wait_command && i["image"] == image);
+    if !waits {
+        out.push(format!("{at}: no init container waits for the schema (`{}`)", m.wait_command.join(" ")));
+    }
+    // The migration of this image, by whichever role's contract names the command.
+    let commands: Vec<&Vec<String>> = contracts::contracts()
+        .components
+        .iter()
+        .filter(|k| k.image_repositories == contract.image_repositories)
+        .filter_map(|k| k.migrate.as_ref().map(|m| &m.command))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let ns = &w["metadata"]["namespace"];
+    let migrated = in_env(objs, &env.name, "Job").into_iter().any(|j| {
+        let a = &j["metadata"]["annotations"];
+        j["metadata"]["namespace"] == *ns
+            && a["argocd.argoproj.io/hook"] == "Sync"
+            && a["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+            && wave(j) < wave(w)
+            && template(j).is_some_and(|t| {
+                t["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|jc| jc["image"] == image && commands.iter().any(|cmd| strings(&jc["command"]) == **cmd))
+            })
+    });
+    if !migrated {
+        out.push(format!("{at}: no Sync-hook Job in an earlier wave migrates its database"));
     }
 }
 
@@ -730,4 +820,64 @@ fn cut_scraping_and_cut_sts_of_a_pod_without_contract_are_caught() {
         }
     });
     assert_found(&v, "dev/cerverus-data/stream-processor: egress to sts on 443 is cut");
+}
+
+const TRIGGERER: &str = "kubernetes/dev/cerverus-data/deployment-airflow-triggerer.yaml";
+const MIGRATE_JOB: &str = "kubernetes/dev/cerverus-data/job-airflow-db-migrate.yaml";
+
+#[test]
+fn an_unmigrated_metadata_database_is_caught() {
+    // The old shape: no Job runs `airflow db migrate`…
+    let (platform, mut objs) = rendered();
+    objs.retain(|(p, _)| p != MIGRATE_JOB);
+    assert_found(
+        &all_violations(&platform, &objs).1,
+        "airflow-scheduler): no Sync-hook Job in an earlier wave migrates",
+    );
+    // …or runs it as a plain Job, in the Deployments' wave…
+    let v = broken(MIGRATE_JOB, |j| {
+        j["metadata"]["annotations"] = json!({ "argocd.argoproj.io/sync-wave": "1" });
+    });
+    assert_found(&v, "airflow-webserver): no Sync-hook Job in an earlier wave migrates");
+    // …and the pods crash-loop against the old schema instead of waiting.
+    let v = broken(WEBSERVER, |w| {
+        w["spec"]["template"]["spec"].as_object_mut().map(|s| s.remove("initContainers"));
+    });
+    assert_found(&v, "airflow-webserver): no init container waits for the schema");
+}
+
+#[test]
+fn a_scale_down_that_kills_tasks_or_drops_their_logs_is_caught() {
+    let v = broken(WORKER, |w| {
+        w["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(45);
+    });
+    assert_found(&v, "airflow-worker): terminationGracePeriodSeconds 45 cuts the contract's 600 s shutdown");
+    let v = broken(WORKER, |w| {
+        w["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] = json!("Delete");
+    });
+    assert_found(&v, "airflow-worker): a scale-down deletes the claims");
+}
+
+#[test]
+fn a_webserver_without_startup_budget_is_caught() {
+    let v = broken(WEBSERVER, |w| {
+        container(w).as_object_mut().map(|c| c.remove("startupProbe"));
+    });
+    assert_found(&v, "airflow-webserver (airflow-webserver): no startup probe giving the contract's check 180 s");
+}
+
+#[test]
+fn the_triggerer_log_server_cut_or_unsigned_is_caught() {
+    // The webserver fetches deferred tasks' logs from the triggerer on 8794…
+    let v = broken("kubernetes/dev/cerverus-data/networkpolicy-airflow-triggerer.yaml", |p| {
+        p["spec"]["ingress"] = json!([]);
+    });
+    assert_found(&v, "airflow-webserver (airflow-webserver): egress to airflow-triggerer on 8794 is cut");
+    // …which checks the request's signature with the webserver's secret key.
+    let v = broken(TRIGGERER, |t| {
+        if let Some(env) = container(t)["env"].as_array_mut() {
+            env.retain(|e| e["name"] != "AIRFLOW__WEBSERVER__SECRET_KEY_CMD");
+        }
+    });
+    assert_found(&v, "airflow-triggerer (airflow-triggerer): config AIRFLOW__WEBSERVER__SECRET_KEY does not reach");
 }

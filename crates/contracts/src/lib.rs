@@ -59,6 +59,14 @@ pub struct Contract {
     /// The queue this component works off, when it scales on its length.
     #[serde(default)]
     pub queue: Option<Queue>,
+    /// Seconds the program needs between SIGTERM and SIGKILL to stop without losing work (a
+    /// Celery worker's warm shutdown lets its running tasks finish). `None`: the platform's
+    /// default.
+    #[serde(default)]
+    pub termination_grace_period_seconds: Option<u32>,
+    /// The schema migration the program's database needs before it starts, when it has one.
+    #[serde(default)]
+    pub migrate: Option<Migrate>,
     /// Upstream documents the contract was taken from.
     pub sources: Vec<String>,
 }
@@ -104,6 +112,32 @@ pub struct Health {
     pub path: Option<String>,
     /// The least probe timeout under which a healthy program still answers.
     pub timeout_seconds: u32,
+    /// How long a first start may take before the check must pass: the same check as a startup
+    /// probe, so liveness does not kill a program that is still booting.
+    #[serde(default)]
+    pub startup: Option<Startup>,
+}
+
+/// A startup budget: `period_seconds × failure_threshold` seconds to come up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Startup {
+    pub period_seconds: u32,
+    pub failure_threshold: u32,
+    pub why: String,
+}
+
+/// A database schema migration: one command that migrates (run once per release, as a Job) and
+/// one that waits until the schema is current (run before the program, in every pod).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migrate {
+    /// The migration, run by a Job built from this role's pod; empty: this role only waits (the
+    /// roles of one image share one database and one migration).
+    #[serde(default)]
+    pub command: Vec<String>,
+    pub wait_command: Vec<String>,
+    pub why: String,
 }
 
 /// The work queue a component consumes, where an autoscaler can read its length.
@@ -275,9 +309,13 @@ fn validate(c: &Contracts) -> Result<(), Error> {
                 HealthKind::Http => h.port.is_some() && h.path.is_some(),
                 HealthKind::Tcp => h.port.is_some(),
             };
-            if !complete || h.timeout_seconds == 0 {
+            let startup_ok = h.startup.as_ref().is_none_or(|s| s.period_seconds > 0 && s.failure_threshold > 0);
+            if !complete || h.timeout_seconds == 0 || !startup_ok {
                 return Err(Error(format!("{SOURCE_PATH}: component {}: incomplete health check", k.name)));
             }
+        }
+        if k.migrate.as_ref().is_some_and(|m| m.wait_command.is_empty()) {
+            return Err(Error(format!("{SOURCE_PATH}: component {}: a migration needs a wait command", k.name)));
         }
         for p in &k.writable_paths {
             if !p.starts_with('/') {

@@ -77,6 +77,21 @@ pub(super) fn render(
     for w in workloads {
         out.add(Some(w.namespace()), "NetworkPolicy", w.name(), &workload_policy(env, workloads, w))?;
     }
+    // The schema migration Job runs the pod of the role its contract names: it reaches what that
+    // role reaches (the metadata database) and nothing reaches it.
+    for w in workloads.iter().filter(|w| super::workloads::runs_migration(w)) {
+        let mut p = workload_policy(env, workloads, w);
+        let name = super::workloads::migration_job_name(w);
+        p.metadata.name = Some(name.clone());
+        if let Some(spec) = p.spec.as_mut() {
+            spec.pod_selector = Some(LabelSelector {
+                match_labels: Some(super::workloads::migration_selector(w)),
+                ..Default::default()
+            });
+            spec.ingress = Some(Vec::new());
+        }
+        out.add(Some(w.namespace()), "NetworkPolicy", &name, &p)?;
+    }
     Ok(())
 }
 

@@ -40,6 +40,9 @@ const PRE_STOP_SLEEP: i64 = 10;
 const SECRETS_DIR: &str = "/var/run/secrets/cerverus";
 /// Probe timeout of programs without a runtime contract saying more.
 const DEFAULT_PROBE_TIMEOUT: i32 = 3;
+/// Seconds between SIGTERM and SIGKILL for programs whose contract asks for no more: the
+/// pre-stop sleep plus time to drain in-flight requests.
+const DEFAULT_GRACE_PERIOD: i64 = 45;
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
     let mut service_accounts = BTreeSet::new();
@@ -56,6 +59,9 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             WorkloadKind::StatefulSet => out.add(Some(ns), "StatefulSet", w.name(), &stateful_set(platform, env, w))?,
             WorkloadKind::CronJob => out.add(Some(ns), "CronJob", w.name(), &cron_job(platform, env, w))?,
             WorkloadKind::Job => out.add(Some(ns), "Job", w.name(), &job(platform, env, w))?,
+        }
+        if let Some(job) = migration_job(platform, env, w) {
+            out.add(Some(ns), "Job", &migration_job_name(w), &job)?;
         }
         if !w.spec.ports.is_empty() {
             out.add(Some(ns), "Service", w.name(), &service(w))?;
@@ -124,9 +130,12 @@ fn stateful_set(platform: &Platform, env: &Env, w: &Workload) -> StatefulSet {
                     ..Default::default()
                 }),
             }),
+            // A claim outlives a scale-down: what a replica wrote (an Airflow worker's task logs,
+            // the only copy until they are shipped) is still there when the ordinal comes back,
+            // instead of being deleted with the pod the autoscaler removed.
             persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
                 when_deleted: Some("Retain".into()),
-                when_scaled: Some("Delete".into()),
+                when_scaled: Some("Retain".into()),
             }),
             template,
             volume_claim_templates: claims,
@@ -309,7 +318,7 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
             service_account_name: Some(w.service_account.clone()),
             automount_service_account_token: Some(w.spec.uses_kubernetes_api),
             priority_class_name: Some(priority_class_name(&platform.name, w.spec.tier)),
-            termination_grace_period_seconds: Some(45),
+            termination_grace_period_seconds: Some(grace_period(w)),
             security_context: Some(PodSecurityContext {
                 run_as_non_root: Some(true),
                 run_as_user: Some(APP_UID),
@@ -324,6 +333,7 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
                 spread(w, "topology.kubernetes.io/zone", zone_skew),
                 spread(w, "kubernetes.io/hostname", "ScheduleAnyway"),
             ]),
+            init_containers: wait_for_migrations(w, &mounts, &env_vars).map(|c| vec![c]),
             containers: vec![container(w, mounts, env_vars)],
             volumes: Some(volumes),
             ..Default::default()
@@ -400,7 +410,7 @@ fn container(w: &Workload, mounts: Vec<VolumeMount>, env_vars: Vec<EnvVar>) -> C
         resources: Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..Default::default() }),
         readiness_probe: probes.readiness.as_ref().map(|p| probe(w, p)),
         liveness_probe: probes.liveness.as_ref().map(|p| probe(w, p)),
-        startup_probe: probes.startup.as_ref().map(|p| probe(w, p)),
+        startup_probe: probes.startup.as_ref().map(|p| probe(w, p)).or_else(|| contract_startup_probe(w)),
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction { seconds: PRE_STOP_SLEEP }),
@@ -629,4 +639,126 @@ fn writable_volumes(w: &Workload, volumes: &mut Vec<Volume>, mounts: &mut Vec<Vo
         });
         mounts.push(VolumeMount { name, mount_path: path.clone(), ..Default::default() });
     }
+}
+
+/// The grace period the program's contract asks for (a Celery worker's warm shutdown waits for
+/// its running tasks), never less than the platform's default.
+fn grace_period(w: &Workload) -> i64 {
+    w.contract
+        .and_then(|c| c.termination_grace_period_seconds)
+        .map_or(DEFAULT_GRACE_PERIOD, |s| i64::from(s).max(DEFAULT_GRACE_PERIOD))
+}
+
+/// The contract's health check as a startup probe, when the contract gives the program a
+/// startup budget and the spec sets no startup probe of its own: liveness only begins once the
+/// check passed, so a slow first boot is not killed.
+fn contract_startup_probe(w: &Workload) -> Option<Probe> {
+    let h = w.contract?.health.as_ref()?;
+    let budget = h.startup.as_ref()?;
+    let mut out = Probe {
+        period_seconds: Some(i32::try_from(budget.period_seconds).unwrap_or(i32::MAX)),
+        failure_threshold: Some(i32::try_from(budget.failure_threshold).unwrap_or(i32::MAX)),
+        timeout_seconds: Some(i32::try_from(h.timeout_seconds).unwrap_or(i32::MAX).max(DEFAULT_PROBE_TIMEOUT)),
+        ..Default::default()
+    };
+    let port = h.port.map(|p| IntOrString::Int(i32::from(p)));
+    match h.kind {
+        HealthKind::Http => {
+            out.http_get = Some(HTTPGetAction { path: h.path.clone(), port: port?, ..Default::default() });
+        }
+        HealthKind::Tcp => out.tcp_socket = Some(TCPSocketAction { port: port?, ..Default::default() }),
+        HealthKind::Exec => out.exec = Some(ExecAction { command: Some(h.command.clone()) }),
+    }
+    Some(out)
+}
+
+/// A container of `w`'s image, environment and mounts that runs `command` once: no ports, no
+/// probes, no pre-stop sleep.
+fn one_shot(
+    w: &Workload,
+    name: &str,
+    command: &[String],
+    mounts: Vec<VolumeMount>,
+    env_vars: Vec<EnvVar>,
+) -> Container {
+    let mut c = container(w, mounts, env_vars);
+    c.name = name.to_string();
+    c.command = Some(command.to_vec());
+    c.args = None;
+    c.ports = None;
+    c.readiness_probe = None;
+    c.liveness_probe = None;
+    c.startup_probe = None;
+    c.lifecycle = None;
+    c
+}
+
+/// An init container that waits until the program's database schema is current (its contract's
+/// `migrate.waitCommand`), so the pods of a new release wait for the migration Job instead of
+/// crash-looping against the old schema.
+fn wait_for_migrations(w: &Workload, mounts: &[VolumeMount], env_vars: &[EnvVar]) -> Option<Container> {
+    let m = w.contract?.migrate.as_ref()?;
+    Some(one_shot(w, "wait-for-migrations", &m.wait_command, mounts.to_vec(), env_vars.to_vec()))
+}
+
+/// The name of the Job that migrates the database of `w`'s application.
+pub(crate) fn migration_job_name(w: &Workload) -> String {
+    format!("{}-db-migrate", w.spec.part_of)
+}
+
+/// Selector labels of the migration Job's pod: its own, so no Service, budget or Deployment of
+/// the role it was built from selects it.
+pub(crate) fn migration_selector(w: &Workload) -> BTreeMap<String, String> {
+    let name = migration_job_name(w);
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), name.clone()),
+        ("app.kubernetes.io/instance".to_string(), name),
+    ])
+}
+
+/// Whether `w`'s contract runs its application's schema migration (`migrate.command`).
+pub(crate) fn runs_migration(w: &Workload) -> bool {
+    w.contract.and_then(|c| c.migrate.as_ref()).is_some_and(|m| !m.command.is_empty())
+}
+
+/// The Job that runs the contract's migration (`airflow db migrate`) with the pod of the role
+/// that names it: same image, environment, secrets and writable paths. Rendered as a Job, it
+/// is an Argo CD `Sync` hook in the wave before the Deployments (see `kubernetes::sync_wave`).
+fn migration_job(platform: &Platform, env: &Env, w: &Workload) -> Option<Job> {
+    if !runs_migration(w) {
+        return None;
+    }
+    let command = &w.contract?.migrate.as_ref()?.command;
+    let mut labels = labels::workload(w);
+    labels.extend(migration_selector(w));
+    labels.insert("app.kubernetes.io/component".into(), "schema-migration".into());
+    let mut template = pod_template(platform, env, w);
+    template.metadata = Some(ObjectMeta { labels: Some(labels.clone()), ..Default::default() });
+    let spec = template.spec.as_mut()?;
+    spec.restart_policy = Some("Never".into());
+    spec.topology_spread_constraints = None;
+    spec.init_containers = None;
+    spec.termination_grace_period_seconds = Some(DEFAULT_GRACE_PERIOD);
+    let main = spec.containers.first()?;
+    let job_container = one_shot(
+        w,
+        "db-migrate",
+        command,
+        main.volume_mounts.clone().unwrap_or_default(),
+        main.env.clone().unwrap_or_default(),
+    );
+    spec.containers = vec![job_container];
+    let mut m = meta(w, &migration_job_name(w));
+    m.labels = Some(labels);
+    Some(Job {
+        metadata: m,
+        spec: Some(JobSpec {
+            backoff_limit: Some(3),
+            active_deadline_seconds: Some(3600),
+            ttl_seconds_after_finished: Some(24 * 3600),
+            template,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }
