@@ -1193,3 +1193,51 @@ fn quota_annotations_state_the_gpus_the_quota_sets() {
     }
     assert!(gpu_quotas > 0, "no quota grants GPUs: the check saw nothing to judge");
 }
+
+/// A node group (tfvars `node_groups` entry) with GPUs must carry `k8s.amazonaws.com/accelerator`
+/// naming the GPU of every type it may launch, or Cluster Autoscaler scales up again while the
+/// device plugin starts (kubernetes/autoscaler#1949, #3164). The eks module turns every label
+/// into a `k8s.io/cluster-autoscaler/node-template/label/<key>` ASG tag, so scale-from-zero sees it.
+fn accelerator_labelled(name: &str, group: &Value) -> Result<(), String> {
+    let labels = &group["labels"];
+    if labels[cerverus_model::GPU_PRESENT_LABEL.0] != cerverus_model::GPU_PRESENT_LABEL.1 {
+        return Ok(());
+    }
+    let label = labels[cerverus_model::GPU_ACCELERATOR_LABEL]
+        .as_str()
+        .ok_or(format!("{name}: GPU group without accelerator label"))?;
+    for t in group["instance_types"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let want =
+            cerverus_model::capacity::gpu_accelerator(t).ok_or(format!("{name}: {t} has no GPU model in the data"))?;
+        if want != label {
+            return Err(format!("{name}: labelled {label}, but {t} carries {want}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn gpu_node_groups_carry_the_accelerator_label_cluster_autoscaler_reads() {
+    let old = json!({"instance_types": ["g4dn.2xlarge"], "labels": {"cerverus.io/pool": "ml", "nvidia.com/gpu.present": "true"}});
+    assert!(accelerator_labelled("old", &old).is_err());
+    let mixed = json!({"instance_types": ["g4dn.2xlarge", "g5.2xlarge"],
+        "labels": {"nvidia.com/gpu.present": "true", "k8s.amazonaws.com/accelerator": "nvidia-tesla-t4"}});
+    assert!(accelerator_labelled("mixed", &mixed).is_err());
+    assert_eq!(cerverus_model::capacity::gpu_accelerator("g4dn.xlarge"), Some("nvidia-tesla-t4"));
+    assert_eq!(cerverus_model::capacity::gpu_accelerator("m5.xlarge"), None);
+
+    let (platform, b) = bundle();
+    let mut gpu_groups = 0;
+    for env in &platform.environments {
+        let path = format!("terraform/envs/{}/terraform.tfvars", env.name);
+        let bytes = b.iter().find(|(p, _)| *p == path).map(|(_, b)| b).unwrap_or_else(|| panic!("{path} missing"));
+        let tfvars: Value =
+            hcl::from_str(std::str::from_utf8(bytes).expect("utf8")).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let groups = tfvars["node_groups"].as_object().unwrap_or_else(|| panic!("{path}: no node_groups map"));
+        for (name, g) in groups {
+            accelerator_labelled(name, g).unwrap_or_else(|e| panic!("{path}: {e}"));
+            gpu_groups += usize::from(g["labels"][cerverus_model::GPU_ACCELERATOR_LABEL].is_string());
+        }
+    }
+    assert!(gpu_groups > 0, "no GPU node group was judged");
+}

@@ -22,6 +22,8 @@ struct InstanceData {
     daemonset_cpu: f64,
     daemonset_memory_gib: f64,
     instance_types: BTreeMap<String, (f64, f64, u32)>,
+    /// Instance family → `k8s.amazonaws.com/accelerator` value (the `_comment` key is no family).
+    gpu_accelerators: BTreeMap<String, String>,
     eks_allocatable: EksAllocatable,
 }
 
@@ -53,6 +55,14 @@ pub fn cpu_reserved(vcpus: f64) -> Option<f64> {
     }
     reserved_percent_of_a_core += (vcpus - core).max(0.0) * a.cpu_reserve_percent_above;
     Some(reserved_percent_of_a_core / 100.0)
+}
+
+/// The GPU model Cluster Autoscaler's AWS provider expects in `k8s.amazonaws.com/accelerator` for
+/// a node of `instance_type` (by family: `g4dn.2xlarge` → `nvidia-tesla-t4`); `None` for a type
+/// without GPUs or not in the data.
+pub fn gpu_accelerator(instance_type: &str) -> Option<&'static str> {
+    let family = instance_type.split('.').next()?;
+    data()?.gpu_accelerators.get(family).map(String::as_str)
 }
 
 /// Allocatable (cpu cores, memory GiB, gpus) of one node of `instance_type` for workload pods:

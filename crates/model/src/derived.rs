@@ -51,6 +51,13 @@ pub struct NodeGroup {
 /// installed). Every node of a GPU pool carries it.
 pub const GPU_PRESENT_LABEL: (&str, &str) = ("nvidia.com/gpu.present", "true");
 
+/// Label Cluster Autoscaler's AWS provider reads to know a node (or a node group's template,
+/// through the `node-template/label/` ASG tags) has GPUs: while such a node's device plugin has
+/// not yet advertised `nvidia.com/gpu`, CA counts it as coming instead of scaling up again for
+/// the same pods (kubernetes/autoscaler#1949, #3164). Value: the GPU model, from
+/// `data/instance-types.json` → `gpu_accelerators`.
+pub const GPU_ACCELERATOR_LABEL: &str = "k8s.amazonaws.com/accelerator";
+
 /// Split `total` over `parts` as evenly as possible, the first parts taking the remainder:
 /// Σ = total, and monotonic in `total` per part, so min ≤ desired ≤ max holds in every part.
 pub fn split_even(total: u32, parts: usize, index: usize) -> u32 {
@@ -104,6 +111,11 @@ impl Env {
                 let mut labels = p.labels.clone();
                 if p.gpu.is_some() {
                     labels.insert(GPU_PRESENT_LABEL.0.into(), GPU_PRESENT_LABEL.1.into());
+                    // The type the group launches (and CA models) is the first one.
+                    let launched = p.instance_types.first().and_then(|t| crate::capacity::gpu_accelerator(t));
+                    if let Some(model) = launched {
+                        labels.insert(GPU_ACCELERATOR_LABEL.into(), model.into());
+                    }
                 }
                 let group = NodeGroup {
                     name,

@@ -21,7 +21,9 @@ use ipnet::Ipv4Net;
 /// The runtime contracts, for renderers that read them through the model.
 pub use cerverus_contracts as contracts;
 pub use derived::break_glass_group;
-pub use derived::{Capacity, GPU_PRESENT_LABEL, NodeGroup, ServiceAccountRole, split_capacity, split_even};
+pub use derived::{
+    Capacity, GPU_ACCELERATOR_LABEL, GPU_PRESENT_LABEL, NodeGroup, ServiceAccountRole, split_capacity, split_even,
+};
 pub use derived::{developers_group, operators_group};
 pub use graph::{DependencyGraph, Edge, Target};
 pub use network::{Subnet, SubnetTier};
