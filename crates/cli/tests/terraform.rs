@@ -1048,6 +1048,31 @@ fn describe_only_waivers_sit_over_describe_only_wildcards() {
 }
 
 #[test]
+fn the_cluster_autoscaler_has_wildcards_only_for_reads_and_tag_scoped_scaling() {
+    // eks:DescribeNodegroup sat under "*" while the waiver spoke of Auto Scaling and EC2 reads only.
+    let (_, b) = default_bundle();
+    let iam = parsed(&b).remove("terraform/envs/prod/iam.tf").expect("iam");
+    let ca = blocks(&iam, "data", "aws_iam_policy_document")
+        .find(|d| d.labels[1].as_str() == "cluster_autoscaler")
+        .expect("cluster autoscaler policy");
+    for st in ca.body.blocks().filter(|s| s.identifier() == "statement") {
+        if text(attr(st, "resources").expect("resources")) != "[\"*\"]" {
+            continue;
+        }
+        let conditioned = st.body.blocks().any(|c| c.identifier() == "condition");
+        let actions = text(attr(st, "actions").expect("actions"));
+        for a in
+            actions.trim_matches(['[', ']']).split(',').map(|a| a.trim().trim_matches('"')).filter(|a| !a.is_empty())
+        {
+            let (svc, verb) = a.split_once(':').unwrap_or((a, ""));
+            let read =
+                (svc == "autoscaling" || svc == "ec2") && (verb.starts_with("Describe") || verb.starts_with("Get"));
+            assert!(read || conditioned, "{a} has resource \"*\" without a condition");
+        }
+    }
+}
+
+#[test]
 fn the_read_replica_waiver_holds_in_every_environment() {
     // "the other replicas" is false where an environment has one replica (staging).
     let (_, b) = default_bundle();

@@ -473,7 +473,7 @@ fn iam_tf() -> File {
     let cluster_tag = "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}";
     f.push(
         data("aws_iam_policy_document", "cluster_autoscaler")
-            .skip("CKV_AWS_356", "Describe* calls on Auto Scaling and EC2 cannot be scoped to resources (AWS requires \"*\"); scaling calls are scoped by the cluster's ownership tag")
+            .skip("CKV_AWS_356", "the Discover statement's reads on Auto Scaling and EC2 (Describe*, GetInstanceTypesFromInstanceRequirements) cannot be scoped to resources (AWS requires \"*\"); node group reads are scoped to this cluster's node groups and scaling calls by its ownership tag")
             .b(statement(
                 "Discover",
                 &[
@@ -486,9 +486,13 @@ fn iam_tf() -> File {
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplateVersions",
                     "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
                 ],
                 strs(["*"]),
+            ))
+            .b(statement(
+                "DescribeOwnNodegroups",
+                &["eks:DescribeNodegroup"],
+                list([tpl("arn:${data.aws_partition.current.partition}:eks:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:nodegroup/${var.cluster_name}/*/*")]),
             ))
             .b(statement("ScaleOwnGroups", &["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"], strs(["*"]))
                 .b(condition("StringEquals", tpl(cluster_tag), strs(["owned"])))),
