@@ -1183,33 +1183,22 @@ fn backups_stay_readable_and_are_expired_by_their_owner_not_the_bucket() {
 }
 
 #[test]
-fn the_audit_bucket_locks_what_it_keeps() {
-    // object_lock_enabled alone locks nothing: without a default retention the logs are not WORM.
+fn config_never_delivers_to_a_bucket_with_default_object_lock_retention() {
+    // AWS Config does not support a delivery channel to a bucket whose Object Lock has a default
+    // retention; a default retention on the bucket Config delivers to stops Config's delivery.
     let (_, b) = default_bundle();
     let audit = parsed(&b).remove("terraform/modules/audit/main.tf").expect("audit");
-    let bucket = blocks(&audit, "resource", "aws_s3_bucket").find(|x| x.labels[1].as_str() == "audit").expect("bucket");
-    assert_eq!(attr(bucket, "object_lock_enabled").map(text).as_deref(), Some("true"));
-    let lock =
-        blocks(&audit, "resource", "aws_s3_bucket_object_lock_configuration").next().expect("no default retention");
-    assert_eq!(text(attr(lock, "bucket").expect("bucket")), "aws_s3_bucket.audit.id");
-    let retention = lock
-        .body
-        .blocks()
-        .find(|r| r.identifier() == "rule")
-        .and_then(|r| r.body.blocks().find(|d| d.identifier() == "default_retention"))
-        .expect("default_retention");
-    let mode = text(attr(retention, "mode").expect("mode"));
-    assert!(mode == "\"GOVERNANCE\"" || mode == "\"COMPLIANCE\"", "{mode}");
-    // Locked as long as kept: the same days the lifecycle expires audit objects after.
-    let lifecycle = blocks(&audit, "resource", "aws_s3_bucket_lifecycle_configuration").next().expect("lifecycle");
-    let expiry = lifecycle
-        .body
-        .blocks()
-        .find(|r| r.identifier() == "rule")
-        .and_then(|r| r.body.blocks().find(|e| e.identifier() == "expiration"))
-        .and_then(|e| attr(e, "days").map(text))
-        .expect("expiry");
-    assert_eq!(text(attr(retention, "days").expect("days")), expiry);
+    let channel = blocks(&audit, "resource", "aws_config_delivery_channel").next().expect("channel");
+    let target = text(attr(channel, "s3_bucket_name").expect("bucket"));
+    for lock in blocks(&audit, "resource", "aws_s3_bucket_object_lock_configuration") {
+        let locked = text(attr(lock, "bucket").expect("bucket"));
+        let has_default = lock
+            .body
+            .blocks()
+            .filter(|r| r.identifier() == "rule")
+            .any(|r| r.body.blocks().any(|d| d.identifier() == "default_retention"));
+        assert!(!(has_default && locked == target), "Config delivers to {target}, which has a default retention");
+    }
 }
 
 #[test]

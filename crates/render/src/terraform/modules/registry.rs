@@ -356,18 +356,10 @@ pub fn audit() -> Module {
             .a("target_bucket", var("access_log_bucket"))
             .a("target_prefix", "audit/"),
     );
-    // WORM: object_lock_enabled only makes the bucket able to lock; without a default retention no
-    // version is locked. Every version is kept as long as the lifecycle keeps audit objects
-    // (archive_expire_days), so the expiry never meets a locked version early. GOVERNANCE, not
-    // COMPLIANCE: it stops every ordinary delete and overwrite (bypassing needs
-    // s3:BypassGovernanceRetention, which no role this bundle creates is granted), while a wrong retention set by
-    // mistake can still be corrected by an administrator instead of binding the account for years.
-    f.push(
-        resource("aws_s3_bucket_object_lock_configuration", "audit")
-            .a("bucket", path("aws_s3_bucket.audit.id"))
-            .b(block("rule")
-                .b(block("default_retention").a("mode", "GOVERNANCE").a("days", var("archive_expire_days")))),
-    );
+    // No default Object Lock retention here: AWS Config refuses to deliver to a bucket with one
+    // (Config developer guide, "Managing the Delivery Channel"), and Config delivers to this
+    // bucket. object_lock_enabled lets versions be locked individually (legal holds); WORM for
+    // every delivery needs Config in a bucket of its own first.
     f.push(
         resource("aws_s3_bucket_lifecycle_configuration", "audit").a("bucket", path("aws_s3_bucket.audit.id")).b(
             block("rule")
