@@ -1241,3 +1241,107 @@ fn gpu_node_groups_carry_the_accelerator_label_cluster_autoscaler_reads() {
     }
     assert!(gpu_groups > 0, "no GPU node group was judged");
 }
+
+// ---------------------------------------------------------------------------------------------
+// RBAC: people's roles never control a pod spec where Secrets or IRSA service accounts live.
+
+/// Resources whose create/patch/update decides what a pod runs, mounts and runs as (pods, every
+/// pod controller, and the ways into a running pod).
+const POD_SPEC_RESOURCES: &[&str] = &[
+    "pods",
+    "pods/exec",
+    "pods/attach",
+    "pods/ephemeralcontainers",
+    "deployments",
+    "statefulsets",
+    "replicasets",
+    "daemonsets",
+    "replicationcontrollers",
+    "jobs",
+    "cronjobs",
+];
+const POD_SPEC_VERBS: &[&str] = &["create", "patch", "update", "*"];
+
+/// Namespaces whose pods could read something people's roles withhold: a Secret (or an
+/// ExternalSecret that makes one) or a service account with an IAM role.
+fn sensitive_namespaces(objs: &[Value]) -> BTreeSet<String> {
+    objs.iter()
+        .filter(|o| {
+            matches!(o["kind"].as_str(), Some("Secret" | "ExternalSecret"))
+                || (o["kind"] == "ServiceAccount"
+                    && o["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].is_string())
+        })
+        .filter_map(|o| o["metadata"]["namespace"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Group-bound roles (people's responsibilities) that may create or patch a pod spec in a
+/// sensitive namespace: (namespace, role, resource, verb).
+fn pod_spec_control(objs: &[Value]) -> Vec<String> {
+    let sensitive = sensitive_namespaces(objs);
+    let mut out = Vec::new();
+    for rb in objs.iter().filter(|o| o["kind"] == "RoleBinding") {
+        let ns = rb["metadata"]["namespace"].as_str().unwrap_or_default();
+        let to_people =
+            rb["subjects"].as_array().into_iter().flatten().any(|s| s["kind"] == "Group" || s["kind"] == "User");
+        if !to_people || !sensitive.contains(ns) {
+            continue;
+        }
+        let (kind, name) = (rb["roleRef"]["kind"].as_str().unwrap_or_default(), &rb["roleRef"]["name"]);
+        let roles = objs.iter().filter(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == *name
+                && (kind == "ClusterRole" || o["metadata"]["namespace"] == ns)
+        });
+        for rule in roles.flat_map(|r| r["rules"].as_array().cloned().unwrap_or_default()) {
+            let strs = |k: &str| {
+                rule[k]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            };
+            for res in strs("resources").iter().filter(|r| POD_SPEC_RESOURCES.contains(&r.as_str()) || *r == "*") {
+                for verb in strs("verbs").iter().filter(|v| POD_SPEC_VERBS.contains(&v.as_str())) {
+                    out.push(format!("{ns}: {name} may {verb} {res}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_responsibility_role_controls_a_pod_spec_where_secrets_or_irsa_accounts_live() {
+    // Old shape: operators could patch Deployments/StatefulSets and create Jobs in a namespace
+    // with an IRSA service account.
+    let old = vec![
+        json!({"kind": "ServiceAccount", "metadata": {"name": "model-training", "namespace": "cerverus-ml",
+               "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}}}),
+        json!({"kind": "ClusterRole", "metadata": {"name": "cerverus-operator"}, "rules": [
+            {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["patch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["patch"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}]}),
+        json!({"kind": "RoleBinding", "metadata": {"name": "operators", "namespace": "cerverus-ml"},
+               "roleRef": {"kind": "ClusterRole", "name": "cerverus-operator"}, "subjects": [{"kind": "Group", "name": "cerverus:operators"}]}),
+    ];
+    assert_eq!(pod_spec_control(&old).len(), 3, "{:?}", pod_spec_control(&old));
+
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        let objs: Vec<Value> = objects(&b, &env.name).into_iter().map(|(_, o)| o).collect();
+        let sensitive = sensitive_namespaces(&objs);
+        let bound = objs
+            .iter()
+            .filter(|o| {
+                o["kind"] == "RoleBinding"
+                    && sensitive.contains(o["metadata"]["namespace"].as_str().unwrap_or_default())
+            })
+            .count();
+        assert!(bound > 0, "{}: no people's binding in a namespace with Secrets/IRSA was judged", env.name);
+        let found = pod_spec_control(&objs);
+        assert!(found.is_empty(), "{}: {found:?}", env.name);
+    }
+}

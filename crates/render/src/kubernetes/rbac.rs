@@ -6,7 +6,9 @@
 //!   namespace, bound to their ServiceAccount.
 //! - People get ClusterRoles by responsibility (`cerverus-developer` read-only,
 //!   `cerverus-operator` day-2 operations), bound per namespace with RoleBindings, and a
-//!   cross-namespace `cerverus-platform-reader` for the platform team.
+//!   cross-namespace `cerverus-platform-reader` for the platform team. No responsibility role
+//!   may create pods or pod controllers or patch a pod template: in a namespace with Secrets or
+//!   IRSA service accounts that is the same as reading every Secret and assuming every role.
 //!
 //! No rule anywhere uses a wildcard; the admin binding is the only route to `*`.
 
@@ -49,13 +51,30 @@ fn developer_rules() -> Vec<PolicyRule> {
     ]
 }
 
+/// Day-2 operations without control over any pod spec. The operators role is bound in every
+/// namespace that holds workload Secrets and IRSA service accounts, and the role grants no
+/// `secrets get`; but whoever may create a pod, create a pod controller (Job, CronJob, …) or
+/// patch one's pod template can run a pod that mounts any Secret of the namespace or runs as any
+/// of its service accounts (and so assumes its IAM role) — reading through the pod what the role
+/// withholds. So operators get:
+/// - `*/scale`: replica counts only (the scale subresource cannot touch the template);
+/// - `pods/eviction` create: a rolling restart that respects PodDisruptionBudgets (evict the
+///   pods; their controller recreates them from the unchanged template), and `pods` delete for
+///   a pod stuck terminating or failing its probes;
+/// - `jobs` delete: a stuck or failed Job (re-running one is a deploy, not an operation);
+/// - read access to everything the developers read, never Secrets.
+///
+/// `kubectl rollout restart` patches the pod template (an annotation) and so needs `patch` on
+/// the Deployment, which would also allow any other template change: it is not granted. Restart
+/// by evicting pods, or through the deploy pipeline; when that is not enough it is break-glass
+/// (the `<platform>:break-glass` group, audited).
 fn operator_rules() -> Vec<PolicyRule> {
     let mut r = developer_rules();
     r.extend([
         rule(&["apps"], &["deployments/scale", "statefulsets/scale"], &["get", "patch", "update"]),
-        rule(&["apps"], &["deployments", "statefulsets"], &["patch"]),
         rule(&[""], &["pods"], &["delete"]),
-        rule(&["batch"], &["jobs"], &["create", "delete"]),
+        rule(&[""], &["pods/eviction"], &["create"]),
+        rule(&["batch"], &["jobs"], &["delete"]),
     ]);
     r
 }
