@@ -722,3 +722,60 @@ fn every_namespace_an_object_lives_in_is_created_by_the_bundle() {
     let missing = objects_in_missing_namespaces(&without_keda, "prod");
     assert!(missing.iter().any(|m| m.ends_with(": keda")), "{missing:?}");
 }
+
+/// Workloads whose replica count an autoscaler owns (an HPA's or a KEDA ScaledObject's
+/// `scaleTargetRef`) but which still set `spec.replicas`: every Argo CD sync would reset the
+/// count the autoscaler chose. Returns the violations and how many autoscalers were looked at.
+fn replicas_fought_over(objs: &[(String, Value)], env: &str) -> (usize, Vec<String>) {
+    let mut out = Vec::new();
+    let mut scalers = 0;
+    for kind in ["HorizontalPodAutoscaler", "ScaledObject"] {
+        for s in of_kind(objs, env, kind) {
+            // KEDA's scaleTargetRef defaults to a Deployment.
+            let t = &s["spec"]["scaleTargetRef"];
+            let target_kind = t["kind"].as_str().unwrap_or("Deployment");
+            let ns = &s["metadata"]["namespace"];
+            // An HPA a ScaledObject owns is rendered by KEDA, not by us: only ours are here.
+            scalers += 1;
+            let Some(target) = of_kind(objs, env, target_kind)
+                .into_iter()
+                .find(|w| w["metadata"]["namespace"] == *ns && w["metadata"]["name"] == t["name"])
+            else {
+                out.push(format!("{env}: {kind} {} targets nothing rendered", s["metadata"]["name"]));
+                continue;
+            };
+            if !target["spec"]["replicas"].is_null() {
+                out.push(format!(
+                    "{env}: {target_kind} {} sets spec.replicas although {kind} {} owns its count",
+                    t["name"], s["metadata"]["name"]
+                ));
+            }
+        }
+    }
+    (scalers, out)
+}
+
+#[test]
+fn autoscaled_workloads_leave_replicas_to_their_autoscaler() {
+    let (platform, b) = bundle();
+    let objs = objects(&b);
+    let mut scalers = 0;
+    for env in &platform.environments {
+        let (n, v) = replicas_fought_over(&objs, &env.name);
+        assert!(v.is_empty(), "{}", v.join("\n"));
+        scalers += n;
+    }
+    assert!(scalers >= 3, "only {scalers} autoscalers rendered");
+    // The old shape: the worker StatefulSet its ScaledObject scales still sets replicas.
+    let mut old = objs.clone();
+    let worker = old
+        .iter_mut()
+        .find(|(p, _)| p == "kubernetes/dev/cerverus-data/statefulset-airflow-worker.yaml")
+        .expect("the dev worker is rendered");
+    worker.1["spec"]["replicas"] = serde_json::json!(2);
+    let (_, v) = replicas_fought_over(&old, "dev");
+    assert!(
+        v.iter().any(|m| m.contains("StatefulSet \"airflow-worker\" sets spec.replicas")),
+        "the old shape passes: {v:?}"
+    );
+}

@@ -118,7 +118,7 @@ fn stateful_set(platform: &Platform, env: &Env, w: &Workload) -> StatefulSet {
     StatefulSet {
         metadata: m,
         spec: Some(StatefulSetSpec {
-            replicas: Some(w.spec.replicas as i32),
+            replicas: replicas(w),
             service_name: Some(w.name().to_string()),
             pod_management_policy: Some("Parallel".into()),
             revision_history_limit: Some(5),
@@ -203,6 +203,13 @@ fn meta(w: &Workload, name: &str) -> ObjectMeta {
     }
 }
 
+/// `spec.replicas`, unless an autoscaler (HPA or KEDA ScaledObject, see `autoscaling`) owns the
+/// count: then the field is left out, so an Argo CD sync never resets what the autoscaler chose
+/// (Kubernetes creates the object with 1 replica and the autoscaler raises it to its minimum).
+fn replicas(w: &Workload) -> Option<i32> {
+    w.spec.autoscaling.is_none().then(|| i32::try_from(w.spec.replicas).unwrap_or(i32::MAX))
+}
+
 /// The fewest replicas the workload ever runs with.
 fn min_replicas(w: &Workload) -> u32 {
     w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.min.min(w.spec.replicas))
@@ -252,7 +259,7 @@ fn deployment(platform: &Platform, env: &Env, w: &Workload) -> Deployment {
     Deployment {
         metadata: m,
         spec: Some(DeploymentSpec {
-            replicas: Some(w.spec.replicas as i32),
+            replicas: replicas(w),
             revision_history_limit: Some(5),
             progress_deadline_seconds: Some(600),
             selector: LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() },
