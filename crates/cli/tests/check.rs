@@ -290,9 +290,10 @@ fn diff_reports_changed_fields_added_and_removed_objects() {
     assert_eq!(out.status.code(), Some(1));
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let changed = d["changed"].as_array().expect("changed");
-    let deployment =
-        changed.iter().find(|c| c["object"] == "Deployment/cerverus-system/alerts-api").expect("deployment changed");
-    assert_eq!(deployment["fields"], serde_json::json!([{"path": "spec.replicas", "old": 2, "new": 3}]));
+    // The Deployment leaves its count to the autoscaler (no spec.replicas): the floor moves there.
+    let scaler =
+        changed.iter().find(|c| c["object"] == "ScaledObject/cerverus-system/alerts-api").expect("autoscaler changed");
+    assert_eq!(scaler["fields"], serde_json::json!([{"path": "spec.minReplicaCount", "old": 2, "new": 3}]));
     assert!(
         d["removed"]
             .as_array()
