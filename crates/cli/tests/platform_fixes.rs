@@ -1345,3 +1345,60 @@ fn no_responsibility_role_controls_a_pod_spec_where_secrets_or_irsa_accounts_liv
         assert!(found.is_empty(), "{}: {found:?}", env.name);
     }
 }
+
+/// Helm validates values.schema.json before it drops `null` keys (helm/helm#12819), so a `null`
+/// meant to unset a default fails the install wherever the schema types the key without `null`.
+fn nulls_the_schema_rejects(schema: &Value, ours: &Value, path: &str, out: &mut Vec<String>) {
+    let Value::Object(m) = ours else { return };
+    for (k, v) in m {
+        let here = format!("{path}.{k}");
+        let s = &schema["properties"][k];
+        if v.is_null() {
+            let types: Vec<&str> = match &s["type"] {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                _ => continue,
+            };
+            if !types.contains(&"null") {
+                out.push(here);
+            }
+        } else {
+            nulls_the_schema_rejects(s, v, &here, out);
+        }
+    }
+}
+
+#[test]
+fn no_add_on_value_is_a_null_its_chart_schema_rejects() {
+    let es = pinned("external-secrets");
+    let path = format!(
+        "{}/../../data/reference/helm/{}/{}/values.schema.json",
+        env!("CARGO_MANIFEST_DIR"),
+        es.chart,
+        es.version
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .expect("schema");
+    // The first fix of the PDB clash: unset the default with null.
+    let nulled = json!({"podDisruptionBudget": {"enabled": true, "maxUnavailable": 1, "minAvailable": null}});
+    let mut found = Vec::new();
+    nulls_the_schema_rejects(&schema, &nulled, "", &mut found);
+    assert_eq!(found, vec![".podDisruptionBudget.minAvailable".to_string()]);
+
+    let (platform, b) = bundle();
+    for env in &platform.environments {
+        for c in CHARTS {
+            let version = c.values_checked_against.unwrap_or(c.version);
+            let path = format!(
+                "{}/../../data/reference/helm/{}/{version}/values.schema.json",
+                env!("CARGO_MANIFEST_DIR"),
+                c.chart
+            );
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let schema: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let mut found = Vec::new();
+            nulls_the_schema_rejects(&schema, &values(&b, &env.name, c.name), "", &mut found);
+            assert!(found.is_empty(), "{}/{}: null where the schema wants a value: {found:?}", env.name, c.name);
+        }
+    }
+}

@@ -386,9 +386,11 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
             "serviceAccount": sa("external-secrets", "external-secrets"),
             "replicaCount": 2,
             // The chart defaults `minAvailable: 1` and its PDB template writes every key that is
-            // set; with ours as well the PDB has both and the API server rejects it, failing the
-            // install. `null` makes Helm delete the default key.
-            "podDisruptionBudget": {"enabled": true, "maxUnavailable": 1, "minAvailable": null},
+            // set: adding `maxUnavailable` gives a PDB with both, which the API server rejects,
+            // failing the install. `minAvailable: null` cannot unset it either: Helm validates
+            // values.schema.json (`minAvailable: integer`) before dropping nulls (helm#12819).
+            // With two replicas, at least one available is the same budget.
+            "podDisruptionBudget": {"enabled": true, "minAvailable": 1},
             "securityContext": restricted(),
             "serviceMonitor": {"enabled": true}
         }),
