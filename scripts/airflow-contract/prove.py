@@ -323,9 +323,36 @@ def main() -> None:
                     "db+<metadata DB>")
         ok(msg)
 
-    print("==> airflow db migrate with the scheduler's environment")
-    roles["scheduler"].run(["airflow", "db", "migrate"], timeout=300)
-    ok("airflow db migrate against PostgreSQL")
+    print("==> the rendered migration Job migrates; every role's init container waits for it")
+    # Each role's init container: the contract's wait command, as rendered.
+    waits: dict[str, list[str]] = {}
+    for label, r in roles.items():
+        inits = template(r.obj)["spec"].get("initContainers", [])
+        cmd = next((i["command"] for i in inits if "check-migrations" in i.get("command", [])), None)
+        if cmd is None:
+            fail(f"{r.name}: no init container waits for the schema (db check-migrations)")
+        waits[label] = cmd
+    # Before the migration the wait must not pass (shortened from the rendered timeout).
+    sched = roles["scheduler"]
+    short = [("5" if prev == "--migration-wait-timeout" else w) for prev, w in zip(["", *waits["scheduler"]], waits["scheduler"])]
+    try:
+        sched.run(short, timeout=120, retry=True)
+        fail(f"{sched.name}: `{' '.join(short)}` passed against an empty database")
+    except RuntimeError:
+        ok(f"{sched.name}: `{' '.join(short)}` waits and fails against an unmigrated database")
+    jobs = [o for o in objs if o.get("kind") == "Job"
+            and template(o)["spec"]["containers"][0]["image"].split("@")[0].rsplit(":", 1)[0].endswith("/cerverus/airflow")]
+    if len(jobs) != 1:
+        fail(f"expected one rendered Airflow migration Job, found {len(jobs)}")
+    job = Role(jobs[0], work, args.venv, sec, args)
+    hook = jobs[0]["metadata"].get("annotations", {})
+    if hook.get("argocd.argoproj.io/hook") != "Sync":
+        fail(f"{job.name}: not an Argo CD Sync hook: {hook}")
+    job.run(job.container["command"], timeout=300)
+    ok(f"{job.name}: `{' '.join(job.container['command'])}` against PostgreSQL, with the Job's rendered pod")
+    for label, r in roles.items():
+        r.run(waits[label], timeout=120)
+    ok(f"every role's init container `{' '.join(waits['scheduler'])}` passes once migrated")
 
     print("==> each role runs and passes its rendered probes")
     web, sched, worker, trig = roles["webserver"], roles["scheduler"], roles["celery worker"], roles["triggerer"]
@@ -333,22 +360,32 @@ def main() -> None:
     web_port = 8080 if port_free(8080) else free_port()
     sched_port = 8974 if port_free(8974) else free_port()
     log_port = 8793 if port_free(8793) else free_port()
+    trig_log_port = 8794 if port_free(8794) else free_port()
     # The scheduler first: it syncs the DAG table the others read; starting all at once races it.
     procs = [(sched, sched.start({"AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(sched_port)}))]
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        wait_for("the scheduler's health server", lambda: sched.probe("livenessProbe", sched_port), procs, deadline)
+        wait_for("the scheduler's health server", lambda: sched.probe("startupProbe", sched_port), procs, deadline)
+        sched.probe("livenessProbe", sched_port)
         sched.probe("readinessProbe", sched_port)
         procs += [
             (web, web.start({"AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(web_port), "AIRFLOW__WEBSERVER__WORKERS": "1"})),
             (worker, worker.start({"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)})),
-            (trig, trig.start()),
+            (trig, trig.start({"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trig_log_port)})),
         ]
-        wait_for("the webserver", lambda: web.probe("readinessProbe", web_port), procs, deadline)
+        wait_for("the webserver", lambda: web.probe("startupProbe", web_port), procs, deadline)
+        web.probe("readinessProbe", web_port)
         web.probe("livenessProbe", web_port)
         wait_for("the worker's log server", lambda: worker.probe("readinessProbe", log_port), procs, deadline)
         wait_for("the idle worker's celery ping", lambda: worker.probe("livenessProbe"), procs, deadline)
         wait_for("the triggerer's heartbeat", lambda: trig.probe("livenessProbe"), procs, deadline)
+
+        def trigger_log_server() -> None:
+            with socket.create_connection(("127.0.0.1", trig_log_port), timeout=5):
+                pass
+            ok(f"{trig.name}: log server accepts on the rendered trigger-logs port (here :{trig_log_port})")
+
+        wait_for("the triggerer's log server", trigger_log_server, procs, deadline)
     finally:
         for _, p in procs:
             try:
