@@ -365,6 +365,11 @@ mod tests {
         for role in ["airflow-scheduler", "airflow-webserver", "airflow-worker", "airflow-triggerer"] {
             assert!(by_name(role).is_some(), "{role} has no contract");
         }
+        // One role of the Airflow image runs the migration; every role waits for it.
+        let airflow: Vec<&Contract> = c.components.iter().filter(|k| k.name.starts_with("airflow-")).collect();
+        assert!(airflow.iter().all(|k| k.migrate.is_some()), "an Airflow role does not wait for its schema");
+        let runners = airflow.iter().filter(|k| k.migrate.as_ref().is_some_and(|m| !m.command.is_empty())).count();
+        assert_eq!(runners, 1, "exactly one Airflow role runs `airflow db migrate`");
     }
 
     #[test]
@@ -379,6 +384,15 @@ mod tests {
             {"name":"a","imageRepositories":["x"],"config":{},"sources":["s"],
              "health":{"kind":"http","timeoutSeconds":3}}]}"#;
         assert!(parse(bad_health).is_err());
+        let no_budget = r#"{"components":[
+            {"name":"a","imageRepositories":["x"],"config":{},"sources":["s"],
+             "health":{"kind":"tcp","port":1,"timeoutSeconds":3,
+                       "startup":{"periodSeconds":10,"failureThreshold":0,"why":"w"}}}]}"#;
+        assert!(parse(no_budget).is_err());
+        let no_wait = r#"{"components":[
+            {"name":"a","imageRepositories":["x"],"config":{},"sources":["s"],
+             "migrate":{"command":["m"],"waitCommand":[],"why":"w"}}]}"#;
+        assert!(parse(no_wait).is_err());
     }
 
     #[test]
