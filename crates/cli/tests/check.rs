@@ -166,10 +166,11 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--spec", "default", "--env", "prod"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    // The spec declares two edges between workloads of prod: alerts-api → inference-service
-    // (dependsOn) and the Airflow webserver → worker log server on 8793 (the webserver fetches
-    // task logs from the worker that ran them). The policies allow exactly those.
-    assert!(text.contains("2 declared, 2 allowed"), "{text}");
+    // The spec declares three edges between workloads of prod: alerts-api → inference-service
+    // (dependsOn) and the Airflow webserver → the log servers of the worker (8793) and the
+    // triggerer (8794), from which it fetches task logs (runtime contract). The policies allow
+    // exactly those.
+    assert!(text.contains("3 declared, 3 allowed"), "{text}");
 
     let out = cerverus(&["graph", prod.to_str().expect("utf8"), "--format", "json"]);
     let g: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -189,6 +190,7 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     assert_eq!(
         edges,
         [
+            ("cerverus-data/airflow-webserver".to_string(), "cerverus-data/airflow-triggerer".to_string(), 8794),
             ("cerverus-data/airflow-webserver".to_string(), "cerverus-data/airflow-worker".to_string(), 8793),
             ("cerverus-system/alerts-api".to_string(), "cerverus-ml/inference-service".to_string(), 8080),
         ],
