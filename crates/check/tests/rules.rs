@@ -433,3 +433,18 @@ fn autoscaling_ceilings_are_checked_against_the_node_groups_they_land_on() {
     load_text(&mut inv, "kubernetes/prod/app.yaml", &workload(5));
     assert!(cerverus_check::check_inventory(&inv).findings.iter().all(|f| f.rule != "CV-HA-004"));
 }
+
+/// A workload that leaves `replicas` to its autoscaler runs at least the autoscaler's minimum:
+/// with minReplicas 3 it needs a budget (CV-HA-002), and `minAvailable: 1` still allows a drain
+/// (no CV-HA-001) — counting it as one replica would get both wrong.
+#[test]
+fn an_autoscaled_workload_without_replicas_counts_its_autoscalers_minimum() {
+    let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app, namespace: x}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  minReplicas: 3\n  maxReplicas: 6\n  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}]\n";
+    let without_replicas = |extra: &str| replicated(extra, true).replacen("  replicas: 3\n", "", 1);
+    let unprotected = without_replicas(hpa);
+    assert!(!unprotected.contains("replicas: 3\n  selector"), "fixture still sets replicas");
+    assert!(findings("d.yaml", &unprotected).contains(&"CV-HA-002".to_string()));
+    let protected = without_replicas(&format!("{hpa}---\n{}", pdb("minAvailable: 1")));
+    let found = findings("d.yaml", &protected);
+    assert!(!found.iter().any(|r| r == "CV-HA-001" || r == "CV-HA-002"), "{found:?}");
+}

@@ -287,10 +287,11 @@ resource "aws_dynamodb_table" "lock" {
 }
 
 module "audit" {
-  source            = "../modules/audit"
-  name              = "cerverus"
-  access_log_bucket = aws_s3_bucket.state_logs.id
-  tags              = local.tags
+  source                     = "../modules/audit"
+  name                       = "cerverus"
+  access_log_bucket          = aws_s3_bucket.state_logs.id
+  unrecorded_bucket_prefixes = [aws_s3_bucket.state_logs.id, "cerverus-access-logs-"]
+  tags                       = local.tags
 }
 
 module "registry" {

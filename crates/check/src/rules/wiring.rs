@@ -18,8 +18,15 @@ fn pod_labels(o: &K8sObject) -> Option<BTreeMap<String, String>> {
 
 /// The fewest replicas a workload runs with: its HPA/ScaledObject minimum if one targets it.
 fn min_replicas(places: &Places<'_>, o: &K8sObject) -> i64 {
-    let replicas = o.value["spec"]["replicas"].as_i64().unwrap_or(1);
-    places.scaler_minimums(o).min().map_or(replicas, |m| m.min(replicas))
+    let scaler_min = places.scaler_minimums(o).min();
+    match (o.value["spec"]["replicas"].as_i64(), scaler_min) {
+        (Some(replicas), Some(m)) => m.min(replicas),
+        (Some(replicas), None) => replicas,
+        // An autoscaled workload may leave `replicas` to its autoscaler (what GitOps tools
+        // recommend, so a sync does not reset the count): the autoscaler's minimum is the floor.
+        (None, Some(m)) => m,
+        (None, None) => 1,
+    }
 }
 
 /// (environment scope, namespace): the place an object lives in. Cross-resource references

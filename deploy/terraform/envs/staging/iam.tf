@@ -47,7 +47,7 @@ data "aws_iam_policy_document" "workload" {
 }
 
 data "aws_iam_policy_document" "cluster_autoscaler" {
-  #checkov:skip=CKV_AWS_356:Describe* calls on Auto Scaling and EC2 cannot be scoped to resources (AWS requires "*"); scaling calls are scoped by the cluster's ownership tag
+  #checkov:skip=CKV_AWS_356:the Discover statement's reads on Auto Scaling and EC2 (Describe*, GetInstanceTypesFromInstanceRequirements) cannot be scoped to resources (AWS requires "*"); node group reads are scoped to this cluster's node groups and scaling calls by its ownership tag
   statement {
     sid    = "Discover"
     effect = "Allow"
@@ -61,9 +61,15 @@ data "aws_iam_policy_document" "cluster_autoscaler" {
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeLaunchTemplateVersions",
       "ec2:GetInstanceTypesFromInstanceRequirements",
-      "eks:DescribeNodegroup",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "DescribeOwnNodegroups"
+    effect    = "Allow"
+    actions   = ["eks:DescribeNodegroup"]
+    resources = ["arn:${data.aws_partition.current.partition}:eks:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:nodegroup/${var.cluster_name}/*/*"]
   }
 
   statement {
@@ -81,7 +87,7 @@ data "aws_iam_policy_document" "cluster_autoscaler" {
 }
 
 data "aws_iam_policy_document" "node_termination_handler" {
-  #checkov:skip=CKV_AWS_356:ec2:DescribeInstances and autoscaling:Describe* cannot be scoped to resources
+  #checkov:skip=CKV_AWS_356:only the Describe statement has resource "*": ec2:DescribeInstances and autoscaling:Describe* cannot be scoped to resources; CompleteLifecycleAction is scoped to the cluster's managed node group ASGs
   statement {
     sid       = "ReadQueue"
     effect    = "Allow"
@@ -104,7 +110,7 @@ data "aws_iam_policy_document" "node_termination_handler" {
     sid       = "CompleteLifecycle"
     effect    = "Allow"
     actions   = ["autoscaling:CompleteLifecycleAction"]
-    resources = ["*"]
+    resources = ["arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/eks-*"]
 
     condition {
       test     = "StringEquals"

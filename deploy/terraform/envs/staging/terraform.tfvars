@@ -88,8 +88,9 @@ node_groups = {
     max_size       = 2
     disk_gib       = 200
     labels = {
-      "cerverus.io/pool"       = "ml"
-      "nvidia.com/gpu.present" = "true"
+      "cerverus.io/pool"              = "ml"
+      "k8s.amazonaws.com/accelerator" = "nvidia-tesla-t4"
+      "nvidia.com/gpu.present"        = "true"
     }
     availability_zones = ["us-east-1a"]
     taints = [
@@ -106,8 +107,9 @@ node_groups = {
     max_size       = 2
     disk_gib       = 200
     labels = {
-      "cerverus.io/pool"       = "ml"
-      "nvidia.com/gpu.present" = "true"
+      "cerverus.io/pool"              = "ml"
+      "k8s.amazonaws.com/accelerator" = "nvidia-tesla-t4"
+      "nvidia.com/gpu.present"        = "true"
     }
     availability_zones = ["us-east-1b"]
     taints = [
@@ -124,8 +126,9 @@ node_groups = {
     max_size       = 1
     disk_gib       = 200
     labels = {
-      "cerverus.io/pool"       = "ml"
-      "nvidia.com/gpu.present" = "true"
+      "cerverus.io/pool"              = "ml"
+      "k8s.amazonaws.com/accelerator" = "nvidia-tesla-t4"
+      "nvidia.com/gpu.present"        = "true"
     }
     availability_zones = ["us-east-1c"]
     taints = [
@@ -207,7 +210,7 @@ buckets = {
     class                        = "backup"
     infrequent_access_after_days = 0
     glacier_after_days           = 30
-    expire_after_days            = 365
+    expire_after_days            = 0
     replicate                    = true
   }
 }
@@ -221,7 +224,7 @@ secrets = {
     rotation_days = 30
   }
   airflow-webserver = {
-    description   = "Read by airflow-webserver, airflow-worker"
+    description   = "Read by airflow-webserver, airflow-triggerer, airflow-worker"
     rotation_days = 0
   }
   alerts-api-db = {

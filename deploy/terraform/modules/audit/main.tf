@@ -284,13 +284,33 @@ resource "aws_cloudtrail" "this" {
   cloud_watch_logs_role_arn     = aws_iam_role.trail.arn
   sns_topic_name                = aws_sns_topic.trail.name
 
-  event_selector {
-    read_write_type           = "All"
-    include_management_events = true
+  advanced_event_selector {
+    name = "Management events"
 
-    data_resource {
-      type   = "AWS::S3::Object"
-      values = ["arn:aws:s3"]
+    field_selector {
+      field  = "eventCategory"
+      equals = ["Management"]
+    }
+  }
+
+  advanced_event_selector {
+    name = "S3 object events outside the audit and log buckets"
+
+    field_selector {
+      field  = "eventCategory"
+      equals = ["Data"]
+    }
+
+    field_selector {
+      field  = "resources.type"
+      equals = ["AWS::S3::Object"]
+    }
+
+    field_selector {
+      field = "resources.ARN"
+      not_starts_with = [
+        for b in concat([aws_s3_bucket.audit.id], var.unrecorded_bucket_prefixes) : "arn:${data.aws_partition.current.partition}:s3:::${b}"
+      ]
     }
   }
 

@@ -21,6 +21,12 @@ variable "access_log_bucket" {
   type        = string
 }
 
+variable "unrecorded_bucket_prefixes" {
+  description = "Name prefixes of buckets whose object events the trail does not record: log buckets, whose every write is a delivery. The audit bucket is always left out."
+  type        = list(string)
+  default     = []
+}
+
 variable "log_retention_days" {
   description = "Days to keep CloudTrail events in CloudWatch Logs."
   type        = number

@@ -100,7 +100,7 @@ resource "random_password" "auth" {
 }
 
 resource "aws_secretsmanager_secret" "auth" {
-  #checkov:skip=CKV2_AWS_57:the AUTH token rotates by bumping random_password.auth's keeper; ElastiCache applies it with auth_token_update_strategy ROTATE, no rotation Lambda involved
+  #checkov:skip=CKV2_AWS_57:rotation is manual and nothing rotates this token by itself: the keeper of random_password.auth is a fixed "1"; an operator changes it and applies (auth_token_update_strategy ROTATE keeps old and new token valid), then drops the old token with a second apply under strategy SET
   name                    = "${var.name}/auth-token"
   description             = "AUTH token of ${var.name}"
   kms_key_id              = aws_kms_key.redis.arn

@@ -70,6 +70,78 @@ resource "aws_kms_alias" "rds_dr" {
   provider      = aws.dr
 }
 
+data "aws_iam_policy_document" "rds_logs_key" {
+  #checkov:skip=CKV_AWS_109:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_111:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  #checkov:skip=CKV_AWS_356:KMS key policy: Resource "*" here means this key only, and the account-root statement is AWS's default key policy that keeps the key manageable
+  statement {
+    sid       = "AccountAdministration"
+    effect    = "Allow"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid    = "ServiceUse"
+    effect = "Allow"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:DescribeKey",
+      "kms:CreateGrant",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/rds/instance/${var.name}*"]
+    }
+  }
+}
+
+resource "aws_kms_key" "rds_logs" {
+  description             = "Exported logs of ${var.name}"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.rds_logs_key.json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "rds_logs" {
+  name          = "alias/${var.name}-rds-logs"
+  target_key_id = aws_kms_key.rds_logs.key_id
+}
+
+locals {
+  instances = concat([var.name], [
+    for i in range(var.read_replicas) : "${var.name}-replica-${i + 1}"
+  ])
+  log_groups = {
+    for pair in setproduct(local.instances, ["postgresql", "upgrade"]) : "${pair[0]}/${pair[1]}" => pair
+  }
+}
+
+resource "aws_cloudwatch_log_group" "rds" {
+  for_each          = local.log_groups
+  name              = "/aws/rds/instance/${each.value[0]}/${each.value[1]}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.rds_logs.arn
+  tags              = var.tags
+}
+
 resource "aws_db_subnet_group" "this" {
   name        = var.name
   description = "Data subnets of ${var.name}"
@@ -160,7 +232,7 @@ resource "aws_db_instance" "primary" {
   #checkov:skip=CKV_AWS_157:Multi-AZ is set per environment through var.multi_az: on in staging and prod, off in dev to save cost
   identifier                            = var.name
   engine                                = "postgres"
-  engine_version                        = var.engine_version
+  engine_version                        = split(".", var.engine_version)[0]
   instance_class                        = var.instance_class
   storage_encrypted                     = true
   kms_key_id                            = aws_kms_key.rds.arn
@@ -195,11 +267,11 @@ resource "aws_db_instance" "primary" {
   final_snapshot_identifier             = "${var.name}-final"
   delete_automated_backups              = false
   tags                                  = merge(var.tags, { Name = var.name })
-  depends_on                            = [aws_iam_role_policy_attachment.monitoring]
+  depends_on                            = [aws_iam_role_policy_attachment.monitoring, aws_cloudwatch_log_group.rds]
 }
 
 resource "aws_db_instance" "replica" {
-  #checkov:skip=CKV_AWS_157:a read replica: availability comes from the Multi-AZ primary and the other replicas
+  #checkov:skip=CKV_AWS_157:a read replica, single-AZ by design: if it fails, readers fall back to the primary (Multi-AZ wherever replicas exist: staging, prod) and the replica is re-created from it
   #checkov:skip=CKV_AWS_133:read replicas take no automated backups; the primary's backups and PITR cover the data
   count                                 = var.read_replicas
   identifier                            = "${var.name}-replica-${count.index + 1}"
@@ -224,7 +296,7 @@ resource "aws_db_instance" "replica" {
   ca_cert_identifier                    = "rds-ca-rsa2048-g1"
   skip_final_snapshot                   = true
   tags                                  = merge(var.tags, { Name = "${var.name}-replica-${count.index + 1}" })
-  depends_on                            = [aws_iam_role_policy_attachment.monitoring]
+  depends_on                            = [aws_iam_role_policy_attachment.monitoring, aws_cloudwatch_log_group.rds]
 }
 
 resource "aws_db_instance_automated_backups_replication" "dr" {

@@ -17,7 +17,7 @@ variable "tags" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL engine version, e.g. \"17.6\"."
+  description = "PostgreSQL engine version, e.g. \"17.6\": its major is what the instances are created with; the minor is the one the spec was written against and AWS keeps upgrading."
   type        = string
 
   validation {
@@ -105,6 +105,12 @@ variable "database_name" {
   description = "Initial database."
   type        = string
   default     = "cerverus"
+}
+
+variable "log_retention_days" {
+  description = "Days to keep the exported PostgreSQL and upgrade logs."
+  type        = number
+  default     = 365
 }
 
 variable "master_username" {

@@ -443,7 +443,10 @@ EOT
 
   tag_specifications {
     resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.name}-${each.key}" })
+    tags = merge(var.tags, {
+      Name                                   = "${var.name}-${each.key}"
+      "aws-node-termination-handler/managed" = "true"
+    })
   }
 
   tag_specifications {
@@ -601,7 +604,14 @@ resource "aws_cloudwatch_event_rule" "node_termination" {
       source      = ["aws.ec2"]
       detail-type = ["EC2 Instance State-change Notification"]
     })
-    scheduled_change = jsonencode({ source = ["aws.health"], detail-type = ["AWS Health Event"] })
+    scheduled_change = jsonencode({
+      source      = ["aws.health"]
+      detail-type = ["AWS Health Event"]
+      detail = {
+        service           = ["EC2"]
+        eventTypeCategory = ["scheduledChange"]
+      }
+    })
   }
   name          = "${var.name}-${replace(each.key, "_", "-")}"
   description   = "${each.key} notices for the node termination handler of ${var.name}"

@@ -301,7 +301,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
       content {
         days          = transition.value
-        storage_class = "GLACIER"
+        storage_class = each.value.class == "backup" ? "GLACIER_IR" : "GLACIER"
       }
     }
 
@@ -328,10 +328,9 @@ locals {
 }
 
 resource "aws_s3_bucket" "replica" {
-  #checkov:skip=CKV_AWS_18:this is the DR replica, written only by S3 replication; the source bucket carries this control
+  #checkov:skip=CKV_AWS_18:this is the DR replica, written only by S3 replication; access to its objects is recorded by the multi-region trail's S3 data events, which leave out only the audit and log buckets
   #checkov:skip=CKV_AWS_144:this is the DR replica, written only by S3 replication; the source bucket carries this control
   #checkov:skip=CKV2_AWS_62:this is the DR replica, written only by S3 replication; the source bucket carries this control
-  #checkov:skip=CKV2_AWS_61:lifecycle on replicas follows the source: S3 replicates deletes markers and the source rules expire data
   provider = aws.dr
   for_each = local.replicated
   bucket   = "${each.key}-${var.name}-dr"
@@ -380,6 +379,53 @@ resource "aws_s3_bucket_ownership_controls" "replica" {
 
   rule {
     object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "replica" {
+  provider = aws.dr
+  for_each = local.replicated
+  bucket   = aws_s3_bucket.replica[each.key].id
+
+  rule {
+    id     = "${each.value.class}-data"
+    status = "Enabled"
+
+    filter {}
+
+    dynamic "transition" {
+      for_each = each.value.infrequent_access_after_days > 0 ? [each.value.infrequent_access_after_days] : []
+
+      content {
+        days          = transition.value
+        storage_class = "STANDARD_IA"
+      }
+    }
+
+    dynamic "transition" {
+      for_each = each.value.glacier_after_days > 0 ? [each.value.glacier_after_days] : []
+
+      content {
+        days          = transition.value
+        storage_class = each.value.class == "backup" ? "GLACIER_IR" : "GLACIER"
+      }
+    }
+
+    dynamic "expiration" {
+      for_each = each.value.expire_after_days > 0 ? [each.value.expire_after_days] : []
+
+      content {
+        days = expiration.value
+      }
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
   }
 }
 
