@@ -242,7 +242,7 @@ fn renders_service_monitor(v: &Value) -> bool {
 /// Charts that render a ServiceMonitor install in a later wave than the chart with the CRDs.
 fn waves_respect_crds(charts: &Value, values_of: &dyn Fn(&str) -> Value) -> Result<(), String> {
     let list = charts["charts"].as_array().ok_or("no charts")?;
-    let wave = |c: &Value| c["wave"].as_u64();
+    let wave = |c: &Value| c["wave"].as_i64();
     let crds = list
         .iter()
         .find(|c| c["chart"] == "kube-prometheus-stack")

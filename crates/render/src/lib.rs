@@ -10,9 +10,11 @@
 //! kubernetes/<env>/cluster/*.yaml  cluster-scoped objects
 //! kubernetes/<env>/<ns>/*.yaml     namespaced objects, <kind>-<name>.yaml
 //! helm/addons/charts.yaml          pinned add-on charts; helm/addons/<env>/*.values.yaml
+//! gitops/<env>/                    Argo CD app-of-apps: AppProjects and Applications
 //! ```
 
 pub mod addons;
+pub mod gitops;
 pub mod hcl;
 pub mod kubernetes;
 pub mod terraform;
@@ -61,13 +63,14 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
     for env in selected {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
         bundle.merge(&format!("kubernetes/{}", env.name), kubernetes::render_env(platform, env)?)?;
+        bundle.merge(&format!("gitops/{}", env.name), gitops::render_env(platform, env)?)?;
     }
     Ok(bundle)
 }
 
 /// Whether a bundle path belongs to environment `env` (for writes limited to some environments).
 pub fn path_in_env(path: &str, env: &str) -> bool {
-    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/"];
+    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/", "gitops/"];
     match scoped.iter().find(|p| path.starts_with(*p)) {
         Some(prefix) => path[prefix.len()..].starts_with(&format!("{env}/")) || path == "helm/addons/charts.yaml",
         None => true,

@@ -4,16 +4,27 @@
 //!
 //! Core kinds are k8s-openapi types; nothing here builds YAML by hand.
 
+pub mod admission;
+pub mod alerting;
 pub mod autoscaling;
+pub mod backup;
+pub mod certificates;
+pub mod chaos;
 pub mod crd;
+pub mod dashboards;
 mod labels;
+pub mod logging;
+pub mod mesh;
 pub mod monitoring;
 pub mod namespaces;
 pub mod network_policies;
 pub mod quotas;
 pub mod rbac;
+pub mod rollouts;
+pub mod runtime_security;
 mod secrets;
 pub mod storage;
+pub mod tracing;
 mod workloads;
 pub mod yaml;
 
@@ -34,6 +45,18 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
     workloads::render(platform, env, &mut out)?;
     autoscaling::render(platform, env, &mut out)?;
     monitoring::render(platform, env, &mut out)?;
+    // Platform services (issue 9), one module each.
+    mesh::render(platform, env, &mut out)?;
+    alerting::render(platform, env, &mut out)?;
+    dashboards::render(platform, env, &mut out)?;
+    tracing::render(platform, env, &mut out)?;
+    logging::render(platform, env, &mut out)?;
+    backup::render(platform, env, &mut out)?;
+    certificates::render(platform, env, &mut out)?;
+    admission::render(platform, env, &mut out)?;
+    runtime_security::render(platform, env, &mut out)?;
+    rollouts::render(platform, env, &mut out)?;
+    chaos::render(platform, env, &mut out)?;
     let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
     network_policies::render(platform, env, &all, &mut out)?;
     network_policies::render_system(platform, env, &mut out)?;

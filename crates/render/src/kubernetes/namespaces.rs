@@ -78,7 +78,7 @@ fn render_addon_namespaces(
     out: &mut Objects,
 ) -> Result<(), RenderError> {
     let mut charts_by_namespace: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for chart in crate::addons::CHARTS {
+    for chart in crate::addons::CHARTS.iter().filter(|c| c.installed_in(env)) {
         let declared = env.namespaces.iter().any(|ns| ns.name == chart.namespace);
         if !declared && chart.namespace != "kube-system" {
             charts_by_namespace.entry(chart.namespace).or_default().push(chart.name);
@@ -87,16 +87,25 @@ fn render_addon_namespaces(
     for (name, charts) in charts_by_namespace {
         let mut l = labels::common(&platform.name);
         l.insert("kubernetes.io/metadata.name".into(), name.to_string());
+        let privileged = crate::addons::PRIVILEGED_ADDON_NAMESPACES.iter().find(|(ns, _)| *ns == name);
         for mode in ["enforce", "audit", "warn"] {
-            l.insert(format!("pod-security.kubernetes.io/{mode}"), PodSecurityLevel::Restricted.as_str().into());
+            let level = match (mode, privileged) {
+                ("enforce", Some(_)) => PodSecurityLevel::Privileged,
+                _ => PodSecurityLevel::Restricted,
+            };
+            l.insert(format!("pod-security.kubernetes.io/{mode}"), level.as_str().into());
             l.insert(format!("pod-security.kubernetes.io/{mode}-version"), pss_version.to_string());
         }
         let purpose = format!("add-on namespace: {}", charts.join(", "));
+        let mut annotations = BTreeMap::from([("cerverus.io/purpose".to_string(), purpose)]);
+        if let Some((_, reason)) = privileged {
+            annotations.insert("cerverus.io/pod-security-reason".into(), reason.to_string());
+        }
         let obj = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.to_string()),
                 labels: Some(l),
-                annotations: Some(BTreeMap::from([("cerverus.io/purpose".to_string(), purpose)])),
+                annotations: Some(annotations),
                 ..Default::default()
             },
             ..Default::default()

@@ -13,6 +13,17 @@
 //! (ServiceMonitor, PodMonitor, PrometheusRule), so it is alone in wave 0 and every chart that
 //! renders a ServiceMonitor comes after it — otherwise its install fails on an unknown kind.
 
+mod admission;
+mod backup;
+mod certificates;
+mod chaos;
+mod delivery;
+mod gitops;
+mod logging;
+mod mesh;
+mod observability;
+mod runtime_security;
+
 use std::collections::BTreeSet;
 
 use cerverus_bundle::{Bundle, BundleError};
@@ -20,13 +31,16 @@ use cerverus_model::{Capacity, Env, GPU_PRESENT_LABEL, Platform};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::kubernetes::network_policies::MONITORING_NAMESPACE;
+use crate::kubernetes::network_policies::{GATEWAY_NAMESPACE, MONITORING_NAMESPACE};
 use crate::kubernetes::yaml;
 
 /// Namespace of the node-level agents (one pod per node, host access): node-exporter, the NVIDIA
 /// device plugin and the DCGM exporter. It is the only namespace with PSS `privileged` besides
 /// istio-system; the spec declares it with the reason.
 pub const NODE_AGENTS_NAMESPACE: &str = "cerverus-node-agents";
+
+/// Namespace of the log store (OpenSearch and its dashboards).
+pub const LOGGING_NAMESPACE: &str = "cerverus-logging";
 
 /// Release name and `fullnameOverride` of kube-prometheus-stack: its Prometheus Service is
 /// `<fullname>-prometheus` (the chart truncates the fullname at 26 characters; this one is 21).
@@ -41,7 +55,7 @@ pub struct Chart {
     pub version: &'static str,
     pub namespace: &'static str,
     /// Install order: lower waves first; a wave starts when the previous one is healthy.
-    pub wave: u8,
+    pub wave: i8,
     /// What it is for, in one line.
     pub purpose: &'static str,
     /// For a pin whose chart is not in `data/reference/helm/`: the stored version its values were
@@ -49,7 +63,21 @@ pub struct Chart {
     /// in the values file, with that reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values_checked_against: Option<&'static str>,
+    /// Installed only outside production (chaos tooling): `false` for every other chart.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nonproduction_only: bool,
 }
+
+impl Chart {
+    /// Whether this chart is installed in `env`.
+    pub fn installed_in(&self, env: &Env) -> bool {
+        !(self.nonproduction_only && env.is_production())
+    }
+}
+
+/// Add-on namespaces that cannot enforce `restricted`, with the reason (rendered as the
+/// namespace's `cerverus.io/pod-security-reason`). Every other add-on namespace is restricted.
+pub const PRIVILEGED_ADDON_NAMESPACES: &[(&str, &str)] = &[];
 
 /// A Service an add-on creates that the platform's own objects point at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +121,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 0,
         purpose: "Prometheus Operator and its CRDs, Prometheus (what KEDA's triggers query), Alertmanager, Grafana, kube-state-metrics, node-exporter",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "metrics-server",
@@ -103,6 +132,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "resource metrics for HPA and kubectl top",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "keda",
@@ -114,6 +144,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "event-driven autoscaling: Prometheus and cron triggers",
         values_checked_against: Some("2.17.2"),
+        nonproduction_only: false,
     },
     Chart {
         name: "vpa",
@@ -124,6 +155,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "VerticalPodAutoscaler recommender, updater and admission controller",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "cluster-autoscaler",
@@ -135,6 +167,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "node autoscaling of the managed node groups, priority expander",
         values_checked_against: Some("9.46.6"),
+        nonproduction_only: false,
     },
     Chart {
         name: "aws-node-termination-handler",
@@ -145,6 +178,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "drains nodes on spot interruption and rebalance notices (queue mode)",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "nvidia-device-plugin",
@@ -155,6 +189,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "exposes nvidia.com/gpu on nodes labelled nvidia.com/gpu.present=true (every GPU pool)",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "dcgm-exporter",
@@ -165,6 +200,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "GPU utilisation metrics (DCGM_FI_DEV_GPU_UTIL) for inference autoscaling",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "aws-efs-csi-driver",
@@ -175,6 +211,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "cerverus-efs StorageClass",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "aws-mountpoint-s3-csi-driver",
@@ -185,6 +222,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "cerverus-s3 StorageClass",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "external-secrets",
@@ -195,6 +233,7 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "syncs AWS Secrets Manager into Kubernetes Secrets (external-secrets.io/v1)",
         values_checked_against: None,
+        nonproduction_only: false,
     },
     Chart {
         name: "aws-load-balancer-controller",
@@ -205,6 +244,205 @@ pub const CHARTS: &[Chart] = &[
         wave: 1,
         purpose: "ALB/NLB for the ingress gateways",
         values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "argo-cd",
+        repository: "https://argoproj.github.io/argo-helm",
+        chart: "argo-cd",
+        version: "10.1.1",
+        namespace: "argocd",
+        wave: -1,
+        purpose: "Argo CD: syncs this bundle (app-of-apps per environment); installs itself first, then manages itself",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "istio-base",
+        repository: "https://istio-release.storage.googleapis.com/charts",
+        chart: "base",
+        version: "1.30.3",
+        namespace: GATEWAY_NAMESPACE,
+        wave: 0,
+        purpose: "Istio CRDs and the cluster-wide validation configuration",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "istiod",
+        repository: "https://istio-release.storage.googleapis.com/charts",
+        chart: "istiod",
+        version: "1.30.3",
+        namespace: GATEWAY_NAMESPACE,
+        wave: 1,
+        purpose: "Istio control plane: xDS, workload certificates, mesh config",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "istio-ingressgateway",
+        repository: "https://istio-release.storage.googleapis.com/charts",
+        chart: "gateway",
+        version: "1.30.3",
+        namespace: GATEWAY_NAMESPACE,
+        wave: 2,
+        purpose: "the public entry: Istio ingress gateway behind an NLB from the AWS Load Balancer Controller",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "istio-egressgateway",
+        repository: "https://istio-release.storage.googleapis.com/charts",
+        chart: "gateway",
+        version: "1.30.3",
+        namespace: GATEWAY_NAMESPACE,
+        wave: 2,
+        purpose: "the only way out of the mesh to the declared external hosts",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "kiali-server",
+        repository: "https://kiali.org/helm-charts",
+        chart: "kiali-server",
+        version: "2.29.0",
+        namespace: GATEWAY_NAMESPACE,
+        wave: 2,
+        purpose: "mesh topology and traffic console",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "cert-manager",
+        repository: "https://charts.jetstack.io",
+        chart: "cert-manager",
+        version: "v1.21.1",
+        namespace: "cert-manager",
+        wave: 1,
+        purpose: "certificates: Let's Encrypt (DNS-01 on Route 53) and the internal CA",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "velero",
+        repository: "https://vmware-tanzu.github.io/helm-charts",
+        chart: "velero",
+        version: "12.1.0",
+        namespace: "velero",
+        wave: 1,
+        purpose: "cluster backups to the backups bucket and EBS snapshots; scheduled per tier",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "argo-rollouts",
+        repository: "https://argoproj.github.io/argo-helm",
+        chart: "argo-rollouts",
+        version: "2.41.0",
+        namespace: "argo-rollouts",
+        wave: 1,
+        purpose: "canary and blue-green Rollouts with Istio traffic routing and Prometheus analysis",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "gatekeeper",
+        repository: "https://open-policy-agent.github.io/gatekeeper/charts",
+        chart: "gatekeeper",
+        version: "3.23.0",
+        namespace: "gatekeeper-system",
+        wave: 1,
+        purpose: "admission policy: ConstraintTemplates and Constraints",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "falco",
+        repository: "https://falcosecurity.github.io/charts",
+        chart: "falco",
+        version: "9.1.0",
+        namespace: NODE_AGENTS_NAMESPACE,
+        wave: 1,
+        purpose: "runtime security: syscall rules for the Cerverus namespaces",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "falcosidekick",
+        repository: "https://falcosecurity.github.io/charts",
+        chart: "falcosidekick",
+        version: "0.12.1",
+        namespace: NODE_AGENTS_NAMESPACE,
+        wave: 1,
+        purpose: "routes Falco events to Alertmanager",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "opentelemetry-collector",
+        repository: "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        chart: "opentelemetry-collector",
+        version: "0.170.0",
+        namespace: MONITORING_NAMESPACE,
+        wave: 1,
+        purpose: "receives traces (OTLP, Zipkin from Istio) and exports them to Jaeger",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "jaeger",
+        repository: "https://jaegertracing.github.io/helm-charts",
+        chart: "jaeger",
+        version: "4.11.1",
+        namespace: MONITORING_NAMESPACE,
+        wave: 1,
+        purpose: "trace storage and query UI",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "fluent-bit",
+        repository: "https://fluent.github.io/helm-charts",
+        chart: "fluent-bit",
+        version: "0.58.1",
+        namespace: NODE_AGENTS_NAMESPACE,
+        wave: 1,
+        purpose: "ships container logs to OpenSearch, parsed per application",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "opensearch",
+        repository: "https://opensearch-project.github.io/helm-charts",
+        chart: "opensearch",
+        version: "3.6.0",
+        namespace: LOGGING_NAMESPACE,
+        wave: 1,
+        purpose: "log store with index lifecycle per data class",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "opensearch-dashboards",
+        repository: "https://opensearch-project.github.io/helm-charts",
+        chart: "opensearch-dashboards",
+        version: "3.6.0",
+        namespace: LOGGING_NAMESPACE,
+        wave: 2,
+        purpose: "log search and dashboards",
+        values_checked_against: None,
+        nonproduction_only: false,
+    },
+    Chart {
+        name: "chaos-mesh",
+        repository: "https://charts.chaos-mesh.org",
+        chart: "chaos-mesh",
+        version: "2.8.3",
+        namespace: "chaos-mesh",
+        wave: 1,
+        purpose: "chaos experiments (outside production only)",
+        values_checked_against: None,
+        nonproduction_only: true,
     },
 ];
 
@@ -301,6 +539,21 @@ fn kube_prometheus_stack(env: &Env) -> Value {
 }
 
 fn values(platform: &Platform, env: &Env, name: &str) -> Value {
+    let families: [fn(&Platform, &Env, &str) -> Option<Value>; 10] = [
+        gitops::values,
+        mesh::values,
+        observability::values,
+        logging::values,
+        backup::values,
+        certificates::values,
+        admission::values,
+        runtime_security::values,
+        delivery::values,
+        chaos::values,
+    ];
+    if let Some(v) = families.iter().find_map(|f| f(platform, env, name)) {
+        return v;
+    }
     let sa = |ns: &str, sa: &str| json!({"create": true, "name": sa, "annotations": {"eks.amazonaws.com/role-arn": role(platform, env, ns, sa)}});
     let system_critical = "system-cluster-critical";
     match name {
@@ -415,7 +668,7 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, BundleError>
     let charts = json!({"charts": CHARTS});
     b.add("charts.yaml", yaml::document(&charts).unwrap_or_default())?;
     for env in envs {
-        for c in CHARTS {
+        for c in CHARTS.iter().filter(|c| c.installed_in(env)) {
             let v = values(platform, env, c.name);
             let mut text = String::new();
             if let Some(stored) = c.values_checked_against {
