@@ -106,9 +106,42 @@ pub fn prometheus_service() -> AddonService {
     }
 }
 
+/// kube-prometheus-stack's Alertmanager Service: where Prometheus, Falcosidekick and every other
+/// alert source send alerts.
+pub fn alertmanager_service() -> AddonService {
+    AddonService {
+        chart: "kube-prometheus-stack",
+        namespace: MONITORING_NAMESPACE,
+        name: format!("{KPS_FULLNAME}-alertmanager"),
+        port: 9093,
+    }
+}
+
+/// The OpenTelemetry Collector (release `opentelemetry-collector`, `fullnameOverride` the same):
+/// OTLP gRPC on 4317 — where Istio's tracing provider and the workloads send spans.
+pub fn otel_collector_service() -> AddonService {
+    AddonService {
+        chart: "opentelemetry-collector",
+        namespace: MONITORING_NAMESPACE,
+        name: "opentelemetry-collector".to_string(),
+        port: 4317,
+    }
+}
+
+/// OpenSearch's HTTP API (release `opensearch`, cluster name `opensearch`): where Fluent Bit
+/// ships logs.
+pub fn opensearch_service() -> AddonService {
+    AddonService {
+        chart: "opensearch",
+        namespace: LOGGING_NAMESPACE,
+        name: "opensearch-cluster-master".to_string(),
+        port: 9200,
+    }
+}
+
 /// Services the add-ons create, for checks that resolve addresses.
 pub fn services() -> Vec<AddonService> {
-    vec![prometheus_service()]
+    vec![prometheus_service(), alertmanager_service(), otel_collector_service(), opensearch_service()]
 }
 
 pub const CHARTS: &[Chart] = &[
