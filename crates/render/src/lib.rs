@@ -11,6 +11,7 @@
 //! kubernetes/<env>/<ns>/*.yaml     namespaced objects, <kind>-<name>.yaml
 //! helm/addons/charts.yaml          pinned add-on charts; helm/addons/<env>/*.values.yaml
 //! gitops/<env>/                    Argo CD app-of-apps: AppProjects and Applications
+//! promtool/<env>/<rule>.test.yaml  `promtool test rules` files of each PrometheusRule
 //! ```
 
 pub mod addons;
@@ -62,7 +63,9 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
     }
     for env in selected {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
-        bundle.merge(&format!("kubernetes/{}", env.name), kubernetes::render_env(platform, env)?)?;
+        let (objects, rule_tests) = kubernetes::render_env_with_tests(platform, env)?;
+        bundle.merge(&format!("kubernetes/{}", env.name), objects)?;
+        bundle.merge(&format!("promtool/{}", env.name), rule_tests)?;
         bundle.merge(&format!("gitops/{}", env.name), gitops::render_env(platform, env)?)?;
     }
     Ok(bundle)
@@ -70,7 +73,7 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
 
 /// Whether a bundle path belongs to environment `env` (for writes limited to some environments).
 pub fn path_in_env(path: &str, env: &str) -> bool {
-    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/", "gitops/"];
+    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/", "gitops/", "promtool/"];
     match scoped.iter().find(|p| path.starts_with(*p)) {
         Some(prefix) => path[prefix.len()..].starts_with(&format!("{env}/")) || path == "helm/addons/charts.yaml",
         None => true,

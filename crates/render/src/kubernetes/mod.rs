@@ -18,6 +18,7 @@ pub mod mesh;
 pub mod monitoring;
 pub mod namespaces;
 pub mod network_policies;
+pub mod promtool;
 pub mod quotas;
 pub mod rbac;
 pub mod rollouts;
@@ -36,6 +37,12 @@ use crate::RenderError;
 
 /// Render every Kubernetes object of one environment.
 pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError> {
+    Ok(render_env_with_tests(platform, env)?.0)
+}
+
+/// Every Kubernetes object of one environment (bundle prefix `kubernetes/<env>/`) and the
+/// `promtool test rules` files of its PrometheusRules (prefix `promtool/<env>/`).
+pub fn render_env_with_tests(platform: &Platform, env: &Env) -> Result<(Bundle, Bundle), RenderError> {
     let mut out = Objects::default();
     namespaces::render(platform, env, &mut out)?;
     quotas::render(platform, env, &mut out)?;
@@ -60,7 +67,7 @@ pub fn render_env(platform: &Platform, env: &Env) -> Result<Bundle, RenderError>
     let all: Vec<&cerverus_model::Workload> = env.workloads.iter().collect();
     network_policies::render(platform, env, &all, &mut out)?;
     network_policies::render_system(platform, env, &mut out)?;
-    Ok(out.bundle)
+    Ok((out.bundle, out.promtool))
 }
 
 /// Argo CD applies lower waves first and waits for them to be healthy.
@@ -100,9 +107,20 @@ pub fn job_hook_annotations() -> [(&'static str, &'static str); 2] {
 #[derive(Default)]
 pub(crate) struct Objects {
     bundle: Bundle,
+    /// `promtool test rules` files, by `promtool::test_file(<PrometheusRule name>)`.
+    promtool: Bundle,
 }
 
 impl Objects {
+    /// Add the unit tests of PrometheusRule `rule_name` (see [`promtool`]): every
+    /// PrometheusRule needs them, and `crates/cli/tests/alerting.rs` fails without.
+    pub(crate) fn add_rule_tests(&mut self, rule_name: &str, tests: &promtool::TestFile) -> Result<(), RenderError> {
+        let path = promtool::test_file(rule_name);
+        let text = yaml::document(tests).map_err(|e| RenderError::Yaml(path.clone(), e.to_string()))?;
+        self.promtool.add(path, text)?;
+        Ok(())
+    }
+
     /// Add a namespaced (`Some(ns)`) or cluster-scoped (`None`) object.
     pub(crate) fn add<T: Serialize>(
         &mut self,

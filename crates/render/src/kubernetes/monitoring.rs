@@ -7,7 +7,8 @@
 use cerverus_model::{Env, Platform};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::crd::{MatchLabels, PodMetricsEndpoint, PodMonitorSpec, Resource};
+use super::crd::Resource;
+use super::crd::monitoring::{PodMetricsEndpoint, PodMonitorSpec, PodSelector};
 use super::{Objects, labels};
 use crate::RenderError;
 
@@ -28,11 +29,14 @@ pub(super) fn render(_platform: &Platform, env: &Env, out: &mut Objects) -> Resu
                 ..Default::default()
             },
             spec: PodMonitorSpec {
-                selector: MatchLabels { match_labels: labels::selector(w) },
+                selector: PodSelector { match_labels: labels::selector(w), ..Default::default() },
+                namespace_selector: None,
+                job_label: None,
                 pod_metrics_endpoints: vec![PodMetricsEndpoint {
                     port: port.name.clone(),
                     path: "/metrics",
                     interval: SCRAPE_INTERVAL,
+                    relabelings: Vec::new(),
                 }],
             },
         };

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+pub mod monitoring;
+pub mod rollouts;
+
 /// Any custom resource: `apiVersion`, `kind`, metadata and a typed spec.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -200,28 +203,4 @@ pub struct VpaContainerPolicy {
     pub controlled_resources: Vec<&'static str>,
     pub min_allowed: BTreeMap<String, String>,
     pub max_allowed: BTreeMap<String, String>,
-}
-
-// ---- Prometheus Operator (monitoring.coreos.com/v1) ----
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodMonitorSpec {
-    pub selector: MatchLabels,
-    pub pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MatchLabels {
-    pub match_labels: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodMetricsEndpoint {
-    /// Name of the container port to scrape.
-    pub port: String,
-    pub path: &'static str,
-    pub interval: &'static str,
 }
