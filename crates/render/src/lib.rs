@@ -12,6 +12,7 @@
 //! helm/addons/charts.yaml          pinned add-on charts; helm/addons/<env>/*.values.yaml
 //! gitops/<env>/                    Argo CD app-of-apps: AppProjects and Applications
 //! promtool/<env>/<rule>.test.yaml  `promtool test rules` files of each PrometheusRule
+//! chaos/<env>/*.yaml               Chaos Mesh experiments (non-production), applied by hand
 //! ```
 
 pub mod addons;
@@ -66,6 +67,8 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
         let (objects, rule_tests) = kubernetes::render_env_with_tests(platform, env)?;
         bundle.merge(&format!("kubernetes/{}", env.name), objects)?;
         bundle.merge(&format!("promtool/{}", env.name), rule_tests)?;
+        // Chaos experiments are artifacts to run by hand, never synced (see kubernetes::chaos).
+        bundle.merge(&format!("chaos/{}", env.name), kubernetes::chaos::experiments(platform, env)?)?;
         bundle.merge(&format!("gitops/{}", env.name), gitops::render_env(platform, env)?)?;
     }
     Ok(bundle)
@@ -73,7 +76,7 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
 
 /// Whether a bundle path belongs to environment `env` (for writes limited to some environments).
 pub fn path_in_env(path: &str, env: &str) -> bool {
-    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/", "gitops/", "promtool/"];
+    let scoped = ["terraform/envs/", "kubernetes/", "helm/addons/", "gitops/", "promtool/", "chaos/"];
     match scoped.iter().find(|p| path.starts_with(*p)) {
         Some(prefix) => path[prefix.len()..].starts_with(&format!("{env}/")) || path == "helm/addons/charts.yaml",
         None => true,

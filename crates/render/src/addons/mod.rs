@@ -77,7 +77,10 @@ impl Chart {
 
 /// Add-on namespaces that cannot enforce `restricted`, with the reason (rendered as the
 /// namespace's `cerverus.io/pod-security-reason`). Every other add-on namespace is restricted.
-pub const PRIVILEGED_ADDON_NAMESPACES: &[(&str, &str)] = &[];
+pub const PRIVILEGED_ADDON_NAMESPACES: &[(&str, &str)] = &[(
+    "chaos-mesh",
+    "chaos-daemon (one pod per node, outside production only) runs privileged with host PID and the containerd socket mounted from the host: it enters other pods' network and PID namespaces to inject the faults. Only Chaos Mesh runs here.",
+)];
 
 /// A Service an add-on creates that the platform's own objects point at.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+pub mod chaos;
 pub mod monitoring;
 pub mod rollouts;
+pub mod velero;
 
 /// Any custom resource: `apiVersion`, `kind`, metadata and a typed spec.
 #[derive(Debug, Clone, Serialize)]
