@@ -34,7 +34,8 @@ fn custom_resources() -> Vec<(String, Value)> {
     let (_, bundle) = cerverus::build_default().expect("builds");
     bundle
         .iter()
-        .filter(|(p, _)| p.starts_with("kubernetes/") && p.ends_with(".yaml"))
+        // gitops/: Argo CD's AppProjects and Applications are custom resources too.
+        .filter(|(p, _)| (p.starts_with("kubernetes/") || p.starts_with("gitops/")) && p.ends_with(".yaml"))
         .filter_map(|(p, bytes)| {
             let v: Value = serde_saphyr::from_str(std::str::from_utf8(bytes).ok()?).ok()?;
             let api = v["apiVersion"].as_str()?.to_string();

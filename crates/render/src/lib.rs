@@ -65,11 +65,14 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
     for env in selected {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
         let (objects, rule_tests) = kubernetes::render_env_with_tests(platform, env)?;
+        // The GitOps renderer orders its Applications by what the rendered manifests need, so it
+        // reads them (and the add-on values files its chart Applications point at).
+        let gitops = gitops::render_env(platform, env, &objects, &addons)?;
         bundle.merge(&format!("kubernetes/{}", env.name), objects)?;
         bundle.merge(&format!("promtool/{}", env.name), rule_tests)?;
         // Chaos experiments are artifacts to run by hand, never synced (see kubernetes::chaos).
         bundle.merge(&format!("chaos/{}", env.name), kubernetes::chaos::experiments(platform, env)?)?;
-        bundle.merge(&format!("gitops/{}", env.name), gitops::render_env(platform, env)?)?;
+        bundle.merge(&format!("gitops/{}", env.name), gitops)?;
     }
     Ok(bundle)
 }

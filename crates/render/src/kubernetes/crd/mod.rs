@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+pub mod argocd;
 pub mod chaos;
 pub mod monitoring;
 pub mod rollouts;
