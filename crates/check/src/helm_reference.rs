@@ -61,6 +61,11 @@ pub struct ChartRef {
     pub conditions: Vec<String>,
 }
 
+/// Charts the reference data stores under another folder name than the chart's own: Istio's
+/// repository calls its charts `base` and `gateway`, stored as `istio-base` and `istio-gateway`
+/// (data/reference/helm/index.json records the upstream path of each).
+const STORED_AS: &[(&str, &str)] = &[("base", "istio-base"), ("gateway", "istio-gateway")];
+
 /// Istio's top-level selectors of `files/profile-*.yaml` (not part of values.yaml).
 const ISTIO_TOP_LEVEL: &[&str] = &["profile", "compatibilityVersion", "platform"];
 
@@ -444,6 +449,10 @@ impl HelmReference {
 
     /// A chart version's data: `None` when not stored, `Err` when stored but unreadable.
     pub fn get(&self, chart: &str, version: &str) -> Option<Parsed> {
+        let chart = match STORED_AS.iter().find(|(c, _)| *c == chart) {
+            Some((_, folder)) if !self.sources.contains_key(&(chart.to_string(), version.to_string())) => *folder,
+            _ => chart,
+        };
         let key = (chart.to_string(), version.to_string());
         let files = self.sources.get(&key)?;
         let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());

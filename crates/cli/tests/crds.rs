@@ -29,6 +29,13 @@ const CORE_GROUPS: &[&str] = &[
     "node.k8s.io",
 ];
 
+/// Kinds the shared catalogue has no schema for, each with why it is rendered anyway and what
+/// vouches for it instead. Anything else without a schema fails the test.
+const NO_SCHEMA: &[(&str, &str)] = &[(
+    "networking.istio.io/v1alpha3/EnvoyFilter",
+    "Istio publishes no structural schema for EnvoyFilter (its CRD preserves unknown fields: the patch is Envoy's own config) and the datree catalogue has none; the local rate limit filter is typed in crd/istio.rs and its shape (filter name, type URL, token bucket, enforcement) is asserted in tests/mesh.rs",
+)];
+
 /// (path, object) of every custom resource in the default bundle.
 fn custom_resources() -> Vec<(String, Value)> {
     let (_, bundle) = cerverus::build_default().expect("builds");
@@ -69,12 +76,18 @@ fn every_custom_resource_validates_against_its_crd_schema() {
     };
     let mut failures = Vec::new();
     let mut validated = 0;
+    let mut skipped = 0;
     let mut cache: std::collections::BTreeMap<PathBuf, jsonschema::Validator> = Default::default();
     for (path, obj) in &crs {
         let api = obj["apiVersion"].as_str().unwrap_or_default();
         let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
         let kind = obj["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
         let file = root.join(group).join(format!("{kind}_{version}.json"));
+        let kind_id = format!("{api}/{}", obj["kind"].as_str().unwrap_or_default());
+        if !file.is_file() && NO_SCHEMA.iter().any(|(k, _)| *k == kind_id) {
+            skipped += 1;
+            continue;
+        }
         assert!(file.is_file(), "{path}: no schema {} for {api} {kind}", file.display());
         let validator = cache.entry(file.clone()).or_insert_with(|| {
             let schema: Value =
@@ -87,7 +100,7 @@ fn every_custom_resource_validates_against_its_crd_schema() {
         validated += 1;
     }
     assert!(failures.is_empty(), "{} CRD schema violation(s):\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(validated, crs.len());
+    assert_eq!(validated + skipped, crs.len());
     assert!(validated > 30, "only {validated} custom resources validated");
 }
 

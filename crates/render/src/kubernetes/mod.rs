@@ -82,6 +82,10 @@ pub fn sync_wave(kind: &str) -> i32 {
         "Namespace" | "PriorityClass" | "StorageClass" => -3,
         "ClusterRole" | "ClusterRoleBinding" | "ClusterSecretStore" | "ResourceQuota" | "LimitRange"
         | "NetworkPolicy" => -2,
+        // Istio: who may call whom, mTLS, and the registry entries of the data stores and AWS
+        // APIs (with REGISTRY_ONLY, a pod — the PreSync migration Job's included — reaches its
+        // database only once these exist) come with the NetworkPolicies, before any pod.
+        "AuthorizationPolicy" | "PeerAuthentication" | "RequestAuthentication" | "ServiceEntry" => -2,
         "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" => -1,
         "Job" => 0,
         "Deployment" | "StatefulSet" | "CronJob" | "Service" => 1,

@@ -72,6 +72,8 @@ pub(super) fn render(
         out.add(Some(ns), "NetworkPolicy", "allow-dns", &allow_dns(platform, ns))?;
         if env.namespace(ns).is_some_and(|n| n.istio_injection) {
             out.add(Some(ns), "NetworkPolicy", "allow-istiod", &allow_istiod(platform, ns))?;
+            let telemetry = super::mesh::mesh_telemetry_policy(platform, ns);
+            out.add(Some(ns), "NetworkPolicy", "allow-mesh-telemetry", &telemetry)?;
         }
     }
     for w in workloads {
@@ -233,10 +235,8 @@ fn workload_policy(env: &Env, workloads: &[&Workload], w: &Workload) -> NetworkP
             }
             Target::External { .. } => {
                 let Some(port) = e.port else { continue };
-                egress.push(NetworkPolicyEgressRule {
-                    to: Some(vec![internet()]),
-                    ports: Some(vec![tcp(i32::from(port))]),
-                });
+                // Through the egress gateway when the pod is in the mesh (`mesh.rs`).
+                egress.push(super::mesh::external_egress(env, w, port));
             }
             // S3 is reached through the VPC gateway endpoint, whose routes point at S3's public
             // ranges; access itself is governed by the workload's IAM role.
@@ -341,7 +341,7 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                         "prometheus",
                         select(&[PROMETHEUS_POD]),
                         vec![NetworkPolicyIngressRule {
-                            from: Some(vec![peer_in("keda", None)]),
+                            from: Some(vec![peer_in("keda", None), super::mesh::kiali_peer()]),
                             ports: ports(&[9090]),
                         }],
                         vec![
@@ -358,29 +358,7 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                         vec![NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: ports(&[443]) }],
                     ),
                 ],
-                GATEWAY_NAMESPACE => vec![
-                    (
-                        "istiod",
-                        select(&[ISTIOD_POD]),
-                        vec![
-                            NetworkPolicyIngressRule {
-                                from: Some(vec![any_namespace()]),
-                                ports: ports(&[15010, ISTIOD_PORT, 15014]),
-                            },
-                            NetworkPolicyIngressRule { from: Some(vec![from_vpc()]), ports: ports(&[15017]) },
-                        ],
-                        vec![],
-                    ),
-                    (
-                        "ingress-gateway",
-                        select(&[GATEWAY_POD]),
-                        vec![NetworkPolicyIngressRule {
-                            from: Some(vec![from_vpc()]),
-                            ports: ports(&[8080, 8443, 15021]),
-                        }],
-                        vec![NetworkPolicyEgressRule { to: Some(vec![any_namespace()]), ports: None }],
-                    ),
-                ],
+                GATEWAY_NAMESPACE => super::mesh::istio_system_components(env),
                 // Prometheus scrapes the node agents on their metrics ports, and nothing else
                 // reaches them. node-exporter runs with hostNetwork (chart default), and a
                 // NetworkPolicy does not apply to host-network pods: its rule is inert today

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub mod argocd;
 pub mod chaos;
+pub mod istio;
 pub mod monitoring;
 pub mod rollouts;
 pub mod velero;
