@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import promql  # noqa: E402 - the helpers sit next to this script
+import promtool_tests  # noqa: E402
 import shell  # noqa: E402
 
 
@@ -241,6 +242,22 @@ def promtool(root: Path) -> Result:
     return r
 
 
+def promtool_unit_tests(root: Path) -> Result:
+    """`promtool test rules` on every PrometheusRule's unit tests (`promtool_tests.py`): each
+    rule has a test file, each alert a firing and a silent case, and every test passes."""
+    r = Result("promtool test rules (unit tests)", unit="rules")
+    exe = shutil.which("promtool")
+    if exe is None:
+        r.skipped = "not on PATH (install Debian's prometheus package to run the rules' unit tests)"
+        return r
+    o = promtool_tests.judge(root, exe)
+    r.files = o.rules
+    r.passed = o.passed
+    r.failed = max(o.rules - o.passed, 1 if o.problems else 0)
+    r.problems = o.problems
+    return r
+
+
 def checkov(venv_bin: Path, root: Path, frameworks: list[str]) -> Result:
     r = Result("checkov (" + ", ".join(frameworks) + ")", unit="checks")
     p = run(
@@ -299,6 +316,10 @@ BROKEN_FIXTURES = {
     "kubernetes/dev/x/pod-shell.yaml": "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: sh\n  namespace: x\nspec:\n  containers:\n    - name: c\n      image: busybox\n      command: [\"sh\", \"-c\", \"cd /data; rm -rf $TARGET/*\"]\n",
     # promtool: a PrometheusRule whose expression does not parse.
     "kubernetes/dev/x/prometheusrule-bad.yaml": "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: bad\n  namespace: x\nspec:\n  groups:\n    - name: g\n      rules:\n        - alert: Bad\n          expr: sum(rate(http_requests_total[5m]) by (pod)\n",
+    # promtool unit tests: a rule whose test expects it silent although it fires (a planted
+    # wrong expectation); the unparsable rule above has no test file at all.
+    "kubernetes/dev/x/prometheusrule-wrong-expectation.yaml": "---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: wrong-expectation\n  namespace: x\nspec:\n  groups:\n    - name: g\n      rules:\n        - alert: AlwaysFiring\n          expr: vector(1)\n",
+    "promtool/dev/wrong-expectation.test.yaml": "---\nrule_files: [wrong-expectation.rules.yaml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series: []\n    alert_rule_test:\n      - eval_time: 5m\n        alertname: AlwaysFiring\n        exp_alerts: []\n",
     # checkov parsing: unbalanced braces.
     "terraform/broken/main.tf": "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n",
     # HashiCorp's parser: a heredoc closed as `EOT)` (the marker must stand alone on its line).
@@ -320,6 +341,7 @@ MUST_NAME = {
     "terraform fmt -check -recursive": ["terraform/eot/main.tf|terraform/unformatted/main.tf"],
     "shellcheck -S warning": ["terraform/userdata/main.tf", "kubernetes/dev/x/pod-shell.yaml"],
     "promtool check rules (PromQL)": ["kubernetes/dev/x/prometheusrule-bad.yaml"],
+    "promtool test rules (unit tests)": ["promtool/dev/wrong-expectation.test.yaml", "kubernetes/dev/x/prometheusrule-bad.yaml"],
 }
 
 
@@ -331,6 +353,7 @@ def all_results(venv_bin: Path, node_dir: Path, root: Path, k8s_version: str, ya
         lambda: [terraform_fmt(root)],
         lambda: [shellcheck(venv_bin, root)],
         lambda: [promtool(root)],
+        lambda: [promtool_unit_tests(root)],
         lambda: [checkov(venv_bin, root, ["terraform", "kubernetes"])],
         lambda: [trivy(venv_bin, root)],
     ]
