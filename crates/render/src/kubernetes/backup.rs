@@ -164,7 +164,7 @@ pub fn go_duration(minutes: u32) -> String {
 
 /// A duration in minutes as PromQL writes a range (`4h`, `90m`).
 fn prom_duration(minutes: u32) -> String {
-    if minutes % 60 == 0 { format!("{}h", minutes / 60) } else { format!("{minutes}m") }
+    if minutes.is_multiple_of(60) { format!("{}h", minutes / 60) } else { format!("{minutes}m") }
 }
 
 /// The longest gap, in minutes, between two consecutive runs of a five-field cron whose
