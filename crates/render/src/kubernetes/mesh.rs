@@ -178,7 +178,7 @@ fn selector_of(w: &Workload) -> WorkloadSelector {
 }
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
-    mesh_wide(platform, env, out)?;
+    mesh_wide(platform, out)?;
     ingress(platform, env, out)?;
     egress(platform, env, out)?;
     platform_destinations(platform, env, out)?;
@@ -210,7 +210,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             add(out, SECURITY, "PeerAuthentication", workload_meta(w, &format!("{}-metrics", w.name())), spec)?;
         }
         if let Some(port) = routed_port(env, w) {
-            add(out, NETWORKING, "VirtualService", workload_meta(w, w.name()), virtual_service(env, w, port))?;
+            add(out, NETWORKING, "VirtualService", workload_meta(w, w.name()), virtual_service(w, port))?;
             add(out, NETWORKING, "DestinationRule", workload_meta(w, w.name()), destination_rule(w))?;
         }
     }
@@ -223,7 +223,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
 }
 
 /// mTLS STRICT, access logs and tracing for the whole mesh (policies in the root namespace).
-fn mesh_wide(platform: &Platform, _env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+fn mesh_wide(platform: &Platform, out: &mut Objects) -> Result<(), RenderError> {
     let pa = PeerAuthenticationSpec { selector: None, mtls: Mtls { mode: "STRICT" }, port_level_mtls: BTreeMap::new() };
     add(out, SECURITY, "PeerAuthentication", meta(platform, GATEWAY_NAMESPACE, "default"), pa)?;
     let telemetry = TelemetrySpec {
@@ -477,7 +477,7 @@ fn timeout_ms(w: &Workload) -> u32 {
 const RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled";
 const RETRY_ATTEMPTS: u32 = 2;
 
-fn virtual_service(env: &Env, w: &Workload, port: u16) -> VirtualServiceSpec {
+fn virtual_service(w: &Workload, port: u16) -> VirtualServiceSpec {
     let host = service_host(w);
     let dest = |subset: Option<&str>| Destination {
         host: host.clone(),
@@ -505,7 +505,6 @@ fn virtual_service(env: &Env, w: &Workload, port: u16) -> VirtualServiceSpec {
         gateways.push(g.clone());
         matches.push(HttpMatch { gateways: vec![g], port: None });
     }
-    let _ = env;
     VirtualServiceSpec {
         hosts,
         gateways,
