@@ -21,7 +21,7 @@ mod delivery;
 mod gitops;
 mod logging;
 mod mesh;
-mod observability;
+pub mod observability;
 mod runtime_security;
 
 use std::collections::BTreeSet;
@@ -544,55 +544,6 @@ pub fn scraped_namespaces(env: &Env) -> Vec<String> {
     ns.into_iter().collect()
 }
 
-/// Prometheus' data volume and what it keeps: retention by time, capped by size below the volume
-/// so the TSDB never fills it (the operator passes `--storage.tsdb.retention.size`).
-const PROMETHEUS_VOLUME_GIB: u32 = 50;
-
-fn kube_prometheus_stack(env: &Env) -> Value {
-    let namespaces = scraped_namespaces(env);
-    let selector =
-        json!({"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}]});
-    json!({
-        "fullnameOverride": KPS_FULLNAME,
-        "crds": {"enabled": true},
-        // EKS runs the control plane: etcd, the scheduler and the controller manager are not
-        // reachable from the cluster, so their scrape targets would only ever be down.
-        "kubeEtcd": {"enabled": false},
-        "kubeControllerManager": {"enabled": false},
-        "kubeScheduler": {"enabled": false},
-        // EKS's kube-proxy binds its metrics to 127.0.0.1:10249 and the node security group lets
-        // Prometheus reach only the kubelet (10250) and node-exporter (9100) on nodes, so the
-        // target would be down forever and `KubeProxyDown` would fire.
-        "kubeProxy": {"enabled": false},
-        // node-exporter needs the host (network, PID, / mounted); it lives with the other node
-        // agents so this namespace stays PSS restricted.
-        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
-        "grafana": {"testFramework": {"enabled": false}},
-        "prometheus": {
-            "prometheusSpec": {
-                "replicas": if env.is_production() { 2 } else { 1 },
-                "retention": if env.is_production() { "30d" } else { "15d" },
-                "retentionSize": format!("{}GB", PROMETHEUS_VOLUME_GIB * 85 / 100),
-                // Without requests the namespace's LimitRange default (512 MiB limit) applies
-                // and Prometheus is OOM-killed as soon as it holds a few hours of series.
-                "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "8Gi"}},
-                "storageSpec": {"volumeClaimTemplate": {"spec": {
-                    "storageClassName": "cerverus-gp3",
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": format!("{PROMETHEUS_VOLUME_GIB}Gi")}}
-                }}},
-                // Select every ServiceMonitor/PodMonitor/rule in our namespaces, not only those
-                // labelled with this Helm release (the charts' monitors carry their own labels).
-                "serviceMonitorSelectorNilUsesHelmValues": false,
-                "podMonitorSelectorNilUsesHelmValues": false,
-                "ruleSelectorNilUsesHelmValues": false,
-                "serviceMonitorNamespaceSelector": selector.clone(),
-                "podMonitorNamespaceSelector": selector
-            }
-        }
-    })
-}
-
 fn values(platform: &Platform, env: &Env, name: &str) -> Value {
     let families: [fn(&Platform, &Env, &str) -> Option<Value>; 10] = [
         gitops::values,
@@ -612,7 +563,6 @@ fn values(platform: &Platform, env: &Env, name: &str) -> Value {
     let sa = |ns: &str, sa: &str| json!({"create": true, "name": sa, "annotations": {"eks.amazonaws.com/role-arn": role(platform, env, ns, sa)}});
     let system_critical = "system-cluster-critical";
     match name {
-        "kube-prometheus-stack" => kube_prometheus_stack(env),
         "metrics-server" => {
             // 3.12.2 calls the container's security context `securityContext` (its default is
             // already this; setting it keeps it if the default ever loosens).

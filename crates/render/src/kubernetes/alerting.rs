@@ -13,11 +13,12 @@ use cerverus_spec::Exposure;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Objects;
-use super::crd::Resource;
 use super::crd::monitoring::{PrometheusRuleSpec, Rule, RuleGroup};
+use super::crd::{ExternalSecretData, ExternalSecretSpec, ExternalSecretTarget, RemoteRef, Resource, StoreRef};
 use super::network_policies::MONITORING_NAMESPACE;
 use super::promtool::{ExpAlert, InputSeries, TestFile, TestGroup};
 use crate::RenderError;
+use crate::addons::observability::{PAGERDUTY_KEY, RECEIVERS_SECRET, SLACK_KEY};
 
 /// Where runbooks live; an alert's `runbook_url` is `<RUNBOOK_BASE>/<file>.md`.
 pub const RUNBOOK_BASE: &str = "https://github.com/cerverus/platform/blob/main/docs/runbooks";
@@ -120,8 +121,56 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         let name = workload_rule_name(w.name());
         add_rule(out, w.namespace(), &name, super::labels::workload(w), groups, tests)?;
     }
+    render_receiver_secrets(platform, env, out)?;
     let (groups, tests) = platform_rules(team);
     add_rule(out, MONITORING_NAMESPACE, PLATFORM_RULE, super::labels::common(&platform.name), groups, tests)
+}
+
+/// An ExternalSecret in the monitoring namespace from the Secrets Manager secret
+/// `<platform>/<env>/<name>` (one of `addons::observability::platform_secrets`), one property per
+/// key.
+pub(super) fn platform_secret(
+    platform: &Platform,
+    env: &Env,
+    out: &mut Objects,
+    name: &str,
+    keys: &[&str],
+) -> Result<(), RenderError> {
+    let es = Resource {
+        api_version: "external-secrets.io/v1",
+        kind: "ExternalSecret",
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(MONITORING_NAMESPACE.to_string()),
+            labels: Some(super::labels::common(&platform.name)),
+            ..Default::default()
+        },
+        spec: ExternalSecretSpec {
+            refresh_interval: "1h".to_string(),
+            secret_store_ref: StoreRef { name: super::secrets::STORE.to_string(), kind: "ClusterSecretStore" },
+            target: ExternalSecretTarget {
+                name: name.to_string(),
+                creation_policy: "Owner",
+                deletion_policy: "Retain",
+            },
+            data: keys
+                .iter()
+                .map(|k| ExternalSecretData {
+                    secret_key: k.to_string(),
+                    remote_ref: RemoteRef {
+                        key: format!("{}/{}/{name}", platform.name, env.name),
+                        property: k.to_string(),
+                    },
+                })
+                .collect(),
+        },
+    };
+    out.add(Some(MONITORING_NAMESPACE), "ExternalSecret", name, &es)
+}
+
+/// The receivers' credentials, mounted into Alertmanager (`alertmanagerSpec.secrets`).
+fn render_receiver_secrets(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    platform_secret(platform, env, out, RECEIVERS_SECRET, &[PAGERDUTY_KEY, SLACK_KEY])
 }
 
 /// The PrometheusRule of a workload's SLO and service alerts.
