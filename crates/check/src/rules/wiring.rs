@@ -43,7 +43,8 @@ type Label<'a> = (&'a str, &'a str);
 /// what it finds rather than a scan of the whole input: the checker stays linear in the number
 /// of manifests however they are spread over namespaces.
 struct Places<'a> {
-    /// (place, kind, name) of every object; an ExternalSecret also names the Secret it creates.
+    /// (place, kind, name) of every object; an ExternalSecret or a Certificate also names the
+    /// Secret it creates.
     named: HashSet<(Place<'a>, &'a str, &'a str)>,
     /// Pod-bearing objects by place and each `label: value` of their pod template.
     pods_by_label: HashMap<(Place<'a>, &'a str, &'a str), Vec<&'a K8sObject>>,
@@ -67,6 +68,12 @@ impl<'a> Places<'a> {
             places.named.insert((place.clone(), o.kind(), o.name()));
             if o.kind() == "ExternalSecret" {
                 let target = o.value["spec"]["target"]["name"].as_str().unwrap_or(o.name());
+                places.named.insert((place.clone(), "Secret", target));
+            }
+            // A cert-manager Certificate writes its key pair to the Secret it names.
+            if o.kind() == "Certificate"
+                && let Some(target) = o.value["spec"]["secretName"].as_str()
+            {
                 places.named.insert((place.clone(), "Secret", target));
             }
             if let Some(labels) = pod_spec(o).and(k8s::pod_labels(o)).and_then(Value::as_object) {

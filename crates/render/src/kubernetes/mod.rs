@@ -142,8 +142,12 @@ impl Objects {
             if let Some(a) = annotations.as_object_mut() {
                 a.insert(SYNC_WAVE.to_string(), serde_json::Value::String(sync_wave(kind).to_string()));
                 if kind == "Job" {
+                    // A Job that names its own hook (a PostSync one) keeps it.
+                    let own_hook = a.contains_key(HOOK);
                     for (k, v) in job_hook_annotations() {
-                        a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+                        if !(own_hook && k == HOOK) {
+                            a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+                        }
                     }
                 }
             }

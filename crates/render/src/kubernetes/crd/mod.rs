@@ -10,6 +10,7 @@ use serde::Serialize;
 pub mod argocd;
 pub mod chaos;
 pub mod istio;
+pub mod logging;
 pub mod monitoring;
 pub mod rollouts;
 pub mod velero;
