@@ -87,6 +87,10 @@ pub fn sync_wave(kind: &str) -> i32 {
         // database only once these exist) come with the NetworkPolicies, before any pod.
         "AuthorizationPolicy" | "PeerAuthentication" | "RequestAuthentication" | "ServiceEntry" => -2,
         "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" => -1,
+        // Gatekeeper: a template (and the Config) before the constraint whose CRD it creates;
+        // both before the workloads they judge.
+        "ConstraintTemplate" | "Config" => -2,
+        k if admission::is_constraint_kind(k) => -1,
         "Job" => 0,
         "Deployment" | "StatefulSet" | "CronJob" | "Service" => 1,
         _ => 2,
@@ -142,12 +146,8 @@ impl Objects {
             if let Some(a) = annotations.as_object_mut() {
                 a.insert(SYNC_WAVE.to_string(), serde_json::Value::String(sync_wave(kind).to_string()));
                 if kind == "Job" {
-                    // A Job that names its own hook (a PostSync one) keeps it.
-                    let own_hook = a.contains_key(HOOK);
                     for (k, v) in job_hook_annotations() {
-                        if !(own_hook && k == HOOK) {
-                            a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
-                        }
+                        a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
                     }
                 }
             }

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 pub mod argocd;
 pub mod chaos;
+pub mod gatekeeper;
 pub mod istio;
-pub mod logging;
 pub mod monitoring;
 pub mod rollouts;
 pub mod velero;

@@ -1,0 +1,441 @@
+//! Admission and runtime security, end to end over the default bundle:
+//! - every Gatekeeper template's Suite passes under regorus (allowed objects: no violation,
+//!   disallowed: a violation), with the template and constraint exactly as rendered;
+//! - the rendered bundle itself passes every rendered constraint, and a disallowed object planted
+//!   in a copy of it is caught;
+//! - constraint parameters validate against their template's schema;
+//! - Gatekeeper's values say what the decisions in `addons::admission` say;
+//! - Falco's rules are well-formed and reference only names that exist, and its alerts reach
+//!   Alertmanager through Falcosidekick — address, severity mapping and NetworkPolicies.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cerverus_check::inventory::{self, Inventory};
+use cerverus_check::reach::Network;
+use cerverus_check::rego::{Policies, run_suite};
+use serde_json::Value;
+
+const POLICY_DIRS: &[&str] =
+    &["podsecurity", "requiredlabels", "resources", "probes", "allowedregistries", "imagedigest", "pdbsanity"];
+
+fn bundle() -> cerverus_bundle::Bundle {
+    cerverus::build_default().expect("builds").1
+}
+
+fn yaml(bytes: &[u8]) -> Value {
+    serde_saphyr::from_str(std::str::from_utf8(bytes).expect("utf-8")).expect("yaml")
+}
+
+/// Write `kubernetes/<env>/` of the bundle under `dir`.
+fn write_env(b: &cerverus_bundle::Bundle, env: &str, dir: &Path) {
+    let prefix = format!("kubernetes/{env}/");
+    for (p, bytes) in b.iter() {
+        if let Some(rel) = p.strip_prefix(&prefix) {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, bytes).expect("write");
+        }
+    }
+}
+
+fn policies_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../render/policies/gatekeeper")
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &dst.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, dst.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+/// The constraint kind of a policy folder, from the rendered template.
+fn kind_of(b: &cerverus_bundle::Bundle, dir: &str) -> String {
+    let rego = std::fs::read_to_string(policies_src().join(dir).join("template.rego")).expect("rego");
+    let package = rego.lines().find_map(|l| l.strip_prefix("package ")).expect("package").trim().to_string();
+    let t =
+        yaml(b.get(&format!("kubernetes/prod/cluster/constrainttemplate-{package}.yaml")).expect("template rendered"));
+    t["spec"]["crd"]["spec"]["names"]["kind"].as_str().expect("kind").to_string()
+}
+
+/// The policy folders with `template.yaml` and `constraint.yaml` written from the bundle (prod),
+/// ready for `run_suite`.
+fn materialised_suites(b: &cerverus_bundle::Bundle) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    copy_dir(&policies_src(), tmp.path());
+    for dir in POLICY_DIRS {
+        let kind = kind_of(b, dir);
+        let name = kind.to_ascii_lowercase();
+        let template = b.get(&format!("kubernetes/prod/cluster/constrainttemplate-{name}.yaml")).expect("template");
+        let constraint = b.get(&format!("kubernetes/prod/cluster/{name}-{name}.yaml")).expect("constraint");
+        std::fs::write(tmp.path().join(dir).join("template.yaml"), template).expect("write");
+        std::fs::write(tmp.path().join(dir).join("constraint.yaml"), constraint).expect("write");
+    }
+    tmp
+}
+
+#[test]
+fn every_template_suite_passes_under_regorus() {
+    let b = bundle();
+    let tmp = materialised_suites(&b);
+    let mut total = 0;
+    for dir in POLICY_DIRS {
+        let suite = tmp.path().join(dir).join("suite.yaml");
+        let text = std::fs::read_to_string(&suite).expect("suite");
+        assert!(text.contains("violations: yes") && text.contains("violations: no"), "{dir}: needs both kinds of case");
+        let results = run_suite(&suite).expect("suite loads");
+        assert!(results.len() >= 6, "{dir}: only {} cases", results.len());
+        for r in &results {
+            assert!(r.passed, "{dir}/{}/{}: {}", r.test, r.case, r.detail);
+        }
+        total += results.len();
+    }
+    assert!(total >= 50, "{total} cases");
+}
+
+#[test]
+fn a_suite_that_expects_the_wrong_thing_fails() {
+    let b = bundle();
+    let tmp = materialised_suites(&b);
+    for dir in POLICY_DIRS {
+        let suite = tmp.path().join(dir).join("suite.yaml");
+        let text = std::fs::read_to_string(&suite).expect("suite");
+        let flipped = text
+            .replace("violations: yes", "violations: MAYBE")
+            .replace("violations: no", "violations: yes")
+            .replace("violations: MAYBE", "violations: no");
+        std::fs::write(&suite, flipped).expect("write");
+        let results = run_suite(&suite).expect("suite loads");
+        assert!(results.iter().all(|r| !r.passed), "{dir}: a flipped case still passes: {results:?}");
+    }
+}
+
+/// Every finding of a rendered constraint in `kubernetes/<env>/` (as written under `dir`).
+fn constraint_findings(dir: &Path) -> (usize, Vec<cerverus_check::finding::Finding>) {
+    let policies = Policies::load(&[dir.join("cluster")]).expect("policies load");
+    let inv: Inventory = inventory::load(&[dir.to_path_buf()]).expect("inventory loads");
+    (policies.constraints.len(), policies.evaluate(&inv))
+}
+
+#[test]
+fn the_rendered_bundle_produces_no_violation() {
+    let b = bundle();
+    let kinds: BTreeSet<String> = POLICY_DIRS.iter().map(|d| kind_of(&b, d)).collect();
+    for env in ["dev", "staging", "prod"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_env(&b, env, tmp.path());
+        let (constraints, found) = constraint_findings(tmp.path());
+        assert_eq!(constraints, POLICY_DIRS.len(), "{env}: every template has its constraint");
+        let ours: Vec<_> = found.iter().filter(|f| kinds.contains(&f.rule)).collect();
+        assert!(ours.is_empty(), "{env}: the bundle violates its own admission policy:\n{ours:#?}");
+    }
+}
+
+#[test]
+fn a_disallowed_object_planted_in_the_bundle_is_caught() {
+    let b = bundle();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_env(&b, "prod", tmp.path());
+    let planted = [
+        ("podsecurity", "privileged.yaml"),
+        ("requiredlabels", "no-part-of.yaml"),
+        ("resources", "no-limits.yaml"),
+        ("probes", "no-liveness.yaml"),
+        ("allowedregistries", "docker-hub.yaml"),
+        ("imagedigest", "tag-only.yaml"),
+        ("pdbsanity", "max-unavailable-zero.yaml"),
+    ];
+    for (dir, file) in planted {
+        // In another application namespace than the examples', to prove the scope is the
+        // constraint's namespaces, not the example's.
+        let text = std::fs::read_to_string(policies_src().join(dir).join(file))
+            .expect("example")
+            .replace("namespace: cerverus-system", "namespace: cerverus-data");
+        std::fs::write(tmp.path().join("cerverus-data").join(format!("planted-{dir}-{file}")), text).expect("write");
+    }
+    let (_, found) = constraint_findings(tmp.path());
+    for (dir, file) in planted {
+        let kind = kind_of(&b, dir);
+        let name = format!("planted-{dir}-{file}");
+        assert!(
+            found.iter().any(|f| f.rule == kind && f.file.ends_with(&name)),
+            "{kind} did not catch {name}: {found:#?}"
+        );
+    }
+    // Out of scope: the same privileged object in an add-on namespace is not judged.
+    let text = std::fs::read_to_string(policies_src().join("podsecurity/privileged.yaml"))
+        .expect("example")
+        .replace("namespace: cerverus-system", "namespace: cerverus-monitoring");
+    let tmp2 = tempfile::tempdir().expect("tempdir");
+    write_env(&b, "prod", tmp2.path());
+    std::fs::write(tmp2.path().join("cerverus-monitoring/planted.yaml"), text).expect("write");
+    let (_, found) = constraint_findings(tmp2.path());
+    assert!(!found.iter().any(|f| f.file.ends_with("planted.yaml")), "{found:#?}");
+}
+
+#[test]
+fn constraint_parameters_validate_against_their_template_schema() {
+    let b = bundle();
+    let mut checked = 0;
+    for env in ["dev", "staging", "prod"] {
+        for dir in POLICY_DIRS {
+            let kind = kind_of(&b, dir);
+            let name = kind.to_ascii_lowercase();
+            let t = yaml(b.get(&format!("kubernetes/{env}/cluster/constrainttemplate-{name}.yaml")).expect("template"));
+            let c = yaml(b.get(&format!("kubernetes/{env}/cluster/{name}-{name}.yaml")).expect("constraint"));
+            assert_eq!(c["apiVersion"], "constraints.gatekeeper.sh/v1beta1");
+            assert_eq!(c["kind"], kind.as_str());
+            assert_eq!(
+                c["metadata"]["annotations"]["argocd.argoproj.io/sync-options"], "SkipDryRunOnMissingResource=true",
+                "{name}: the constraint's CRD does not exist at dry-run time"
+            );
+            let wave = |v: &Value| {
+                v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+                    .as_str()
+                    .and_then(|s| s.parse::<i32>().ok())
+                    .expect("wave")
+            };
+            assert!(wave(&t) < wave(&c), "{name}: template must come in an earlier wave than its constraint");
+            let schema = &t["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"];
+            let v = jsonschema::validator_for(schema).expect("schema compiles");
+            let errors: Vec<String> = v.iter_errors(&c["spec"]["parameters"]).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{env}/{name}: {errors:?}");
+            // Negative: a parameter of the wrong type is rejected by the same schema.
+            if let Some((key, _)) = schema["properties"].as_object().and_then(|p| p.iter().next()) {
+                let bad = serde_json::json!({ key.clone(): 42 });
+                assert!(!v.is_valid(&bad), "{name}: the schema accepts {bad}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3 * POLICY_DIRS.len());
+}
+
+fn values(b: &cerverus_bundle::Bundle, env: &str, release: &str) -> Value {
+    yaml(b.get(&format!("helm/addons/{env}/{release}.values.yaml")).expect("values rendered"))
+}
+
+#[test]
+fn gatekeeper_values_carry_the_decisions() {
+    let (platform, b) = cerverus::build_default().expect("builds");
+    for env in &platform.environments {
+        let v = values(&b, &env.name, "gatekeeper");
+        let prod = env.is_production();
+        assert_eq!(v["validatingWebhookFailurePolicy"], if prod { "Fail" } else { "Ignore" }, "{}", env.name);
+        if prod {
+            assert_eq!(v["replicas"], 3);
+        }
+        let replicas = v["replicas"].as_i64().expect("replicas");
+        let min = v["pdb"]["controllerManager"]["minAvailable"].as_i64().expect("pdb");
+        assert!(min >= 1 && min < replicas, "{}: PDB {min} of {replicas} blocks drains or protects nothing", env.name);
+        assert_eq!(v["enableExternalData"], false);
+        assert_eq!(v["disableMutation"], true);
+        assert_eq!(v["postInstall"]["labelNamespace"]["enabled"], false);
+        let exempt: Vec<&str> = v["validatingWebhookExemptNamespacesLabels"]["kubernetes.io/metadata.name"]
+            .as_array()
+            .expect("exempt list")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(exempt.contains(&"kube-system"), "{exempt:?}");
+        for ns in ["cerverus-system", "cerverus-data", "cerverus-ml"] {
+            assert!(!exempt.contains(&ns), "{}: application namespace {ns} exempt from the webhook", env.name);
+        }
+        for key in ["controllerManager", "audit"] {
+            let sc = &v[key]["securityContext"];
+            assert_eq!(sc["runAsNonRoot"], true);
+            assert_eq!(sc["allowPrivilegeEscalation"], false);
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+        }
+        // The Config replicates what the PDB policy reads, and is named as Gatekeeper requires.
+        let config =
+            yaml(b.get(&format!("kubernetes/{}/gatekeeper-system/config-config.yaml", env.name)).expect("config"));
+        assert_eq!(config["metadata"]["name"], "config");
+        let synced: Vec<&str> = config["spec"]["sync"]["syncOnly"]
+            .as_array()
+            .expect("sync")
+            .iter()
+            .filter_map(|k| k["kind"].as_str())
+            .collect();
+        for k in ["Deployment", "StatefulSet", "PodDisruptionBudget"] {
+            assert!(synced.contains(&k), "{k} not synced");
+        }
+    }
+}
+
+// ---- Falco ----
+
+/// Names in Falco's default ruleset (`falco_rules.yaml` in the Falco 0.44 image) that our rules
+/// may use.
+const FALCO_DEFAULT_NAMES: &[&str] =
+    &["spawned_process", "shell_binaries", "open_write", "open_read", "bin_dir", "outbound"];
+
+const FALCO_PRIORITIES: &[&str] =
+    &["EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG"];
+
+/// Words of a Falco condition that name a macro or a list: every word that is not a field (fields
+/// contain a dot), an operator, or a literal (paths, namespace names, numbers, `host`).
+fn referenced_names(condition: &str) -> Vec<String> {
+    const OPERATORS: &[&str] =
+        &["and", "or", "not", "in", "startswith", "endswith", "contains", "pmatch", "exists", "glob", "host"];
+    condition
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || c == '/'))
+        .filter(|w| !w.is_empty() && !w.contains(['.', '/', '-']) && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !OPERATORS.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+fn falco_rules(b: &cerverus_bundle::Bundle, env: &str) -> Vec<Value> {
+    let v = values(b, env, "falco");
+    let text = v["customRules"]["cerverus_rules.yaml"].as_str().expect("custom rules");
+    let parsed: Value = serde_saphyr::from_str(text).expect("rules parse as YAML");
+    parsed.as_array().expect("a list of items").clone()
+}
+
+#[test]
+fn falco_rules_are_well_formed_and_reference_only_known_names() {
+    let b = bundle();
+    for env in ["dev", "staging", "prod"] {
+        let items = falco_rules(&b, env);
+        let defined: BTreeSet<String> =
+            items.iter().filter_map(|i| i["list"].as_str().or(i["macro"].as_str()).map(str::to_string)).collect();
+        let rules: Vec<&Value> = items.iter().filter(|i| i.get("rule").is_some()).collect();
+        assert!(rules.len() >= 4, "{env}: {} rules", rules.len());
+        for r in &rules {
+            let name = r["rule"].as_str().expect("name");
+            for key in ["desc", "condition", "output", "priority"] {
+                assert!(r[key].as_str().is_some_and(|s| !s.is_empty()), "{env}/{name}: no {key}");
+            }
+            let priority = r["priority"].as_str().unwrap_or_default();
+            assert!(FALCO_PRIORITIES.contains(&priority), "{name}: priority {priority}");
+            let condition = r["condition"].as_str().unwrap_or_default();
+            assert!(
+                condition.contains("k8s.ns.name in (cerverus-system, cerverus-data, cerverus-ml)"),
+                "{name}: not scoped to the Cerverus namespaces: {condition}"
+            );
+            for n in referenced_names(condition) {
+                assert!(
+                    defined.contains(&n) || FALCO_DEFAULT_NAMES.contains(&n.as_str()),
+                    "{env}/{name}: `{n}` is neither defined in our rules nor a default Falco name"
+                );
+            }
+        }
+        for want in ["shell", "binary dirs", "outbound", "secret"] {
+            assert!(
+                rules.iter().any(|r| r["rule"].as_str().is_some_and(|n| n.to_lowercase().contains(want))),
+                "{env}: no rule about {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_undefined_falco_name_is_caught() {
+    let names =
+        referenced_names("spawned_process and proc.name in (shell_binaries, my_undefined_list) and k8s.ns.name = x");
+    assert!(names.contains(&"my_undefined_list".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains('.')), "{names:?}");
+}
+
+#[test]
+fn falco_runs_on_every_node_offline_with_modern_ebpf() {
+    let (platform, b) = cerverus::build_default().expect("builds");
+    for env in &platform.environments {
+        let v = values(&b, &env.name, "falco");
+        assert_eq!(v["driver"]["kind"], "modern_ebpf");
+        assert_eq!(v["falcoctl"]["artifact"]["install"]["enabled"], false);
+        assert_eq!(v["falcoctl"]["artifact"]["follow"]["enabled"], false);
+        // falcosecurity/charts#1057: with falcoctl off, /etc/falco/config.d must be shadowed.
+        let mounts = v["mounts"]["volumeMounts"].as_array().expect("mounts");
+        assert!(mounts.iter().any(|m| m["mountPath"] == "/etc/falco/config.d"));
+        assert!(v["resources"]["requests"]["memory"].is_string() && v["resources"]["limits"]["memory"].is_string());
+        let tolerations = v["tolerations"].as_array().expect("tolerations");
+        for pool in &env.node_pools {
+            for t in &pool.taints {
+                let effect = serde_json::to_value(t.effect).expect("effect");
+                let tolerated = tolerations.iter().any(|tol| {
+                    let key_ok = tol.get("key").is_none_or(|k| k == t.key.as_str());
+                    let op = tol["operator"].as_str().unwrap_or("Equal");
+                    let value_ok = op == "Exists" || tol["value"] == t.value.as_str();
+                    let effect_ok = tol.get("effect").is_none_or(|e| *e == effect);
+                    key_ok && value_ok && effect_ok
+                });
+                assert!(tolerated, "{}: pool {} taint {}={} not tolerated", env.name, pool.name, t.key, t.value);
+            }
+        }
+        // Falco posts to the Falcosidekick release's Service.
+        assert_eq!(v["falco"]["http_output"]["enabled"], true);
+        assert_eq!(v["falco"]["http_output"]["url"], "http://falcosidekick.cerverus-node-agents.svc:2801/");
+        assert_eq!(v["falco"]["json_output"], true);
+    }
+}
+
+#[test]
+fn falcosidekick_alerts_reach_alertmanager_with_the_platform_severities() {
+    let (platform, b) = cerverus::build_default().expect("builds");
+    let charts = yaml(b.get("helm/addons/charts.yaml").expect("charts"));
+    let installed: Vec<&str> =
+        charts["charts"].as_array().expect("charts").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert!(installed.contains(&"falco") && installed.contains(&"falcosidekick"));
+    let kps = values(&b, "prod", "kube-prometheus-stack");
+    let fullname = kps["fullnameOverride"].as_str().expect("fullnameOverride");
+    for env in &platform.environments {
+        let v = values(&b, &env.name, "falcosidekick");
+        let am = &v["config"]["alertmanager"];
+        // The kube-prometheus-stack Alertmanager Service: `<fullname>-alertmanager`, port 9093.
+        assert_eq!(am["hostport"], format!("http://{fullname}-alertmanager.cerverus-monitoring.svc:9093"));
+        assert_eq!(am["endpoint"], "/api/v2/alerts", "Alertmanager ≥ 0.27 has no v1 API");
+        let map = am["customseveritymap"].as_str().expect("severity map");
+        let mut priorities = BTreeSet::new();
+        for pair in map.split(',') {
+            let (p, s) = pair.split_once(':').expect("priority:severity");
+            assert!(["critical", "warning", "info"].contains(&s), "{pair}: not a severity Alertmanager routes");
+            priorities.insert(p.to_string());
+        }
+        for p in FALCO_PRIORITIES {
+            assert!(priorities.contains(&p.to_lowercase()), "priority {p} unmapped");
+        }
+        assert!(am["extralabels"].as_str().is_some_and(|l| l.starts_with("team:")), "alerts need a team label");
+        assert!(!am["minimumpriority"].as_str().unwrap_or_default().is_empty());
+    }
+}
+
+/// Pods of the two charts as Deployments with the charts' labels, so the checker's NetworkPolicy
+/// evaluation sees them as endpoints.
+const CHART_PODS: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: falcosidekick, namespace: cerverus-node-agents}\nspec:\n  selector: {matchLabels: {app.kubernetes.io/name: falcosidekick}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: falcosidekick, app.kubernetes.io/instance: falcosidekick}}\n    spec:\n      containers: [{name: falcosidekick, image: falcosidekick, ports: [{containerPort: 2801}]}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: alertmanager, namespace: cerverus-monitoring}\nspec:\n  selector: {matchLabels: {app.kubernetes.io/name: alertmanager}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: alertmanager}}\n    spec:\n      containers: [{name: alertmanager, image: alertmanager, ports: [{containerPort: 9093}]}]\n";
+
+fn sidekick_reaches_alertmanager(dir: &Path) -> bool {
+    let mut inv = inventory::load(&[dir.to_path_buf()]).expect("inventory");
+    inventory::load_text(&mut inv, "chart-pods.yaml", CHART_PODS);
+    let net = Network::new(&inv);
+    let find = |ns: &str, name: &str| {
+        net.endpoints.iter().find(|e| e.namespace == ns && e.name == name).cloned().expect("endpoint")
+    };
+    let sidekick = find("cerverus-node-agents", "falcosidekick");
+    let am = find("cerverus-monitoring", "alertmanager");
+    net.allowed(&sidekick, &am, 9093)
+}
+
+#[test]
+fn network_policies_let_falcosidekick_reach_alertmanager_and_nothing_else_does_it() {
+    let b = bundle();
+    for env in ["dev", "staging", "prod"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_env(&b, env, tmp.path());
+        assert!(sidekick_reaches_alertmanager(tmp.path()), "{env}: falcosidekick → alertmanager:9093 denied");
+        // Negative: without Alertmanager's ingress rule the default deny of the monitoring
+        // namespace cuts the path.
+        let am_policy = tmp.path().join("cerverus-monitoring/networkpolicy-alertmanager.yaml");
+        let mut policy = yaml(&std::fs::read(&am_policy).expect("alertmanager policy"));
+        policy["spec"]["ingress"] = Value::Array(Vec::new());
+        std::fs::write(&am_policy, serde_json::to_string(&policy).expect("json")).expect("write");
+        assert!(!sidekick_reaches_alertmanager(tmp.path()), "{env}: reachable without the ingress rule");
+    }
+}
