@@ -219,7 +219,9 @@ const CORE_GROUPS: &[&str] = &[
 /// CRD lists independently of the renderer's table, so a wrong entry there shows.
 fn crd_chart(group: &str, kind: &str) -> Option<&'static str> {
     Some(match group {
-        "monitoring.coreos.com" => "kube-prometheus-stack",
+        // Its CRDs alone, from the same chart (the stack itself mounts Secrets that charts with
+        // ServiceMonitors create).
+        "monitoring.coreos.com" => "kube-prometheus-stack-crds",
         "networking.istio.io" | "security.istio.io" | "telemetry.istio.io" | "extensions.istio.io" => "istio-base",
         "external-secrets.io" => "external-secrets",
         "keda.sh" => "keda",
@@ -239,7 +241,8 @@ fn crd_chart(group: &str, kind: &str) -> Option<&'static str> {
 fn chart_apps(apps: &[App]) -> BTreeMap<String, (&App, &Value)> {
     let mut out = BTreeMap::new();
     for app in apps {
-        for s in app.spec["sources"].as_array().into_iter().flatten() {
+        let single = std::iter::once(&app.spec["source"]);
+        for s in app.spec["sources"].as_array().into_iter().flatten().chain(single) {
             if let Some(release) = s["helm"]["releaseName"].as_str() {
                 out.insert(release.to_string(), (app, s));
             }
@@ -566,5 +569,234 @@ fn the_root_application_points_at_the_apps_directory_and_argo_cd_waits_for_child
             kps.spec["syncPolicy"]["syncOptions"].as_array().into_iter().flatten().any(|o| o == "ServerSideApply=true")
         );
         let _ = &kps.file;
+    }
+}
+
+/// (wave, names) of the table in README's "How a cluster comes up".
+fn readme_waves(readme: &str) -> Vec<(i64, Vec<String>)> {
+    let start = readme.find("## How a cluster comes up").expect("README has the section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let wave: i64 = cells.get(1)?.parse().ok()?;
+            let names = cells.get(2)?.split('`').skip(1).step_by(2).map(str::to_string).collect();
+            Some((wave, names))
+        })
+        .collect()
+}
+
+/// Names the README puts in a wave other than the rendered one, and rendered waves it lacks.
+fn readme_errors(rows: &[(i64, Vec<String>)], apps: &[App], projects: &BTreeMap<String, Value>) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (wave, names) in rows {
+        for name in names {
+            match apps.iter().find(|a| &a.name == name) {
+                Some(a) if a.wave != *wave => errors.push(format!("{name}: README wave {wave}, rendered {}", a.wave)),
+                None if !(*wave == 0 && projects.contains_key(name)) => errors.push(format!("{name}: not rendered")),
+                _ => {}
+            }
+        }
+    }
+    let listed: BTreeSet<i64> = rows.iter().map(|(w, _)| *w).filter(|w| *w > 0).collect();
+    let rendered: BTreeSet<i64> = apps.iter().map(|a| a.wave).collect();
+    if listed != rendered {
+        errors.push(format!("README lists waves {listed:?}, prod has {rendered:?}"));
+    }
+    errors
+}
+
+#[test]
+fn the_readme_shows_the_rendered_production_order() {
+    let b = built();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("README");
+    let rows = readme_waves(&readme);
+    assert!(rows.len() >= 5, "{rows:?}");
+    let apps = apps_of(&b.docs, "prod");
+    let projects = projects_of(&b.docs, "prod");
+    let errors = readme_errors(&rows, &apps, &projects);
+    assert!(errors.is_empty(), "README \"How a cluster comes up\" is out of date:\n{}", errors.join("\n"));
+    // And the comparison notices a row in the wrong wave.
+    let mut moved = rows.clone();
+    if let Some(row) = moved.iter_mut().find(|(_, n)| n.iter().any(|x| x == "keda")) {
+        row.0 += 1;
+    }
+    assert!(!readme_errors(&moved, &apps, &projects).is_empty());
+}
+
+/// Whether `v` holds `{"serviceMonitor"|"podMonitor"|"prometheusRule": {"enabled": true, …}}`
+/// anywhere: the chart renders a Prometheus Operator object.
+fn renders_monitors(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, c)| {
+            (matches!(k.as_str(), "serviceMonitor" | "podMonitor" | "prometheusRule") && c["enabled"] == true)
+                || renders_monitors(c)
+        }),
+        Value::Array(a) => a.iter().any(renders_monitors),
+        _ => false,
+    }
+}
+
+fn monitor_order_errors(b: &Built, env: &str, apps: &[App]) -> Vec<String> {
+    let charts = chart_apps(apps);
+    let Some((kps, _)) = charts.get("kube-prometheus-stack-crds") else {
+        return vec!["no Application installs the Prometheus Operator CRDs".into()];
+    };
+    charts
+        .iter()
+        .filter(|(name, (app, _))| {
+            name.as_str() != "kube-prometheus-stack"
+                && app.wave <= kps.wave
+                && b.values.get(&format!("helm/addons/{env}/{name}.values.yaml")).is_some_and(renders_monitors)
+        })
+        .map(|(name, (app, _))| {
+            format!(
+                "{name} (wave {}) renders monitors before the Prometheus Operator CRDs (wave {})",
+                app.wave, kps.wave
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn charts_that_render_monitors_install_after_the_prometheus_operator() {
+    let b = built();
+    for env in envs() {
+        let apps = apps_of(&b.docs, &env.name);
+        let errors = monitor_order_errors(b, &env.name, &apps);
+        assert!(errors.is_empty(), "{}:\n{}", env.name, errors.join("\n"));
+    }
+    // external-secrets enables its ServiceMonitor: in kube-prometheus-stack's wave it must fail.
+    let mut apps = apps_of(&b.docs, "prod");
+    let kps_wave = chart_apps(&apps)["kube-prometheus-stack-crds"].0.wave;
+    if let Some(es) = apps.iter_mut().find(|a| a.name == "external-secrets") {
+        es.wave = kps_wave;
+    }
+    assert!(monitor_order_errors(b, "prod", &apps).iter().any(|e| e.starts_with("external-secrets")));
+}
+
+/// Secrets the rendered manifests create: (namespace, name) → the file creating it.
+fn produced_secrets(b: &Built, env: &str) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (p, o) in b.docs.iter().filter(|(p, _)| p.starts_with(&format!("kubernetes/{env}/"))) {
+        let ns = o["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+        let name = match (api_group(o).as_str(), o["kind"].as_str().unwrap_or_default()) {
+            ("cert-manager.io", "Certificate") => o["spec"]["secretName"].as_str(),
+            ("external-secrets.io", "ExternalSecret") => {
+                o["spec"]["target"]["name"].as_str().or(o["metadata"]["name"].as_str())
+            }
+            ("", "Secret") => o["metadata"]["name"].as_str(),
+            _ => None,
+        };
+        if let Some(name) = name {
+            out.insert((ns, name.to_string()), p.clone());
+        }
+    }
+    out
+}
+
+fn strings(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.clone());
+        }
+        Value::Object(m) => m.values().for_each(|c| strings(c, out)),
+        Value::Array(a) => a.iter().for_each(|c| strings(c, out)),
+        _ => {}
+    }
+}
+
+/// Charts whose values name a Secret (in a namespace the chart deploys to) that the manifests
+/// create in a later wave: the chart's pods wait for it, its Application never becomes Healthy,
+/// and the waves stop before the Secret's Application is ever synced.
+fn secret_order_errors(b: &Built, env: &str, apps: &[App]) -> Vec<String> {
+    let produced = produced_secrets(b, env);
+    let mut syncer: BTreeMap<String, &App> = BTreeMap::new();
+    for app in apps {
+        for p in synced_paths(app, &b.paths) {
+            syncer.insert(p, app);
+        }
+    }
+    let mut errors = Vec::new();
+    for (release, (app, _)) in chart_apps(apps) {
+        let Some(values) = b.values.get(&format!("helm/addons/{env}/{release}.values.yaml")) else { continue };
+        let mut named = BTreeSet::new();
+        strings(values, &mut named);
+        let mut namespaces = BTreeSet::from([app.namespace.clone()]);
+        namespaces.extend(project_namespaces(b, env, &app.project, std::slice::from_ref(app)));
+        for ((ns, secret), file) in &produced {
+            if namespaces.contains(ns) && named.contains(secret) {
+                if let Some(producer) = syncer.get(file).filter(|p| p.wave > app.wave) {
+                    errors.push(format!(
+                        "{release} (wave {}) uses Secret {ns}/{secret}, created by {file} in {} (wave {})",
+                        app.wave, producer.name, producer.wave
+                    ));
+                }
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn no_chart_waits_for_a_secret_that_a_later_wave_creates() {
+    let b = built();
+    for env in envs() {
+        let apps = apps_of(&b.docs, &env.name);
+        let errors = secret_order_errors(b, &env.name, &apps);
+        assert!(errors.is_empty(), "{}: bring-up would stop:\n{}", env.name, errors.join("\n"));
+    }
+}
+
+/// Every dotted key path of `v` (objects only).
+fn key_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(m) = v {
+        for (k, c) in m {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            out.push(path.clone());
+            key_paths(c, &path, out);
+        }
+    }
+}
+
+#[test]
+fn the_prometheus_operator_crds_install_alone_before_the_stack() {
+    let b = built();
+    let reference: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/reference/helm/kube-prometheus-stack/88.5.3/values.yaml"
+        ))
+        .expect("reference values"),
+    )
+    .expect("yaml");
+    for env in envs() {
+        let apps = apps_of(&b.docs, &env.name);
+        let charts = chart_apps(&apps);
+        let (crds, source) = charts["kube-prometheus-stack-crds"];
+        let (stack, stack_source) = charts["kube-prometheus-stack"];
+        assert!(crds.wave <= stack.wave, "{}", env.name);
+        assert_eq!(source["chart"], "kube-prometheus-stack");
+        assert_eq!(source["targetRevision"], stack_source["targetRevision"], "same chart version");
+        assert!(source["helm"].get("valueFiles").is_none(), "{}: the CRD Application takes no values file", env.name);
+        let values = &source["helm"]["valuesObject"];
+        assert_eq!(values["crds"]["enabled"], true);
+        // Every key is one the chart has, and every component the chart enables by default is
+        // off, so this release renders CRDs only.
+        let mut paths = Vec::new();
+        key_paths(values, "", &mut paths);
+        for p in &paths {
+            let found = p.split('.').try_fold(&reference, |v, k| v.get(k));
+            assert!(found.is_some(), "{}: kube-prometheus-stack 88.5.3 has no key {p}", env.name);
+        }
+        for (k, v) in reference.as_object().expect("map") {
+            if k != "crds" && (v["enabled"] == true || v["create"] == true) {
+                assert!(values[k]["enabled"] == false || values[k]["create"] == false, "{}: {k} stays on", env.name);
+            }
+        }
+        // The stack itself leaves its CRDs to that Application.
+        assert_eq!(stack_source["helm"]["valuesObject"]["crds"]["enabled"], false, "{}", env.name);
     }
 }

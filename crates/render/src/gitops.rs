@@ -142,11 +142,57 @@ const CHART_CLUSTER_KINDS: &[(&str, &str, &str)] = &[
     ("elbv2.k8s.aws", "IngressClassParams", "the AWS Load Balancer Controller's `alb` class parameters"),
 ];
 
-/// The chart whose CRD defines `group`/`kind`, or `None` for a kind no chart provides (a core
-/// kind, or a custom resource that nothing installs — which the bundle must not contain).
-pub fn crd_provider(group: &str, kind: &str) -> Option<&'static Chart> {
+/// Charts whose CRDs install in an Application of their own, ahead of the chart: (release, the
+/// CRD Application's release name, its values). kube-prometheus-stack's CRDs are what every
+/// chart with a ServiceMonitor needs first, while its Grafana mounts Secrets that come from
+/// cert-manager and external-secrets — charts with ServiceMonitors. With the CRDs in the same
+/// Application as Grafana that is a cycle and the waves stop; split, the CRDs come first and the
+/// stack after the Secrets it mounts.
+pub const CRD_SPLITS: &[(&str, &str)] = &[("kube-prometheus-stack", KPS_CRDS_RELEASE)];
+
+/// Release name of the Application that installs only kube-prometheus-stack's CRDs.
+pub const KPS_CRDS_RELEASE: &str = "kube-prometheus-stack-crds";
+
+/// Values that make kube-prometheus-stack render its CRDs and nothing else (every component of
+/// chart 88.5.3 that is on by default, off; a test holds each key to the chart's values.yaml).
+pub fn crds_only_values(release: &str) -> Option<Value> {
+    (release == KPS_CRDS_RELEASE).then(|| {
+        let off = serde_json::json!({"enabled": false});
+        let mut v = serde_json::json!({
+            "crds": {"enabled": true},
+            "defaultRules": {"create": false},
+        });
+        for component in [
+            "windowsMonitoring",
+            "alertmanager",
+            "grafana",
+            "kubernetesServiceMonitors",
+            "kubeApiServer",
+            "kubelet",
+            "kubeControllerManager",
+            "coreDns",
+            "kubeDns",
+            "kubeEtcd",
+            "kubeScheduler",
+            "kubeProxy",
+            "kubeStateMetrics",
+            "nodeExporter",
+            "prometheusOperator",
+            "prometheus",
+            "thanosRuler",
+        ] {
+            v[component] = off.clone();
+        }
+        v
+    })
+}
+
+/// The release whose chart installs the CRD of `group`/`kind` (for kube-prometheus-stack, its
+/// CRD-only Application), or `None` for a kind no chart provides (a core kind, or a custom
+/// resource that nothing installs — which the bundle must not contain).
+pub fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
     let release = match group {
-        "monitoring.coreos.com" => "kube-prometheus-stack",
+        "monitoring.coreos.com" => KPS_CRDS_RELEASE,
         "networking.istio.io" | "security.istio.io" | "telemetry.istio.io" | "extensions.istio.io" => "istio-base",
         "external-secrets.io" | "generators.external-secrets.io" => "external-secrets",
         "keda.sh" | "eventing.keda.sh" => "keda",
@@ -173,7 +219,7 @@ pub fn crd_provider(group: &str, kind: &str) -> Option<&'static Chart> {
         "elbv2.k8s.aws" => "aws-load-balancer-controller",
         _ => return None,
     };
-    CHARTS.iter().find(|c| c.name == release)
+    Some(release)
 }
 
 /// The wave of a chart's Application: the charts' own order (`CHARTS[].wave`) after the
@@ -203,7 +249,7 @@ impl Manifest {
     }
 
     /// The chart whose CRD this object needs, if any.
-    fn provider(&self) -> Option<&'static Chart> {
+    fn provider(&self) -> Option<&'static str> {
         if is_core_group(&self.group) { None } else { crd_provider(&self.group, &self.kind) }
     }
 
@@ -233,6 +279,8 @@ fn parse_manifests(k8s: &Bundle) -> Result<Vec<Manifest>, RenderError> {
 #[derive(Debug, Clone)]
 enum Source {
     Chart(&'static Chart),
+    /// Only the CRDs of a chart (see [`CRD_SPLITS`]), under their own release name.
+    ChartCrds(&'static Chart, &'static str),
     /// `path` relative to the repository root; `files` index the environment's manifests.
     Directory {
         path: String,
@@ -266,7 +314,8 @@ struct Plan {
     apps: Vec<App>,
     platform: AppProjectSpec,
     workloads: AppProjectSpec,
-    /// Custom resources nothing provides (the tests fail on them; the README says so).
+    /// Custom resources nothing provides, and ordering cycles (the tests fail on them; the
+    /// README lists them).
     unprovided: Vec<String>,
 }
 
@@ -315,10 +364,119 @@ fn kind_glob(kind: &str) -> String {
     format!("{}-*.yaml", kind.to_ascii_lowercase())
 }
 
+/// Waves of the installed charts' Applications, by release name.
+type ChartWaves = BTreeMap<&'static str, i32>;
+
+/// Name of the Application of the Secrets charts mount (see [`chart_inputs`]).
+const CHART_INPUTS_APP: &str = "chart-inputs";
+
 fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, RenderError> {
+    let installed: Vec<&'static Chart> = CHARTS.iter().filter(|c| c.installed_in(env)).collect();
+    for chart in &installed {
+        let values = format!("{}/{}.values.yaml", env.name, chart.name);
+        if addons.get(&values).is_none() {
+            return Err(RenderError::Invalid(format!("chart {} has no values file helm/addons/{values}", chart.name)));
+        }
+    }
+    let inputs = chart_inputs(env, manifests, addons, &installed);
+    // A chart that mounts a Secret the manifests create waits for it: its Application moves to
+    // the wave of the chart inputs when that is later than its own. Moving a chart can move what
+    // needs its CRDs, so this runs to a fixed point (a cycle is reported, not looped on).
+    let mut waves: ChartWaves = installed.iter().map(|c| (c.name, chart_app_wave(c))).collect();
+    for (release, crds) in CRD_SPLITS {
+        if let Some(c) = installed.iter().find(|c| c.name == *release) {
+            waves.insert(crds, chart_app_wave(c));
+        }
+    }
+    let mut cycle = Vec::new();
+    let mut round = 0;
+    loop {
+        round += 1;
+        let (apps, unprovided) = assemble(env, manifests, &waves, &inputs)?;
+        let inputs_wave = apps.iter().find(|a| a.name == CHART_INPUTS_APP).map(|a| a.wave);
+        let mut changed = false;
+        for consumer in inputs.consumers.values().flatten() {
+            if let (Some(w), Some(current)) = (inputs_wave, waves.get_mut(consumer))
+                && *current < w
+            {
+                *current = w;
+                changed = true;
+            }
+        }
+        if !changed || round > 8 {
+            if changed {
+                cycle.push(
+                    "chart waves do not settle: a chart mounts a Secret whose Application needs that chart".into(),
+                );
+            }
+            let platform = platform_project(env, &apps, manifests, addons);
+            let workloads = workloads_project(&apps, manifests);
+            let mut unprovided = unprovided;
+            unprovided.extend(cycle);
+            return Ok(Plan { apps, platform, workloads, unprovided });
+        }
+    }
+}
+
+/// Secrets the rendered manifests create (Certificates, ExternalSecrets, Secrets) that a chart's
+/// values name, in a namespace the chart deploys to: the chart's pods mount them, so they sync
+/// in an Application of their own before the chart, not with the rest of their namespace.
+#[derive(Debug, Default)]
+struct ChartInputs {
+    /// File index → the releases that use it.
+    consumers: BTreeMap<usize, Vec<&'static str>>,
+}
+
+fn chart_inputs(env: &Env, manifests: &[Manifest], addons: &Bundle, installed: &[&'static Chart]) -> ChartInputs {
+    let mut out = ChartInputs::default();
+    for chart in installed {
+        let values = chart_values(env, chart, addons);
+        let mut named = BTreeSet::new();
+        let mut namespaces = BTreeSet::from([chart.namespace.to_string()]);
+        if let Some(v) = &values {
+            collect_strings(v, &mut named);
+            collect_namespace_overrides(v, &mut namespaces);
+        }
+        for (i, m) in manifests.iter().enumerate() {
+            let produced = match (m.group.as_str(), m.kind.as_str()) {
+                ("cert-manager.io", "Certificate") => m.object["spec"]["secretName"].as_str(),
+                ("external-secrets.io", "ExternalSecret") => {
+                    m.object["spec"]["target"]["name"].as_str().or(m.object["metadata"]["name"].as_str())
+                }
+                ("", "Secret") => m.object["metadata"]["name"].as_str(),
+                _ => None,
+            };
+            let in_reach = m.namespace.as_ref().is_some_and(|ns| namespaces.contains(ns));
+            if in_reach && produced.is_some_and(|name| named.contains(name)) {
+                out.consumers.entry(i).or_default().push(chart.name);
+            }
+        }
+    }
+    out
+}
+
+fn collect_strings(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) => {
+            out.insert(s.clone());
+        }
+        Value::Object(m) => m.values().for_each(|c| collect_strings(c, out)),
+        Value::Array(a) => a.iter().for_each(|c| collect_strings(c, out)),
+        _ => {}
+    }
+}
+
+/// Every Application of the environment, given the charts' waves.
+fn assemble(
+    env: &Env,
+    manifests: &[Manifest],
+    waves: &ChartWaves,
+    inputs: &ChartInputs,
+) -> Result<(Vec<App>, Vec<String>), RenderError> {
     let k8s_root = format!("{BUNDLE_DIR}/kubernetes/{}", env.name);
     let workload_namespaces: BTreeSet<String> = env.workloads.iter().map(|w| w.spec.namespace.clone()).collect();
     let mut apps = Vec::new();
+    let mut unprovided = Vec::new();
 
     // Foundation: the prerequisite cluster-scoped kinds.
     let foundation: Vec<usize> = (0..manifests.len())
@@ -361,7 +519,10 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
             name: "namespace-guardrails".into(),
             project: PLATFORM_PROJECT,
             wave: WAVE_GUARDRAILS,
-            purpose: format!("quotas, LimitRange defaults and NetworkPolicies of every namespace: {}", kinds_summary(manifests, &guardrails)),
+            purpose: format!(
+                "quotas, LimitRange defaults and NetworkPolicies of every namespace: {}",
+                kinds_summary(manifests, &guardrails)
+            ),
             after: "cluster-foundation (the namespaces); before any chart, so no pod starts outside its namespace's policies".into(),
             namespace: ARGOCD_NAMESPACE.into(),
             source: Source::Directory {
@@ -377,22 +538,42 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
         });
     }
 
-    // Charts, in their own order.
-    for chart in CHARTS.iter().filter(|c| c.installed_in(env)) {
-        let values = format!("{}/{}.values.yaml", env.name, chart.name);
-        if addons.get(&values).is_none() {
-            return Err(RenderError::Invalid(format!("chart {} has no values file helm/addons/{values}", chart.name)));
-        }
+    // Charts, in their own order (moved later only to wait for the Secrets they mount).
+    for chart in CHARTS.iter().filter(|c| waves.contains_key(c.name)) {
         let mut sync_options = Vec::new();
         if SERVER_SIDE_APPLY.iter().any(|(n, _)| *n == chart.name) {
             sync_options.push("ServerSideApply=true".to_string());
         }
+        for (_, crds) in CRD_SPLITS.iter().filter(|(r, _)| *r == chart.name) {
+            apps.push(App {
+                name: crds.to_string(),
+                project: PLATFORM_PROJECT,
+                wave: waves.get(crds).copied().unwrap_or_else(|| chart_app_wave(chart)),
+                purpose: format!(
+                    "the CRDs of {} alone (same chart and version), so everything that declares its kinds can come before the stack itself",
+                    chart.name
+                ),
+                after: chart_after(chart),
+                namespace: chart.namespace.into(),
+                source: Source::ChartCrds(chart, crds),
+                ignore: chart_ignores(chart),
+                sync_options: sync_options.clone(),
+                // Deleting a CRD deletes every object of its kind: never cascade.
+                cascade: false,
+            });
+        }
+        let wave = waves.get(chart.name).copied().unwrap_or_else(|| chart_app_wave(chart));
+        let after = if wave > chart_app_wave(chart) {
+            format!("{CHART_INPUTS_APP} (it mounts Secrets the manifests create)")
+        } else {
+            chart_after(chart)
+        };
         apps.push(App {
             name: chart.name.into(),
             project: PLATFORM_PROJECT,
-            wave: chart_app_wave(chart),
+            wave,
             purpose: chart.purpose.into(),
-            after: chart_after(chart),
+            after,
             namespace: chart.namespace.into(),
             source: Source::Chart(chart),
             ignore: chart_ignores(chart),
@@ -404,12 +585,11 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
 
     // Everything else in cluster/: custom resources (stores, issuers, constraint templates…)
     // and any other cluster-scoped kind, after the charts that provide them.
-    let mut unprovided = Vec::new();
     let cluster_rest: Vec<usize> =
         (0..manifests.len()).filter(|&i| manifests[i].dir == "cluster" && !foundation.contains(&i)).collect();
     let mut floor = WAVE_GUARDRAILS + 1;
     if !cluster_rest.is_empty() {
-        let (wave, after) = needs_wave(manifests, &cluster_rest, floor, &mut unprovided);
+        let (wave, after) = needs_wave(manifests, &cluster_rest, floor, waves, &mut unprovided);
         floor = wave;
         apps.push(App {
             name: "cluster-resources".into(),
@@ -431,22 +611,60 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
         });
     }
 
+    // The Secrets charts mount, named file by file, with the issuers and stores they come from.
+    let input_files: Vec<usize> = inputs.consumers.keys().copied().collect();
+    if !input_files.is_empty() {
+        let (wave, after) = needs_wave(manifests, &input_files, floor, waves, &mut unprovided);
+        let names: BTreeSet<String> = input_files.iter().map(|&i| manifests[i].rel.clone()).collect();
+        let users: BTreeSet<&str> = inputs.consumers.values().flatten().copied().collect();
+        apps.push(App {
+            name: CHART_INPUTS_APP.into(),
+            project: PLATFORM_PROJECT,
+            wave,
+            purpose: format!(
+                "Secrets the charts mount ({}): {}",
+                users.into_iter().collect::<Vec<_>>().join(", "),
+                kinds_summary(manifests, &input_files)
+            ),
+            after: format!("{after}; with the cluster-scoped issuers and stores"),
+            namespace: ARGOCD_NAMESPACE.into(),
+            source: Source::Directory {
+                path: k8s_root.clone(),
+                recurse: true,
+                include: alternatives(&names),
+                exclude: None,
+                files: input_files.clone(),
+            },
+            ignore: Vec::new(),
+            sync_options: dir_sync_options(manifests, &input_files),
+            cascade: true,
+        });
+    }
+
     // One Application per namespace directory for the rest of its objects, after every chart
     // that provides their kinds, after the cluster-scoped resources they may name (stores,
     // issuers, constraints), and after istiod where the namespace injects sidecars.
     let dirs: BTreeSet<&str> = manifests.iter().map(|m| m.dir.as_str()).filter(|d| *d != "cluster").collect();
+    let istiod = waves.get("istiod").copied();
     for dir in dirs {
-        let files: Vec<usize> =
-            (0..manifests.len()).filter(|&i| manifests[i].dir == dir && !guardrails.contains(&i)).collect();
+        let files: Vec<usize> = (0..manifests.len())
+            .filter(|&i| manifests[i].dir == dir && !guardrails.contains(&i) && !inputs.consumers.contains_key(&i))
+            .collect();
         if files.is_empty() {
             continue;
         }
-        let (mut wave, mut after) = needs_wave(manifests, &files, floor, &mut unprovided);
-        let istiod = CHARTS.iter().find(|c| c.name == "istiod").map(chart_app_wave);
+        let (mut wave, mut after) = needs_wave(manifests, &files, floor, waves, &mut unprovided);
         if let Some(istiod) = istiod.filter(|w| w + 1 > wave && injects_sidecars(manifests, dir)) {
             wave = istiod + 1;
             after = "istiod (the namespace injects sidecars: pods created before the injector runs would start outside the mesh)".into();
         }
+        let mut excluded = guardrail_globs.clone();
+        excluded.extend(
+            input_files
+                .iter()
+                .filter(|&&i| manifests[i].dir == dir)
+                .map(|&i| manifests[i].rel[dir.len() + 1..].to_string()),
+        );
         let project = if workload_namespaces.contains(dir) { WORKLOADS_PROJECT } else { PLATFORM_PROJECT };
         apps.push(App {
             name: format!("manifests-{dir}"),
@@ -459,7 +677,7 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
                 path: format!("{k8s_root}/{dir}"),
                 recurse: false,
                 include: None,
-                exclude: alternatives(&guardrail_globs),
+                exclude: alternatives(&excluded),
                 files: files.clone(),
             },
             ignore: controller_owned_fields(manifests, &files),
@@ -469,24 +687,33 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
     }
 
     apps.sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
-    let platform = platform_project(env, &apps, manifests, addons);
-    let workloads = workloads_project(&apps, manifests);
     unprovided.sort();
     unprovided.dedup();
-    Ok(Plan { apps, platform, workloads, unprovided })
+    Ok((apps, unprovided))
 }
 
 /// The lowest wave (at least `floor`) after every chart that provides a kind of `files`, and why.
-fn needs_wave(manifests: &[Manifest], files: &[usize], floor: i32, unprovided: &mut Vec<String>) -> (i32, String) {
+fn needs_wave(
+    manifests: &[Manifest],
+    files: &[usize],
+    floor: i32,
+    waves: &ChartWaves,
+    unprovided: &mut Vec<String>,
+) -> (i32, String) {
     let mut wave = floor;
     let mut providers: BTreeSet<&str> = BTreeSet::new();
     for &i in files {
         let m = &manifests[i];
-        if let Some(chart) = m.provider() {
-            wave = wave.max(chart_app_wave(chart) + 1);
-            providers.insert(chart.name);
-        } else if m.unprovided() {
-            unprovided.push(format!("{} ({}/{})", m.rel, m.group, m.kind));
+        match m.provider().map(|name| (name, waves.get(name))) {
+            Some((name, Some(w))) => {
+                wave = wave.max(w + 1);
+                providers.insert(name);
+            }
+            Some((name, None)) => {
+                unprovided.push(format!("{} ({}/{}: {name} is not installed here)", m.rel, m.group, m.kind))
+            }
+            None if m.unprovided() => unprovided.push(format!("{} ({}/{})", m.rel, m.group, m.kind)),
+            None => {}
         }
     }
     let after = if providers.is_empty() {
@@ -654,6 +881,7 @@ fn app_namespaces(app: &App, manifests: &[Manifest], values: Option<&Value>) -> 
                 collect_namespace_overrides(v, &mut out);
             }
         }
+        Source::ChartCrds(..) => {}
         Source::Directory { files, .. } => {
             out.extend(files.iter().filter_map(|&i| manifests[i].namespace.clone()));
         }
@@ -703,6 +931,10 @@ fn platform_project(env: &Env, apps: &[App], manifests: &[Manifest], addons: &Bu
             Source::Chart(c) => {
                 repos.insert(c.repository.to_string());
                 chart_values(env, c, addons)
+            }
+            Source::ChartCrds(c, _) => {
+                repos.insert(c.repository.to_string());
+                None
             }
             Source::Directory { files, .. } => {
                 for &i in files.iter().filter(|&&i| manifests[i].dir == "cluster") {
@@ -832,6 +1064,20 @@ fn root_app(env: &Env) -> Resource<ApplicationSpec> {
 
 fn application(env: &Env, app: &App) -> Resource<ApplicationSpec> {
     let (source, sources) = match &app.source {
+        Source::ChartCrds(chart, release) => (
+            Some(ApplicationSource {
+                repo_url: chart.repository.into(),
+                target_revision: chart.version.into(),
+                chart: Some(chart.chart.into()),
+                helm: Some(HelmSource {
+                    release_name: release.to_string(),
+                    value_files: Vec::new(),
+                    values_object: crds_only_values(release),
+                }),
+                ..Default::default()
+            }),
+            Vec::new(),
+        ),
         Source::Chart(chart) => (
             None,
             vec![
@@ -845,6 +1091,11 @@ fn application(env: &Env, app: &App) -> Resource<ApplicationSpec> {
                             "$values/{BUNDLE_DIR}/helm/addons/{}/{}.values.yaml",
                             env.name, chart.name
                         )],
+                        // A chart whose CRDs have their own Application leaves them out here.
+                        values_object: CRD_SPLITS
+                            .iter()
+                            .any(|(r, _)| *r == chart.name)
+                            .then(|| serde_json::json!({"crds": {"enabled": false}})),
                     }),
                     ..Default::default()
                 },
@@ -923,6 +1174,7 @@ fn readme(env: &Env, plan: &Plan) -> String {
     for app in &plan.apps {
         let what = match &app.source {
             Source::Chart(c) => format!("`{}` {} (chart `{}`)", app.name, c.version, c.chart),
+            Source::ChartCrds(c, _) => format!("`{}` {} (chart `{}`, CRDs only)", app.name, c.version, c.chart),
             Source::Directory { path, .. } => format!("`{}` (`{path}`)", app.name),
         };
         rows.push(vec![app.wave.to_string(), what, app.project.to_string(), app.purpose.clone(), app.after.clone()]);
@@ -948,7 +1200,9 @@ fn readme(env: &Env, plan: &Plan) -> String {
     );
     out.push_str(&markdown_table(&["wave", "Application", "project", "provides", "after"], &rows));
     if !plan.unprovided.is_empty() {
-        out.push_str("\n**Custom resources no chart provides (they cannot sync):**\n\n");
+        out.push_str(
+            "\n**Cannot come up as rendered** (custom resources no installed chart provides, ordering cycles):\n\n",
+        );
         for u in &plan.unprovided {
             out.push_str(&format!("- `{u}`\n"));
         }

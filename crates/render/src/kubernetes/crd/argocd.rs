@@ -49,7 +49,11 @@ pub struct ApplicationSource {
 #[serde(rename_all = "camelCase")]
 pub struct HelmSource {
     pub release_name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub value_files: Vec<String>,
+    /// Values given inline; they take precedence over `valueFiles`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_object: Option<serde_json::Value>,
 }
 
 /// Plain manifests. `include`/`exclude` are glob patterns (gobwas/glob, no separators: `*`
