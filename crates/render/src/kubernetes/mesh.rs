@@ -26,8 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
 use cerverus_spec::{Exposure, RolloutStrategy};
 use k8s_openapi::api::networking::v1::{
-    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec,
+    IPBlock, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -710,34 +709,6 @@ pub fn external_egress(env: &Env, w: &Workload, port: u16) -> NetworkPolicyEgres
         }
     } else {
         NetworkPolicyEgressRule { to: Some(vec![np_internet()]), ports: np_tcp([port]) }
-    }
-}
-
-/// Per meshed namespace: every pod's proxy sends spans to the OpenTelemetry Collector, and
-/// Prometheus scrapes the proxies' metrics (Istio's request metrics, which the rollout analyses
-/// and the Kiali graph read).
-pub fn mesh_telemetry_policy(platform: &Platform, ns: &str) -> NetworkPolicy {
-    let otel = otel_collector_service();
-    NetworkPolicy {
-        metadata: ObjectMeta {
-            annotations: Some(BTreeMap::from([(
-                "cerverus.io/platform-edge".to_string(),
-                "mesh-control-plane".to_string(),
-            )])),
-            ..meta(platform, ns, "allow-mesh-telemetry")
-        },
-        spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![np_peer(MONITORING_NAMESPACE, Some(np_select(&[PROMETHEUS_POD])))]),
-                ports: np_tcp(PROXY_METRICS_PORTS),
-            }]),
-            egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![np_peer(otel.namespace, Some(np_select(&[OTEL_COLLECTOR_POD])))]),
-                ports: np_tcp([otel.port]),
-            }]),
-        }),
     }
 }
 

@@ -72,8 +72,6 @@ pub(super) fn render(
         out.add(Some(ns), "NetworkPolicy", "allow-dns", &allow_dns(platform, ns))?;
         if env.namespace(ns).is_some_and(|n| n.istio_injection) {
             out.add(Some(ns), "NetworkPolicy", "allow-istiod", &allow_istiod(platform, ns))?;
-            let telemetry = super::mesh::mesh_telemetry_policy(platform, ns);
-            out.add(Some(ns), "NetworkPolicy", "allow-mesh-telemetry", &telemetry)?;
         }
     }
     for w in workloads {
@@ -354,7 +352,7 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                     (
                         "alertmanager",
                         select(&[("app.kubernetes.io/name", "alertmanager")]),
-                        super::runtime_security::alertmanager_ingress(),
+                        vec![],
                         vec![NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: ports(&[443]) }],
                     ),
                 ],
@@ -378,7 +376,6 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                             vec![],
                         )
                     })
-                    .chain(super::runtime_security::node_agent_components())
                     .collect(),
                 _ => vec![],
             };
