@@ -352,7 +352,7 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                     (
                         "alertmanager",
                         select(&[("app.kubernetes.io/name", "alertmanager")]),
-                        vec![],
+                        super::runtime_security::alertmanager_ingress(),
                         vec![NetworkPolicyEgressRule { to: Some(vec![internet()]), ports: ports(&[443]) }],
                     ),
                 ],
@@ -376,6 +376,7 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                             vec![],
                         )
                     })
+                    .chain(super::runtime_security::node_agent_components())
                     .collect(),
                 _ => vec![],
             };
