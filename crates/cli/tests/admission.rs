@@ -237,6 +237,7 @@ fn gatekeeper_values_carry_the_decisions() {
         assert_eq!(v["enableExternalData"], false);
         assert_eq!(v["disableMutation"], true);
         assert_eq!(v["postInstall"]["labelNamespace"]["enabled"], false);
+        assert_eq!(v["validatingWebhookScope"], "Namespaced", "cluster-scoped objects must not wait on Gatekeeper");
         let exempt: Vec<&str> = v["validatingWebhookExemptNamespacesLabels"]["kubernetes.io/metadata.name"]
             .as_array()
             .expect("exempt list")

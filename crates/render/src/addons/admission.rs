@@ -5,8 +5,9 @@
 //! - `validatingWebhookFailurePolicy`: `Fail` in production — a policy that lapses whenever
 //!   Gatekeeper is unavailable is not enforced; three replicas spread over nodes, a PDB and
 //!   `system-cluster-critical` make that rare, and the webhook is not called in kube-system,
-//!   gatekeeper-system or any add-on namespace (`validatingWebhookExemptNamespacesLabels`), so a
-//!   Gatekeeper outage can always be repaired and blocks only the application namespaces.
+//!   gatekeeper-system or any add-on namespace (`validatingWebhookExemptNamespacesLabels`) nor
+//!   for cluster-scoped objects (`validatingWebhookScope: Namespaced`), so a Gatekeeper outage
+//!   can always be repaired and blocks only the application namespaces.
 //!   `Ignore` elsewhere: a development cluster keeps working with Gatekeeper down, and the
 //!   audit still reports what got in.
 //! - Mutation off (`disableMutation`): no Assign/ModifySet policies are rendered; the mutating
@@ -67,6 +68,10 @@ fn gatekeeper(env: &Env) -> Value {
         "validatingWebhookFailurePolicy": if prod { "Fail" } else { "Ignore" },
         "validatingWebhookTimeoutSeconds": 3,
         "validatingWebhookExemptNamespacesLabels": {"kubernetes.io/metadata.name": exempt},
+        // Every constraint judges namespaced kinds (Pods, workloads, budgets): the API server
+        // need not call Gatekeeper for cluster-scoped objects, so a Gatekeeper outage under
+        // `Fail` never blocks CRDs, cluster roles or namespaces (what a recovery applies).
+        "validatingWebhookScope": "Namespaced",
         "disableMutation": true,
         "enableExternalData": false,
         "logDenies": true,
