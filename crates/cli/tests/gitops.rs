@@ -524,7 +524,7 @@ fn app_projects_cover_exactly_the_namespaces_their_applications_deploy_to() {
             .flatten()
             .filter_map(|k| k["kind"].as_str())
             .collect();
-        for kind in ["ResourceQuota", "LimitRange", "NetworkPolicy"] {
+        for kind in ["ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "RoleBinding"] {
             assert!(black.contains(&kind), "{}: workloads may manage {kind}", env.name);
         }
         // Argo CD itself is a platform Application in its own namespace.

@@ -103,12 +103,17 @@ const FOUNDATION_KINDS: &[(&str, &str)] = &[
 ];
 
 /// Namespaced kinds the platform owns in every namespace, before anything runs there: quotas
-/// and their defaults (a pod created before its namespace's LimitRange has no requests) and the
-/// NetworkPolicies (a chart's pods start under the namespace's policies, never before them).
-/// They form `namespace-guardrails`, in the platform project; the workloads project may not
-/// touch them.
-const GUARDRAIL_KINDS: &[(&str, &str)] =
-    &[("", "ResourceQuota"), ("", "LimitRange"), ("networking.k8s.io", "NetworkPolicy")];
+/// and their defaults (a pod created before its namespace's LimitRange has no requests), the
+/// NetworkPolicies (a chart's pods start under the namespace's policies, never before them) and
+/// RBAC (who may do what in the namespace is not the workloads' to grant). They form
+/// `namespace-guardrails`, in the platform project; the workloads project may not touch them.
+const GUARDRAIL_KINDS: &[(&str, &str)] = &[
+    ("", "ResourceQuota"),
+    ("", "LimitRange"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+];
 
 /// Charts whose objects must be applied server-side, with why.
 const SERVER_SIDE_APPLY: &[(&str, &str)] = &[(
@@ -520,7 +525,7 @@ fn assemble(
             project: PLATFORM_PROJECT,
             wave: WAVE_GUARDRAILS,
             purpose: format!(
-                "quotas, LimitRange defaults and NetworkPolicies of every namespace: {}",
+                "quotas, LimitRange defaults, NetworkPolicies and RBAC of every namespace: {}",
                 kinds_summary(manifests, &guardrails)
             ),
             after: "cluster-foundation (the namespaces); before any chart, so no pod starts outside its namespace's policies".into(),
@@ -968,7 +973,7 @@ fn workloads_project(apps: &[App], manifests: &[Manifest]) -> AppProjectSpec {
         }
     }
     AppProjectSpec {
-        description: "Cerverus workloads: the spec's workload namespaces, namespaced objects only; quotas, LimitRanges and NetworkPolicies belong to the platform".into(),
+        description: "Cerverus workloads: the spec's workload namespaces, namespaced objects only; quotas, LimitRanges, NetworkPolicies and RBAC belong to the platform".into(),
         source_repos: vec![REPO_URL.into()],
         destinations: destinations(namespaces),
         cluster_resource_whitelist: Vec::new(),
