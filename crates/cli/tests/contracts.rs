@@ -51,7 +51,8 @@ fn labels_match(selector: &Value, labels: &Value) -> bool {
 /// The pod template of a workload object.
 fn template(v: &Value) -> Option<&Value> {
     match v["kind"].as_str()? {
-        "Deployment" | "StatefulSet" | "Job" => Some(&v["spec"]["template"]),
+        // A Rollout's pods are a Deployment's pods (canary and blue-green workloads).
+        "Deployment" | "StatefulSet" | "Job" | "Rollout" => Some(&v["spec"]["template"]),
         "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]),
         _ => None,
     }
@@ -436,8 +437,8 @@ fn wave(v: &Value) -> i64 {
 }
 
 /// Start, stop and schema: the contract's startup budget as a startup probe, its grace period,
-/// claims that survive a scale-down, and its migration run (a Job, an Argo CD `Sync` hook in an
-/// earlier wave) and waited for (an init container) before the program starts.
+/// claims that survive a scale-down, and its migration run (a Job, an Argo CD `PreSync` hook, so
+/// before any workload of its Application) and waited for (an init container) before the program starts.
 fn lifecycle_violations(
     at: &str,
     env: &Env,
@@ -477,7 +478,7 @@ fn lifecycle_violations(
         out.push(format!("{at}: a scale-down deletes the claims the replicas wrote (whenScaled is not Retain)"));
     }
     let Some(m) = &contract.migrate else { return };
-    if !matches!(w["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
+    if !matches!(w["kind"].as_str(), Some("Deployment" | "StatefulSet" | "Rollout")) {
         return;
     }
     let image = c["image"].as_str().unwrap_or("");
@@ -501,7 +502,7 @@ fn lifecycle_violations(
     let migrated = in_env(objs, &env.name, "Job").into_iter().any(|j| {
         let a = &j["metadata"]["annotations"];
         j["metadata"]["namespace"] == *ns
-            && a["argocd.argoproj.io/hook"] == "Sync"
+            && a["argocd.argoproj.io/hook"] == "PreSync"
             && a["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
             && wave(j) < wave(w)
             && template(j).is_some_and(|t| {
@@ -513,7 +514,7 @@ fn lifecycle_violations(
             })
     });
     if !migrated {
-        out.push(format!("{at}: no Sync-hook Job in an earlier wave migrates its database"));
+        out.push(format!("{at}: no PreSync-hook Job migrates its database"));
     }
 }
 
@@ -570,6 +571,7 @@ fn egress_violations(
                 let targets: Vec<&Value> = in_env(objs, &env.name, "Deployment")
                     .into_iter()
                     .chain(in_env(objs, &env.name, "StatefulSet"))
+                    .chain(in_env(objs, &env.name, "Rollout"))
                     .filter(|t| {
                         template(t).is_some_and(|tt| {
                             tt["spec"]["containers"].as_array().into_iter().flatten().any(|c| {
@@ -610,7 +612,7 @@ fn all_violations(platform: &cerverus_model::Platform, objs: &Objects) -> (usize
     let mut checked = 0;
     let mut out = Vec::new();
     for env in &platform.environments {
-        for kind in ["Deployment", "StatefulSet", "Job", "CronJob"] {
+        for kind in ["Deployment", "Rollout", "StatefulSet", "Job", "CronJob"] {
             for w in in_env(objs, &env.name, kind) {
                 let matched = template(w).is_some_and(|t| {
                     t["spec"]["containers"].as_array().into_iter().flatten().any(|c| {
@@ -830,15 +832,12 @@ fn an_unmigrated_metadata_database_is_caught() {
     // The old shape: no Job runs `airflow db migrate`…
     let (platform, mut objs) = rendered();
     objs.retain(|(p, _)| p != MIGRATE_JOB);
-    assert_found(
-        &all_violations(&platform, &objs).1,
-        "airflow-scheduler): no Sync-hook Job in an earlier wave migrates",
-    );
+    assert_found(&all_violations(&platform, &objs).1, "airflow-scheduler): no PreSync-hook Job migrates");
     // …or runs it as a plain Job, in the Deployments' wave…
     let v = broken(MIGRATE_JOB, |j| {
         j["metadata"]["annotations"] = json!({ "argocd.argoproj.io/sync-wave": "1" });
     });
-    assert_found(&v, "airflow-webserver): no Sync-hook Job in an earlier wave migrates");
+    assert_found(&v, "airflow-webserver): no PreSync-hook Job migrates");
     // …and the pods crash-loop against the old schema instead of waiting.
     let v = broken(WEBSERVER, |w| {
         w["spec"]["template"]["spec"].as_object_mut().map(|s| s.remove("initContainers"));

@@ -191,7 +191,7 @@ fn cases() -> Vec<Case> {
     let s = mutate("    autoscaling:\n      min: 2\n      max: 5\n", "    autoscaling:\n      min: 2\n      max: 30\n");
     v.push(Case {
         name: "autoscaling beyond the node pool",
-        at: position(&s, "{ min: 1, desired: 2, max: 8 }"),
+        at: position(&s, "{ min: 1, desired: 2, max: 11 }"),
         spec: s,
         message: "node pool `ml` in `prod` cannot hold its workloads at maximum scale",
         expected: Some("pool max nodes × allocatable per node ≥ Σ max replicas × requests"),

@@ -37,7 +37,9 @@ fn labels_match(selector: &Value, labels: &Value) -> bool {
 fn every_deployment_meets_pod_security_restricted_and_has_probes_and_resources() {
     let (_, b) = bundle();
     let objs = objects(&b);
-    let deployments: Vec<_> = objs.iter().filter(|(_, v)| v["kind"] == "Deployment").collect();
+    // Rollouts carry the Deployment's pod template and are held to the same standard.
+    let deployments: Vec<_> =
+        objs.iter().filter(|(_, v)| v["kind"] == "Deployment" || v["kind"] == "Rollout").collect();
     assert!(!deployments.is_empty());
     for (path, d) in deployments {
         let pod = &d["spec"]["template"]["spec"];
@@ -76,7 +78,8 @@ fn every_multi_replica_deployment_has_a_pdb_that_allows_a_drain() {
     let objs = objects(&b);
     for env in &platform.environments {
         let pdbs = of_kind(&objs, &env.name, "PodDisruptionBudget");
-        for d in of_kind(&objs, &env.name, "Deployment") {
+        let rollouts = of_kind(&objs, &env.name, "Rollout");
+        for d in of_kind(&objs, &env.name, "Deployment").into_iter().chain(rollouts) {
             let name = d["metadata"]["name"].as_str().expect("name");
             let w = env.workload(name).expect("deployment comes from a workload");
             let min = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.min.min(w.spec.replicas));
@@ -284,7 +287,8 @@ fn every_file_is_canonical_text() {
 /// The pod spec of any workload object.
 fn pod_spec(v: &Value) -> Option<&Value> {
     match v["kind"].as_str()? {
-        "Deployment" | "StatefulSet" | "Job" => Some(&v["spec"]["template"]["spec"]),
+        // A Rollout carries a Deployment's pod template (canary and blue-green workloads).
+        "Deployment" | "StatefulSet" | "Job" | "Rollout" => Some(&v["spec"]["template"]["spec"]),
         "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
         _ => None,
     }
@@ -297,6 +301,12 @@ fn every_workload_kind_is_rendered_and_meets_pod_security_restricted() {
     for env in &platform.environments {
         for w in &env.workloads {
             let kind = match w.spec.kind {
+                // Canary and blue-green: Argo Rollouts runs the pods (tests/rollouts.rs).
+                cerverus_spec::WorkloadKind::Deployment
+                    if w.spec.rollout != cerverus_spec::RolloutStrategy::Rolling =>
+                {
+                    "Rollout"
+                }
                 cerverus_spec::WorkloadKind::Deployment => "Deployment",
                 cerverus_spec::WorkloadKind::StatefulSet => "StatefulSet",
                 cerverus_spec::WorkloadKind::CronJob => "CronJob",

@@ -353,7 +353,18 @@ fn no_role_reaches_cluster_admin_through_pod_creation() {
 // Quotas: a max-scale rollout while the namespace's Jobs run.
 
 fn surge(deployment: &Value, replicas: u32) -> u32 {
-    match &deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] {
+    let strategy = &deployment["spec"]["strategy"];
+    // An Argo Rollout: blue-green runs a full second set before the switch; a canary surges by
+    // its `maxSurge` (its weight steps are bounded by it, tests/rollouts.rs).
+    if strategy["blueGreen"].is_object() {
+        return replicas;
+    }
+    let max_surge = if strategy["canary"].is_object() {
+        &strategy["canary"]["maxSurge"]
+    } else {
+        &strategy["rollingUpdate"]["maxSurge"]
+    };
+    match max_surge {
         Value::String(p) if p.ends_with('%') => {
             (replicas * p.trim_end_matches('%').parse::<u32>().unwrap_or(25)).div_ceil(100)
         }
@@ -379,7 +390,9 @@ fn quotas_hold_a_max_scale_rollout_while_jobs_run() {
             let max = w.spec.autoscaling.as_ref().map_or(w.spec.replicas, |a| a.max.max(w.spec.replicas));
             let pods = match w.spec.kind {
                 cerverus_spec::WorkloadKind::Deployment => {
-                    let d = find("Deployment", &ns, w.name()).expect("deployment");
+                    let d = find("Deployment", &ns, w.name())
+                        .or_else(|| find("Rollout", &ns, w.name()))
+                        .expect("deployment or rollout");
                     max + surge(&d, max)
                 }
                 cerverus_spec::WorkloadKind::StatefulSet => max,
@@ -409,7 +422,9 @@ fn quotas_hold_a_max_scale_rollout_while_jobs_run() {
             let inference = env.workload("inference-service").expect("inference");
             let max = inference.spec.autoscaling.as_ref().map_or(0, |a| a.max);
             let old_quota = (max + 1) + 1;
-            let d = find("Deployment", "cerverus-ml", "inference-service").expect("deployment");
+            let d = find("Deployment", "cerverus-ml", "inference-service")
+                .or_else(|| find("Rollout", "cerverus-ml", "inference-service"))
+                .expect("deployment or rollout");
             assert!(old_quota < max + surge(&d, max) + 1, "the old quota shape must be short");
         }
         // The ingress gateway's NLB needs one LoadBalancer Service in istio-system.
@@ -649,11 +664,23 @@ fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
                     cerverus_spec::WorkloadKind::Deployment => {
                         let d = objs
                             .iter()
-                            .find(|(_, o)| o["kind"] == "Deployment" && o["metadata"]["name"] == w.name())
+                            .find(|(_, o)| {
+                                (o["kind"] == "Deployment" || o["kind"] == "Rollout")
+                                    && o["metadata"]["name"] == w.name()
+                            })
                             .map(|(_, o)| o)
-                            .expect("deployment");
-                        // maxUnavailable 0: the surge pods must be scheduled for the rollout to move.
-                        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+                            .expect("deployment or rollout");
+                        // maxUnavailable 0: the surge pods must be scheduled for the rollout to
+                        // move (a blue-green Rollout never takes pods away before the switch).
+                        let strategy = &d["spec"]["strategy"];
+                        if !strategy["blueGreen"].is_object() {
+                            let ru = if strategy["canary"].is_object() {
+                                &strategy["canary"]
+                            } else {
+                                &strategy["rollingUpdate"]
+                            };
+                            assert_eq!(ru["maxUnavailable"], 0);
+                        }
                         max + surge(d, max)
                     }
                     cerverus_spec::WorkloadKind::StatefulSet => max,
@@ -669,13 +696,24 @@ fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
             );
         }
     }
-    // Old shape: 6 GPU nodes for 5 inference replicas + 2 surge + 1 training.
+    // Old shapes: 6 GPU nodes for 5 inference replicas + 2 surge + 1 training; 8 GPU nodes,
+    // enough for a rolling update, not for the blue-green rollout's second set of 5.
+    for old_max in [6, 8] {
+        let old = cerverus_spec::DEFAULT_SPEC.replacen(
+            "scaling: { min: 1, desired: 2, max: 11 }",
+            &format!("scaling: {{ min: 1, desired: 2, max: {old_max} }}"),
+            1,
+        );
+        assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
+        let err = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads"))
+            .expect_err("too few GPU nodes");
+        assert!(format!("{err:?}").contains("`ml` in `prod`"), "{err:?}");
+    }
     let old = cerverus_spec::DEFAULT_SPEC.replacen(
-        "scaling: { min: 1, desired: 2, max: 8 }",
+        "scaling: { min: 1, desired: 2, max: 11 }",
         "scaling: { min: 1, desired: 2, max: 6 }",
         1,
     );
-    assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
     let err = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads"))
         .expect_err("6 GPU nodes are too few");
     assert!(format!("{err:?}").contains("`ml` in `prod`"), "{err:?}");

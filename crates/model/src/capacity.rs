@@ -123,10 +123,14 @@ pub fn max_replicas(w: &crate::Workload) -> u32 {
 }
 
 /// Pods a rolling update adds above the replica count: Deployments surge by `maxSurge` (a
-/// percentage, rounded up as Kubernetes rounds it); StatefulSets replace pods one at a time.
+/// percentage, rounded up as Kubernetes rounds it), and so do canary Rollouts (Istio-routed
+/// with `dynamicStableScale`, in weight steps of at most that percentage); a blue-green Rollout
+/// brings up a full second set before it switches, and keeps the old one for its scale-down
+/// delay; StatefulSets replace pods one at a time.
 pub fn surge_pods(w: &crate::Workload) -> u32 {
-    match w.spec.kind {
-        cerverus_spec::WorkloadKind::Deployment => (max_replicas(w) * DEPLOYMENT_MAX_SURGE_PERCENT).div_ceil(100),
+    match (w.spec.kind, w.spec.rollout) {
+        (cerverus_spec::WorkloadKind::Deployment, cerverus_spec::RolloutStrategy::BlueGreen) => max_replicas(w),
+        (cerverus_spec::WorkloadKind::Deployment, _) => (max_replicas(w) * DEPLOYMENT_MAX_SURGE_PERCENT).div_ceil(100),
         _ => 0,
     }
 }

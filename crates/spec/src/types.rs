@@ -497,6 +497,12 @@ pub struct Workload {
     /// Egress bandwidth limit, e.g. `"100M"` (kubernetes.io/egress-bandwidth).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_bandwidth: Option<String>,
+    /// Feature flags the program reads at run time, `name: true|false` (no flag server). They
+    /// become a ConfigMap `<workload>-feature-flags` mounted as a JSON file whose path the
+    /// program finds in `FEATURE_FLAGS_FILE`: changing a flag needs no image rebuild and no
+    /// restart — the kubelet refreshes the mounted file, eventually (about a minute).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub feature_flags: BTreeMap<String, bool>,
 }
 
 fn one() -> u32 {

@@ -62,8 +62,13 @@ pub fn prometheus_metric_type(query: &str) -> Result<&'static str, String> {
     }
 }
 
-fn kind_api(kind: WorkloadKind) -> (&'static str, &'static str) {
-    match kind {
+/// `(apiVersion, kind)` of the object whose replicas an autoscaler sets: the Argo Rollout of a
+/// canary/blue-green workload (through its scale subresource), else the workload's own kind.
+fn kind_api(w: &Workload) -> (&'static str, &'static str) {
+    if let Some(target) = super::rollouts::scale_target(w) {
+        return target;
+    }
+    match w.spec.kind {
         WorkloadKind::Deployment => ("apps/v1", "Deployment"),
         WorkloadKind::StatefulSet => ("apps/v1", "StatefulSet"),
         WorkloadKind::CronJob => ("batch/v1", "CronJob"),
@@ -165,7 +170,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
     for w in &env.workloads {
         let ns = Some(w.namespace());
         if let Some(a) = &w.spec.autoscaling {
-            let (api, kind) = kind_api(w.spec.kind);
+            let (api, kind) = kind_api(w);
             if uses_keda(w) {
                 let mut triggers = Vec::new();
                 for (res, pct) in [("cpu", a.cpu_percent), ("memory", a.memory_percent)] {
@@ -288,7 +293,7 @@ pub fn vpa_mode(w: &Workload) -> &'static str {
 }
 
 fn vpa(w: &Workload) -> Resource<VpaSpec> {
-    let (api, kind) = kind_api(w.spec.kind);
+    let (api, kind) = kind_api(w);
     let r = &w.spec.resources;
     Resource {
         api_version: "autoscaling.k8s.io/v1",

@@ -86,13 +86,14 @@ pub fn sync_wave(kind: &str) -> i32 {
         // APIs (with REGISTRY_ONLY, a pod — the PreSync migration Job's included — reaches its
         // database only once these exist) come with the NetworkPolicies, before any pod.
         "AuthorizationPolicy" | "PeerAuthentication" | "RequestAuthentication" | "ServiceEntry" => -2,
-        "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" => -1,
+        // An AnalysisTemplate must exist before the Rollout that names it starts an analysis.
+        "ServiceAccount" | "Role" | "RoleBinding" | "ExternalSecret" | "ConfigMap" | "AnalysisTemplate" => -1,
         // Gatekeeper: a template (and the Config) before the constraint whose CRD it creates;
         // both before the workloads they judge.
         "ConstraintTemplate" | "Config" => -2,
         k if admission::is_constraint_kind(k) => -1,
         "Job" => 0,
-        "Deployment" | "StatefulSet" | "CronJob" | "Service" => 1,
+        "Deployment" | "StatefulSet" | "CronJob" | "Service" | "Rollout" => 1,
         _ => 2,
     }
 }
@@ -101,14 +102,28 @@ pub fn sync_wave(kind: &str) -> i32 {
 pub const HOOK: &str = "argocd.argoproj.io/hook";
 pub const HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
 
-/// Annotations that make a Job re-runnable: a Job's `spec.template` is immutable, so applying a
-/// changed Job (a new image digest) over the old one fails. As an Argo CD `Sync` hook with
-/// `BeforeHookCreation`, the previous Job is deleted and the new one created on every sync, in
-/// its wave — after the namespace, service account and secrets it needs (a `PreSync` hook would
-/// run before those exist on the first sync) and before the Deployments that expect the
-/// migrated schema.
+/// Annotations that make a Job a once-per-release step: a Job's `spec.template` is immutable, so
+/// applying a changed Job (a new image digest) over the old one fails. As an Argo CD `PreSync`
+/// hook with `BeforeHookCreation`, the previous Job is deleted and the new one created on every
+/// sync, and the sync of the Application's other objects (the Deployments and Rollouts that
+/// expect the migrated schema) only starts once it has succeeded; a failed migration fails the
+/// sync and no new pod is created.
+///
+/// A `PreSync` hook runs before *any* object of its own Application is applied, so what the
+/// Job's pod needs — namespace, quota, NetworkPolicies, ServiceAccount, RBAC, ExternalSecrets
+/// and ConfigMaps: every kind [`is_prerequisite`] names — must come from an earlier Application
+/// that is already synced and healthy, also on a cluster's first sync. GitOps renders the
+/// prerequisite kinds and the workload kinds of an environment as two Applications in that
+/// order (`gitops.rs`).
 pub fn job_hook_annotations() -> [(&'static str, &'static str); 2] {
-    [(HOOK, "Sync"), (HOOK_DELETE_POLICY, "BeforeHookCreation")]
+    [(HOOK, "PreSync"), (HOOK_DELETE_POLICY, "BeforeHookCreation")]
+}
+
+/// Whether objects of `kind` must already exist when a workload Application syncs: everything a
+/// pod (a `PreSync` migration Job's included) needs before it starts. These go in an earlier
+/// Argo CD Application than the workloads (see [`job_hook_annotations`]).
+pub fn is_prerequisite(kind: &str) -> bool {
+    sync_wave(kind) < 0
 }
 
 /// Collects rendered objects into files.
@@ -145,7 +160,9 @@ impl Objects {
                 meta.entry("annotations").or_insert_with(|| serde_json::Value::Object(Default::default()));
             if let Some(a) = annotations.as_object_mut() {
                 a.insert(SYNC_WAVE.to_string(), serde_json::Value::String(sync_wave(kind).to_string()));
-                if kind == "Job" {
+                // A Job whose renderer chose its own hook phase (a PostSync bootstrap that needs
+                // the synced service) keeps it; every other Job is a PreSync step.
+                if kind == "Job" && !a.contains_key(HOOK) {
                     for (k, v) in job_hook_annotations() {
                         a.insert(k.to_string(), serde_json::Value::String(v.to_string()));
                     }

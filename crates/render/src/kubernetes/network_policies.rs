@@ -339,7 +339,12 @@ pub(super) fn render_system(platform: &Platform, env: &Env, out: &mut Objects) -
                         "prometheus",
                         select(&[PROMETHEUS_POD]),
                         vec![NetworkPolicyIngressRule {
-                            from: Some(vec![peer_in("keda", None), super::mesh::kiali_peer()]),
+                            // KEDA's Prometheus triggers, Kiali, Argo Rollouts' analysis runs.
+                            from: Some(vec![
+                                peer_in("keda", None),
+                                super::mesh::kiali_peer(),
+                                peer_in(super::rollouts::CONTROLLER_NAMESPACE, None),
+                            ]),
                             ports: ports(&[9090]),
                         }],
                         vec![

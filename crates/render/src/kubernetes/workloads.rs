@@ -1,8 +1,9 @@
 //! Workloads: ServiceAccount, ConfigMap, Deployment, Service and PodDisruptionBudget, hardened
 //! to the Pod Security Standard `restricted` profile.
 //!
-//! Every kind shares [`pod_template`]; canary and blue-green workloads will swap the Deployment
-//! for an Argo Rollout around the same template (the `cerverus.io/rollout` annotation marks them).
+//! Every kind shares [`pod_template`]; canary and blue-green workloads swap the Deployment for an
+//! Argo Rollout built from it (`rollouts.rs`; the `cerverus.io/rollout` annotation names the
+//! strategy).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +17,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    Capabilities, ConfigMap, ConfigMapEnvSource, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
     EnvVarSource, ExecAction, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
     SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServicePort,
@@ -55,6 +56,10 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             out.add(Some(ns), "ConfigMap", w.name(), &config_map(w))?;
         }
         match w.spec.kind {
+            // Canary and blue-green: the same Deployment, carried out by Argo Rollouts.
+            WorkloadKind::Deployment if super::rollouts::uses_rollout(w) => {
+                out.add(Some(ns), "Rollout", w.name(), &super::rollouts::rollout(env, w, deployment(platform, env, w)))?
+            }
             WorkloadKind::Deployment => out.add(Some(ns), "Deployment", w.name(), &deployment(platform, env, w))?,
             WorkloadKind::StatefulSet => out.add(Some(ns), "StatefulSet", w.name(), &stateful_set(platform, env, w))?,
             WorkloadKind::CronJob => out.add(Some(ns), "CronJob", w.name(), &cron_job(platform, env, w))?,
@@ -64,7 +69,11 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             out.add(Some(ns), "Job", &migration_job_name(w), &job)?;
         }
         if !w.spec.ports.is_empty() {
-            out.add(Some(ns), "Service", w.name(), &service(w))?;
+            let active = service(w);
+            out.add(Some(ns), "Service", w.name(), &active)?;
+            if let Some(preview) = super::rollouts::preview_service(w, &active) {
+                out.add(Some(ns), "Service", &super::rollouts::preview_service_name(w.name()), &preview)?;
+            }
         }
         if w.spec.kind.is_long_running() && min_replicas(w) > 1 {
             out.add(Some(ns), "PodDisruptionBudget", w.name(), &pdb(w))?;
@@ -298,6 +307,7 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
     let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..Default::default() }];
     writable_volumes(w, &mut volumes, &mut mounts);
     let env_vars = runtime_env(platform, env, w);
+    feature_flags_volume(w, &mut volumes, &mut mounts);
     for (secret, keys) in secret_files(platform, env, w) {
         let vol = format!("secret-{secret}");
         volumes.push(Volume {
@@ -351,6 +361,29 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
             ..Default::default()
         }),
     }
+}
+
+/// The workload's feature-flag ConfigMap as a read-only directory (`rollouts.rs` renders it).
+/// A whole-volume mount, not `subPath`: the kubelet refreshes it in place when a flag changes,
+/// and the pod template stays the same, so a flag change restarts nothing.
+fn feature_flags_volume(w: &Workload, volumes: &mut Vec<Volume>, mounts: &mut Vec<VolumeMount>) {
+    let Some(name) = super::rollouts::feature_flags_config_map_name(w) else { return };
+    volumes.push(Volume {
+        name: "feature-flags".into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: name.clone(),
+            default_mode: Some(0o444),
+            optional: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    mounts.push(VolumeMount {
+        name: "feature-flags".into(),
+        mount_path: super::rollouts::FEATURE_FLAGS_DIR.into(),
+        read_only: Some(true),
+        ..Default::default()
+    });
 }
 
 fn runtime_default() -> SeccompProfile {
@@ -624,6 +657,10 @@ fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
             // Our own images: the platform's convention, `<VAR>_FILE` names the file.
             vars.push(value(format!("{}_FILE", r.url_env), file));
         }
+    }
+    if super::rollouts::feature_flags_config_map_name(w).is_some() {
+        let file = format!("{}/{}", super::rollouts::FEATURE_FLAGS_DIR, super::rollouts::FEATURE_FLAGS_KEY);
+        vars.push(value(super::rollouts::FEATURE_FLAGS_ENV.to_string(), file));
     }
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     vars.dedup_by(|a, b| a.name == b.name);

@@ -41,9 +41,9 @@ pub struct RolloutStrategy {
 pub struct CanaryStrategy {
     pub max_surge: IntOrString,
     pub max_unavailable: IntOrString,
-    /// Seconds the canary ReplicaSet stays up after an abort, so Istio has moved traffic back
-    /// to the stable subset before its pods go.
-    pub abort_scale_down_delay_seconds: i32,
+    /// Scale the stable ReplicaSet down as the canary takes weight (total pods stay near the
+    /// replica count instead of doubling at the last step).
+    pub dynamic_stable_scale: bool,
     pub traffic_routing: TrafficRouting,
     pub steps: Vec<CanaryStep>,
     /// Background analysis over the whole canary, from `startingStep` on.
