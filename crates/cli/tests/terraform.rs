@@ -965,11 +965,12 @@ fn waivers(b: &Bundle, file: &str) -> Vec<(String, String)> {
 #[test]
 fn the_secrets_rotation_waiver_says_what_rotates_today() {
     // The old reason claimed rotation was attached wherever the spec sets rotationDays, but the
-    // rotation resource exists only with a rotation function, and no environment passes one.
+    // rotation resource exists only with a rotation function. The environments now pass one per
+    // rotated PostgreSQL credential (`rotation_function_arns`, see tests/rotation.rs).
     let (_, b) = default_bundle();
     let passes_function = ["dev", "staging", "prod"].iter().any(|env| {
         String::from_utf8_lossy(b.get(&format!("terraform/envs/{env}/main.tf")).expect("main"))
-            .contains("rotation_lambda_arn")
+            .contains("rotation_function_arns")
     });
     let reasons = waivers(&b, "terraform/modules/secrets/main.tf");
     let (_, reason) = reasons.iter().find(|(id, _)| id == "CKV2_AWS_57").expect("secrets rotation waiver");

@@ -67,6 +67,11 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         }
     }
     for ((ns, name), s) in per_ns {
+        // A rotated PostgreSQL credential's URL is assembled from the rotation function's JSON
+        // fields: `certificates::rotation` renders its ExternalSecret.
+        if super::certificates::rotation::is_database_credential(env, &name) {
+            continue;
+        }
         let es = Resource {
             api_version: "external-secrets.io/v1",
             kind: "ExternalSecret",

@@ -288,8 +288,19 @@ fn root_variables() -> Vec<Variable> {
         ),
         Variable::new(
             "secrets",
-            map_of(object_of([("description", ty("string")), ("rotation_days", ty("number"))])),
-            "Secrets Manager secrets by name.",
+            map_of(object_of([
+                ("description", ty("string")),
+                ("rotation_days", ty("number")),
+                ("rotation", ty("string")),
+                ("postgres_store", ty("string")),
+            ])),
+            "Secrets Manager secrets by name, with how each is rotated (`function`: by the rotation function of \
+PostgreSQL store `postgres_store`; `manual`; `none`).",
+        ),
+        Variable::new(
+            "public_zones",
+            list_of(ty("string")),
+            "Public Route 53 zones of the spec's public hosts: cert-manager writes its DNS-01 TXT records there.",
         ),
         Variable::new(
             "workload_roles",
@@ -413,15 +424,83 @@ fn main_tf() -> File {
             .a("buckets", var("buckets"))
             .a("tags", path("local.tags")),
     );
+    // One rotation function per PostgreSQL store whose application credentials rotate.
+    f.push(block("locals").a(
+        "rotated_postgres_stores",
+        call(
+            "toset",
+            vec![call(
+                "distinct",
+                vec![{
+                    let mut e = hcl::expr::ForExpr::new(
+                        hcl::Identifier::unchecked("s"),
+                        call("values", vec![var("secrets")]),
+                        path("s.postgres_store"),
+                    );
+                    e.cond_expr = Some(eq(path("s.rotation"), s("function")));
+                    Expression::ForExpr(Box::new(e))
+                }],
+            )],
+        ),
+    ));
+    f.push(
+        block("module")
+            .label("secret_rotation")
+            .a("source", "../../modules/secret-rotation")
+            .a("for_each", path("local.rotated_postgres_stores"))
+            .a("name", tpl("${each.key}-${var.environment}"))
+            .a("vpc_id", path("module.network.vpc_id"))
+            .a("vpc_cidr", path("module.network.vpc_cidr"))
+            .a("subnet_ids", path("module.network.private_subnet_ids"))
+            .a("database_security_group_id", path("module.security_groups.rds_security_group_id"))
+            .a("port", path("var.postgres[each.key].port"))
+            .a("master_secret_arn", path("module.database[each.key].master_user_secret_arn"))
+            .a("master_secret_kms_key_arn", path("module.database[each.key].master_user_secret_kms_key_arn"))
+            .a("secrets_kms_key_arn", path("module.secrets.kms_key_arn"))
+            .a("tags", path("local.tags")),
+    );
     f.push(
         block("module")
             .label("secrets")
             .a("source", "../../modules/secrets")
             .a("name", tpl("cerverus/${var.environment}"))
-            .a("secrets", var("secrets"))
+            .a(
+                "secrets",
+                for_expr(
+                    Some("k"),
+                    "s",
+                    var("secrets"),
+                    Some(path("k")),
+                    object([
+                        ("description", path("s.description")),
+                        ("rotation_days", path("s.rotation_days")),
+                        ("rotation", path("s.rotation")),
+                    ]),
+                ),
+            )
+            .a(
+                "rotation_function_arns",
+                for_expr_if(
+                    "k",
+                    "s",
+                    var("secrets"),
+                    path("k"),
+                    path("module.secret_rotation[s.postgres_store].function_arn"),
+                    eq(path("s.rotation"), s("function")),
+                ),
+            )
             .a("tags", path("local.tags")),
     );
     f
+}
+
+/// `{ for k, v in coll : key => value if cond }`.
+fn for_expr_if(k: &str, v: &str, coll: Expression, key: Expression, value: Expression, cond: Expression) -> Expression {
+    let mut e = hcl::expr::ForExpr::new(hcl::Identifier::unchecked(v), coll, value);
+    e.key_var = Some(hcl::Identifier::unchecked(k));
+    e.key_expr = Some(key);
+    e.cond_expr = Some(cond);
+    Expression::ForExpr(Box::new(e))
 }
 
 fn iam_tf() -> File {
@@ -613,6 +692,14 @@ fn iam_tf() -> File {
                 strs(["*"]),
             )),
     );
+    // The public zones of the spec's hosts: cert-manager may write TXT records there and nowhere
+    // else. A zone the account does not host fails the plan here, not the first issuance.
+    f.push(
+        data("aws_route53_zone", "public")
+            .a("for_each", call("toset", vec![var("public_zones")]))
+            .a("name", path("each.value"))
+            .a("private_zone", false),
+    );
     f.push(
         data("aws_iam_policy_document", "cert_manager")
             .skip("CKV_AWS_356", "route53:ListHostedZonesByName cannot be scoped to resources")
@@ -624,7 +711,7 @@ fn iam_tf() -> File {
             .b(statement(
                 "ChangeTxtRecords",
                 &["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-                list([tpl("arn:${data.aws_partition.current.partition}:route53:::hostedzone/*")]),
+                for_expr(None, "z", call("values", vec![path("data.aws_route53_zone.public")]), None, path("z.arn")),
             )
             .b(condition(
                 "ForAllValues:StringEquals",
@@ -747,8 +834,15 @@ fn iam_tf() -> File {
         .filter_map(|a| {
             addon_policy_document(a.key).map(|doc| (a.key, path(&format!("data.aws_iam_policy_document.{doc}.json"))))
         })
-        .filter(|(k, _)| *k != "s3-csi")
+        .filter(|(k, _)| *k != "s3-csi" && *k != "cert-manager")
         .collect();
+    // cert-manager's document names the public zones; without a public host it would have a
+    // statement with no resource, which IAM rejects — and DNS-01 has nothing to do.
+    let cert_manager_policy = cond(
+        gt(call("length", vec![var("public_zones")]), num(0)),
+        object([("cert-manager", path("data.aws_iam_policy_document.cert_manager.json"))]),
+        Expression::Object(Default::default()),
+    );
     // The Mountpoint driver's document has no statement to grant when no workload declares a
     // bucket; whether one does is known from the tfvars.
     let s3_csi_policy = cond(
@@ -765,7 +859,7 @@ fn iam_tf() -> File {
     f.push(
         block("locals")
             .a("irsa_roles", call("merge", vec![workload_roles, object(ADDON_ROLES.iter().map(addon_role))]))
-            .a("irsa_inline_policies", call("merge", vec![workload_policies, object(addon_policies), s3_csi_policy])),
+            .a("irsa_inline_policies", call("merge", vec![workload_policies, object(addon_policies), s3_csi_policy, cert_manager_policy])),
     );
     f
 }
@@ -815,6 +909,16 @@ fn root_outputs() -> Vec<super::module::Output> {
         ),
         output("bucket_ids", "Bucket names by base name.", path("module.storage.bucket_ids")),
         output("irsa_role_arns", "IAM roles of the cluster's service accounts.", path("module.eks.irsa_role_arns")),
+        output(
+            "public_zone_ids",
+            "Route 53 zone IDs of the public hosts' zones, by name (cert-manager finds them by name).",
+            for_expr(Some("k"), "z", path("data.aws_route53_zone.public"), Some(path("k")), path("z.zone_id")),
+        ),
+        output(
+            "secret_rotation_function_arns",
+            "Rotation functions by PostgreSQL store.",
+            for_expr(Some("k"), "m", path("module.secret_rotation"), Some(path("k")), path("m.function_arn")),
+        ),
         output(
             "node_termination_queue_url",
             "Queue for aws-node-termination-handler.",
@@ -926,23 +1030,32 @@ fn tfvars(platform: &Platform, env: &Env) -> Body {
             ]),
         )
     }));
-    let mut secrets: std::collections::BTreeMap<String, (String, u32)> = std::collections::BTreeMap::new();
+    let mut secrets: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for w in &env.workloads {
         for sec in &w.secrets {
-            let e = secrets
-                .entry(sec.name.clone())
-                .or_insert((format!("Read by {}", w.name()), sec.rotation_days.unwrap_or(0)));
-            if !e.0.contains(w.name()) {
-                e.0.push_str(&format!(", {}", w.name()));
+            let e = secrets.entry(sec.name.clone()).or_insert(format!("Read by {}", w.name()));
+            if !e.contains(w.name()) {
+                e.push_str(&format!(", {}", w.name()));
             }
-            e.1 = e.1.max(sec.rotation_days.unwrap_or(0));
         }
     }
-    let secrets = object(
-        secrets
-            .into_iter()
-            .map(|(k, (d, r))| (k, object([("description", s(d)), ("rotation_days", num(i64::from(r)))]))),
-    );
+    let rotations = crate::kubernetes::certificates::rotation::plan(env);
+    let secrets = object(secrets.into_iter().map(|(k, d)| {
+        let r = rotations.iter().find(|r| r.secret == k);
+        let (days, method, store) = r.map_or((0, "none", ""), |r| {
+            (r.days, r.method.terraform_name(), r.method.store().unwrap_or_default())
+        });
+        (
+            k,
+            object([
+                ("description", s(d)),
+                ("rotation_days", num(i64::from(days))),
+                ("rotation", s(method)),
+                ("postgres_store", s(store)),
+            ]),
+        )
+    }));
+    let public_zones = strs_owned(crate::kubernetes::certificates::public_zones(env));
     let workload_roles = object(env.service_account_roles().into_iter().map(|r| {
         let read: Vec<String> =
             r.buckets.iter().filter(|(_, a)| **a == BucketAccess::Read).map(|(b, _)| b.clone()).collect();
@@ -987,6 +1100,7 @@ fn tfvars(platform: &Platform, env: &Env) -> Body {
         ("redis_access", redis_access),
         ("buckets", buckets),
         ("secrets", secrets),
+        ("public_zones", public_zones),
         ("workload_roles", workload_roles),
     ] {
         b = b.add_attribute((k, v));

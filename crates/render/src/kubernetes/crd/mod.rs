@@ -8,7 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 pub mod argocd;
+pub mod cert_manager;
 pub mod chaos;
+pub mod external_secrets;
 pub mod gatekeeper;
 pub mod istio;
 pub mod monitoring;

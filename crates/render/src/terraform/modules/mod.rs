@@ -5,6 +5,7 @@ pub mod database;
 pub mod eks;
 pub mod network;
 pub mod registry;
+pub mod rotation;
 pub mod security;
 pub mod storage;
 
@@ -21,6 +22,7 @@ pub fn all() -> Vec<Module> {
         storage::module(),
         registry::registry(),
         registry::secrets(),
+        rotation::module(),
         registry::audit(),
     ]
 }

@@ -180,13 +180,21 @@ pub fn secrets() -> Module {
     vars.truncate(1);
     vars[0] =
         Variable::new("name", ty("string"), "Secret name prefix, `<platform>/<environment>`, e.g. `cerverus/prod`.");
+    let rotation_methods = strs(ROTATION_METHODS.iter().copied());
     vars.extend([
         Variable::new("tags", map_of(ty("string")), "Tags added to every resource.")
             .default(Expression::Object(Default::default())),
         Variable::new(
             "secrets",
-            map_of(object_of([("description", ty("string")), ("rotation_days", ty("number"))])),
-            "Secrets by name (stored as `<var.name>/<name>`); rotation_days 0 means the secret is not rotated by AWS.",
+            map_of(object_of([
+                ("description", ty("string")),
+                ("rotation_days", ty("number")),
+                ("rotation", ty("string")),
+            ])),
+            "Secrets by name (stored as `<var.name>/<name>`). rotation: `function` (rotated by the function in \
+rotation_function_arns every rotation_days), `manual` (no AWS function can rotate it, e.g. a vendor's API key: \
+rotated by hand, and an AWS Config rule reports it once unchanged for longer than rotation_days) or `none` \
+(rotation_days 0).",
         )
         .validate(
             call(
@@ -199,14 +207,30 @@ pub fn secrets() -> Module {
                     and(ge(path("s.rotation_days"), num(0)), le(path("s.rotation_days"), num(90))),
                 )],
             ),
-            "rotation_days must be 0 (no AWS rotation) or at most 90.",
+            "rotation_days must be 0 (no rotation) or at most 90.",
+        )
+        .validate(
+            call(
+                "alltrue",
+                vec![for_expr(
+                    None,
+                    "s",
+                    var("secrets"),
+                    None,
+                    and(
+                        call("contains", vec![rotation_methods, path("s.rotation")]),
+                        eq(eq(path("s.rotation"), s("none")), eq(path("s.rotation_days"), num(0))),
+                    ),
+                )],
+            ),
+            "rotation must be function, manual or none, and none exactly when rotation_days is 0.",
         ),
         Variable::new(
-            "rotation_lambda_arn",
-            ty("string"),
-            "Lambda function that rotates secrets with rotation_days > 0; null disables rotation resources.",
+            "rotation_function_arns",
+            map_of(ty("string")),
+            "Rotation function (Lambda ARN) of every secret whose rotation is `function`, by secret name.",
         )
-        .default(Expression::Null),
+        .default(Expression::Object(Default::default())),
     ]);
     let mut f = File::new();
     account_data(&mut f);
@@ -220,32 +244,69 @@ pub fn secrets() -> Module {
     );
     f.push(
         resource("aws_secretsmanager_secret", "this")
-            .skip("CKV2_AWS_57", "these secrets do not rotate today: AWS rotation needs a rotation function (var.rotation_lambda_arn) that the spec does not name yet and no environment passes one, so the rotationDays the spec sets (30 or 90) take effect only once one is given; until then rotation is manual")
+            .skip("CKV2_AWS_57", "rotation follows the spec per secret (var.secrets[*].rotation): database credentials are rotated by aws_secretsmanager_secret_rotation.this with AWS's rotation function; a vendor's API key has no AWS rotation function and is rotated by hand, checked by aws_config_config_rule.manual_rotation; secrets the spec gives no rotationDays (signing and encryption keys, whose rotation invalidates what they signed or encrypted) are not rotated")
             .a("for_each", var("secrets"))
             .a("name", tpl("${var.name}/${each.key}"))
             .a("description", path("each.value.description"))
             .a("kms_key_id", path("aws_kms_key.secrets.arn"))
             .a("recovery_window_in_days", 30)
-            .a("tags", var("tags")),
+            .a(
+                "tags",
+                call(
+                    "merge",
+                    vec![
+                        var("tags"),
+                        object([
+                            (SECRET_TAG, tpl("${var.name}/${each.key}")),
+                            (ROTATION_TAG, path("each.value.rotation")),
+                        ]),
+                    ],
+                ),
+            ),
     );
-    let mut rotating = hcl::expr::ForExpr::new(hcl::Identifier::unchecked("v"), var("secrets"), path("v"));
-    rotating.key_var = Some(hcl::Identifier::unchecked("k"));
-    rotating.key_expr = Some(path("k"));
-    rotating.cond_expr = Some(and(gt(path("v.rotation_days"), num(0)), binop_ne_null(var("rotation_lambda_arn"))));
+    let only = |method: &str| {
+        let mut e = hcl::expr::ForExpr::new(hcl::Identifier::unchecked("v"), var("secrets"), path("v"));
+        e.key_var = Some(hcl::Identifier::unchecked("k"));
+        e.key_expr = Some(path("k"));
+        e.cond_expr = Some(eq(path("v.rotation"), s(method)));
+        Expression::ForExpr(Box::new(e))
+    };
     f.push(
         resource("aws_secretsmanager_secret_rotation", "this")
             .skip("CKV_AWS_304", "the period comes from var.secrets, whose validation caps rotation_days at 90")
-            .a("for_each", Expression::ForExpr(Box::new(rotating)))
+            .a("for_each", only("function"))
             .a("secret_id", path("aws_secretsmanager_secret.this[each.key].id"))
-            .a("rotation_lambda_arn", var("rotation_lambda_arn"))
+            .a("rotation_lambda_arn", path("var.rotation_function_arns[each.key]"))
             .b(block("rotation_rules").a("automatically_after_days", path("each.value.rotation_days"))),
+    );
+    f.push(
+        resource("aws_config_config_rule", "manual_rotation")
+            .a("for_each", only("manual"))
+            .a("name", tpl("${replace(var.name, \"/\", \"-\")}-${each.key}-rotation"))
+            .a(
+                "description",
+                tpl("${var.name}/${each.key} is rotated by hand (no AWS rotation function exists for it): NON_COMPLIANT once its value has been unchanged for more than ${each.value.rotation_days} days."),
+            )
+            .b(block("source").a("owner", "AWS").a("source_identifier", "SECRETSMANAGER_SECRET_PERIODIC_ROTATION"))
+            .a(
+                "input_parameters",
+                call(
+                    "jsonencode",
+                    vec![object([("maxDaysSinceRotation", call("tostring", vec![path("each.value.rotation_days")]))])],
+                ),
+            )
+            .b(block("scope").a("tag_key", SECRET_TAG).a("tag_value", tpl("${var.name}/${each.key}")))
+            .a("tags", var("tags")),
     );
     Module {
         name: "secrets",
         description:
             "AWS Secrets Manager secrets for every secret the spec names — names and descriptions only, never values \
 (values are set out of band and read in the cluster by External Secrets) — encrypted with a customer-managed \
-KMS key with rotation, and rotated on the spec's schedule where a rotation function is given."
+KMS key with rotation. Secrets the spec rotates are rotated on its schedule by the rotation function given for \
+them (aws_secretsmanager_secret_rotation); those no AWS function can rotate (a vendor's API key) get an AWS Config \
+rule (SECRETSMANAGER_SECRET_PERIODIC_ROTATION, evaluated by the account's configuration recorder from the audit \
+module) that reports the secret NON_COMPLIANT once it has been unchanged longer than the spec allows."
                 .into(),
         variables: vars,
         outputs: vec![
@@ -266,13 +327,12 @@ KMS key with rotation, and rotated on the spec's schedule where a rotation funct
     }
 }
 
-fn binop_ne_null(e: Expression) -> Expression {
-    Expression::Operation(Box::new(hcl::expr::Operation::Binary(hcl::expr::BinaryOp::new(
-        e,
-        hcl::expr::BinaryOperator::NotEq,
-        Expression::Null,
-    ))))
-}
+/// The secrets module's rotation methods (see its `secrets` variable).
+pub const ROTATION_METHODS: [&str; 3] = ["function", "manual", "none"];
+/// Tag carrying a secret's full name: the scope of its manual-rotation Config rule.
+pub const SECRET_TAG: &str = "cerverus:secret";
+/// Tag carrying a secret's rotation method.
+pub const ROTATION_TAG: &str = "cerverus:rotation";
 
 /// AWS Config managed rules the account is evaluated against.
 pub const CONFIG_RULES: &[(&str, &str)] = &[
