@@ -200,6 +200,7 @@ fn match_kinds(t: Targets) -> Vec<MatchKinds> {
         Targets::Budgets => vec![
             MatchKinds { api_groups: vec!["policy"], kinds: vec!["PodDisruptionBudget"] },
             MatchKinds { api_groups: vec!["apps"], kinds: vec!["Deployment", "StatefulSet"] },
+            MatchKinds { api_groups: vec!["argoproj.io"], kinds: vec!["Rollout"] },
         ],
     }
 }
@@ -269,6 +270,7 @@ fn config(platform: &Platform, env: &Env) -> Config {
                 sync_only: vec![
                     SyncKind { group: "apps", version: "v1", kind: "Deployment" },
                     SyncKind { group: "apps", version: "v1", kind: "StatefulSet" },
+                    SyncKind { group: "argoproj.io", version: "v1alpha1", kind: "Rollout" },
                     SyncKind { group: "policy", version: "v1", kind: "PodDisruptionBudget" },
                 ],
             },

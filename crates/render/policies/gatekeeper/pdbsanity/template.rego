@@ -1,7 +1,7 @@
 # A PodDisruptionBudget that can never be satisfied blocks every node drain (upgrades, spot
 # interruptions, scale-down): maxUnavailable 0, minAvailable 100%, or minAvailable at or above
 # the replicas of a workload it selects. Replicas come from `data.inventory` (Gatekeeper's
-# Config syncs Deployments and StatefulSets); a workload whose replicas an autoscaler owns and
+# Config syncs Deployments, StatefulSets and Argo Rollouts); a workload whose replicas an autoscaler owns and
 # that leaves `spec.replicas` unset in its manifest is judged once the live object has them.
 package cerveruspdbsanity
 
@@ -33,7 +33,7 @@ violation[{"msg": msg}] {
 # The same judgement when the workload is the object under review and the budget exists.
 violation[{"msg": msg}] {
 	w := input.review.object
-	{"Deployment", "StatefulSet"}[w.kind]
+	{"Deployment", "StatefulSet", "Rollout"}[w.kind]
 	pdb := data.inventory.namespace[input.review.namespace]["policy/v1"].PodDisruptionBudget[_]
 	least := pdb.spec.minAvailable
 	is_number(least)
@@ -50,10 +50,10 @@ zero(v) {
 	v == "0%"
 }
 
-workloads_in(ns) = [w |
-	kind := ["Deployment", "StatefulSet"][_]
-	w := data.inventory.namespace[ns]["apps/v1"][kind][_]
-]
+workloads_in(ns) = array.concat(
+	[w | kind := ["Deployment", "StatefulSet"][_]; w := data.inventory.namespace[ns]["apps/v1"][kind][_]],
+	[w | w := data.inventory.namespace[ns]["argoproj.io/v1alpha1"].Rollout[_]],
+)
 
 # matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist), as the API server reads
 # a label selector.
