@@ -373,8 +373,17 @@ fn platform_destinations(platform: &Platform, env: &Env, out: &mut Objects) -> R
     if aws {
         let region = &platform.region;
         let se = ServiceEntrySpec {
-            // S3's virtual-hosted names have one label more than the regional endpoints.
-            hosts: vec![format!("*.{region}.amazonaws.com"), format!("*.s3.{region}.amazonaws.com")],
+            // Regional endpoints (STS, S3 path-style, the interface endpoints' private DNS) and
+            // S3's virtual-hosted names, regional and the legacy global ones some SDKs still use
+            // in us-east-1; `sts.amazonaws.com` is the global STS an SDK falls back to without
+            // AWS_STS_REGIONAL_ENDPOINTS.
+            hosts: vec![
+                format!("*.{region}.amazonaws.com"),
+                format!("*.s3.{region}.amazonaws.com"),
+                "s3.amazonaws.com".to_string(),
+                "*.s3.amazonaws.com".to_string(),
+                "sts.amazonaws.com".to_string(),
+            ],
             addresses: vec![],
             ports: vec![ServicePort { number: 443, name: "tls-443".into(), protocol: "TLS" }],
             location: "MESH_EXTERNAL",
