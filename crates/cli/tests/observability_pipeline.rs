@@ -701,3 +701,84 @@ fn the_log_alert_counts_what_fluent_bit_exposes_where_prometheus_scrapes() {
     let exporter_port = listen_port(&collector["config"]["exporters"]["prometheus"]["endpoint"]).map(u64::from);
     assert_eq!(collector["ports"]["prom-exporter"]["containerPort"].as_u64(), exporter_port);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The log store itself
+
+/// OpenSearch's values: every pod template the chart renders with them passes PSS restricted
+/// (no chown or sysctl init container, no keystore init container, non-root, no escalation, no
+/// capability, RuntimeDefault seccomp), and no demo security ships (no demo certificates, no
+/// demo users, the demo installer off).
+fn log_store_hardened(v: &Value, nodes: u64) -> Result<(), String> {
+    let off = |path: &[&str]| path.iter().fold(v, |v, k| &v[*k]).as_bool() == Some(false);
+    for p in [&["persistence", "enableInitChown"][..], &["sysctlInit", "enabled"], &["sysctl", "enabled"]] {
+        if !off(p) {
+            return Err(format!("{} is not false", p.join(".")));
+        }
+    }
+    if v["keystore"].as_array().is_some_and(|k| !k.is_empty())
+        || v["extraInitContainers"].as_array().is_some_and(|k| !k.is_empty())
+    {
+        return Err("an init container the restricted level may refuse".into());
+    }
+    let pod = &v["podSecurityContext"];
+    let c = &v["securityContext"];
+    let restricted = pod["runAsNonRoot"] == true
+        && pod["seccompProfile"]["type"] == "RuntimeDefault"
+        && pod["fsGroup"].is_u64()
+        && c["allowPrivilegeEscalation"] == false
+        && c["runAsNonRoot"] == true
+        && c["capabilities"]["drop"] == serde_json::json!(["ALL"]);
+    if !restricted {
+        return Err(format!("not restricted: pod {pod}, container {c}"));
+    }
+    let yml = v["config"]["opensearch.yml"].as_str().unwrap_or("");
+    for demo in ["esnode", "kirk", "root-ca.pem", "allow_unsafe_democertificates"] {
+        if yml.contains(demo) {
+            return Err(format!("opensearch.yml uses the demo configuration ({demo})"));
+        }
+    }
+    let demo_off = v["extraEnvs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["name"] == "DISABLE_INSTALL_DEMO_CONFIG" && e["value"] == "true");
+    if !demo_off {
+        return Err("the demo security installer is not disabled".into());
+    }
+    let data = &v["securityConfig"]["config"];
+    if data["dataComplete"] != true {
+        return Err("the image's own security files (demo users among them) would stay".into());
+    }
+    let users: Value = yaml(data["data"]["internal_users.yml"].as_str().unwrap_or(""), "internal_users.yml");
+    if users.as_object().is_none_or(|u| u.keys().any(|k| k != "_meta")) {
+        return Err(format!("internal users defined: {users}"));
+    }
+    if v["replicas"].as_u64() != Some(nodes) || v["persistence"]["storageClass"] != "cerverus-gp3" {
+        return Err(format!("replicas {} / storage class {}", v["replicas"], v["persistence"]["storageClass"]));
+    }
+    Ok(())
+}
+
+#[test]
+fn the_log_store_runs_restricted_without_demo_security() {
+    let (_, b) = bundle();
+    for (env, nodes) in [("dev", 1), ("staging", 3), ("prod", 3)] {
+        let v = values(&b, env, "opensearch");
+        log_store_hardened(&v, nodes).unwrap_or_else(|e| panic!("{env}: {e}"));
+        // The namespace enforces restricted (no exception asked for).
+        let ns = file(&b, &format!("kubernetes/{env}/cluster/namespace-cerverus-logging.yaml"));
+        assert_eq!(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted", "{env}");
+    }
+    let prod = values(&b, "prod", "opensearch");
+    assert_eq!(prod["antiAffinity"], "hard");
+    assert_eq!(prod["antiAffinityTopologyKey"], "topology.kubernetes.io/zone");
+    // Each broken in one place fails.
+    let mut chown = prod.clone();
+    chown["persistence"]["enableInitChown"] = Value::Bool(true);
+    assert!(log_store_hardened(&chown, 3).is_err());
+    let mut demo = prod.clone();
+    demo["securityConfig"]["config"]["data"]["internal_users.yml"] =
+        Value::String("admin:\n  hash: \"$2a$12$VcCDgh2NDk07JGN0rjGbM.Ad41qVR/YFJcgHp0UGns5JDymv..TOG\"\n".into());
+    assert!(log_store_hardened(&demo, 3).is_err());
+}

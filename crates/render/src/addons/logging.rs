@@ -241,6 +241,9 @@ fn parser_section(p: &Parser) -> Section {
     s
 }
 
+/// The index of the mesh's audit log (security class).
+pub const MESH_AUDIT_INDEX: &str = "logs-security-mesh-audit";
+
 /// The tag of the log-derived metrics (routed to the Prometheus exporter only).
 const LOG_METRICS_TAG: &str = "cerverus_log_metrics";
 
@@ -275,6 +278,16 @@ fn fluent_bit_filters(env: &Env) -> Vec<Section> {
                 .kv("Set", format!("{INDEX_KEY} {}", r.index)),
         );
     }
+    // The mesh's audit log of the public API (Istio's `audit-log` provider writes it through the
+    // sidecar, labelled `log_type: audit`) is a security record, not an access log.
+    f.push(
+        Section::new("FILTER")
+            .kv("Name", "modify")
+            .kv("Match", "kube.*")
+            .kv("Condition", format!("Key_value_equals {INDEX_KEY} logs-access"))
+            .kv("Condition", "Key_value_equals log_type audit")
+            .kv("Set", format!("{INDEX_KEY} {MESH_AUDIT_INDEX}")),
+    );
     f.push(
         Section::new("FILTER")
             .kv("Name", "modify")
@@ -497,9 +510,17 @@ fn opensearch(env: &Env) -> Value {
             "storageClass": "cerverus-gp3",
             "size": if prod(env) { "200Gi" } else { "30Gi" }
         },
-        // Hard anti-affinity across zones: losing a zone loses one copy of each shard, never two.
-        "antiAffinity": "hard",
+        // One node per zone: losing a zone loses one copy of each shard, never two. Hard in
+        // production, whose general pool keeps an on-demand node in every zone (min 3); soft
+        // elsewhere, where a zone may have no node and the multi-zone group cannot be asked for
+        // one in a given zone.
+        "antiAffinity": if prod(env) { "hard" } else { "soft" },
         "antiAffinityTopologyKey": "topology.kubernetes.io/zone",
+        // Prefer on-demand nodes: a spot reclaim restarts a node holding shards.
+        "nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100,
+            "preference": {"matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["ON_DEMAND"]}]}
+        }]},
         "sysctlInit": {"enabled": false},
         "sysctl": {"enabled": false},
         "podSecurityContext": {"fsGroup": 1000, "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},

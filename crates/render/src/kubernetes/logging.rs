@@ -314,11 +314,6 @@ pub const DEBUG_INDEX: &str = "logs-debug";
 /// The record key holding a record's index prefix (Fluent Bit `Logstash_Prefix_Key`).
 pub const INDEX_KEY: &str = "log_index";
 
-/// The class an index prefix belongs to, by the classes' patterns.
-pub fn class_of<'a>(classes: &'a [LogClass], index: &str) -> Option<&'a LogClass> {
-    classes.iter().find(|c| c.index_patterns.iter().any(|p| glob_matches(p, &format!("{index}-2025.01.31"))))
-}
-
 /// `*`-only glob, as OpenSearch's index patterns.
 pub fn glob_matches(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
