@@ -694,3 +694,32 @@ fn the_checker_judges_a_rollouts_pods_exactly_like_a_deployments() {
     assert!(rules.len() >= 3, "{as_rollout:?}");
     assert_eq!(as_rollout, as_deployment);
 }
+
+/// The quota rule counts what a canary really runs at its peak: with Istio traffic routing the
+/// stable ReplicaSet stays at 100 % while the canary grows, unless `dynamicStableScale` shrinks
+/// it. The rendered Rollout fits its namespace's quota; without `dynamicStableScale` it needs a
+/// full second set, which the quota (sized for 25 %) refuses.
+#[test]
+fn the_quota_rule_counts_a_canary_without_dynamic_stable_scale_as_a_second_set() {
+    let (platform, b) = bundle();
+    let env = "prod";
+    let e = platform.environments.iter().find(|e| e.name == env).expect("prod");
+    let w = e.workloads.iter().find(|w| progressive(w) && w.spec.rollout == RolloutStrategy::Canary).expect("a canary");
+    let (ns, name) = (w.namespace().to_string(), w.name().to_string());
+    let run = |static_stable: bool| {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_env(&b, env, tmp.path(), &|_, v| {
+            if static_stable && v["kind"] == "Rollout" && v["metadata"]["name"] == name.as_str() {
+                v["spec"]["strategy"]["canary"].as_object_mut().map(|c| c.remove("dynamicStableScale"));
+            }
+            true
+        });
+        findings_for(tmp.path(), "ResourceQuota", &ns, "compute")
+            .into_iter()
+            .filter(|(rule, _)| rule == "CV-QUOTA-001")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(false), Vec::new(), "the rendered canary fits its quota");
+    let short = run(true);
+    assert!(short.iter().any(|(_, m)| m.contains(&name)), "a full second set fits the quota?: {short:?}");
+}

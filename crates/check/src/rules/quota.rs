@@ -3,8 +3,9 @@
 //! At a max-scale rollout every workload runs at its autoscaling ceiling (HPA `maxReplicas`,
 //! ScaledObject `maxReplicaCount`, else `replicas`) *plus* the pods its rollout adds before it
 //! removes old ones — a Deployment's `maxSurge` (default 25%, rounded up; none under
-//! `Recreate`), an Argo Rollout's canary `maxSurge` (default 25%) or a full second set for
-//! blue-green — while Jobs run `parallelism` pods and each CronJob one run (its
+//! `Recreate`), an Argo Rollout's canary `maxSurge` (default 25%; with Istio/ingress traffic
+//! routing a full second set, or the largest weight step under `dynamicStableScale`) or a full
+//! second set for blue-green — while Jobs run `parallelism` pods and each CronJob one run (its
 //! `concurrencyPolicy: Allow` may overlap runs; counted once). A pod's demand is the larger of its
 //! containers' sum and its largest init container, a container's missing request defaulting to
 //! its limit or to the namespace's LimitRange. A quota below that total rejects pods exactly
@@ -111,6 +112,33 @@ fn surge(v: &Value, replicas: f64, default: f64) -> f64 {
     }
 }
 
+/// Pods an Argo Rollout adds above `max` at its peak. Blue-green brings up a full second set.
+/// A canary with traffic routing sizes its ReplicaSets by weight, not by `maxSurge` (which it
+/// ignores): the stable set stays at 100 % while the canary grows to 100 % — a full second set
+/// — unless `dynamicStableScale` shrinks stable as the canary grows; then the canary is scaled
+/// up before stable comes down, by the largest weight step (the last one up to 100 %).
+/// Without traffic routing the canary surges by `maxSurge` (default 25 %).
+fn rollout_surge(strategy: &Value, max: f64) -> f64 {
+    let canary = &strategy["canary"];
+    if strategy["blueGreen"].is_object() {
+        return max;
+    }
+    if !canary["trafficRouting"].is_object() {
+        return surge(&canary["maxSurge"], max, 25.0);
+    }
+    if canary["dynamicStableScale"] != true {
+        return max;
+    }
+    let mut last = 0.0;
+    let mut step: f64 = 0.0;
+    for w in canary["steps"].as_array().into_iter().flatten().filter_map(|s| s["setWeight"].as_f64()) {
+        step = step.max(w - last);
+        last = w;
+    }
+    step = step.max(100.0 - last);
+    (max * step / 100.0).ceil()
+}
+
 /// How many pods of `o` run at once at its peak, and why.
 fn peak_pods(o: &K8sObject, ceiling: Option<f64>) -> Option<(f64, String)> {
     let spec = &o.value["spec"];
@@ -126,11 +154,7 @@ fn peak_pods(o: &K8sObject, ceiling: Option<f64>) -> Option<(f64, String)> {
             (max + extra, format!("{max} + {extra} surge"))
         }
         "Rollout" => {
-            let extra = if spec["strategy"]["blueGreen"].is_object() {
-                max
-            } else {
-                surge(&spec["strategy"]["canary"]["maxSurge"], max, 25.0)
-            };
+            let extra = rollout_surge(&spec["strategy"], max);
             (max + extra, format!("{max} + {extra} surge"))
         }
         "StatefulSet" | "ReplicaSet" => (max, format!("{max}")),
