@@ -677,7 +677,8 @@ fn charts_that_render_monitors_install_after_the_prometheus_operator() {
     assert!(monitor_order_errors(b, "prod", &apps).iter().any(|e| e.starts_with("external-secrets")));
 }
 
-/// Secrets the rendered manifests create: (namespace, name) → the file creating it.
+/// Secrets (and ConfigMaps, ServiceAccounts) the rendered manifests create: (namespace, name) →
+/// the file creating it.
 fn produced_secrets(b: &Built, env: &str) -> BTreeMap<(String, String), String> {
     let mut out = BTreeMap::new();
     for (p, o) in b.docs.iter().filter(|(p, _)| p.starts_with(&format!("kubernetes/{env}/"))) {
@@ -687,7 +688,7 @@ fn produced_secrets(b: &Built, env: &str) -> BTreeMap<(String, String), String> 
             ("external-secrets.io", "ExternalSecret") => {
                 o["spec"]["target"]["name"].as_str().or(o["metadata"]["name"].as_str())
             }
-            ("", "Secret") => o["metadata"]["name"].as_str(),
+            ("", "Secret" | "ConfigMap" | "ServiceAccount") => o["metadata"]["name"].as_str(),
             _ => None,
         };
         if let Some(name) = name {

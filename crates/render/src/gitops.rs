@@ -423,9 +423,10 @@ fn plan(env: &Env, manifests: &[Manifest], addons: &Bundle) -> Result<Plan, Rend
     }
 }
 
-/// Secrets the rendered manifests create (Certificates, ExternalSecrets, Secrets) that a chart's
-/// values name, in a namespace the chart deploys to: the chart's pods mount them, so they sync
-/// in an Application of their own before the chart, not with the rest of their namespace.
+/// Secrets the rendered manifests create (Certificates, ExternalSecrets, Secrets), and their
+/// ConfigMaps and ServiceAccounts, that a chart's values name in a namespace the chart deploys
+/// to: the chart's pods need them to start, so they sync in an Application of their own before
+/// the chart, not with the rest of their namespace.
 #[derive(Debug, Default)]
 struct ChartInputs {
     /// File index → the releases that use it.
@@ -448,7 +449,8 @@ fn chart_inputs(env: &Env, manifests: &[Manifest], addons: &Bundle, installed: &
                 ("external-secrets.io", "ExternalSecret") => {
                     m.object["spec"]["target"]["name"].as_str().or(m.object["metadata"]["name"].as_str())
                 }
-                ("", "Secret") => m.object["metadata"]["name"].as_str(),
+                // A pod that names a missing ConfigMap or ServiceAccount waits just the same.
+                ("", "Secret" | "ConfigMap" | "ServiceAccount") => m.object["metadata"]["name"].as_str(),
                 _ => None,
             };
             let in_reach = m.namespace.as_ref().is_some_and(|ns| namespaces.contains(ns));
