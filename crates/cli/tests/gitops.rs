@@ -801,3 +801,61 @@ fn the_prometheus_operator_crds_install_alone_before_the_stack() {
         assert_eq!(stack_source["helm"]["valuesObject"]["crds"]["enabled"], false, "{}", env.name);
     }
 }
+
+#[test]
+fn a_secret_synced_after_the_chart_that_mounts_it_is_rejected() {
+    let b = built();
+    let mut apps = apps_of(&b.docs, "prod");
+    let inputs = apps.iter_mut().find(|a| a.name == "chart-inputs").expect("a chart-inputs Application");
+    inputs.wave += 10;
+    let errors = secret_order_errors(b, "prod", &apps);
+    assert!(errors.iter().any(|e| e.contains("created by") && e.contains("chart-inputs")), "{errors:?}");
+}
+
+/// Object-level wave (`argocd.argoproj.io/sync-wave`, default 0).
+fn object_wave(o: &Value) -> i64 {
+    o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].as_str().and_then(|w| w.parse().ok()).unwrap_or(0)
+}
+
+/// Gatekeeper constraints whose ConstraintTemplate (which makes their CRD) is not in the same
+/// Application at a lower object wave.
+fn constraint_errors(docs: &BTreeMap<String, Value>, paths: &BTreeSet<String>, apps: &[App]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for app in apps {
+        let synced = synced_paths(app, paths);
+        let objects: Vec<(&String, &Value)> = synced.iter().filter_map(|p| docs.get(p).map(|o| (p, o))).collect();
+        let templates: BTreeMap<&str, i64> = objects
+            .iter()
+            .filter(|(_, o)| o["kind"] == "ConstraintTemplate")
+            .filter_map(|(_, o)| Some((o["spec"]["crd"]["spec"]["names"]["kind"].as_str()?, object_wave(o))))
+            .collect();
+        for (p, o) in objects.iter().filter(|(_, o)| api_group(o) == "constraints.gatekeeper.sh") {
+            let kind = o["kind"].as_str().unwrap_or_default();
+            match templates.get(kind) {
+                Some(w) if *w < object_wave(o) => {}
+                Some(w) => errors.push(format!("{p}: wave {} not after its template's {w}", object_wave(o))),
+                None => errors.push(format!("{p}: no ConstraintTemplate for {kind} in {}", app.name)),
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn gatekeeper_constraints_sync_after_their_templates_in_the_same_application() {
+    let b = built();
+    for env in envs() {
+        let apps = apps_of(&b.docs, &env.name);
+        let errors = constraint_errors(&b.docs, &b.paths, &apps);
+        assert!(errors.is_empty(), "{}:\n{}", env.name, errors.join("\n"));
+    }
+    // A template at the constraints' own wave is caught.
+    let mut docs = b.docs.clone();
+    for o in docs.values_mut().filter(|o| o["kind"] == "ConstraintTemplate") {
+        o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = Value::String("5".into());
+    }
+    let apps = apps_of(&docs, "prod");
+    if b.docs.values().any(|o| api_group(o) == "constraints.gatekeeper.sh") {
+        assert!(!constraint_errors(&docs, &b.paths, &apps).is_empty());
+    }
+}
