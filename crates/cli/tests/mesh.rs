@@ -867,3 +867,77 @@ fn every_reached_http_service_has_a_virtual_service_and_destination_rule_and_can
         }
     }
 }
+
+// ---- Sidecar mode without privileged application pods (docs/adr/0006) ----
+
+#[test]
+fn sidecars_are_set_up_by_the_cni_agent_so_application_namespaces_stay_restricted() {
+    let (platform, bundle) = build();
+    let charts = cerverus_render::addons::CHARTS;
+    let wave = |name: &str| {
+        charts.iter().find(|c| c.name == name).map(|c| c.wave).unwrap_or_else(|| panic!("{name} not pinned"))
+    };
+    assert_eq!(wave("istio-cni"), wave("istiod"), "the CNI agent comes up with istiod, before any meshed pod");
+    assert!(charts.iter().all(|c| !c.name.starts_with("istio") || c.namespace == "istio-system"));
+    for env in &platform.environments {
+        let istiod = values(&bundle, &env.name, "istiod");
+        assert_eq!(istiod["cni"]["enabled"], true, "{}: without the CNI agent every pod needs NET_ADMIN", env.name);
+        assert_eq!(istiod["env"]["ENABLE_NATIVE_SIDECARS"], "true", "{}: Jobs in the mesh must complete", env.name);
+        let files = k8s_files(&bundle, &env.name);
+        for ns in of_kind(&files, "Namespace") {
+            let labels = &ns["metadata"]["labels"];
+            let name = ns["metadata"]["name"].as_str().unwrap_or_default();
+            if labels["istio-injection"] == "enabled" {
+                assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted", "{}: {name}", env.name);
+            }
+            if name == "istio-system" {
+                assert_eq!(labels["pod-security.kubernetes.io/enforce"], "privileged", "the CNI agent's namespace");
+            }
+        }
+        // The CNI chart has no stored reference: its values are the chart's defaults, waived
+        // with that reason.
+        let path = format!("helm/addons/{}/istio-cni.values.yaml", env.name);
+        let text = bundle
+            .iter()
+            .find(|(p, _)| **p == path)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .expect("cni values");
+        assert!(text.contains("# cerverus:skip=CV-HELM-002 cni 1.30.3: "), "{text}");
+        assert_eq!(yaml(text.as_bytes()), serde_json::json!({}));
+    }
+}
+
+#[test]
+fn who_may_call_whom_is_in_place_before_any_pod_starts() {
+    let (platform, bundle) = build();
+    for env in &platform.environments {
+        let files = k8s_files(&bundle, &env.name);
+        let wave = |v: &Value| {
+            v["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+                .as_str()
+                .and_then(|w| w.parse::<i32>().ok())
+                .expect("wave")
+        };
+        let first_pod = ["Deployment", "StatefulSet", "Rollout", "Job", "CronJob"]
+            .iter()
+            .flat_map(|k| of_kind(&files, k))
+            .map(wave)
+            .min()
+            .expect("pods");
+        for kind in ["AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication", "ServiceEntry"] {
+            for v in of_kind(&files, kind) {
+                assert!(
+                    wave(v) < first_pod,
+                    "{}: {kind} {} in wave {} (pods from {first_pod})",
+                    env.name,
+                    v["metadata"]["name"],
+                    wave(v)
+                );
+                assert!(
+                    cerverus_render::kubernetes::is_prerequisite(kind),
+                    "{kind} must sync with the prerequisites (before the PreSync migration)"
+                );
+            }
+        }
+    }
+}
