@@ -347,6 +347,9 @@ pub const CONFIG_RULES: &[(&str, &str)] = &[
     ("vpc-flow-logs-enabled", "VPC_FLOW_LOGS_ENABLED"),
     ("restricted-ssh", "INCOMING_SSH_DISABLED"),
     ("encrypted-volumes", "ENCRYPTED_VOLUMES"),
+    // The EFS file system behind `cerverus-efs` is created outside this bundle (the spec's
+    // efsFileSystemId): this is what holds it to encryption at rest.
+    ("efs-encrypted-check", "EFS_ENCRYPTED_CHECK"),
     ("cloudtrail-enabled", "CLOUD_TRAIL_ENABLED"),
     ("iam-root-access-key-check", "IAM_ROOT_ACCESS_KEY_CHECK"),
     ("guardduty-enabled-centralized", "GUARDDUTY_ENABLED_CENTRALIZED"),
