@@ -558,8 +558,20 @@ fn the_application_with_the_presync_migrations_syncs_after_their_prerequisites()
             let with_job: Vec<&(String, Value)> = apps.iter().filter(|(_, a)| carries(a, env, ns, "Job")).collect();
             assert_eq!(with_job.len(), 1, "{env}/{ns}: Jobs in {} Applications", with_job.len());
             let job_wave = wave(&with_job[0].1);
-            for kind in ["ServiceAccount", "ExternalSecret", "ConfigMap", "NetworkPolicy"] {
-                for (p, a) in apps.iter().filter(|(_, a)| carries(a, env, ns, kind)) {
+            // Every prerequisite kind the namespace holds: accounts, secrets, config, network
+            // and mesh policies, registry entries (REGISTRY_ONLY: the database is unreachable
+            // without its ServiceEntry).
+            let kinds: BTreeSet<String> = objects(&b, env)
+                .iter()
+                .filter(|(_, v)| v["metadata"]["namespace"] == ns.as_str())
+                .filter_map(|(_, v)| v["kind"].as_str().map(String::from))
+                .filter(|k| cerverus_render::kubernetes::is_prerequisite(k))
+                .collect();
+            assert!(kinds.contains("ServiceAccount") && kinds.contains("NetworkPolicy"), "{env}/{ns}: {kinds:?}");
+            for kind in &kinds {
+                let carried: Vec<_> = apps.iter().filter(|(_, a)| carries(a, env, ns, kind)).collect();
+                assert!(!carried.is_empty(), "{env}/{ns}: no Application syncs its {kind} objects");
+                for (p, a) in carried {
                     assert!(
                         wave(a) < job_wave,
                         "{env}/{ns}: {kind} comes with {p} (wave {}), not before the PreSync Jobs' {} (wave {job_wave})",
@@ -722,4 +734,38 @@ fn the_quota_rule_counts_a_canary_without_dynamic_stable_scale_as_a_second_set()
     assert_eq!(run(false), Vec::new(), "the rendered canary fits its quota");
     let short = run(true);
     assert!(short.iter().any(|(_, m)| m.contains(&name)), "a full second set fits the quota?: {short:?}");
+}
+
+/// Every analysis query passes `promtool check rules` (Prometheus' own parser) as the expression
+/// of a recording rule, where promtool is installed; `promql-parser` judges them in any case
+/// (`every_analysis_is_wired_and_fails_when_the_slo_is_missed`).
+#[test]
+fn every_analysis_query_passes_promtool() {
+    let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].into_iter().find(|p| Path::new(p).is_file());
+    let (_, b) = bundle();
+    let mut rules = Vec::new();
+    for env in ["dev", "staging", "prod"] {
+        for (path, t) in objects(&b, env).iter().filter(|(_, v)| v["kind"] == "AnalysisTemplate") {
+            for m in t["spec"]["metrics"].as_array().into_iter().flatten() {
+                let q = m["provider"]["prometheus"]["query"].as_str().unwrap_or_else(|| panic!("{path}: no query"));
+                rules.push(json!({"record": format!("analysis:{}:{}", rules.len(), "check"), "expr": q}));
+            }
+        }
+    }
+    assert!(rules.len() >= 4, "{} analysis queries", rules.len());
+    let Some(promtool) = promtool else {
+        eprintln!("promtool not installed: {} analysis queries judged by promql-parser only", rules.len());
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("analysis.rules.yaml");
+    let doc = json!({"groups": [{"name": "analysis", "rules": rules}]});
+    std::fs::write(&file, serde_json::to_string(&doc).expect("json")).expect("write");
+    let out = std::process::Command::new(promtool).args(["check", "rules"]).arg(&file).output().expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool rejects an analysis query:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
