@@ -15,6 +15,15 @@
 //! Argo CD applies the root's Applications wave by wave and, with the `argoproj.io/Application`
 //! health check of the argo-cd values (`addons/gitops.rs`), waits until every Application of a
 //! wave is Healthy before starting the next one.
+//!
+//! Waves: AppProjects (0), `cluster-foundation` (1: namespaces, classes, cluster roles),
+//! `namespace-guardrails` (2: quotas, LimitRanges, NetworkPolicies, RBAC), the charts from 3 on
+//! in their `CHARTS` order (two apart), `cluster-resources` and one `manifests-<namespace>` per
+//! namespace after the charts their kinds need. Two things can move a chart later: a Secret,
+//! ConfigMap or ServiceAccount its values name that the manifests create (synced in
+//! `chart-inputs` first), and for kube-prometheus-stack the split of its CRDs into an
+//! Application of their own ([`CRD_SPLITS`]), which breaks the cycle that otherwise stalls the
+//! bring-up.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -545,50 +554,7 @@ fn assemble(
         });
     }
 
-    // Charts, in their own order (moved later only to wait for the Secrets they mount).
-    for chart in CHARTS.iter().filter(|c| waves.contains_key(c.name)) {
-        let mut sync_options = Vec::new();
-        if SERVER_SIDE_APPLY.iter().any(|(n, _)| *n == chart.name) {
-            sync_options.push("ServerSideApply=true".to_string());
-        }
-        for (_, crds) in CRD_SPLITS.iter().filter(|(r, _)| *r == chart.name) {
-            apps.push(App {
-                name: crds.to_string(),
-                project: PLATFORM_PROJECT,
-                wave: waves.get(crds).copied().unwrap_or_else(|| chart_app_wave(chart)),
-                purpose: format!(
-                    "the CRDs of {} alone (same chart and version), so everything that declares its kinds can come before the stack itself",
-                    chart.name
-                ),
-                after: chart_after(chart),
-                namespace: chart.namespace.into(),
-                source: Source::ChartCrds(chart, crds),
-                ignore: chart_ignores(chart),
-                sync_options: sync_options.clone(),
-                // Deleting a CRD deletes every object of its kind: never cascade.
-                cascade: false,
-            });
-        }
-        let wave = waves.get(chart.name).copied().unwrap_or_else(|| chart_app_wave(chart));
-        let after = if wave > chart_app_wave(chart) {
-            format!("{CHART_INPUTS_APP} (it mounts Secrets the manifests create)")
-        } else {
-            chart_after(chart)
-        };
-        apps.push(App {
-            name: chart.name.into(),
-            project: PLATFORM_PROJECT,
-            wave,
-            purpose: chart.purpose.into(),
-            after,
-            namespace: chart.namespace.into(),
-            source: Source::Chart(chart),
-            ignore: chart_ignores(chart),
-            sync_options,
-            // Argo CD's own Application: deleting it must not uninstall Argo CD under itself.
-            cascade: chart.name != "argo-cd",
-        });
-    }
+    apps.extend(chart_applications(waves));
 
     // Everything else in cluster/: custom resources (stores, issuers, constraint templates…)
     // and any other cluster-scoped kind, after the charts that provide them.
@@ -697,6 +663,56 @@ fn assemble(
     unprovided.sort();
     unprovided.dedup();
     Ok((apps, unprovided))
+}
+
+/// The charts' Applications, in their own order (moved later only to wait for the Secrets they
+/// mount), and the CRD-only Applications of [`CRD_SPLITS`].
+fn chart_applications(waves: &ChartWaves) -> Vec<App> {
+    let mut apps = Vec::new();
+    for chart in CHARTS.iter().filter(|c| waves.contains_key(c.name)) {
+        let mut sync_options = Vec::new();
+        if SERVER_SIDE_APPLY.iter().any(|(n, _)| *n == chart.name) {
+            sync_options.push("ServerSideApply=true".to_string());
+        }
+        for (_, crds) in CRD_SPLITS.iter().filter(|(r, _)| *r == chart.name) {
+            apps.push(App {
+                name: crds.to_string(),
+                project: PLATFORM_PROJECT,
+                wave: waves.get(crds).copied().unwrap_or_else(|| chart_app_wave(chart)),
+                purpose: format!(
+                    "the CRDs of {} alone (same chart and version), so everything that declares its kinds can come before the stack itself",
+                    chart.name
+                ),
+                after: chart_after(chart),
+                namespace: chart.namespace.into(),
+                source: Source::ChartCrds(chart, crds),
+                ignore: chart_ignores(chart),
+                sync_options: sync_options.clone(),
+                // Deleting a CRD deletes every object of its kind: never cascade.
+                cascade: false,
+            });
+        }
+        let wave = waves.get(chart.name).copied().unwrap_or_else(|| chart_app_wave(chart));
+        let after = if wave > chart_app_wave(chart) {
+            format!("{CHART_INPUTS_APP} (it mounts Secrets the manifests create)")
+        } else {
+            chart_after(chart)
+        };
+        apps.push(App {
+            name: chart.name.into(),
+            project: PLATFORM_PROJECT,
+            wave,
+            purpose: chart.purpose.into(),
+            after,
+            namespace: chart.namespace.into(),
+            source: Source::Chart(chart),
+            ignore: chart_ignores(chart),
+            sync_options,
+            // Argo CD's own Application: deleting it must not uninstall Argo CD under itself.
+            cascade: chart.name != "argo-cd",
+        });
+    }
+    apps
 }
 
 /// The lowest wave (at least `floor`) after every chart that provides a kind of `files`, and why.
