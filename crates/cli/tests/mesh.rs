@@ -941,3 +941,34 @@ fn who_may_call_whom_is_in_place_before_any_pod_starts() {
         }
     }
 }
+
+// ---- Kiali ----
+
+const KIALI_PODS: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: kiali, namespace: istio-system}\nspec:\n  selector: {matchLabels: {app.kubernetes.io/name: kiali}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: kiali, app: kiali}}\n    spec:\n      serviceAccountName: kiali\n      containers: [{name: kiali, image: kiali, ports: [{containerPort: 20001}]}]\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: prometheus, namespace: cerverus-monitoring}\nspec:\n  selector: {matchLabels: {app.kubernetes.io/name: prometheus}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: prometheus}}\n    spec:\n      containers: [{name: prometheus, image: prometheus, ports: [{containerPort: 9090}]}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: jaeger, namespace: cerverus-monitoring}\nspec:\n  selector: {matchLabels: {app.kubernetes.io/name: jaeger}}\n  template:\n    metadata: {labels: {app.kubernetes.io/name: jaeger, app.kubernetes.io/instance: jaeger}}\n    spec:\n      containers: [{name: jaeger, image: jaeger, ports: [{containerPort: 16686}]}]\n";
+
+fn kiali_reaches(files: &Files) -> (bool, bool) {
+    let mut inv = inventory_of(files, |_| true);
+    inventory::load_text(&mut inv, "kiali-pods.yaml", KIALI_PODS);
+    let net = Network::new(&inv);
+    let ep = |name: &str| net.endpoints.iter().find(|e| e.name == name).cloned().expect("endpoint");
+    let (kiali, prometheus, jaeger) = (ep("kiali"), ep("prometheus"), ep("jaeger"));
+    (net.allowed(&kiali, &prometheus, 9090), net.allowed(&kiali, &jaeger, mesh::JAEGER_QUERY_PORT))
+}
+
+#[test]
+fn kiali_reads_prometheus_and_jaeger_through_the_policies() {
+    let (platform, bundle) = build();
+    for env in &platform.environments {
+        let files = k8s_files(&bundle, &env.name);
+        assert_eq!(kiali_reaches(&files), (true, true), "{}: Kiali → Prometheus:9090, Jaeger:16686", env.name);
+        let v = values(&bundle, &env.name, "kiali-server");
+        assert_eq!(v["external_services"]["prometheus"]["url"], cerverus_render::addons::prometheus_service().url());
+        assert_eq!(v["external_services"]["tracing"]["internal_url"], mesh::jaeger_query_url());
+        assert_eq!(v["auth"]["strategy"], "token");
+        assert_eq!(v["deployment"]["security_context"]["runAsNonRoot"], true);
+        // Negative: without the mesh's policy in the monitoring namespace Jaeger is closed to it.
+        let mut closed = files.clone();
+        closed.retain(|_, v| v["metadata"]["name"] != "allow-kiali");
+        assert!(!kiali_reaches(&closed).1, "{}: Jaeger reachable without allow-kiali", env.name);
+    }
+}

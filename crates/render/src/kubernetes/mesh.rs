@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
 use cerverus_spec::{Exposure, RolloutStrategy};
 use k8s_openapi::api::networking::v1::{
-    IPBlock, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -218,7 +219,29 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             public_api(w, out)?;
         }
     }
-    Ok(())
+    kiali_to_jaeger(platform, env, out)
+}
+
+/// Kiali links traces from Jaeger's query API in the monitoring namespace, whose pods are
+/// default-deny: this admits Kiali there on the query port only (a policy selecting every pod of
+/// the namespace adds to what each already allows; only Jaeger listens on that port).
+fn kiali_to_jaeger(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    if env.namespace(MONITORING_NAMESPACE).is_none() {
+        return Ok(());
+    }
+    let policy = NetworkPolicy {
+        metadata: meta(platform, MONITORING_NAMESPACE, "allow-kiali"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![kiali_peer()]),
+                ports: np_tcp([JAEGER_QUERY_PORT]),
+            }]),
+            ..Default::default()
+        }),
+    };
+    out.add(Some(MONITORING_NAMESPACE), "NetworkPolicy", "allow-kiali", &policy)
 }
 
 /// mTLS STRICT, access logs and tracing for the whole mesh (policies in the root namespace).
