@@ -1204,7 +1204,7 @@ fn readme(env: &Env, plan: &Plan) -> String {
     }
     let sync = if env.is_production() {
         format!(
-            "Production syncs by hand: nothing is automated. Sync the root, then each wave in order once the previous one is Healthy:\n\n```sh\nargocd app sync {ROOT_APP}\nargocd app sync -l {WAVE_LABEL}=<wave>   # for each wave below, lowest first\n```\n"
+            "Production syncs by hand: nothing is automated. Start the root (it creates each wave's Applications and waits for them to be Healthy), then sync each wave in order, once the previous one is Healthy:\n\n```sh\nargocd app sync {ROOT_APP} --async\n# for each wave below, lowest first (its Applications appear once the one before is Healthy)\nuntil argocd app sync -l {WAVE_LABEL}=<wave>; do sleep 15; done\nargocd app wait -l {WAVE_LABEL}=<wave> --health\n```\n"
         )
     } else {
         format!(
