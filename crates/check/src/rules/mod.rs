@@ -358,7 +358,7 @@ pub const RULES: &[Rule] = &[
         "CV-QUOTA-001",
         High,
         "ResourceQuota blocks a max-scale rollout",
-        "At peak every workload of the namespace runs at its autoscaling ceiling plus its rollout surge (Deployment/Rollout maxSurge, default 25% rounded up; blue-green doubles) while its Jobs and CronJobs run; a quota below that sum (requests, limits, GPUs, pods) rejects pods exactly then. (LimitRange defaults apply; DaemonSets and scoped quotas are not counted.)",
+        "At peak every workload of the namespace runs at its autoscaling ceiling plus its rollout surge (Deployment/Rollout maxSurge, default 25% rounded up; blue-green doubles, and so does a traffic-routed canary unless dynamicStableScale shrinks stable, then its largest weight step) while its Jobs and CronJobs run; a quota below that sum (requests, limits, GPUs, pods) rejects pods exactly then. (LimitRange defaults apply; DaemonSets and scoped quotas are not counted.)",
         "Raise the quota to the peak, or lower maxReplicas, maxSurge or requests.",
         ["Kubernetes Resource Quotas", "Kubernetes Deployment rolling update: maxSurge"],
         []
