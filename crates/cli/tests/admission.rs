@@ -440,3 +440,34 @@ fn network_policies_let_falcosidekick_reach_alertmanager_and_nothing_else_does_i
         assert!(!sidekick_reaches_alertmanager(tmp.path()), "{env}: reachable without the ingress rule");
     }
 }
+
+#[test]
+fn the_node_agents_quota_admits_falco_on_every_node_and_falcosidekick() {
+    let (platform, b) = cerverus::build_default().expect("builds");
+    let q = |v: &Value| cerverus_model::quantity::parse(v.as_str().unwrap_or_default()).expect("quantity");
+    for env in &platform.environments {
+        let max_nodes: u32 = env.node_groups().iter().map(|g| g.max).sum();
+        let falco = values(&b, &env.name, "falco");
+        let sidekick = values(&b, &env.name, "falcosidekick");
+        let replicas = sidekick["replicaCount"].as_u64().expect("replicas") as f64;
+        let quota = yaml(
+            b.get(&format!("kubernetes/{}/cerverus-node-agents/resourcequota-compute.yaml", env.name)).expect("quota"),
+        );
+        let hard = &quota["spec"]["hard"];
+        // The three chart agents at the namespace's LimitRange defaults (100m / 128Mi requests),
+        // plus Falco on every node and Falcosidekick at what their values request.
+        let nodes = f64::from(max_nodes);
+        for (key, default_agent, res) in [("cpu", 0.1, "cpu"), ("memory", 128.0 * 1024.0 * 1024.0, "memory")] {
+            let need = 3.0 * nodes * default_agent
+                + nodes * q(&falco["resources"]["requests"][res])
+                + replicas * q(&sidekick["resources"]["requests"][res]);
+            let have = q(&hard[format!("requests.{key}")]);
+            assert!(have >= need, "{}: requests.{key} {have} < {need} needed by the node agents", env.name);
+            // Negative: the quota as it was before Falco was counted would not admit it.
+            let without = 3.0 * nodes * default_agent * 1.25;
+            assert!(without < need, "{}: requests.{key}: the check cannot fail", env.name);
+        }
+        let pods = hard["pods"].as_str().and_then(|p| p.parse::<f64>().ok()).expect("pods");
+        assert!(pods >= 4.0 * nodes + replicas, "{}: {pods} pods", env.name);
+    }
+}

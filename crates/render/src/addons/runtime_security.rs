@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 
 use super::{NODE_AGENTS_NAMESPACE, alertmanager_service};
 use crate::kubernetes::admission::application_namespaces;
+use crate::kubernetes::runtime_security::{FALCO_RESOURCES, SIDEKICK_RESOURCES, sidekick_replicas};
 
 /// Falcosidekick's release name (and, through the chart's fullname, its Service and pod name).
 pub const SIDEKICK_RELEASE: &str = "falcosidekick";
@@ -85,7 +86,8 @@ fn falco(platform: &Platform, env: &Env) -> Value {
         },
         "tolerations": [{"operator": "Exists"}],
         "podPriorityClassName": "system-node-critical",
-        "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        // Counted in the node agents' ResourceQuota (`kubernetes::runtime_security::quota_share`).
+        "resources": FALCO_RESOURCES.values(),
         "falcoctl": {"artifact": {"install": {"enabled": false}, "follow": {"enabled": false}}},
         "collectors": {"kubernetes": {"enabled": false}},
         "mounts": {
@@ -115,7 +117,7 @@ fn falcosidekick(env: &Env) -> Value {
     let severity = SEVERITY_MAP.iter().map(|(p, s)| format!("{p}:{s}")).collect::<Vec<_>>().join(",");
     let am = alertmanager_service();
     json!({
-        "replicaCount": if env.is_production() { 2 } else { 1 },
+        "replicaCount": sidekick_replicas(env),
         "podSecurityContext": {
             "runAsUser": 1234,
             "runAsGroup": 1234,
@@ -129,7 +131,7 @@ fn falcosidekick(env: &Env) -> Value {
             "readOnlyRootFilesystem": true,
             "runAsNonRoot": true
         },
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "resources": SIDEKICK_RESOURCES.values(),
         "webui": {"enabled": false},
         "config": {
             "alertmanager": {

@@ -73,7 +73,17 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
     for ns in &env.namespaces {
         if !per_ns.contains_key(ns.name.as_str()) {
             let totals = if ns.name == crate::addons::NODE_AGENTS_NAMESPACE {
-                node_agents_envelope(max_nodes)
+                let mut t = node_agents_envelope(max_nodes);
+                // Falco on every node and Falcosidekick, with the resources their values set.
+                let s = super::runtime_security::quota_share(env, max_nodes);
+                t.pods += s.pods;
+                t.cpu_req += s.cpu_req;
+                t.cpu_lim += s.cpu_lim;
+                t.mem_req += s.mem_req;
+                t.mem_lim += s.mem_lim;
+                t.eph_req += s.eph_req;
+                t.eph_lim += s.eph_lim;
+                t
             } else {
                 let (cpu, mem) = platform_envelope(&ns.name);
                 Totals {

@@ -31,6 +31,62 @@ pub const ALERTMANAGER_POD: (&str, &str) = ("app.kubernetes.io/name", "alertmana
 /// Falco's webserver: health checks and, with `metrics.enabled`, Prometheus metrics.
 pub const FALCO_METRICS_PORT: i32 = 8765;
 
+/// Resources of one container: (cpu, memory, ephemeral-storage) requests and limits.
+pub struct ContainerResources {
+    pub requests: [&'static str; 3],
+    pub limits: [&'static str; 3],
+}
+
+impl ContainerResources {
+    /// As Helm values (`resources:`).
+    pub fn values(&self) -> serde_json::Value {
+        let side = |q: &[&str; 3]| serde_json::json!({"cpu": q[0], "memory": q[1], "ephemeral-storage": q[2]});
+        serde_json::json!({"requests": side(&self.requests), "limits": side(&self.limits)})
+    }
+}
+
+/// Falco's one container, on every node (no init containers: loader and falcoctl are off).
+pub const FALCO_RESOURCES: ContainerResources =
+    ContainerResources { requests: ["100m", "512Mi", "128Mi"], limits: ["1", "1Gi", "1Gi"] };
+
+/// Falcosidekick's container.
+pub const SIDEKICK_RESOURCES: ContainerResources =
+    ContainerResources { requests: ["50m", "64Mi", "64Mi"], limits: ["500m", "256Mi", "256Mi"] };
+
+/// Falcosidekick's replicas: two in production (alerts keep flowing through a node drain).
+pub fn sidekick_replicas(env: &Env) -> u32 {
+    if env.is_production() { 2 } else { 1 }
+}
+
+/// What Falco (one pod per node of the cluster at its largest) and Falcosidekick add to the node
+/// agents' ResourceQuota: a Falco pod the quota refuses is a node without runtime detection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QuotaShare {
+    pub pods: u32,
+    pub cpu_req: f64,
+    pub cpu_lim: f64,
+    pub mem_req: f64,
+    pub mem_lim: f64,
+    pub eph_req: f64,
+    pub eph_lim: f64,
+}
+
+pub fn quota_share(env: &Env, max_nodes: u32) -> QuotaShare {
+    let q = |s: &str| cerverus_model::quantity::parse(s).unwrap_or(0.0);
+    let mut share = QuotaShare::default();
+    for (r, pods) in [(&FALCO_RESOURCES, max_nodes), (&SIDEKICK_RESOURCES, sidekick_replicas(env))] {
+        let n = f64::from(pods);
+        share.pods += pods;
+        share.cpu_req += n * q(r.requests[0]);
+        share.mem_req += n * q(r.requests[1]);
+        share.eph_req += n * q(r.requests[2]);
+        share.cpu_lim += n * q(r.limits[0]);
+        share.mem_lim += n * q(r.limits[1]);
+        share.eph_lim += n * q(r.limits[2]);
+    }
+    share
+}
+
 /// (name, pod selector, ingress, egress), the shape of `render_system`'s component entries.
 pub type Component = (&'static str, LabelSelector, Vec<NetworkPolicyIngressRule>, Vec<NetworkPolicyEgressRule>);
 
