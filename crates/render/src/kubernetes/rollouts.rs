@@ -248,6 +248,8 @@ pub enum Scope {
 
 fn selector(w: &Workload, scope: &Scope, extra: &str) -> String {
     let target = match scope {
+        // Istio (≥ 1.22) names the workload of a Rollout's pods after the Rollout, not after
+        // its ReplicaSet (istio/istio#49256): stable and canary pods both report it.
         Scope::Workload => {
             format!(r#"destination_workload="{}",destination_workload_namespace="{}""#, w.name(), w.namespace())
         }
