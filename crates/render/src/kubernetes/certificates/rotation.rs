@@ -10,7 +10,10 @@
 //!   the URL at start keeps working for a whole rotation period. The ExternalSecret assembles the
 //!   URL the workloads read from those fields, re-read every 15 minutes; the kubelet updates the
 //!   mounted file (every secret is a volume, never a `subPath`), so a new connection or a
-//!   restarted process uses the new user.
+//!   restarted process uses the new user. A process that read the URL only at start (Airflow's
+//!   `_CMD` forms are run once) holds credentials the rotation after next revokes: the alert
+//!   `RotatedCredentialHeldTooLong` (PrometheusRule `secret-rotation`) names every consumer pod
+//!   older than the rotation period minus a week, so it is restarted while its credentials work.
 //! - Anything else with `rotationDays` (third-party API keys) has no AWS rotation function: its
 //!   vendor must issue the new key. It is rotated by hand, and an AWS Config rule
 //!   (`SECRETSMANAGER_SECRET_PERIODIC_ROTATION`, `maxDaysSinceRotation` = rotationDays) reports
@@ -21,10 +24,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use cerverus_model::{Env, Platform, Target};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::super::alerting::{AlertText, Severity, add_rule, alert};
 use super::super::crd::external_secrets::{
     PropertyData, PropertyRef, Template, TemplatedExternalSecretSpec, TemplatedTarget,
 };
+use super::super::crd::monitoring::RuleGroup;
 use super::super::crd::{Resource, StoreRef};
+use super::super::network_policies::MONITORING_NAMESPACE;
+use super::super::promtool::{ExpAlert, InputSeries, TestGroup};
 use super::super::secrets::STORE;
 use super::super::{Objects, labels};
 use crate::RenderError;
@@ -187,5 +194,144 @@ pub(crate) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             out.add(Some(ns), "ExternalSecret", &r.secret, &es)?;
         }
     }
-    Ok(())
+    render_alerts(platform, env, out)
+}
+
+/// Name of the PrometheusRule of the rotation alerts.
+pub const RULE_NAME: &str = "secret-rotation";
+/// Runbook of the rotation alerts.
+pub const RUNBOOK: &str = "secret-rotation";
+/// Lead time: a consumer is flagged this long before it could hold revoked credentials.
+pub const LEAD_DAYS: u32 = 7;
+const DAY: u64 = 86_400;
+
+/// The pods that read rotated database credential `r`: `(namespace, workload names)`.
+fn consumers(env: &Env, r: &Rotation) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for w in env.workloads.iter().filter(|w| w.secrets.iter().any(|s| s.name == r.secret)) {
+        out.entry(w.namespace().to_string()).or_default().push(w.name().to_string());
+    }
+    out
+}
+
+/// The alert expression for the consumers of `r` in `namespace`: a running pod (a workload's
+/// pods are `<workload>-<suffix>`) older than the rotation period minus [`LEAD_DAYS`].
+pub fn held_too_long_expr(r: &Rotation, namespace: &str, workloads: &[String]) -> String {
+    let threshold = u64::from(r.days.saturating_sub(LEAD_DAYS).max(1)) * DAY;
+    format!(
+        "max by (namespace, pod) (time() - kube_pod_start_time{{namespace=\"{namespace}\", pod=~\"({})-.+\"}}) > {threshold} and on (namespace, pod) (kube_pod_status_phase{{phase=\"Running\"}} == 1)",
+        workloads.join("|")
+    )
+}
+
+fn render_alerts(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {
+    let team = platform.owner.as_str();
+    let mut rules = Vec::new();
+    let mut tests = Vec::new();
+    let summary = "A pod holds database credentials a rotation will revoke";
+    for r in plan(env).iter().filter(|r| matches!(r.method, Method::PostgresMultiUser { .. })) {
+        let description = format!(
+            "Pod {{{{ $labels.namespace }}}}/{{{{ $labels.pod }}}} reads {} and has run for more than {} days: the rotation after its start revokes the credentials it read at start. Restart its workload (kubectl rollout restart) before the next rotation.",
+            r.secret,
+            r.days.saturating_sub(LEAD_DAYS).max(1)
+        );
+        for (ns, workloads) in consumers(env, r) {
+            let mut rule = alert(
+                "RotatedCredentialHeldTooLong",
+                &held_too_long_expr(r, &ns, &workloads),
+                "1h",
+                Severity::Warning,
+                team,
+                &AlertText { summary, description: &description, runbook: RUNBOOK },
+            );
+            rule.labels.insert("secret".to_string(), r.secret.clone());
+            rules.push(rule);
+            tests.push(held_too_long_tests(r, &ns, &workloads[0], team, summary, &description));
+        }
+    }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let groups = vec![RuleGroup { name: "secret-rotation".to_string(), interval: None, rules }];
+    add_rule(out, MONITORING_NAMESPACE, RULE_NAME, labels::common(&platform.name), groups, tests)
+}
+
+/// A pod started just past the threshold fires; one started ten days ago, or one past the
+/// threshold that is no longer running, stays silent.
+fn held_too_long_tests(
+    r: &Rotation,
+    ns: &str,
+    workload: &str,
+    team: &str,
+    summary: &str,
+    description: &str,
+) -> TestGroup {
+    let threshold = u64::from(r.days.saturating_sub(LEAD_DAYS).max(1)) * DAY;
+    let started = |pod: &str, age: u64| {
+        InputSeries::new(
+            format!("kube_pod_start_time{{namespace=\"{ns}\", pod=\"{pod}\"}}"),
+            // Evaluated at 2h: the start time is `age` before that, so a negative timestamp.
+            format!("-{}+0x180", age.saturating_sub(7200)),
+        )
+    };
+    let phase = |pod: &str, running: u8| {
+        InputSeries::new(
+            format!("kube_pod_status_phase{{namespace=\"{ns}\", pod=\"{pod}\", phase=\"Running\"}}"),
+            format!("{running}x180"),
+        )
+    };
+    let old = format!("{workload}-7d4b9c6f5-abcde");
+    let young = format!("{workload}-7d4b9c6f5-fghij");
+    let finished = format!("{workload}-7d4b9c6f5-klmno");
+    TestGroup::new(vec![
+        started(&old, threshold + DAY),
+        phase(&old, 1),
+        started(&young, 10 * DAY),
+        phase(&young, 1),
+        started(&finished, threshold + DAY),
+        phase(&finished, 0),
+    ])
+    .expect(
+        "2h",
+        "RotatedCredentialHeldTooLong",
+        vec![ExpAlert {
+            exp_labels: BTreeMap::from([
+                ("severity".to_string(), "warning".to_string()),
+                ("team".to_string(), team.to_string()),
+                ("secret".to_string(), r.secret.clone()),
+                ("namespace".to_string(), ns.to_string()),
+                ("pod".to_string(), old.clone()),
+            ]),
+            exp_annotations: BTreeMap::from([
+                ("summary".to_string(), summary.to_string()),
+                (
+                    "description".to_string(),
+                    description.replace("{{ $labels.namespace }}", ns).replace("{{ $labels.pod }}", &old),
+                ),
+                ("runbook_url".to_string(), super::super::alerting::runbook_url(RUNBOOK)),
+            ]),
+        }],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_a_url_read_against_one_store_is_a_database_credential() {
+        let one = BTreeSet::from([Some("cerverus-db".to_string())]);
+        assert_eq!(method(&keys(&["DATABASE_URL"]), &one), Method::PostgresMultiUser { store: "cerverus-db".into() });
+        // Negative cases: another key, two keys, two stores, a reader without a store.
+        assert_eq!(method(&keys(&["ALPHA_VANTAGE_API_KEY"]), &one), Method::Manual);
+        assert_eq!(method(&keys(&["DATABASE_URL", "OTHER"]), &one), Method::Manual);
+        let two = BTreeSet::from([Some("a".to_string()), Some("b".to_string())]);
+        assert_eq!(method(&keys(&["DATABASE_URL"]), &two), Method::Manual);
+        let unknown = BTreeSet::from([Some("a".to_string()), None]);
+        assert_eq!(method(&keys(&["DATABASE_URL"]), &unknown), Method::Manual);
+    }
 }
