@@ -1297,6 +1297,8 @@ const POD_SPEC_RESOURCES: &[&str] = &[
     "replicationcontrollers",
     "jobs",
     "cronjobs",
+    // Argo Rollouts: a Rollout carries a pod template like a Deployment.
+    "rollouts",
 ];
 const POD_SPEC_VERBS: &[&str] = &["create", "patch", "update", "*"];
 

@@ -48,6 +48,8 @@ fn developer_rules() -> Vec<PolicyRule> {
         rule(&["autoscaling"], &["horizontalpodautoscalers"], READ),
         rule(&["policy"], &["poddisruptionbudgets"], READ),
         rule(&["networking.k8s.io"], &["networkpolicies"], READ),
+        // Canary and blue-green workloads are Argo Rollouts; their analyses decide a release.
+        rule(&["argoproj.io"], &["rollouts", "analysisruns", "analysistemplates"], READ),
     ]
 }
 
@@ -64,6 +66,9 @@ fn developer_rules() -> Vec<PolicyRule> {
 /// - `jobs` delete: a stuck or failed Job (re-running one is a deploy, not an operation);
 /// - read access to everything the developers read, never Secrets.
 ///
+/// - `rollouts/status` patch: promote, abort or retry an Argo Rollout (`kubectl argo rollouts
+///   promote|abort|retry` write the status subresource, which holds no pod template).
+///
 /// `kubectl rollout restart` patches the pod template (an annotation) and so needs `patch` on
 /// the Deployment, which would also allow any other template change: it is not granted. Restart
 /// by evicting pods, or through the deploy pipeline; when that is not enough it is break-glass
@@ -72,6 +77,7 @@ fn operator_rules() -> Vec<PolicyRule> {
     let mut r = developer_rules();
     r.extend([
         rule(&["apps"], &["deployments/scale", "statefulsets/scale"], &["get", "patch", "update"]),
+        rule(&["argoproj.io"], &["rollouts/scale", "rollouts/status"], &["get", "patch", "update"]),
         rule(&[""], &["pods"], &["delete"]),
         rule(&[""], &["pods/eviction"], &["create"]),
         rule(&["batch"], &["jobs"], &["delete"]),
