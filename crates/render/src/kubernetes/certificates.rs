@@ -357,5 +357,9 @@ fn alert_tests(team: &str) -> Vec<TestGroup> {
         }],
     );
     let absent_silent = TestGroup::new(vec![up("1x60")]).expect("45m", "CertManagerMetricsAbsent", vec![]);
-    vec![expiry, not_ready, absent_fires, absent_silent]
+    // Certificates far from expiry, and one already renewed: both expiry alerts stay silent.
+    let expiry_silent = TestGroup::new(vec![series("sixty-days", 60 * DAY), series("renewed", 89 * DAY)])
+        .expect("2h", "CertificateExpiresWithin14Days", vec![])
+        .expect("2h", "CertificateExpiresWithin7Days", vec![]);
+    vec![expiry, expiry_silent, not_ready, absent_fires, absent_silent]
 }

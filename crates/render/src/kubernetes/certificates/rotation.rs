@@ -246,7 +246,7 @@ fn render_alerts(platform: &Platform, env: &Env, out: &mut Objects) -> Result<()
             );
             rule.labels.insert("secret".to_string(), r.secret.clone());
             rules.push(rule);
-            tests.push(held_too_long_tests(r, &ns, &workloads[0], team, summary, &description));
+            tests.extend(held_too_long_tests(r, &ns, &workloads[0], team, summary, &description));
         }
     }
     if rules.is_empty() {
@@ -265,7 +265,7 @@ fn held_too_long_tests(
     team: &str,
     summary: &str,
     description: &str,
-) -> TestGroup {
+) -> Vec<TestGroup> {
     let threshold = u64::from(r.days.saturating_sub(LEAD_DAYS).max(1)) * DAY;
     let started = |pod: &str, age: u64| {
         InputSeries::new(
@@ -283,7 +283,15 @@ fn held_too_long_tests(
     let old = format!("{workload}-7d4b9c6f5-abcde");
     let young = format!("{workload}-7d4b9c6f5-fghij");
     let finished = format!("{workload}-7d4b9c6f5-klmno");
-    TestGroup::new(vec![
+    // Only a young pod and a finished old one: silent.
+    let silent = TestGroup::new(vec![
+        started(&young, 10 * DAY),
+        phase(&young, 1),
+        started(&finished, threshold + DAY),
+        phase(&finished, 0),
+    ])
+    .expect("2h", "RotatedCredentialHeldTooLong", vec![]);
+    let fires = TestGroup::new(vec![
         started(&old, threshold + DAY),
         phase(&old, 1),
         started(&young, 10 * DAY),
@@ -311,7 +319,8 @@ fn held_too_long_tests(
                 ("runbook_url".to_string(), super::super::alerting::runbook_url(RUNBOOK)),
             ]),
         }],
-    )
+    );
+    vec![fires, silent]
 }
 
 #[cfg(test)]
