@@ -11,6 +11,15 @@
 //!   unreviewed way to start them, and DNSChaos is not used.
 //! - The controller keeps its webhook on 10250 (the chart default), a port the EKS control
 //!   plane already reaches on nodes.
+//! - **Certificates from cert-manager** (`webhook.certManager.enabled`): without it the chart
+//!   mints a new CA, webhook certificate and chaos-daemon mTLS pair with `genCA` on every
+//!   render. Argo CD renders the chart again on every commit to the repository, so the Secrets
+//!   would change under running pods while the webhooks keep their old `caBundle` (ignored in
+//!   the diff, see `gitops`): the API server would stop trusting the webhook and the controller
+//!   would stop trusting the daemons. With cert-manager the chart creates a self-signed CA
+//!   Issuer and Certificates once, and cert-manager's CA injector fills the webhooks'
+//!   `caBundle`. The chart therefore installs after cert-manager (chart wave 2, see `CHARTS`):
+//!   it renders its Certificates only as `cert-manager.io/v1` when that API is already served.
 
 use cerverus_model::{Env, Platform};
 use serde_json::{Value, json};
@@ -42,6 +51,7 @@ pub(super) fn values(_platform: &Platform, env: &Env, name: &str) -> Option<Valu
             }
         },
         "dashboard": {"create": false},
-        "dnsServer": {"create": false}
+        "dnsServer": {"create": false},
+        "webhook": {"certManager": {"enabled": true}}
     }))
 }

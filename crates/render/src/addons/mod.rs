@@ -494,7 +494,9 @@ pub const CHARTS: &[Chart] = &[
         chart: "chaos-mesh",
         version: "2.8.3",
         namespace: "chaos-mesh",
-        wave: 1,
+        // After cert-manager (wave 1): the chart's webhook and daemon certificates are
+        // cert-manager Certificates (`addons::chaos`).
+        wave: 2,
         purpose: "chaos experiments (outside production only)",
         values_checked_against: None,
         nonproduction_only: true,

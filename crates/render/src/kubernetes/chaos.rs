@@ -5,7 +5,7 @@
 //! as it exists, so they are rendered to `chaos/<env>/` (see [`experiments`]), outside
 //! `kubernetes/<env>/` which Argo CD syncs. An operator runs one with
 //! `kubectl apply -f chaos/staging/<file>` while watching the dashboards, and ends it with
-//! `kubectl delete -f` (a `pod-failure` or partition also ends by itself after its duration).
+//! `kubectl delete -f` (a partition or zone outage also ends by itself after its duration).
 //!
 //! - **Pod kill**: one pod of each critical long-running workload — the service must ride
 //!   through it (replicas, PDB, readiness).
@@ -14,10 +14,15 @@
 //!   (e.g. alerts-api in cerverus-system ↔ inference-service in cerverus-ml): the caller's
 //!   timeouts, retries and degradation are what is tested.
 //! - **Losing one zone**: per availability zone, every pod of the platform's namespaces on that
-//!   zone's nodes fails for 10 minutes (`pod-failure`; AWSChaos `ec2-stop` would need AWS
-//!   credentials in the cluster and has no schema here). The pods stay scheduled but dead, as
-//!   in a zone that stops answering before its nodes are marked NotReady: spreading across
-//!   zones and the other zones' capacity carry the load.
+//!   zone's nodes loses every packet it sends for 10 minutes (NetworkChaos `loss` 100%, no
+//!   target): nothing reaches them or hears from them, their probes fail and they leave their
+//!   Services' endpoints, as in a zone that stops answering before its nodes are marked
+//!   NotReady; spreading across zones and the other zones' capacity carry the load. Not
+//!   `pod-failure`: that action patches every container image of the pods to a `pause:latest`
+//!   image, and the application namespaces' Gatekeeper constraints (allowed registries, digest
+//!   pins, enforced with `deny` outside production too) refuse that Pod update, so the
+//!   experiment would never inject. AWSChaos `ec2-stop` would need AWS credentials in the
+//!   cluster and has no schema here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +34,7 @@ use serde::Serialize;
 
 use super::Objects;
 use super::crd::Resource;
-use super::crd::chaos::{NetworkChaosSpec, NetworkTarget, PodChaosSpec, PodSelector};
+use super::crd::chaos::{Loss, NetworkChaosSpec, NetworkTarget, PodChaosSpec, PodSelector};
 use super::{labels, yaml};
 use crate::RenderError;
 use crate::addons::CHARTS;
@@ -78,7 +83,8 @@ pub fn experiments(_platform: &Platform, env: &Env) -> Result<Bundle, RenderErro
             mode: "all",
             selector: workload_selector(from),
             direction: "both",
-            target: NetworkTarget { mode: "all", selector: workload_selector(to) },
+            target: Some(NetworkTarget { mode: "all", selector: workload_selector(to) }),
+            loss: None,
             duration: PARTITION_DURATION.to_string(),
         };
         add(&mut b, "NetworkChaos", &name, "network-partition", spec)?;
@@ -86,18 +92,22 @@ pub fn experiments(_platform: &Platform, env: &Env) -> Result<Bundle, RenderErro
     let namespaces: BTreeSet<String> = env.workloads.iter().map(|w| w.namespace().to_string()).collect();
     for az in &env.network.azs {
         let name = format!("zone-outage-{az}");
-        let spec = PodChaosSpec {
-            action: "pod-failure",
+        let spec = NetworkChaosSpec {
+            action: "loss",
             mode: "all",
             selector: PodSelector {
                 namespaces: namespaces.iter().cloned().collect(),
                 label_selectors: BTreeMap::new(),
                 node_selectors: BTreeMap::from([(ZONE_LABEL.to_string(), az.clone())]),
             },
-            duration: Some(ZONE_OUTAGE_DURATION.to_string()),
-            grace_period: None,
+            // Every packet the pods send, to anyone: `to` is the only direction Chaos Mesh
+            // accepts for a netem action without a target.
+            direction: "to",
+            target: None,
+            loss: Some(Loss { loss: "100".to_string(), correlation: "100".to_string() }),
+            duration: ZONE_OUTAGE_DURATION.to_string(),
         };
-        add(&mut b, "PodChaos", &name, "zone-outage", spec)?;
+        add(&mut b, "NetworkChaos", &name, "zone-outage", spec)?;
     }
     Ok(b)
 }

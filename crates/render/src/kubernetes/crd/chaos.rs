@@ -22,7 +22,7 @@ pub struct PodSelector {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodChaosSpec {
-    /// `pod-kill` or `pod-failure`.
+    /// `pod-kill` (never `pod-failure`, which rewrites the pods' images: see `kubernetes::chaos`).
     pub action: &'static str,
     /// `one`, `all`, `fixed`, `fixed-percent`, `random-max-percent`.
     pub mode: &'static str,
@@ -34,17 +34,24 @@ pub struct PodChaosSpec {
     pub grace_period: Option<i64>,
 }
 
-/// NetworkChaos `spec` for a partition.
+/// NetworkChaos `spec`: a partition between two sets of pods, or a netem fault (`loss`) on the
+/// traffic the selected pods send.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkChaosSpec {
-    /// `partition`.
+    /// `partition` or `loss`.
     pub action: &'static str,
     pub mode: &'static str,
     pub selector: PodSelector,
-    /// `to`, `from` or `both`.
+    /// `to`, `from` or `both`. Chaos Mesh's webhook refuses `from`/`both` for a netem action
+    /// without a target; `to` without a target means every packet the pods send.
     pub direction: &'static str,
-    pub target: NetworkTarget,
+    /// The other side; absent: all traffic of the selected pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<NetworkTarget>,
+    /// Packet loss (action `loss`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
     pub duration: String,
 }
 
@@ -54,4 +61,12 @@ pub struct NetworkChaosSpec {
 pub struct NetworkTarget {
     pub mode: &'static str,
     pub selector: PodSelector,
+}
+
+/// Packet loss of a `loss` action, in percent (a string, as the CRD has it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Loss {
+    pub loss: String,
+    pub correlation: String,
 }
