@@ -10,7 +10,9 @@ file and `promtool test rules` on every test file.
 
 It fails when a rule file does not pass `check rules`, a test fails, a PrometheusRule has no test
 file (or a test file no rule), a test file does not name its rule file, or an alert has no test
-case in which it fires or none in which it stays silent.
+case in which it fires or none in which it stays silent (an empty `exp_alerts`, or an input
+series that the firing case's exact expectation leaves out while other series of the same metric
+raise it).
 
     promtool_tests.py BUNDLE [--promtool PATH]    exit 0 when all hold, 1 otherwise, 77 when
                                                  promtool is not installed (skipped)
@@ -19,6 +21,7 @@ case in which it fires or none in which it stays silent.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -66,12 +69,44 @@ def alert_names(spec: dict) -> list[str]:
     return names
 
 
+SERIES = re.compile(r"^\s*([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{(.*)\})?\s*$")
+LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def parse_series(text: str) -> tuple[str, dict[str, str]]:
+    m = SERIES.match(text or "")
+    if not m:
+        return "", {}
+    return m.group(1), dict(LABEL.findall(m.group(2) or ""))
+
+
+def silent_series(group: dict, case: dict) -> bool:
+    """Whether a firing case also proves silence: promtool matches the expected alerts exactly,
+    so an input series of a metric whose other series raise the expected alerts (an expected
+    alert agrees with their labels) but that no expected alert agrees with stays silent by
+    assertion."""
+    expected = [{k: str(v) for k, v in (a.get("exp_labels") or {}).items()} for a in case.get("exp_alerts") or []]
+    covered: dict[str, list[bool]] = {}
+    for s in group.get("input_series") or []:
+        name, labels = parse_series(s.get("series", ""))
+        # Raised by an expected alert: one that agrees on every label both carry (and shares one).
+        hit = any(any(k in e for k in labels) and all(e[k] == v for k, v in labels.items() if k in e) for e in expected)
+        covered.setdefault(name, []).append(hit)
+    return any(any(hits) and not all(hits) for hits in covered.values())
+
+
 def coverage(test: dict) -> tuple[set[str], set[str]]:
-    """Alert names with a firing case, and with a silent case."""
+    """Alert names with a firing case, and with a silent case (an empty expectation, or series
+    the firing case asserts silent, see `silent_series`)."""
     firing, silent = set(), set()
     for group in test.get("tests") or []:
         for case in group.get("alert_rule_test") or []:
-            (firing if case.get("exp_alerts") else silent).add(case.get("alertname"))
+            if case.get("exp_alerts"):
+                firing.add(case.get("alertname"))
+                if silent_series(group, case):
+                    silent.add(case.get("alertname"))
+            else:
+                silent.add(case.get("alertname"))
     return firing, silent
 
 

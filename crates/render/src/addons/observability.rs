@@ -225,6 +225,47 @@ fn grafana(env: &Env) -> Value {
     })
 }
 
+/// kube-state-metrics no longer exports VerticalPodAutoscaler metrics itself (removed in 2.9):
+/// its custom-resource state config does, as `kube_customresource_vpa_containerrecommendations_target`
+/// (`kubernetes::dashboards::VPA_TARGET_METRIC`), which the autoscaling dashboard reads.
+fn kube_state_metrics() -> Value {
+    let recommendation = |resource: &str, unit: &str| {
+        json!({
+            "name": "vpa_containerrecommendations_target",
+            "help": format!("VPA target recommendation for {resource}, per container."),
+            "commonLabels": {"resource": resource, "unit": unit},
+            "each": {"type": "Gauge", "gauge": {
+                "path": ["status", "recommendation", "containerRecommendations"],
+                "valueFrom": ["target", resource],
+                "labelsFromPath": {"container": ["containerName"]}
+            }}
+        })
+    };
+    json!({
+        "rbac": {"extraRules": [{
+            "apiGroups": ["autoscaling.k8s.io"],
+            "resources": ["verticalpodautoscalers"],
+            "verbs": ["list", "watch"]
+        }]},
+        "customResourceState": {
+            "enabled": true,
+            "config": {
+                "kind": "CustomResourceStateMetrics",
+                "spec": {"resources": [{
+                    "groupVersionKind": {"group": "autoscaling.k8s.io", "kind": "VerticalPodAutoscaler", "version": "v1"},
+                    "labelsFromPath": {
+                        "verticalpodautoscaler": ["metadata", "name"],
+                        "namespace": ["metadata", "namespace"],
+                        "target_kind": ["spec", "targetRef", "kind"],
+                        "target_name": ["spec", "targetRef", "name"]
+                    },
+                    "metrics": [recommendation("cpu", "core"), recommendation("memory", "byte")]
+                }]}
+            }
+        }
+    })
+}
+
 fn kube_prometheus_stack(platform: &Platform, env: &Env) -> Value {
     let namespaces = scraped_namespaces(env);
     let selector =
@@ -248,6 +289,7 @@ fn kube_prometheus_stack(platform: &Platform, env: &Env) -> Value {
         // agents so this namespace stays PSS restricted.
         "prometheus-node-exporter": {"namespaceOverride": NODE_AGENTS_NAMESPACE},
         "grafana": grafana(env),
+        "kube-state-metrics": kube_state_metrics(),
         "alertmanager": {
             "config": alertmanager_config(platform),
             "alertmanagerSpec": {

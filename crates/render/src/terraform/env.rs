@@ -1039,6 +1039,11 @@ fn tfvars(platform: &Platform, env: &Env) -> Body {
             }
         }
     }
+    // The platform services' own secrets (Alertmanager receivers, Grafana admin), read by
+    // ExternalSecrets in the monitoring namespace.
+    for (name, description) in crate::addons::observability::platform_secrets() {
+        secrets.entry(name.to_string()).or_insert(description.to_string());
+    }
     let rotations = crate::kubernetes::certificates::rotation::plan(env);
     let secrets = object(secrets.into_iter().map(|(k, d)| {
         let r = rotations.iter().find(|r| r.secret == k);
