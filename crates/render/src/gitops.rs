@@ -614,49 +614,25 @@ fn assemble(
         });
     }
 
-    // One Application per namespace directory for the rest of its objects, after every chart
-    // that provides their kinds, after the cluster-scoped resources they may name (stores,
-    // issuers, constraints), and after istiod where the namespace injects sidecars.
+    // Per namespace directory, the rest of its objects in two Applications: what pods need
+    // before they start (`kubernetes::is_prerequisite`: accounts, secrets, config, mesh policy,
+    // registry entries), then the workloads with their PreSync migration Jobs — a PreSync hook
+    // runs before anything else of its own Application is applied, so on a first sync it would
+    // find none of those. Both after every chart that provides their kinds, after the
+    // cluster-scoped resources they may name (stores, issuers, constraints); the workloads after
+    // istiod where the namespace injects sidecars.
     let dirs: BTreeSet<&str> = manifests.iter().map(|m| m.dir.as_str()).filter(|d| *d != "cluster").collect();
-    let istiod = waves.get("istiod").copied();
     for dir in dirs {
-        let files: Vec<usize> = (0..manifests.len())
-            .filter(|&i| manifests[i].dir == dir && !guardrails.contains(&i) && !inputs.consumers.contains_key(&i))
-            .collect();
-        if files.is_empty() {
-            continue;
-        }
-        let (mut wave, mut after) = needs_wave(manifests, &files, floor, waves, &mut unprovided);
-        if let Some(istiod) = istiod.filter(|w| w + 1 > wave && injects_sidecars(manifests, dir)) {
-            wave = istiod + 1;
-            after = "istiod (the namespace injects sidecars: pods created before the injector runs would start outside the mesh)".into();
-        }
-        let mut excluded = guardrail_globs.clone();
-        excluded.extend(
-            input_files
-                .iter()
-                .filter(|&&i| manifests[i].dir == dir)
-                .map(|&i| manifests[i].rel[dir.len() + 1..].to_string()),
-        );
-        let project = if workload_namespaces.contains(dir) { WORKLOADS_PROJECT } else { PLATFORM_PROJECT };
-        apps.push(App {
-            name: format!("manifests-{dir}"),
-            project,
-            wave,
-            purpose: format!("{dir}: {}", kinds_summary(manifests, &files)),
-            after,
-            namespace: dir.to_string(),
-            source: Source::Directory {
-                path: format!("{k8s_root}/{dir}"),
-                recurse: false,
-                include: None,
-                exclude: alternatives(&excluded),
-                files: files.clone(),
-            },
-            ignore: controller_owned_fields(manifests, &files),
-            sync_options: dir_sync_options(manifests, &files),
-            cascade: true,
-        });
+        let ctx = NamespaceApps {
+            k8s_root: &k8s_root,
+            dir,
+            project: if workload_namespaces.contains(dir) { WORKLOADS_PROJECT } else { PLATFORM_PROJECT },
+            guardrail_globs: &guardrail_globs,
+            input_files: &input_files,
+            floor,
+            istiod: waves.get("istiod").copied(),
+        };
+        apps.extend(namespace_applications(&ctx, manifests, waves, &guardrails, &mut unprovided));
     }
 
     apps.sort_by(|a, b| (a.wave, &a.name).cmp(&(b.wave, &b.name)));
@@ -713,6 +689,90 @@ fn chart_applications(waves: &ChartWaves) -> Vec<App> {
         });
     }
     apps
+}
+
+/// What the Applications of one namespace directory are built from.
+struct NamespaceApps<'a> {
+    k8s_root: &'a str,
+    dir: &'a str,
+    project: &'static str,
+    guardrail_globs: &'a BTreeSet<String>,
+    /// Files synced by `chart-inputs` (left out here).
+    input_files: &'a [usize],
+    floor: i32,
+    istiod: Option<i32>,
+}
+
+/// `manifests-<ns>-prerequisites` (what pods need first) and `manifests-<ns>` (the rest).
+fn namespace_applications(
+    ctx: &NamespaceApps<'_>,
+    manifests: &[Manifest],
+    waves: &ChartWaves,
+    guardrails: &[usize],
+    unprovided: &mut Vec<String>,
+) -> Vec<App> {
+    let dir = ctx.dir;
+    let all: Vec<usize> = (0..manifests.len())
+        .filter(|&i| manifests[i].dir == dir && !guardrails.contains(&i) && !ctx.input_files.contains(&i))
+        .collect();
+    let (prerequisites, rest): (Vec<usize>, Vec<usize>) =
+        all.iter().partition(|&&i| crate::kubernetes::is_prerequisite(&manifests[i].kind));
+    let inputs_here: BTreeSet<String> = ctx
+        .input_files
+        .iter()
+        .filter(|&&i| manifests[i].dir == dir)
+        .map(|&i| manifests[i].rel[dir.len() + 1..].to_string())
+        .collect();
+    let prerequisite_globs: BTreeSet<String> = prerequisites.iter().map(|&i| kind_glob(&manifests[i].kind)).collect();
+    // Controller-owned fields of the namespace, on both: the objects they name may sit in either.
+    let ignore = controller_owned_fields(manifests, &all);
+    let app = |name: String, wave: i32, after: String, files: &[usize], include, exclude| App {
+        name,
+        project: ctx.project,
+        wave,
+        purpose: format!("{dir}: {}", kinds_summary(manifests, files)),
+        after,
+        namespace: dir.to_string(),
+        source: Source::Directory {
+            path: format!("{}/{dir}", ctx.k8s_root),
+            recurse: false,
+            include,
+            exclude,
+            files: files.to_vec(),
+        },
+        ignore: ignore.clone(),
+        sync_options: dir_sync_options(manifests, files),
+        cascade: true,
+    };
+    let mut out = Vec::new();
+    let mut floor = ctx.floor;
+    if !prerequisites.is_empty() {
+        let (wave, after) = needs_wave(manifests, &prerequisites, floor, waves, unprovided);
+        floor = wave + 1;
+        out.push(app(
+            format!("manifests-{dir}-prerequisites"),
+            wave,
+            after,
+            &prerequisites,
+            alternatives(&prerequisite_globs),
+            alternatives(&inputs_here),
+        ));
+    }
+    if !rest.is_empty() {
+        let (mut wave, mut after) = needs_wave(manifests, &rest, floor, waves, unprovided);
+        if wave == floor && !prerequisites.is_empty() {
+            after = format!("manifests-{dir}-prerequisites (its PreSync Jobs and pods need them in place); {after}");
+        }
+        if let Some(istiod) = ctx.istiod.filter(|w| w + 1 > wave && injects_sidecars(manifests, dir)) {
+            wave = istiod + 1;
+            after = "istiod (the namespace injects sidecars: pods created before the injector runs would start outside the mesh)".into();
+        }
+        let mut excluded = ctx.guardrail_globs.clone();
+        excluded.extend(prerequisite_globs.iter().cloned());
+        excluded.extend(inputs_here.iter().cloned());
+        out.push(app(format!("manifests-{dir}"), wave, after, &rest, None, alternatives(&excluded)));
+    }
+    out
 }
 
 /// The lowest wave (at least `floor`) after every chart that provides a kind of `files`, and why.
