@@ -146,10 +146,7 @@ fn stateful(platform: &Platform, bundle: &Bundle, env: &str) -> Vec<Stateful> {
         .filter(|w| w.spec.storage.is_some())
         .map(|w| {
             let ss = yaml(bundle, &format!("kubernetes/{env}/{}/statefulset-{}.yaml", w.namespace(), w.name()));
-            let claim_labels = ss["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
-                .as_object()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-                .unwrap_or_default();
+            let claim_labels = claim_labels(&ss);
             Stateful {
                 workload: w.name().to_string(),
                 namespace: w.namespace().to_string(),
@@ -158,6 +155,36 @@ fn stateful(platform: &Platform, bundle: &Bundle, env: &str) -> Vec<Stateful> {
             }
         })
         .collect()
+}
+
+fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// The labels of the claims a StatefulSet's controller creates from its first
+/// volumeClaimTemplate: the template's labels, overwritten by the StatefulSet's selector
+/// `matchLabels` (Kubernetes' `getPersistentVolumeClaims` in `stateful_set_utils.go`).
+fn claim_labels(statefulset: &Value) -> BTreeMap<String, String> {
+    let mut labels = string_map(&statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]);
+    labels.extend(string_map(&statefulset["spec"]["selector"]["matchLabels"]));
+    labels
+}
+
+#[test]
+fn claims_carry_their_template_and_selector_labels() {
+    let ss = serde_json::json!({"spec": {
+        "selector": {"matchLabels": {"app": "db"}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": {"app": "other", "disk": "fast"}}}]
+    }});
+    let l = claim_labels(&ss);
+    assert_eq!(l.get("app").map(String::as_str), Some("db"), "the selector wins");
+    assert_eq!(l.get("disk").map(String::as_str), Some("fast"));
+    // A template without labels still yields claims carrying the selector labels.
+    let bare = serde_json::json!({"spec": {"selector": {"matchLabels": {"app": "db"}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}});
+    assert_eq!(claim_labels(&bare), BTreeMap::from([("app".to_string(), "db".to_string())]));
 }
 
 /// What is wrong with the coverage of `data` by `schedules` (empty: every class is covered by a
@@ -444,7 +471,17 @@ fn every_schedule_has_failed_and_late_alerts_at_one_and_a_half_intervals() {
             let sel = format!("schedule=\"{name}\"");
             let failed = rules.iter().find(|r| {
                 r["alert"].as_str().is_some_and(|a| a.starts_with("VeleroBackupFailed"))
-                    && r["expr"].as_str().is_some_and(|e| e.contains(&sel) && e.contains("velero_backup_failure_total"))
+                    && r["expr"].as_str().is_some_and(|e| {
+                        // Velero counts failed, partially failed and invalid backups apart.
+                        e.contains(&sel)
+                            && [
+                                "velero_backup_failure_total",
+                                "velero_backup_partial_failure_total",
+                                "velero_backup_validation_failure_total",
+                            ]
+                            .iter()
+                            .all(|m| e.contains(&format!("{m}{{{sel}}}")))
+                    })
             });
             assert!(failed.is_some(), "{name}: no failed-backup alert");
             let late = rules

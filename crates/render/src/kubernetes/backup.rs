@@ -11,7 +11,8 @@
 //!
 //! **What is backed up.** A tier schedule takes, in the namespaces where that tier's workloads
 //! run, every object labelled `cerverus.io/tier=<tier>` and the PersistentVolumeClaims of the
-//! tier's StatefulSets (their claims carry only the selector labels), with EBS snapshots of
+//! tier's StatefulSets (the StatefulSet controller gives each claim its volumeClaimTemplate's
+//! labels plus the StatefulSet's selector labels, never the tier label), with EBS snapshots of
 //! their volumes. `platform-config` takes every namespace's objects without volumes —
 //! ConfigMaps, Secrets, cert-manager Certificates and their Secrets in `istio-system` and
 //! `cert-manager`, RBAC, policies — so a cluster can be rebuilt from it when Git or Secrets
@@ -276,7 +277,8 @@ fn schedule(env: &Env, s: &PlannedSchedule, out: &mut Objects) -> Result<(), Ren
             let mut selectors = vec![LabelSelector {
                 match_labels: BTreeMap::from([(TIER_LABEL.to_string(), tier.as_str().to_string())]),
             }];
-            // A StatefulSet's claims carry only its selector labels, not the tier.
+            // A StatefulSet's claims carry its claim template's and selector's labels, not the
+            // tier: select them by the selector labels, which every claim has.
             for name in &s.stateful {
                 if let Some(w) = env.workload(name) {
                     selectors.push(LabelSelector { match_labels: labels::selector(w) });
@@ -760,8 +762,11 @@ fn network_policies(env: &Env, out: &mut Objects) -> Result<(), RenderError> {
 /// Name of the PrometheusRule with the backup alerts.
 pub const RULE_NAME: &str = "velero-backups";
 
-/// Alerts per schedule: a failed (or partially failed) backup, and no successful backup for
-/// 1.5 intervals (late, or Velero not reporting at all). Plus failed restore verifications.
+/// Alerts per schedule: a failed, partially failed or invalid backup (Velero counts each in its
+/// own counter, all labelled `schedule` and set to 0 for every Schedule it reconciles), and no
+/// successful backup for 1.5 intervals (late, or Velero not reporting at all; Velero recomputes
+/// `velero_backup_last_successful_timestamp` from the Backups it lists every minute, so a
+/// restarted server reports it again). Plus failed restore verifications.
 fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderError> {
     let mut rules = Vec::new();
     let mut tests = Vec::new();
@@ -777,7 +782,7 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
         let failed = alerting::alert(
             &format!("VeleroBackupFailed{}", camel(&name)),
             &format!(
-                "increase(velero_backup_failure_total{{{sel}}}[{window}]) > 0 or increase(velero_backup_partial_failure_total{{{sel}}}[{window}]) > 0"
+                "increase(velero_backup_failure_total{{{sel}}}[{window}]) > 0 or increase(velero_backup_partial_failure_total{{{sel}}}[{window}]) > 0 or increase(velero_backup_validation_failure_total{{{sel}}}[{window}]) > 0"
             ),
             "",
             p.severity,
@@ -785,7 +790,7 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
             &AlertText {
                 summary: &format!("Velero backup of schedule {name} failed"),
                 description: &format!(
-                    "A backup of {name} failed or partially failed in the last {window}: its RPO of {} is at risk. `velero backup describe --details` on the newest backup of the schedule says why.",
+                    "A backup of {name} failed, partially failed or failed validation (e.g. its storage location unavailable) in the last {window}: its RPO of {} is at risk. `velero backup describe --details` on the newest backup of the schedule says why.",
                     go_duration(p.rpo_minutes)
                 ),
                 runbook: RUNBOOK,
@@ -862,6 +867,7 @@ fn backup_tests(schedule: &str, interval: u32, late_after: u32, failed: &Rule, l
         TestGroup::new(vec![
             InputSeries::new(series("velero_backup_failure_total"), "0x30 1x60"),
             InputSeries::new(series("velero_backup_partial_failure_total"), "0x90"),
+            InputSeries::new(series("velero_backup_validation_failure_total"), "0x90"),
             InputSeries::new(series("velero_backup_last_successful_timestamp"), format!("0+60x{span}")),
         ])
         .expect("40m", &failed_name, vec![exp(failed, &[("schedule", schedule)])])
@@ -869,10 +875,18 @@ fn backup_tests(schedule: &str, interval: u32, late_after: u32, failed: &Rule, l
         TestGroup::new(vec![
             InputSeries::new(series("velero_backup_failure_total"), "0x90"),
             InputSeries::new(series("velero_backup_partial_failure_total"), "0x90"),
+            InputSeries::new(series("velero_backup_validation_failure_total"), "0x90"),
             InputSeries::new(series("velero_backup_last_successful_timestamp"), format!("0x{span}")),
         ])
         .expect("40m", &failed_name, vec![])
         .expect(&format!("{span}m"), &late_name, vec![exp(late, &[("schedule", schedule)])]),
+        // A backup refused at validation (storage location unavailable, bad spec) fails too.
+        TestGroup::new(vec![
+            InputSeries::new(series("velero_backup_failure_total"), "0x90"),
+            InputSeries::new(series("velero_backup_partial_failure_total"), "0x90"),
+            InputSeries::new(series("velero_backup_validation_failure_total"), "0x30 1x60"),
+        ])
+        .expect("40m", &failed_name, vec![exp(failed, &[("schedule", schedule)])]),
     ]
 }
 
