@@ -272,3 +272,47 @@ fn expiry_alerts_warn_at_14_days_page_at_7_and_have_unit_tests() {
         assert_eq!(tested, alerts.keys().cloned().collect(), "{}: every alert has a promtool case", env.name);
     }
 }
+
+#[test]
+fn issuers_certificates_and_templated_external_secrets_validate_against_their_crds() {
+    // The same check as crds.rs, for this family alone, so it holds whatever other kinds lack a
+    // schema; a field cert-manager does not know (`isCa` for `isCA`) must fail.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/schemas/crds");
+    if !root.is_dir() {
+        eprintln!("SKIPPED: ../shared/schemas/crds not present");
+        return;
+    }
+    let schema = |group: &str, kind: &str, version: &str| {
+        let file = root.join(group).join(format!("{}_{version}.json", kind.to_ascii_lowercase()));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("schema")).expect("json");
+        jsonschema::validator_for(&v).expect("schema compiles")
+    };
+    let (p, b) = build();
+    let mut checked = 0;
+    for env in &p.environments {
+        let rotated: Vec<String> =
+            cerverus_render::kubernetes::certificates::rotation::plan(env).into_iter().map(|r| r.secret).collect();
+        for kind in ["ClusterIssuer", "Certificate", "ExternalSecret"] {
+            for obj in objects(&b, &env.name, kind) {
+                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                if kind == "ExternalSecret" && !rotated.contains(&name) {
+                    continue;
+                }
+                let (group, version) = obj["apiVersion"].as_str().and_then(|a| a.split_once('/')).expect("apiVersion");
+                let v = schema(group, kind, version);
+                let errors: Vec<String> = v.iter_errors(&obj).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {kind}/{name}: {errors:?}", env.name);
+                checked += 1;
+                if kind == "Certificate" && obj["spec"]["isCA"] == true {
+                    let mut bad = obj.clone();
+                    bad["spec"]["isCa"] = Value::Bool(true);
+                    if let Some(spec) = bad["spec"].as_object_mut() {
+                        spec.remove("isCA");
+                    }
+                    assert!(!v.is_valid(&bad), "isCa must be rejected");
+                }
+            }
+        }
+    }
+    assert!(checked > 0);
+}
