@@ -279,8 +279,10 @@ fn canary_routing_names_the_virtual_service_destination_rule_and_subsets_in_the_
             assert_eq!(c["dynamicStableScale"], true);
             let weights: Vec<i64> =
                 c["steps"].as_array().expect("steps").iter().filter_map(|s| s["setWeight"].as_i64()).collect();
-            assert!(weights.windows(2).all(|p| p[0] < p[1] && p[1] - p[0] <= 25), "{weights:?}");
-            assert!(weights.last().is_some_and(|w| 100 - w <= 25), "{weights:?}");
+            let surge = i64::from(cerverus_model::capacity::DEPLOYMENT_MAX_SURGE_PERCENT);
+            assert!(weights.first().is_some_and(|w| *w <= surge), "{weights:?}");
+            assert!(weights.windows(2).all(|p| p[0] < p[1] && p[1] - p[0] <= surge), "{weights:?}");
+            assert!(weights.last().is_some_and(|w| 100 - w <= surge), "{weights:?}");
             assert!(c["steps"].as_array().expect("steps").iter().any(|s| s["analysis"].is_object()));
 
             let vs_name = istio["virtualService"]["name"].as_str().expect("vs name");
