@@ -450,10 +450,55 @@ fn restore_verification_restores_each_tier_into_scratch_namespaces_only() {
             for r in strings(&restore["spec"]["includedResources"]) {
                 assert!(["persistentvolumeclaims", "persistentvolumes", "configmaps"].contains(&r.as_str()), "{r}");
             }
+            let modifiers =
+                yaml(&bundle, &format!("kubernetes/{}/velero/configmap-{}.yaml", env.name, backup::VERIFY_MODIFIERS));
+            assert_eq!(volume_leaks(&restore, &modifiers), None, "{schedule}");
             let rto = s["metadata"]["annotations"][RTO_ANNOTATION].as_str().map(go_minutes).expect("rto");
             assert_eq!(envs["RTO_SECONDS"], (rto * 60).to_string(), "the verification holds the restore to the RTO");
         }
     }
+}
+
+/// Why the PersistentVolumes a verification restores would outlive its scratch namespaces: a
+/// restored PV keeps its class's reclaim policy, so unless the Restore's resource modifiers (one
+/// ConfigMap data key, Velero's `resourceModifierRules`) replace it with `Delete`, a `Retain`
+/// class leaves a Released PV and its EBS volume behind every run.
+fn volume_leaks(restore: &Value, modifiers: &Value) -> Option<String> {
+    let reference = &restore["spec"]["resourceModifier"];
+    if reference["kind"] != "configmap" || reference["name"] != modifiers["metadata"]["name"] {
+        return Some(format!("the Restore names no resource modifiers ConfigMap: {reference}"));
+    }
+    let data = modifiers["data"].as_object().filter(|d| d.len() == 1)?;
+    let rules: Value = serde_saphyr::from_str(data.values().next()?.as_str()?).ok()?;
+    let sets_delete = rules["version"] == "v1"
+        && rules["resourceModifierRules"].as_array().is_some_and(|rs| {
+            rs.iter().any(|r| {
+                r["conditions"]["groupResource"] == "persistentvolumes"
+                    && r["patches"].as_array().is_some_and(|ps| {
+                        ps.iter().any(|p| {
+                            p["operation"] == "replace"
+                                && p["path"] == "/spec/persistentVolumeReclaimPolicy"
+                                && p["value"] == "Delete"
+                        })
+                    })
+            })
+        });
+    (!sets_delete).then(|| "no rule makes restored PersistentVolumes `Delete`".to_string())
+}
+
+#[test]
+fn a_verification_that_would_leave_volumes_behind_is_caught() {
+    let (_, bundle) = build();
+    let cm = yaml(&bundle, &format!("kubernetes/prod/velero/configmap-{}.yaml", backup::VERIFY_MODIFIERS));
+    let restore =
+        serde_json::json!({"spec": {"resourceModifier": {"kind": "configmap", "name": backup::VERIFY_MODIFIERS}}});
+    assert_eq!(volume_leaks(&restore, &cm), None);
+    assert!(volume_leaks(&serde_json::json!({"spec": {}}), &cm).is_some(), "no modifiers named");
+    let mut retain = cm.clone();
+    let key = retain["data"].as_object().and_then(|d| d.keys().next().cloned()).expect("a data key");
+    let text = retain["data"][&key].as_str().unwrap_or("").replace("Delete", "Retain");
+    retain["data"][&key] = text.into();
+    assert!(volume_leaks(&restore, &retain).is_some(), "a rule keeping Retain");
 }
 
 // ---- Alerts ----

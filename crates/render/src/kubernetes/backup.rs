@@ -44,7 +44,10 @@ use super::Objects;
 use super::alerting::{self, AlertText, Severity};
 use super::crd::Resource;
 use super::crd::monitoring::{Rule, RuleGroup};
-use super::crd::velero::{BackupSpec, LabelSelector, RestoreSpec, ScheduleSpec};
+use super::crd::velero::{
+    BackupSpec, JsonPatch, LabelSelector, ModifierConditions, ResourceModifierRef, ResourceModifierRule,
+    ResourceModifiers, RestoreSpec, ScheduleSpec,
+};
 use super::network_policies::{MONITORING_NAMESPACE, PROMETHEUS_POD};
 use super::promtool::{ExpAlert, InputSeries, TestGroup};
 use super::{labels, yaml};
@@ -345,6 +348,8 @@ fn base_template(p: &BackupPolicy) -> BackupSpec {
 pub const RESTORE_VERIFY_IMAGE: &str =
     "docker.io/alpine/k8s:1.35.3@sha256:097aa60cbef561146757c7494468e9d7b04d843597ad1a1515ed09d0708c8014";
 const VERIFY_NAME: &str = "restore-verify";
+/// The ConfigMap of the verification restores' resource modifiers (see [`verify_modifiers`]).
+pub const VERIFY_MODIFIERS: &str = "restore-verify-modifiers";
 const VERIFY_LABEL: &str = "cerverus.io/restore-verify";
 /// Where the Restore template is mounted.
 const RESTORE_DIR: &str = "/etc/restore-verify";
@@ -413,6 +418,25 @@ cleanup
 exit "$status"
 "#;
 
+/// The verification's volumes go when its scratch namespaces go. A restored PersistentVolume
+/// keeps its class's reclaim policy, and a `Retain` class (`cerverus-io2`) would leave every
+/// week's restored PV `Released` and its EBS volume (made from the snapshot) behind once the
+/// scratch claims are deleted. Velero applies these patches to each restored object before
+/// creating it, so the copies are `Delete` whatever the original's policy.
+pub fn verify_modifiers() -> ResourceModifiers {
+    ResourceModifiers {
+        version: "v1",
+        resource_modifier_rules: vec![ResourceModifierRule {
+            conditions: ModifierConditions { group_resource: "persistentvolumes".into() },
+            patches: vec![JsonPatch {
+                operation: "replace",
+                path: "/spec/persistentVolumeReclaimPolicy".into(),
+                value: "Delete".into(),
+            }],
+        }],
+    }
+}
+
 /// The claims a tier's restore must bring back at least: one per replica its StatefulSets
 /// always run (autoscaled ones may have more claims from past scale-ups).
 fn min_claims(env: &Env, s: &PlannedSchedule) -> u32 {
@@ -452,6 +476,7 @@ fn restore_verification(env: &Env, planned: &[PlannedSchedule], out: &mut Object
                 namespace_mapping: mapping,
                 restore_pvs: true,
                 include_cluster_resources: None,
+                resource_modifier: Some(ResourceModifierRef { kind: "configmap", name: VERIFY_MODIFIERS.into() }),
             },
         };
         let text =
@@ -470,6 +495,19 @@ fn restore_verification(env: &Env, planned: &[PlannedSchedule], out: &mut Object
         "ConfigMap",
         VERIFY_NAME,
         &ConfigMap { metadata: meta(VERIFY_NAME, ns), data: Some(templates), ..Default::default() },
+    )?;
+    let modifiers = serde_saphyr::to_string(&verify_modifiers())
+        .map_err(|e| RenderError::Yaml(VERIFY_MODIFIERS.to_string(), e.to_string()))?;
+    out.add(
+        ns,
+        "ConfigMap",
+        VERIFY_MODIFIERS,
+        &ConfigMap {
+            metadata: meta(VERIFY_MODIFIERS, ns),
+            // Velero reads the rules from the ConfigMap's only data key.
+            data: Some(BTreeMap::from([("modifiers.yaml".to_string(), modifiers)])),
+            ..Default::default()
+        },
     )?;
     out.add(
         ns,

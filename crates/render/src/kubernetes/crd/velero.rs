@@ -67,4 +67,48 @@ pub struct RestoreSpec {
     pub restore_pvs: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_cluster_resources: Option<bool>,
+    /// JSON patches applied to the restored objects before they are created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_modifier: Option<ResourceModifierRef>,
+}
+
+/// A Restore's `resourceModifier`: the ConfigMap in Velero's namespace holding the rules.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceModifierRef {
+    /// `configmap`, the only kind Velero reads rules from.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// The document Velero reads from a resource-modifier ConfigMap (its only data key).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceModifiers {
+    /// `v1`.
+    pub version: &'static str,
+    pub resource_modifier_rules: Vec<ResourceModifierRule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceModifierRule {
+    pub conditions: ModifierConditions,
+    pub patches: Vec<JsonPatch>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModifierConditions {
+    /// Resource (and group, if not core) the rule applies to, e.g. `persistentvolumes`.
+    pub group_resource: String,
+}
+
+/// One RFC 6902 operation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonPatch {
+    pub operation: &'static str,
+    pub path: String,
+    pub value: String,
 }
