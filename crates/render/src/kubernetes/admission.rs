@@ -118,16 +118,53 @@ pub const REQUIRED_LABELS: &[&str] =
 /// Capabilities a container may add under `restricted`.
 pub const ALLOWED_CAPABILITIES: &[&str] = &["NET_BIND_SERVICE"];
 
-/// Containers the mesh injects at admission, by name and image (Istio's `proxyv2`, from whatever
-/// hub the mesh is configured with): its own image, tag-pinned by the Istio release, without
-/// liveness probe (the sidecar's health follows the pod's). Exempt from the registry, digest and
-/// probe policies only; every other policy applies to it too.
+/// Where Istio's release builds publish the sidecar image (`proxyv2`): the chart's `global.hub`
+/// of a release is `docker.io/istio`, mirrored at `gcr.io/istio-release`. The mesh values set no
+/// hub of their own (a test holds that), so the injector uses the release's.
+pub const MESH_PROXY_REPOSITORIES: &[&str] = &["docker.io/istio/proxyv2", "gcr.io/istio-release/proxyv2"];
+
+/// Containers the mesh injects at admission: the proxy (`istio-proxy`, a native sidecar in
+/// `initContainers` with `restartPolicy: Always` when `ENABLE_NATIVE_SIDECARS` is on) and, with
+/// the Istio CNI, its `istio-validation` init container. Both run Istio's own image, pinned by tag
+/// by the Istio release, and the proxy has no liveness probe (its health follows the pod's).
+/// Exempt from the registry, digest and probe policies only — and only by name AND an image of
+/// [`MESH_PROXY_REPOSITORIES`] at the installed Istio minor version: a container that merely
+/// takes the name (or points `sidecar.istio.io/proxyImage` elsewhere) is judged like any other.
 fn exempt_sidecars() -> Value {
-    let image = r"^([^/@]+/)*proxyv2:[^/@]+(@sha256:[a-f0-9]{64})?$";
+    let image = proxy_image_regex();
     json!([
         {"name": "istio-proxy", "imageRegex": image},
         {"name": "istio-validation", "imageRegex": image},
     ])
+}
+
+/// The installed Istio's `major.minor` (the istiod chart's version: Istio's charts carry the
+/// release's version).
+fn istio_minor() -> Option<String> {
+    let chart = CHARTS.iter().find(|c| c.name == "istiod")?;
+    let mut parts = chart.version.split('.');
+    Some(format!("{}.{}", parts.next()?, parts.next()?))
+}
+
+/// The sidecar image: one of the release repositories, tag `<minor>.<patch>` (any patch, so pods
+/// injected before a patch upgrade still pass when updated) with the optional `-distroless`
+/// variant, optionally pinned by digest. Without an istiod chart nothing matches.
+pub fn proxy_image_regex() -> String {
+    let Some(minor) = istio_minor() else {
+        return "^$".to_string();
+    };
+    let repos: Vec<String> = MESH_PROXY_REPOSITORIES.iter().map(|r| regex_escape(r)).collect();
+    format!(r"^({}):{}\.[0-9]+(-distroless)?(@sha256:[a-f0-9]{{64}})?$", repos.join("|"), regex_escape(&minor))
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if ".+*?()[]{}|^$\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 /// The namespaces the constraints police: the spec's namespaces no add-on chart installs into.

@@ -45,8 +45,10 @@ containers(obj) = [{"field": field, "container": c} |
 	c := object.get(spec, field, [])[_]
 ]
 
-# A sidecar the mesh injects at admission (Istio's proxy), exempted by name AND image, so a
-# container cannot escape a policy by taking the sidecar's name alone.
+# A sidecar the mesh injects at admission (Istio's proxy, in `containers` or, as a native sidecar,
+# in `initContainers`), exempted by name AND image (Istio's release repositories at the installed
+# minor version, the constraint's `imageRegex`), so a container cannot escape a policy by taking
+# the sidecar's name alone.
 exempt(c, params) {
 	s := object.get(params, "exemptSidecars", [])[_]
 	c.name == s.name
@@ -62,4 +64,12 @@ run_to_completion(obj) {
 	obj.kind == "Pod"
 	ref := object.get(obj.metadata, "ownerReferences", [])[_]
 	ref.kind == "Job"
+}
+
+# A bare Pod that is not restarted when it exits (restartPolicy Never or OnFailure; the API server
+# defaults it to Always before admission): a task, such as the ones Airflow's
+# KubernetesPodOperator creates from the worker, with no owner to point at.
+run_to_completion(obj) {
+	obj.kind == "Pod"
+	{"Never", "OnFailure"}[object.get(obj.spec, "restartPolicy", "Always")]
 }

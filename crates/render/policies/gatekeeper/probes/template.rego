@@ -1,5 +1,6 @@
 # Long-running workloads tell Kubernetes when they can take traffic (readiness) and when they
-# must be restarted (liveness). Run-to-completion Jobs and CronJobs have neither.
+# must be restarted (liveness). Run-to-completion Jobs, CronJobs and their Pods, and bare Pods with
+# restartPolicy Never or OnFailure (task pods), have neither.
 package cerverusprobes
 
 import data.lib.cerverus.workloads
