@@ -22,7 +22,10 @@
 //!   image, and the application namespaces' Gatekeeper constraints (allowed registries, digest
 //!   pins, enforced with `deny` outside production too) refuse that Pod update, so the
 //!   experiment would never inject. AWSChaos `ec2-stop` would need AWS credentials in the
-//!   cluster and has no schema here.
+//!   cluster and has no schema here. The loss is a `netem` qdisc that chaos-daemon adds inside
+//!   the pods' network namespaces, so the nodes' kernel must be able to load `sch_netem`: a
+//!   first run that ends in `Specified qdisc not found` (chaos-daemon's log, the experiment's
+//!   events) means the node image lacks the module, not that the zone held.
 
 use std::collections::{BTreeMap, BTreeSet};
 
