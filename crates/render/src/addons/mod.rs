@@ -546,8 +546,11 @@ pub fn scraped_namespaces(env: &Env) -> Vec<String> {
     ns.into_iter().collect()
 }
 
+/// One family's values: `Some` for the releases it owns.
+type FamilyValues = fn(&Platform, &Env, &str) -> Option<Value>;
+
 fn values(platform: &Platform, env: &Env, name: &str) -> Value {
-    let families: [fn(&Platform, &Env, &str) -> Option<Value>; 10] = [
+    let families: [FamilyValues; 10] = [
         gitops::values,
         mesh::values,
         observability::values,
