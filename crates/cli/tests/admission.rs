@@ -272,25 +272,35 @@ fn gatekeeper_values_carry_the_decisions() {
 
 // ---- Falco ----
 
-/// Names in Falco's default ruleset (`falco_rules.yaml` in the Falco 0.44 image) that our rules
-/// may use.
-const FALCO_DEFAULT_NAMES: &[&str] =
-    &["spawned_process", "shell_binaries", "open_write", "open_read", "bin_dir", "outbound"];
+/// Names in Falco's default ruleset (`/etc/falco/falco_rules.yaml` in the Falco 0.44 image: the
+/// stable falcosecurity/rules falco_rules.yaml, `required_engine_version: 26`) that our rules may
+/// use. Not `bin_dir`: that macro left the stable file (it is in the incubating/sandbox files the
+/// image does not load), and a condition naming an undefined macro fails to compile — Falco
+/// exits at start.
+const FALCO_DEFAULT_NAMES: &[&str] = &["spawned_process", "shell_binaries", "open_write", "open_read", "outbound"];
 
 const FALCO_PRIORITIES: &[&str] =
     &["EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG"];
 
 /// Words of a Falco condition that name a macro or a list: every word that is not a field (fields
 /// contain a dot), an operator, or a literal (paths, namespace names, numbers, `host`).
+/// A word right after a comparison (`fd.l4proto != tcp`) is a literal value, not a name.
 fn referenced_names(condition: &str) -> Vec<String> {
     const OPERATORS: &[&str] =
         &["and", "or", "not", "in", "startswith", "endswith", "contains", "pmatch", "exists", "glob", "host"];
-    condition
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || c == '/'))
-        .filter(|w| !w.is_empty() && !w.contains(['.', '/', '-']) && !w.chars().all(|c| c.is_ascii_digit()))
-        .filter(|w| !OPERATORS.contains(w))
-        .map(str::to_string)
-        .collect()
+    let spaced = condition.replace("!=", " != ").replace('(', " ( ").replace(')', " ) ").replace(',', " , ");
+    let mut names = Vec::new();
+    let mut previous = "";
+    for token in spaced.split_whitespace() {
+        let literal = ["=", "!=", "startswith", "endswith", "contains", "glob"].contains(&previous);
+        previous = token;
+        let word = token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if literal || !word || token.chars().all(|c| c.is_ascii_digit()) || OPERATORS.contains(&token) {
+            continue;
+        }
+        names.push(token.to_string());
+    }
+    names
 }
 
 fn falco_rules(b: &cerverus_bundle::Bundle, env: &str) -> Vec<Value> {
@@ -309,6 +319,12 @@ fn falco_rules_are_well_formed_and_reference_only_known_names() {
             items.iter().filter_map(|i| i["list"].as_str().or(i["macro"].as_str()).map(str::to_string)).collect();
         let rules: Vec<&Value> = items.iter().filter(|i| i.get("rule").is_some()).collect();
         assert!(rules.len() >= 4, "{env}: {} rules", rules.len());
+        for m in items.iter().filter(|i| i.get("macro").is_some()) {
+            let condition = m["condition"].as_str().unwrap_or_default();
+            for n in referenced_names(condition) {
+                assert!(defined.contains(&n) || FALCO_DEFAULT_NAMES.contains(&n.as_str()), "{env}: macro uses `{n}`");
+            }
+        }
         for r in &rules {
             let name = r["rule"].as_str().expect("name");
             for key in ["desc", "condition", "output", "priority"] {
@@ -343,6 +359,98 @@ fn an_undefined_falco_name_is_caught() {
         referenced_names("spawned_process and proc.name in (shell_binaries, my_undefined_list) and k8s.ns.name = x");
     assert!(names.contains(&"my_undefined_list".to_string()), "{names:?}");
     assert!(!names.iter().any(|n| n.contains('.')), "{names:?}");
+    // The macro the rules once used and the current default ruleset no longer has.
+    let names = referenced_names("open_write and (fd.name startswith /etc/ or bin_dir) and fd.l4proto != tcp");
+    assert!(names.contains(&"bin_dir".to_string()), "{names:?}");
+    assert!(!FALCO_DEFAULT_NAMES.contains(&"bin_dir"), "bin_dir is not in Falco's stable ruleset");
+    assert!(!names.contains(&"tcp".to_string()), "a compared value is a literal: {names:?}");
+}
+
+/// The rule named `name` (a substring, lower case) of `items`.
+fn rule<'a>(items: &'a [Value], name: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|i| i["rule"].as_str().is_some_and(|n| n.to_lowercase().contains(name)))
+        .unwrap_or_else(|| panic!("no rule about {name}"))
+}
+
+fn list_items(items: &[Value], list: &str) -> Vec<String> {
+    items
+        .iter()
+        .find(|i| i["list"] == list)
+        .and_then(|l| l["items"].as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn falco_rules_excuse_the_mesh_proxy_only_as_the_mesh_proxy() {
+    let b = bundle();
+    let items = falco_rules(&b, "prod");
+    // The sidecar's own activity — pilot-agent writing Envoy's bootstrap under /etc/istio/proxy,
+    // reading the mesh token under /var/run/secrets, Envoy's upstream connections (istiod, the
+    // egress gateway, S3 behind the gateway endpoint at rotating public addresses) — would fire
+    // these rules on every meshed pod.
+    for name in ["binary dirs", "secret", "outbound"] {
+        let condition = rule(&items, name)["condition"].as_str().unwrap_or_default();
+        assert!(condition.contains("not cerverus_mesh_proxy"), "{name}: the sidecar is not excused: {condition}");
+    }
+    let proxy = items.iter().find(|i| i["macro"] == "cerverus_mesh_proxy").expect("mesh proxy macro");
+    let condition = proxy["condition"].as_str().unwrap_or_default();
+    for part in ["container.name = istio-proxy", "container.image.repository in", "proc.name in"] {
+        assert!(condition.contains(part), "the proxy is recognised by name, image and process: {condition}");
+    }
+    // The images are the ones Gatekeeper exempts.
+    let images = list_items(&items, "cerverus_mesh_proxy_images");
+    let c = yaml(b.get("kubernetes/prod/cluster/cerverusimagedigest-cerverusimagedigest.yaml").expect("constraint"));
+    let regex = c["spec"]["parameters"]["exemptSidecars"][0]["imageRegex"].as_str().expect("regex").replace('\\', "");
+    assert!(!images.is_empty());
+    for i in &images {
+        assert!(regex.contains(i.as_str()), "{i} is not the image Gatekeeper exempts ({regex})");
+    }
+    // The application's processes are not excused by name: no mesh process in the readers.
+    let readers = list_items(&items, "cerverus_secret_readers");
+    assert!(!readers.iter().any(|r| r == "envoy" || r == "pilot-agent"), "{readers:?}");
+    // Outbound: what the sidecar does not capture (non-TCP), ports the policies never open, and a
+    // non-proxy process in the proxy container.
+    let outbound = rule(&items, "outbound")["condition"].as_str().unwrap_or_default();
+    for part in
+        ["fd.l4proto != tcp", "not fd.sport in (cerverus_ml_public_egress_ports)", "container.name = istio-proxy"]
+    {
+        assert!(outbound.contains(part), "outbound rule lacks `{part}`: {outbound}");
+    }
+    assert_eq!(list_items(&items, "cerverus_ml_public_egress_ports"), ["443"]);
+}
+
+#[test]
+fn the_mesh_uses_the_istio_release_images_gatekeeper_exempts() {
+    let b = bundle();
+    for env in ["dev", "staging", "prod"] {
+        let istiod = values(&b, env, "istiod");
+        // A hub or tag of our own would inject a sidecar image the constraints do not exempt
+        // (every meshed pod denied in production) — or exempt the wrong one.
+        assert!(istiod["global"].get("hub").is_none(), "{env}: istiod sets global.hub");
+        assert!(istiod["global"].get("tag").is_none(), "{env}: istiod sets global.tag");
+        let charts = yaml(b.get("helm/addons/charts.yaml").expect("charts"));
+        let version = charts["charts"]
+            .as_array()
+            .expect("charts")
+            .iter()
+            .find(|c| c["name"] == "istiod")
+            .and_then(|c| c["version"].as_str())
+            .expect("istiod pinned")
+            .to_string();
+        let c = yaml(
+            b.get(&format!("kubernetes/{env}/cluster/cerverusallowedregistries-cerverusallowedregistries.yaml"))
+                .expect("constraint"),
+        );
+        let minor: Vec<&str> = version.split('.').take(2).collect();
+        for s in c["spec"]["parameters"]["exemptSidecars"].as_array().expect("sidecars") {
+            let regex = s["imageRegex"].as_str().expect("regex");
+            assert!(regex.starts_with('^') && regex.ends_with('$'), "{regex}: unanchored");
+            assert!(regex.contains(&minor.join("\\.")), "{regex}: not Istio {version}'s minor");
+        }
+    }
 }
 
 #[test]

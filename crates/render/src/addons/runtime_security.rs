@@ -24,6 +24,11 @@
 //! - Every node: `tolerations: [{operator: Exists}]` tolerates every taint (the data and ML
 //!   pools' `cerverus.io/dedicated`, the GPU pool's `nvidia.com/gpu`, and any added later): a
 //!   node without Falco is a node without runtime detection.
+//! - Rules ([`cerverus_rules`]): they name only macros and lists of the stable default ruleset
+//!   the image loads (`spawned_process`, `open_read`, `open_write`, `outbound`, `shell_binaries`)
+//!   and define the rest (`bin_dir` is no longer in that file: a rule using it would not compile
+//!   and Falco would not start). Istio's sidecar is excused from the file, secret and network
+//!   rules only as itself (container `istio-proxy`, Istio's release image, `envoy`/`pilot-agent`).
 //! - Alerts: Falco → Falcosidekick → Alertmanager (`addons::alertmanager_service`, API v2 — v1
 //!   is gone since Alertmanager 0.27), with Falco priorities mapped onto the platform's
 //!   `severity` values and a `team` label, so Alertmanager routes them like every other alert.
@@ -33,7 +38,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{NODE_AGENTS_NAMESPACE, alertmanager_service};
-use crate::kubernetes::admission::application_namespaces;
+use crate::kubernetes::admission::{MESH_PROXY_REPOSITORIES, application_namespaces};
 use crate::kubernetes::runtime_security::{FALCO_RESOURCES, SIDEKICK_RESOURCES, sidekick_replicas};
 
 /// Falcosidekick's release name (and, through the chart's fullname, its Service and pod name).
@@ -151,7 +156,15 @@ fn falcosidekick(env: &Env) -> Value {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum RuleItem {
-    List { list: String, items: Vec<String> },
+    List {
+        list: String,
+        items: Vec<String>,
+    },
+    Macro {
+        #[serde(rename = "macro")]
+        macro_: String,
+        condition: String,
+    },
     Rule(FalcoRule),
 }
 
@@ -165,13 +178,22 @@ pub struct FalcoRule {
     pub tags: Vec<&'static str>,
 }
 
-/// Addresses inside the cluster and the VPC (RFC 1918) and loopback.
-pub const PRIVATE_NETWORKS: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8"];
-
 /// Processes expected to read the secrets mounted into Cerverus pods: the runtimes the
-/// application images run, and Istio's agent and proxy (which read the workload's mesh token).
-pub const SECRET_READERS: &[&str] =
-    &["python", "python3", "java", "node", "gunicorn", "uvicorn", "airflow", "celery", "pilot-agent", "envoy"];
+/// application images run. Istio's agent and proxy (which read the workload's mesh token) are
+/// allowed only as the mesh proxy (`cerverus_mesh_proxy`: container, image and process).
+pub const SECRET_READERS: &[&str] = &["python", "python3", "java", "node", "gunicorn", "uvicorn", "airflow", "celery"];
+
+/// The processes of Istio's sidecar container.
+pub const MESH_PROXY_PROCS: &[&str] = &["envoy", "pilot-agent"];
+
+/// Binary directories (Falco's current default ruleset no longer defines the `bin_dir` macro:
+/// falcosecurity/rules' falco_rules.yaml for engine version 26 has `etc_dir` only, so a rule
+/// naming `bin_dir` would fail to compile and Falco would not start).
+pub const BIN_DIRS: &[&str] = &["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"];
+
+/// The only public port the ML namespace's NetworkPolicies open (TLS to S3, STS and declared
+/// hosts, through the sidecar).
+pub const ML_PUBLIC_EGRESS_PORTS: &[&str] = &["443"];
 
 /// Images whose entrypoint is a shell script by design (Airflow's `/entrypoint` and its task
 /// runner's `bash -c`): a shell there is expected.
@@ -201,6 +223,7 @@ pub fn cerverus_rules(platform: &Platform, env: &Env) -> Vec<RuleItem> {
     ml_hosts.push(format!("sts.{}.amazonaws.com", platform.region));
     ml_hosts.sort();
     ml_hosts.dedup();
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         RuleItem::List {
             list: "cerverus_shell_images".into(),
@@ -211,9 +234,15 @@ pub fn cerverus_rules(platform: &Platform, env: &Env) -> Vec<RuleItem> {
             items: SECRET_READERS.iter().map(|s| s.to_string()).collect(),
         },
         RuleItem::List { list: "cerverus_ml_allowed_hosts".into(), items: ml_hosts },
-        RuleItem::List {
-            list: "cerverus_private_networks".into(),
-            items: PRIVATE_NETWORKS.iter().map(|s| s.to_string()).collect(),
+        RuleItem::List { list: "cerverus_ml_public_egress_ports".into(), items: strings(ML_PUBLIC_EGRESS_PORTS) },
+        RuleItem::List { list: "cerverus_bin_dirs".into(), items: strings(BIN_DIRS) },
+        RuleItem::List { list: "cerverus_mesh_proxy_images".into(), items: strings(MESH_PROXY_REPOSITORIES) },
+        RuleItem::List { list: "cerverus_mesh_proxy_procs".into(), items: strings(MESH_PROXY_PROCS) },
+        // Istio's sidecar itself, by container name, image and process (the same image Gatekeeper
+        // exempts), so a process that merely calls itself envoy elsewhere is not excused.
+        RuleItem::Macro {
+            macro_: "cerverus_mesh_proxy".into(),
+            condition: "(container.name = istio-proxy and container.image.repository in (cerverus_mesh_proxy_images) and proc.name in (cerverus_mesh_proxy_procs))".into(),
         },
         RuleItem::Rule(FalcoRule {
             rule: "Cerverus shell spawned in container".into(),
@@ -225,23 +254,36 @@ pub fn cerverus_rules(platform: &Platform, env: &Env) -> Vec<RuleItem> {
             priority: "WARNING",
             tags: vec!["cerverus", "container", "shell", "mitre_execution"],
         }),
+        // The mesh proxy is excused: pilot-agent writes Envoy's bootstrap to /etc/istio/proxy
+        // (the injected `istio-envoy` emptyDir) at every pod start.
         RuleItem::Rule(FalcoRule {
             rule: "Cerverus write below etc or binary dirs".into(),
             desc: "A file opened for writing below /etc or a binary directory in a Cerverus container, whose root filesystem is read-only: tampering.".into(),
             condition: format!(
-                "open_write and container.id != host and (fd.name startswith /etc/ or bin_dir or fd.directory in (/usr/local/bin, /usr/local/sbin)) and {ns_in}"
+                "open_write and container.id != host and (fd.name startswith /etc/ or fd.directory in (cerverus_bin_dirs)) and not cerverus_mesh_proxy and {ns_in}"
             ),
             output: output("File below /etc or a binary directory opened for writing in a Cerverus container"),
             priority: "ERROR",
             tags: vec!["cerverus", "filesystem", "mitre_persistence"],
         }),
+        // What the mesh and the NetworkPolicies do not already stop. In sidecar mode an
+        // application's TCP connection is redirected to its Envoy, which under REGISTRY_ONLY only
+        // reaches declared hosts (its own upstreams — istiod, the egress gateway, ServiceEntry
+        // hosts such as S3 behind the gateway endpoint, whose public addresses rotate — are
+        // excluded as `cerverus_mesh_proxy`), and the NetworkPolicies open only 443 to public
+        // addresses. `outbound` already leaves out RFC 1918 and loopback (DNS to kube-dns, the
+        // VPC endpoints, the in-cluster services). So this reports: non-TCP traffic to a public
+        // address (the sidecar captures TCP only: UDP, QUIC, DNS to an outside resolver), TCP to
+        // a public port the policies never open (an attempt, whatever the mesh then does), and
+        // any public connection from the proxy container by a process that is not the proxy (it
+        // runs as the proxy's UID, which the redirection exempts: a bypass).
         RuleItem::Rule(FalcoRule {
-            rule: "Cerverus ML outbound connection to undeclared destination".into(),
-            desc: "A connection from cerverus-ml to an address outside the cluster's private ranges that is none of the hosts its workloads declare: exfiltration of models or features.".into(),
+            rule: "Cerverus ML outbound connection outside the mesh egress path".into(),
+            desc: "A connection from cerverus-ml to a public address that neither the sidecar nor the NetworkPolicies govern: non-TCP, a port the policies never open, or a process in the proxy container that is not the proxy (exfiltration of models or features).".into(),
             condition: format!(
-                "outbound and container.id != host and k8s.ns.name = {ml} and not fd.snet in (cerverus_private_networks) and not fd.sip.name in (cerverus_ml_allowed_hosts) and {ns_in}"
+                "outbound and container.id != host and k8s.ns.name = {ml} and not cerverus_mesh_proxy and (fd.l4proto != tcp or not fd.sport in (cerverus_ml_public_egress_ports) or container.name = istio-proxy) and not fd.sip.name in (cerverus_ml_allowed_hosts) and {ns_in}"
             ),
-            output: output("Outbound connection from cerverus-ml to an undeclared destination"),
+            output: output("Outbound connection from cerverus-ml outside the mesh egress path"),
             priority: "WARNING",
             tags: vec!["cerverus", "network", "mitre_exfiltration"],
         }),
@@ -249,7 +291,7 @@ pub fn cerverus_rules(platform: &Platform, env: &Env) -> Vec<RuleItem> {
             rule: "Cerverus secret read by unexpected process".into(),
             desc: "A mounted secret (service account token, Cerverus secret volume) read by a process that is not one of the application runtimes or the mesh agent.".into(),
             condition: format!(
-                "open_read and container.id != host and fd.name startswith /var/run/secrets/ and not proc.name in (cerverus_secret_readers) and {ns_in}"
+                "open_read and container.id != host and fd.name startswith /var/run/secrets/ and not proc.name in (cerverus_secret_readers) and not cerverus_mesh_proxy and {ns_in}"
             ),
             output: output("Secret file read by an unexpected process in a Cerverus container"),
             priority: "WARNING",
