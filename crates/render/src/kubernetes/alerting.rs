@@ -283,9 +283,11 @@ impl Sli {
                 self.istio_selector(",response_code=~\"5..\""),
                 self.istio_selector("")
             ),
+            // Prometheus 3 stores a classic histogram's `le` as a float (`100.0`), Prometheus 2
+            // as exposed (`100`): the matcher takes both.
             SliKind::Latency { bucket_ms, .. } => format!(
                 "1 - (\n  sum(rate(istio_request_duration_milliseconds_bucket{{{}}}[{window}]))\n  /\n  sum(rate(istio_request_duration_milliseconds_count{{{}}}[{window}]))\n)",
-                self.istio_selector(&format!(",le=\"{bucket_ms}\"")),
+                self.istio_selector(&format!(",le=~\"{bucket_ms}(.0)?\"")),
                 self.istio_selector("")
             ),
             SliKind::Uptime { job } => format!("1 - avg(avg_over_time(up{{job=\"{job}\"}}[{window}]))"),
