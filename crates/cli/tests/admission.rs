@@ -579,3 +579,72 @@ fn the_node_agents_quota_admits_falco_on_every_node_and_falcosidekick() {
         assert!(pods >= 4.0 * nodes + replicas, "{}: {pods} pods", env.name);
     }
 }
+
+/// (apiGroup, resource) pairs the webhook rules send to Gatekeeper.
+fn webhook_resources(rules: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for r in rules.as_array().into_iter().flatten() {
+        let ops: Vec<&str> = r["operations"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if !(ops.contains(&"CREATE") && ops.contains(&"UPDATE")) {
+            continue;
+        }
+        for g in r["apiGroups"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for res in r["resources"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                out.insert((g.to_string(), res.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The (apiGroup, resource) pairs of `constraints`' match kinds that `rules` never sends.
+fn unjudged(constraints: &[Value], rules: &Value) -> Vec<(String, String)> {
+    let sent = webhook_resources(rules);
+    let mut missing = Vec::new();
+    for c in constraints {
+        for m in c["spec"]["match"]["kinds"].as_array().into_iter().flatten() {
+            for g in m["apiGroups"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for k in m["kinds"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    let pair = (g.to_string(), format!("{}s", k.to_ascii_lowercase()));
+                    if !sent.contains(&pair) {
+                        missing.push(pair);
+                    }
+                }
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn the_webhook_is_called_for_every_kind_a_constraint_judges_and_nothing_else() {
+    let b = bundle();
+    for env in ["dev", "staging", "prod"] {
+        let v = values(&b, env, "gatekeeper");
+        let rules = &v["validatingWebhookCustomRules"];
+        let constraints: Vec<Value> = POLICY_DIRS
+            .iter()
+            .map(|d| {
+                let name = kind_of(&b, d).to_ascii_lowercase();
+                yaml(b.get(&format!("kubernetes/{env}/cluster/{name}-{name}.yaml")).expect("constraint"))
+            })
+            .collect();
+        assert_eq!(unjudged(&constraints, rules), Vec::<(String, String)>::new(), "{env}");
+        // Nothing a Gatekeeper outage under `Fail` must not block: no wildcard, no subresource
+        // (pods/eviction: node drains; */scale: autoscalers), only namespaced objects.
+        for (g, r) in webhook_resources(rules) {
+            assert!(g != "*" && r != "*" && !r.contains('/'), "{env}: webhook called for {g}/{r}");
+        }
+        for r in rules.as_array().expect("custom rules") {
+            assert_eq!(r["scope"], "Namespaced", "{env}: {r}");
+        }
+        // Negative: a rule set without Rollouts leaves the Rollout constraints unjudged.
+        let mut without = rules.clone();
+        for r in without.as_array_mut().expect("rules") {
+            if let Some(res) = r["resources"].as_array_mut() {
+                res.retain(|x| x != "rollouts");
+            }
+        }
+        assert!(unjudged(&constraints, &without).contains(&("argoproj.io".into(), "rollouts".into())), "{env}");
+    }
+}

@@ -7,7 +7,9 @@
 //!   `system-cluster-critical` make that rare, and the webhook is not called in kube-system,
 //!   gatekeeper-system or any add-on namespace (`validatingWebhookExemptNamespacesLabels`) nor
 //!   for cluster-scoped objects (`validatingWebhookScope: Namespaced`), so a Gatekeeper outage
-//!   can always be repaired and blocks only the application namespaces.
+//!   can always be repaired and blocks only the application namespaces — and there only the
+//!   kinds the constraints judge (`validatingWebhookCustomRules`: Pods, pod-template workloads,
+//!   PodDisruptionBudgets), not evictions, scale subresources, Secrets or ConfigMaps.
 //!   `Ignore` elsewhere: a development cluster keeps working with Gatekeeper down, and the
 //!   audit still reports what got in.
 //! - Mutation off (`disableMutation`): no Assign/ModifySet policies are rendered; the mutating
@@ -26,7 +28,7 @@
 use cerverus_model::{Env, Platform};
 use serde_json::{Value, json};
 
-use crate::kubernetes::admission::{GATEKEEPER_NAMESPACE, exempt_namespaces};
+use crate::kubernetes::admission::{GATEKEEPER_NAMESPACE, exempt_namespaces, webhook_rules};
 
 /// Values for chart release `name`, or `None` when the release is not one of this family's.
 pub(super) fn values(_platform: &Platform, env: &Env, name: &str) -> Option<Value> {
@@ -72,6 +74,9 @@ fn gatekeeper(env: &Env) -> Value {
         // need not call Gatekeeper for cluster-scoped objects, so a Gatekeeper outage under
         // `Fail` never blocks CRDs, cluster roles or namespaces (what a recovery applies).
         "validatingWebhookScope": "Namespaced",
+        // Only the kinds the constraints judge (see `webhook_rules`): under `Fail`, an outage
+        // must not stop evictions, scale subresources or unrelated writes.
+        "validatingWebhookCustomRules": webhook_rules(),
         "disableMutation": true,
         "enableExternalData": false,
         "logDenies": true,

@@ -242,6 +242,45 @@ fn match_kinds(t: Targets) -> Vec<MatchKinds> {
     }
 }
 
+/// The admission webhook's rules: CREATE and UPDATE of exactly the namespaced kinds some constraint
+/// judges (the union of every policy's match kinds). With the chart's default rules (every
+/// resource and subresource, `pods/eviction` and `deployments/scale` included) a Gatekeeper
+/// outage under `Fail` would also block node drains, autoscaler scale changes, Secret refreshes
+/// and every other write in the application namespaces; with these it blocks only new pods,
+/// workloads and budgets there — what the policies exist to judge.
+pub fn webhook_rules() -> Value {
+    let mut by_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for p in POLICIES {
+        for m in match_kinds(p.targets) {
+            for group in &m.api_groups {
+                let resources = by_group.entry(group).or_default();
+                for kind in &m.kinds {
+                    // The resource of each of these kinds is its lower-cased plural.
+                    let resource = format!("{}s", kind.to_ascii_lowercase());
+                    if !resources.contains(&resource) {
+                        resources.push(resource);
+                    }
+                }
+            }
+        }
+    }
+    Value::Array(
+        by_group
+            .into_iter()
+            .map(|(group, mut resources)| {
+                resources.sort();
+                json!({
+                    "apiGroups": [group],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": resources,
+                    "scope": "Namespaced"
+                })
+            })
+            .collect(),
+    )
+}
+
 fn meta(platform: &Platform, name: &str, namespace: Option<&str>, annotations: &[(&str, &str)]) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),
