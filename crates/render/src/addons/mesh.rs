@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::{otel_collector_service, prometheus_service, restricted};
 use crate::kubernetes::mesh::{
     ACCESS_LOG_PROVIDER, AUDIT_LOG_PROVIDER, EGRESS_GATEWAY, EGRESS_GATEWAY_POD, GATEWAY_READY_PATH,
-    GATEWAY_STATUS_PORT, INGRESS_GATEWAY, INGRESS_HTTP, INGRESS_HTTPS, JWT_SUBJECT_HEADER, TRACING_PROVIDER,
-    egress_target_port, external_ports, jaeger_query_url,
+    GATEWAY_STATUS_PORT, INGRESS_GATEWAY, INGRESS_HTTP, INGRESS_HTTPS, JWT_SUBJECT_HEADER, PROXY_RESOURCES,
+    TRACING_PROVIDER, egress_target_port, external_ports, jaeger_query_url,
 };
 use crate::kubernetes::network_policies::GATEWAY_NAMESPACE;
 
@@ -59,7 +59,8 @@ fn istiod(env: &Env) -> Value {
         "global": {
             "istioNamespace": GATEWAY_NAMESPACE,
             "priorityClassName": "system-cluster-critical",
-            "proxy": {"seccompProfile": seccomp()},
+            // Counted per pod by the meshed namespaces' quotas (one source for both).
+            "proxy": {"seccompProfile": seccomp(), "resources": PROXY_RESOURCES.values()},
         },
         "meshConfig": {
             "accessLogFile": "/dev/stdout",

@@ -37,6 +37,7 @@ use serde_json::json;
 use super::crd::Resource;
 use super::crd::istio::*;
 use super::network_policies::{GATEWAY_NAMESPACE, ISTIOD_POD, MONITORING_NAMESPACE, PROMETHEUS_POD};
+use super::runtime_security::ContainerResources;
 use super::{Objects, labels, rollouts};
 use crate::RenderError;
 use crate::addons::{otel_collector_service, prometheus_service};
@@ -125,6 +126,18 @@ pub fn external_ports(env: &Env) -> BTreeSet<u16> {
 /// Whether `w`'s namespace has sidecar injection (the mesh applies to it).
 pub fn in_mesh(env: &Env, w: &Workload) -> bool {
     env.namespace(w.namespace()).is_some_and(|n| n.istio_injection)
+}
+
+/// The `istio-proxy` injected into every meshed pod (istiod values `global.proxy.resources`:
+/// the chart's defaults, with ephemeral storage). It is a container of the pod like any other:
+/// the namespace's ResourceQuota must hold it once per pod, or a scale-out is refused for the
+/// sidecar's share (`quotas.rs` adds [`injected_proxy`] per pod).
+pub const PROXY_RESOURCES: ContainerResources =
+    ContainerResources { requests: ["100m", "128Mi", "128Mi"], limits: ["2", "1Gi", "1Gi"] };
+
+/// The sidecar every pod of `w` carries, if it is in the mesh.
+pub fn injected_proxy(env: &Env, w: &Workload) -> Option<&'static ContainerResources> {
+    in_mesh(env, w).then_some(&PROXY_RESOURCES)
 }
 
 /// The HTTP port a workload's VirtualService routes to: the first serving HTTP port the ingress
@@ -544,9 +557,14 @@ fn virtual_service(w: &Workload, port: u16) -> VirtualServiceSpec {
             match_: matches,
             route,
             timeout: Some(format!("{timeout}ms")),
+            // No per-try timeout: the retried conditions fail before the request reaches the
+            // application, and a per-try timeout that expires is itself retried only under
+            // `5xx`/`gateway-error`/`reset` (never here), so one shorter than `timeout` would
+            // answer 504 to every request slower than it (the old timeout / 3 cut the public API
+            // at 666 ms and inference at 333 ms against 2 s and 1 s budgets).
             retries: Some(HttpRetry {
                 attempts: RETRY_ATTEMPTS,
-                per_try_timeout: format!("{}ms", timeout / (RETRY_ATTEMPTS + 1)),
+                per_try_timeout: None,
                 retry_on: RETRY_ON.to_string(),
             }),
         }],

@@ -60,6 +60,15 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
         t.mem_lim += n * q(&r.limits.memory);
         t.eph_req += n * q(&r.requests.ephemeral_storage);
         t.eph_lim += n * q(&r.limits.ephemeral_storage);
+        // The istio-proxy injected into each pod of a meshed namespace.
+        if let Some(p) = super::mesh::injected_proxy(env, w) {
+            t.cpu_req += n * q(p.requests[0]);
+            t.mem_req += n * q(p.requests[1]);
+            t.eph_req += n * q(p.requests[2]);
+            t.cpu_lim += n * q(p.limits[0]);
+            t.mem_lim += n * q(p.limits[1]);
+            t.eph_lim += n * q(p.limits[2]);
+        }
         t.gpu += max_pods(w) * r.gpu;
         t.pods += max_pods(w);
         if let Some(st) = &w.spec.storage {
@@ -131,7 +140,7 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
             annotations: Some(BTreeMap::from([(
                 "cerverus.io/derived-from".to_string(),
                 format!(
-                    "max replicas + rollout surge ({DEPLOYMENT_MAX_SURGE_PERCENT}% of max, rounded up) per Deployment + 1 pod per Job/CronJob, +{HEADROOM_PERCENT}% headroom; GPUs: {gpus}, no headroom"
+                    "max replicas + rollout surge ({DEPLOYMENT_MAX_SURGE_PERCENT}% of max, rounded up) per Deployment + 1 pod per Job/CronJob, each with its Istio sidecar in a meshed namespace, +{HEADROOM_PERCENT}% headroom; GPUs: {gpus}, no headroom"
                 ),
             )])),
             ..Default::default()

@@ -134,7 +134,11 @@ pub struct PortSelector {
 #[serde(rename_all = "camelCase")]
 pub struct HttpRetry {
     pub attempts: u32,
-    pub per_try_timeout: String,
+    /// Timeout of one attempt; absent, each attempt gets the route's whole `timeout`. Envoy
+    /// retries an attempt that ran out of it only under `5xx`, `gateway-error` or `reset`, so
+    /// without those a per-try timeout shorter than the route's cuts every request at it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<String>,
     /// Envoy `retry_on` conditions, comma-separated.
     pub retry_on: String,
 }
