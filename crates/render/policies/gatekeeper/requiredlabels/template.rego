@@ -19,6 +19,16 @@ violation[{"msg": msg}] {
 	msg := sprintf("%v %v: pod template is missing label %v", [input.review.kind.kind, input.review.object.metadata.name, key])
 }
 
+# A CronJob's Jobs take their labels from `jobTemplate.metadata.labels`, and Jobs are judged too:
+# without them every scheduled Job would be refused long after the CronJob was admitted.
+violation[{"msg": msg}] {
+	input.review.object.kind == "CronJob"
+	labels := object.get(object.get(input.review.object.spec.jobTemplate, "metadata", {}), "labels", {})
+	key := input.parameters.labels[_]
+	not has_label(labels, key)
+	msg := sprintf("CronJob %v: job template is missing label %v (its Jobs would be refused)", [input.review.object.metadata.name, key])
+}
+
 has_label(labels, key) {
 	labels[key] != ""
 }
