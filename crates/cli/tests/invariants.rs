@@ -426,14 +426,20 @@ fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale(
     let objs = objects(&b);
     for env in &platform.environments {
         let externals = of_kind(&objs, &env.name, "ExternalSecret");
+        // A cert-manager Certificate's key pair is also never in the bundle: cert-manager writes
+        // it to the Secret the Certificate names.
+        let certificates = of_kind(&objs, &env.name, "Certificate");
         for (path, v) in objs.iter().filter(|(p, _)| p.starts_with(&format!("kubernetes/{}/", env.name))) {
             let Some(pod) = pod_spec(v) else { continue };
             for vol in pod["volumes"].as_array().into_iter().flatten() {
                 let Some(secret) = vol["secret"]["secretName"].as_str() else { continue };
                 let ns = &v["metadata"]["namespace"];
+                let issued =
+                    certificates.iter().any(|c| c["spec"]["secretName"] == secret && &c["metadata"]["namespace"] == ns);
                 assert!(
-                    externals.iter().any(|e| e["metadata"]["name"] == secret && &e["metadata"]["namespace"] == ns),
-                    "{path}: secret {secret} has no ExternalSecret"
+                    issued
+                        || externals.iter().any(|e| e["metadata"]["name"] == secret && &e["metadata"]["namespace"] == ns),
+                    "{path}: secret {secret} has no ExternalSecret or Certificate"
                 );
             }
         }

@@ -213,18 +213,21 @@ impl Section {
     }
 }
 
-/// Prints sections in Fluent Bit's classic format (`[KIND]`, then `key value` lines indented).
+/// Prints sections in Fluent Bit's classic format (`[KIND]`, then `key value` lines indented),
+/// a blank line between sections and one newline at the end (a YAML literal block, `|`).
 fn print(sections: &[Section]) -> String {
-    let mut out = String::new();
-    for s in sections {
-        out.push_str(&format!("[{}]\n", s.kind));
-        let width = s.entries.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        for (k, v) in &s.entries {
-            out.push_str(&format!("    {k:width$} {v}\n"));
-        }
-        out.push('\n');
-    }
-    out
+    let blocks: Vec<String> = sections
+        .iter()
+        .map(|s| {
+            let width = s.entries.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            let mut out = format!("[{}]\n", s.kind);
+            for (k, v) in &s.entries {
+                out.push_str(&format!("    {k:width$} {v}\n"));
+            }
+            out
+        })
+        .collect();
+    blocks.join("\n")
 }
 
 fn parser_section(p: &Parser) -> Section {
