@@ -634,11 +634,12 @@ fn service_rules(env: &Env, w: &Workload, team: &str) -> Option<(RuleGroup, Vec<
 // ---------------------------------------------------------------------------------------------
 
 /// Airflow's metrics as the OpenTelemetry Collector's Prometheus exporter names them (Airflow
-/// 2.10 with `AIRFLOW__METRICS__OTEL_ON`, prefix `airflow`: dots become underscores, counters
-/// get `_total`). `ti.finish` is the tagged counter of finished task instances (labels `dag_id`,
-/// `task_id`, `state`); `dag_processing.import_errors` the gauge of DAG files that fail to
-/// import.
-pub const AIRFLOW_TI_FINISH: &str = "airflow_ti_finish_total";
+/// 2.10 with `AIRFLOW__METRICS__OTEL_ON` in the scheduler, prefix `airflow`: dots become
+/// underscores). `dagrun.duration.failed` is the duration of the last failed run of each DAG
+/// (a timer, which Airflow's OTel logger reports as a gauge, labels `dag_id`, `run_type`): it
+/// changes, or appears, when a run fails. `dag_processing.import_errors` is the gauge of DAG
+/// files that fail to import.
+pub const AIRFLOW_DAGRUN_FAILED: &str = "airflow_dagrun_duration_failed";
 pub const AIRFLOW_IMPORT_ERRORS: &str = "airflow_dag_processing_import_errors";
 
 /// kube-prometheus-stack default alerts that [`platform_rules`] replaces (with the platform's
@@ -768,18 +769,23 @@ fn platform_rules(team: &str) -> (Vec<RuleGroup>, Vec<TestGroup>) {
     // A fixed-size autoscaler (min = max) is always at its maximum: not news.
     tests.push(TestGroup::new(scaler("20x30", "20x30")).expect("20m", "AutoscalerAtMaximum", Vec::new()));
 
-    // Airflow, from its OpenTelemetry metrics (see AIRFLOW_TI_FINISH).
+    // Airflow, from its OpenTelemetry metrics (see AIRFLOW_DAGRUN_FAILED). A failed run sets
+    // the DAG's gauge to its duration: a new value, or a series that did not exist 15 minutes
+    // ago (the first failure since the scheduler started), is a new failure.
     let failed = alert(
-        "AirflowDagTasksFailed",
-        &format!("sum by (dag_id) (increase({AIRFLOW_TI_FINISH}{{state=\"failed\"}}[15m])) > 0"),
+        "AirflowDagRunFailed",
+        &format!(
+            "sum by (dag_id) (changes({m}[15m])) > 0\nor\ncount by (dag_id) ({m} unless {m} offset 15m)",
+            m = AIRFLOW_DAGRUN_FAILED
+        ),
         "",
         Severity::Warning,
         team,
         &AlertText {
-            summary: "Tasks of an Airflow DAG failed",
-            description: "A task instance of the DAG ended in state failed after its retries within the last 15 minutes \
-                (Airflow's ti.finish counter through the OpenTelemetry Collector): its DAG run fails unless trigger rules \
-                let it continue. A counter's first failure of a new dag_id/task_id is not counted (no earlier sample).",
+            summary: "An Airflow DAG run failed",
+            description: "A run of the DAG ended in state failed within the last 15 minutes (Airflow's \
+                dagrun.duration.failed from the scheduler, through the OpenTelemetry Collector). Two failures in a row \
+                with the very same duration count once.",
             runbook: "airflow-dag-failures",
         },
     );
@@ -796,27 +802,23 @@ fn platform_rules(team: &str) -> (Vec<RuleGroup>, Vec<TestGroup>) {
             runbook: "airflow-dag-failures",
         },
     );
-    let ti = |state: &str| {
-        labels(&[("dag_id", "market_data_daily"), ("state", state), ("task_id", "load_bronze"), ("job", "airflow")])
-    };
-    tests.push(
-        TestGroup::new(vec![
-            InputSeries::new(series(AIRFLOW_TI_FINISH, &ti("success")), "0+1x30"),
-            InputSeries::new(series(AIRFLOW_TI_FINISH, &ti("failed")), "1x10 2x20"),
-        ])
-        .expect(
-            "20m",
-            "AirflowDagTasksFailed",
-            vec![expected(&failed, &labels(&[("dag_id", "market_data_daily")]))],
-        ),
-    );
-    tests.push(
-        TestGroup::new(vec![
-            InputSeries::new(series(AIRFLOW_TI_FINISH, &ti("success")), "0+1x30"),
-            InputSeries::new(series(AIRFLOW_TI_FINISH, &ti("failed")), "1x30"),
-        ])
-        .expect("20m", "AirflowDagTasksFailed", Vec::new()),
-    );
+    let run = labels(&[("dag_id", "market_data_daily"), ("job", "opentelemetry-collector"), ("run_type", "scheduled")]);
+    let dag = labels(&[("dag_id", "market_data_daily")]);
+    let dag_run = |values: &str| vec![InputSeries::new(series(AIRFLOW_DAGRUN_FAILED, &run), values)];
+    // A second failure (another duration) …
+    tests.push(TestGroup::new(dag_run("1200x10 1500x20")).expect(
+        "15m",
+        "AirflowDagRunFailed",
+        vec![expected(&failed, &dag)],
+    ));
+    // … the first failure since the scheduler started (the series appears) …
+    tests.push(TestGroup::new(dag_run("_x10 1300x20")).expect(
+        "15m",
+        "AirflowDagRunFailed",
+        vec![expected(&failed, &dag)],
+    ));
+    // … but an old failure, still reported, is not news.
+    tests.push(TestGroup::new(dag_run("1200x30")).expect("25m", "AirflowDagRunFailed", Vec::new()));
     let job = labels(&[("job", "airflow")]);
     tests.push(TestGroup::new(vec![InputSeries::new(series(AIRFLOW_IMPORT_ERRORS, &job), "2x20")]).expect(
         "15m",
