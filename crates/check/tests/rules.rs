@@ -223,6 +223,16 @@ fn cases() -> Vec<(&'static str, &'static str, String, String)> {
                 bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: s, secret: {secretName: db}}]")
             ),
         ),
+        // A cert-manager Certificate creates the Secret it names, as an ExternalSecret does.
+        (
+            "CV-WIRE-003",
+            k,
+            bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: s, secret: {secretName: tls}}]"),
+            format!(
+                "{}---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: client, namespace: x}}\nspec: {{secretName: tls}}\n",
+                bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      volumes: [{name: s, secret: {secretName: tls}}]")
+            ),
+        ),
         (
             "CV-WIRE-004",
             k,
