@@ -648,3 +648,128 @@ fn the_webhook_is_called_for_every_kind_a_constraint_judges_and_nothing_else() {
         assert!(unjudged(&constraints, &without).contains(&("argoproj.io".into(), "rollouts".into())), "{env}");
     }
 }
+
+/// What Istio 1.30's injector adds to a Pod in sidecar mode with the CNI and
+/// `ENABLE_NATIVE_SIDECARS` (the bundle's istiod values): the `istio-validation` init container
+/// and the proxy as a native sidecar (an init container with `restartPolicy: Always`), both
+/// Istio's release image at the istiod chart's version, with the security context of Istio's
+/// injection template (seccomp from `global.proxy.seccompProfile`) and the proxy resources
+/// (`global.proxy.resources`, Istio's defaults when unset).
+fn injected_containers(istiod: &Value, version: &str, hub: &str) -> Vec<Value> {
+    let proxy = &istiod["global"]["proxy"];
+    let resources = if proxy["resources"].is_object() {
+        proxy["resources"].clone()
+    } else {
+        serde_json::json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2000m", "memory": "1024Mi"}})
+    };
+    let mut sc = serde_json::json!({
+        "allowPrivilegeEscalation": false,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": false,
+        "readOnlyRootFilesystem": true,
+        "runAsGroup": 1337,
+        "runAsNonRoot": true,
+        "runAsUser": 1337
+    });
+    if proxy["seccompProfile"].is_object() {
+        sc["seccompProfile"] = proxy["seccompProfile"].clone();
+    }
+    let image = format!("{hub}/proxyv2:{version}");
+    vec![
+        serde_json::json!({"name": "istio-validation", "image": image, "resources": resources, "securityContext": sc}),
+        serde_json::json!({
+            "name": "istio-proxy", "image": image, "restartPolicy": "Always", "resources": resources,
+            "securityContext": sc,
+            "readinessProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}}
+        }),
+    ]
+}
+
+/// The Pod the API server hands Gatekeeper for workload `w` (after defaulting and injection), or
+/// `None` for a kind that carries no pod template.
+fn admitted_pod(w: &Value, injected: &[Value]) -> Option<Value> {
+    let (template, owner, restart) = match w["kind"].as_str()? {
+        "Deployment" | "Rollout" => (&w["spec"]["template"], "ReplicaSet", "Always"),
+        "StatefulSet" => (&w["spec"]["template"], "StatefulSet", "Always"),
+        "Job" => (&w["spec"]["template"], "Job", "Never"),
+        "CronJob" => (&w["spec"]["jobTemplate"]["spec"]["template"], "Job", "Never"),
+        _ => return None,
+    };
+    let mut spec = template["spec"].clone();
+    if spec.get("restartPolicy").is_none() {
+        spec["restartPolicy"] = restart.into();
+    }
+    let inject = template["metadata"]["annotations"]["sidecar.istio.io/inject"] != "false";
+    if inject {
+        let mut init = spec["initContainers"].as_array().cloned().unwrap_or_default();
+        init.extend(injected.iter().cloned());
+        spec["initContainers"] = Value::Array(init);
+    }
+    let name = w["metadata"]["name"].as_str()?;
+    Some(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("{name}-admitted"),
+            "namespace": w["metadata"]["namespace"],
+            "labels": template["metadata"]["labels"],
+            "ownerReferences": [{"apiVersion": "v1", "kind": owner, "name": name, "uid": "00000000-0000-0000-0000-000000000009"}]
+        },
+        "spec": spec
+    }))
+}
+
+/// Write the admitted Pod of every workload of the application namespaces under `dir`; returns
+/// their file names.
+fn plant_admitted_pods(dir: &Path, injected: &[Value]) -> Vec<String> {
+    let mut planted = Vec::new();
+    for ns in ["cerverus-system", "cerverus-data", "cerverus-ml"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(ns)) else { continue };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read");
+            let Ok(w) = serde_saphyr::from_str::<Value>(&text) else { continue };
+            if let Some(pod) = admitted_pod(&w, injected) {
+                let file = format!("admitted-pod-{}", f.file_name().and_then(|n| n.to_str()).unwrap_or_default());
+                std::fs::write(dir.join(ns).join(&file), serde_json::to_string(&pod).expect("json")).expect("write");
+                planted.push(file);
+            }
+        }
+    }
+    planted
+}
+
+#[test]
+fn the_pods_of_the_platforms_workloads_pass_admission_with_the_injected_sidecar() {
+    let b = bundle();
+    let charts = yaml(b.get("helm/addons/charts.yaml").expect("charts"));
+    let version = charts["charts"]
+        .as_array()
+        .expect("charts")
+        .iter()
+        .find(|c| c["name"] == "istiod")
+        .and_then(|c| c["version"].as_str())
+        .expect("istiod pinned")
+        .to_string();
+    for env in ["dev", "staging", "prod"] {
+        let istiod = values(&b, env, "istiod");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_env(&b, env, tmp.path());
+        let planted = plant_admitted_pods(tmp.path(), &injected_containers(&istiod, &version, "docker.io/istio"));
+        assert!(planted.len() >= 8, "{env}: only {} workloads found", planted.len());
+        let (_, found) = constraint_findings(tmp.path());
+        let refused: Vec<_> = found.iter().filter(|f| planted.iter().any(|p| f.file.ends_with(p.as_str()))).collect();
+        assert!(refused.is_empty(), "{env}: Gatekeeper would refuse the platform's own pods:\n{refused:#?}");
+
+        // Negative: the same pods with a proxy image from another registry are refused.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write_env(&b, env, tmp.path());
+        let planted = plant_admitted_pods(tmp.path(), &injected_containers(&istiod, &version, "quay.io/someone"));
+        let (_, found) = constraint_findings(tmp.path());
+        assert!(
+            planted.iter().all(|p| found.iter().any(|f| f.file.ends_with(p.as_str()))),
+            "{env}: a sidecar from another registry slipped through"
+        );
+    }
+}
