@@ -589,7 +589,10 @@ fn render_bootstrap(platform: &Platform, env: &Env, out: &mut Objects) -> Result
                 ("cpu".to_string(), Quantity("10m".into())),
                 ("memory".to_string(), Quantity("32Mi".into())),
             ])),
-            limits: Some(BTreeMap::from([("memory".to_string(), Quantity("64Mi".into()))])),
+            limits: Some(BTreeMap::from([
+                ("cpu".to_string(), Quantity("200m".into())),
+                ("memory".to_string(), Quantity("64Mi".into())),
+            ])),
             ..Default::default()
         }),
         security_context: Some(restricted_container()),
