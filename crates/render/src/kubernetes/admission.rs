@@ -268,6 +268,12 @@ pub fn webhook_rules() -> Value {
         by_group
             .into_iter()
             .map(|(group, mut resources)| {
+                // `kubectl debug` adds containers through this subresource; the request carries
+                // the whole Pod, whose ephemeral containers the registry, digest and Pod
+                // Security policies judge.
+                if group.is_empty() && resources.iter().any(|r| r == "pods") {
+                    resources.push("pods/ephemeralcontainers".to_string());
+                }
                 resources.sort();
                 json!({
                     "apiGroups": [group],
