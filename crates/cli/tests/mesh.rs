@@ -1119,3 +1119,43 @@ fn meshed_namespaces_quotas_hold_every_pod_with_its_sidecar_at_max_scale() {
         );
     }
 }
+
+/// Registered TCP destinations outside the mesh (the data stores) whose pooled connections a
+/// sidecar closes after less than a day idle: Istio's default TCP idle timeout (1 h, when no
+/// DestinationRule on the host sets `connectionPool.tcp.idleTimeout`) closes connections that
+/// RDS and ElastiCache keep open, and the next query on one fails.
+fn stores_with_idle_cut(files: &Files) -> Vec<String> {
+    let day = 24.0 * 3_600_000.0;
+    let mut out = vec![];
+    for se in of_kind(files, "ServiceEntry") {
+        let tcp = se["spec"]["ports"].as_array().into_iter().flatten().any(|p| p["protocol"] == "TCP");
+        if !tcp || se["spec"]["location"] != "MESH_EXTERNAL" {
+            continue;
+        }
+        for host in strs(&se["spec"]["hosts"]) {
+            let idle = of_kind(files, "DestinationRule")
+                .find(|dr| dr["spec"]["host"] == host)
+                .and_then(|dr| dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["idleTimeout"].as_str());
+            match idle.map(|d| (d, duration_ms(d))) {
+                Some((_, Some(ms))) if ms == 0.0 || ms >= day => {}
+                Some((d, _)) => out.push(format!("{host}: idle connections closed after {d}")),
+                None => out.push(format!("{host}: idle connections closed after Istio's default 1 h")),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn pooled_database_and_cache_connections_outlive_a_quiet_night() {
+    let (platform, bundle) = build();
+    for env in &platform.environments {
+        let mut files = k8s_files(&bundle, &env.name);
+        let stores = of_kind(&files, "ServiceEntry").filter(|se| se["metadata"]["name"] == "data-stores").count();
+        assert_eq!(stores, 1, "{}: the data stores are not registered", env.name);
+        assert_eq!(stores_with_idle_cut(&files), Vec::<String>::new(), "{}", env.name);
+        // Without its DestinationRule the store gets Istio's 1 h.
+        files.retain(|_, v| !(v["kind"] == "DestinationRule" && v["metadata"]["name"] == "data-stores"));
+        assert_eq!(stores_with_idle_cut(&files).len(), 1, "{}", env.name);
+    }
+}

@@ -390,8 +390,9 @@ fn platform_destinations(platform: &Platform, env: &Env, out: &mut Objects) -> R
         .filter_map(|e| e.port)
         .collect();
     if !store_ports.is_empty() {
+        let host = format!("data-stores.{}.internal", env.cluster_name);
         let se = ServiceEntrySpec {
-            hosts: vec![format!("data-stores.{}.internal", env.cluster_name)],
+            hosts: vec![host.clone()],
             addresses: env.network.tier(SubnetTier::Data).map(|s| s.cidr.to_string()).collect(),
             ports: store_ports
                 .iter()
@@ -402,6 +403,13 @@ fn platform_destinations(platform: &Platform, env: &Env, out: &mut Objects) -> R
             export_to: vec![],
         };
         add(out, NETWORKING, "ServiceEntry", meta(platform, GATEWAY_NAMESPACE, "data-stores"), se)?;
+        add(
+            out,
+            NETWORKING,
+            "DestinationRule",
+            meta(platform, GATEWAY_NAMESPACE, "data-stores"),
+            data_store_policy(host),
+        )?;
     }
     let aws = env.workloads.iter().any(|w| {
         in_mesh(env, w) && (env.has_irsa(w) || env.graph.from(w.name()).any(|e| matches!(e.to, Target::Bucket { .. })))
@@ -429,6 +437,31 @@ fn platform_destinations(platform: &Platform, env: &Env, out: &mut Objects) -> R
         add(out, NETWORKING, "ServiceEntry", meta(platform, GATEWAY_NAMESPACE, "aws-apis"), se)?;
     }
     Ok(())
+}
+
+/// Idle time after which a sidecar closes a database or cache connection. Istio's default (1 h)
+/// would close pooled connections that neither PostgreSQL (RDS) nor Redis (ElastiCache,
+/// `timeout` 0) ever closes: the next query on one after a quiet night fails. A day is longer
+/// than any pool keeps an unused connection.
+pub const DATA_STORE_IDLE_TIMEOUT: &str = "24h";
+
+/// The sidecars' TCP settings towards the data stores: the idle timeout above, and keepalives on
+/// the proxy's socket, so a connection to a store that went away (a Multi-AZ failover moves the
+/// endpoint's address) is found dead in minutes rather than at the next query.
+fn data_store_policy(host: String) -> DestinationRuleSpec {
+    let tcp = TcpPool {
+        idle_timeout: Some(DATA_STORE_IDLE_TIMEOUT.into()),
+        tcp_keepalive: Some(TcpKeepalive { time: "300s".into(), interval: "60s".into(), probes: 3 }),
+        ..Default::default()
+    };
+    DestinationRuleSpec {
+        host,
+        traffic_policy: Some(TrafficPolicy {
+            connection_pool: Some(ConnectionPool { tcp, http: None }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// ALLOW rules for `w`: each declared caller's principal on the port it calls (the graph's
@@ -587,26 +620,26 @@ fn destination_rule(w: &Workload) -> DestinationRuleSpec {
         export_to: vec![],
         traffic_policy: Some(TrafficPolicy {
             // Fewest outstanding requests: latency-sensitive services with uneven request cost.
-            load_balancer: LoadBalancer { simple: "LEAST_REQUEST" },
-            connection_pool: ConnectionPool {
-                tcp: TcpPool { max_connections: 1024, connect_timeout: "2s".into() },
+            load_balancer: Some(LoadBalancer { simple: "LEAST_REQUEST" }),
+            connection_pool: Some(ConnectionPool {
+                tcp: TcpPool { max_connections: Some(1024), connect_timeout: Some("2s".into()), ..Default::default() },
                 // Beyond these each client proxy fails fast (503, counted by the error-rate
                 // alerts) instead of queueing without bound behind a slow service.
-                http: HttpPool {
+                http: Some(HttpPool {
                     http1_max_pending_requests: 256,
                     http2_max_requests: 1024,
                     max_requests_per_connection: 0,
                     idle_timeout: "300s".into(),
-                },
-            },
+                }),
+            }),
             // A pod answering 5 errors in a row is taken out for 30 s (growing with repeats);
             // never more than half the pods, so a service-wide fault is not made worse.
-            outlier_detection: OutlierDetection {
+            outlier_detection: Some(OutlierDetection {
                 consecutive5xx_errors: 5,
                 interval: "10s".into(),
                 base_ejection_time: "30s".into(),
                 max_ejection_percent: 50,
-            },
+            }),
         }),
         subsets,
     }

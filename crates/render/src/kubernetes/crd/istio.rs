@@ -172,12 +172,15 @@ pub struct DestinationRuleSpec {
     pub subsets: Vec<Subset>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrafficPolicy {
-    pub load_balancer: LoadBalancer,
-    pub connection_pool: ConnectionPool,
-    pub outlier_detection: OutlierDetection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<ConnectionPool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,17 +188,34 @@ pub struct LoadBalancer {
     pub simple: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ConnectionPool {
     pub tcp: TcpPool,
-    pub http: HttpPool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpPool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TcpPool {
-    pub max_connections: u32,
-    pub connect_timeout: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<String>,
+    /// Idle time after which the sidecar closes a TCP connection through it (both sides);
+    /// Istio's default is 1 h.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+}
+
+/// SO_KEEPALIVE on the proxy's upstream socket.
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpKeepalive {
+    pub time: String,
+    pub interval: String,
+    pub probes: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
