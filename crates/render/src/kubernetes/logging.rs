@@ -42,7 +42,7 @@ use super::crd::logging::{CaIssuer, CertificateSpec, ClusterIssuerSpec, IssuerRe
 use super::crd::monitoring::{PodMetricsEndpoint, PodMonitorSpec, PodSelector, RuleGroup};
 use super::network_policies::{MONITORING_NAMESPACE, PROMETHEUS_POD};
 use super::promtool::{ExpAlert, InputSeries, TestGroup};
-use super::{HOOK, Objects, labels};
+use super::{HOOK, HOOK_DELETE_POLICY, Objects, labels};
 use crate::RenderError;
 use crate::addons::{LOGGING_NAMESPACE, NODE_AGENTS_NAMESPACE, opensearch_service};
 
@@ -644,7 +644,10 @@ fn render_bootstrap(platform: &Platform, env: &Env, out: &mut Objects) -> Result
     m.labels = Some(job_labels.clone());
     // After every sync, when OpenSearch and the certificates exist (a Sync hook in an early
     // wave would wait on certificates applied in a later one).
-    m.annotations = Some(BTreeMap::from([(HOOK.to_string(), "PostSync".to_string())]));
+    m.annotations = Some(BTreeMap::from([
+        (HOOK.to_string(), "PostSync".to_string()),
+        (HOOK_DELETE_POLICY.to_string(), "BeforeHookCreation".to_string()),
+    ]));
     let job = Job {
         metadata: m,
         spec: Some(JobSpec {
