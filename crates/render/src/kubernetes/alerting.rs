@@ -519,7 +519,22 @@ fn slo_tests(sli: &Sli, alerts: &[Rule]) -> Result<Vec<TestGroup>, RenderError> 
     // `for`; 3d/6h has not held for 3h yet.
     let still: Vec<ExpAlert> = alerts[1..3].iter().map(|r| expected(r, &series)).collect();
     let stopped = TestGroup::new(sli_series(sli, burning, 60, 20)).expect("79m", name, still);
-    Ok(vec![sustained, within, stopped])
+    let series_labels = series;
+    let mut groups = vec![sustained, within, stopped];
+    if let SliKind::Latency { bucket_ms, .. } = sli.kind {
+        // Prometheus 3 stores the bucket bound as a float: the SLI still reads it.
+        let (two, three) = (format!("le=\"{bucket_ms}\""), format!("le=\"{bucket_ms}.0\""));
+        let series = sli_series(sli, burning, 240, 0)
+            .into_iter()
+            .map(|s| InputSeries::new(s.series.replace(&two, &three), s.values))
+            .collect();
+        groups.push(TestGroup::new(series).expect(
+            "235m",
+            name,
+            alerts.iter().map(|r| expected(r, &series_labels)).collect(),
+        ));
+    }
+    Ok(groups)
 }
 
 // ---------------------------------------------------------------------------------------------
