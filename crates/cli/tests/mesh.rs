@@ -846,10 +846,11 @@ fn every_reached_http_service_has_a_virtual_service_and_destination_rule_and_can
             let route = &vs["spec"]["http"][0];
             assert_eq!(route["name"], cerverus_render::kubernetes::rollouts::PRIMARY_ROUTE);
             assert!(route["timeout"].as_str().is_some_and(|t| t.ends_with("ms")));
-            assert!(
-                !route["retries"]["retryOn"].as_str().unwrap_or_default().contains("5xx"),
-                "5xx retries re-run non-idempotent requests"
-            );
+            // Only failures before the application handled the request are retried: `5xx`,
+            // `reset` or gRPC `cancelled` would re-run non-idempotent requests.
+            let retried = route["retries"]["retryOn"].as_str().unwrap_or_default();
+            let safe = ["connect-failure", "refused-stream", "unavailable", "reset-before-request"];
+            assert!(retried.split(',').all(|c| safe.contains(&c)), "{}: retryOn {retried}", w.name());
             let tp = &dr["spec"]["trafficPolicy"];
             assert_eq!(tp["loadBalancer"]["simple"], "LEAST_REQUEST");
             assert!(tp["outlierDetection"]["consecutive5xxErrors"].as_u64().is_some_and(|n| n > 0));

@@ -549,9 +549,10 @@ fn timeout_ms(w: &Workload) -> u32 {
 }
 
 /// Retried failures: the request never reached the application (connection refused or failed,
-/// HTTP/2 stream refused, gRPC `unavailable`/`cancelled`), so a retry is safe for any method —
-/// idempotent or not. 5xx responses are not retried: the request may have had effects.
-const RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled";
+/// HTTP/2 stream refused) or was refused with gRPC `unavailable`, the status gRPC defines as
+/// safe to retry; so a retry is safe for any method, idempotent or not. 5xx responses and gRPC
+/// `cancelled` are not retried: the request may have had effects.
+const RETRY_ON: &str = "connect-failure,refused-stream,unavailable";
 const RETRY_ATTEMPTS: u32 = 2;
 
 fn virtual_service(w: &Workload, port: u16) -> VirtualServiceSpec {
