@@ -188,6 +188,9 @@ fn grafana(env: &Env) -> Value {
         // The OpenSearch datasource is a plugin, installed at start from grafana.com (Grafana's
         // egress to it is allowed by kubernetes::dashboards).
         "plugins": ["grafana-opensearch-datasource"],
+        // The root filesystem is read-only (restricted()): plugin downloads and Grafana's other
+        // temporary files need a writable /tmp.
+        "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "extraSecretMounts": [{
             "name": "opensearch-client-tls",
             "secretName": identity.secret,
