@@ -444,10 +444,10 @@ fn project_namespaces(b: &Built, env: &str, project: &str, apps: &[App]) -> BTre
             }
         }
         for s in app.spec["sources"].as_array().into_iter().flatten() {
-            if let Some(release) = s["helm"]["releaseName"].as_str() {
-                if let Some(v) = b.values.get(&format!("helm/addons/{env}/{release}.values.yaml")) {
-                    overrides(v, &mut out);
-                }
+            if let Some(release) = s["helm"]["releaseName"].as_str()
+                && let Some(v) = b.values.get(&format!("helm/addons/{env}/{release}.values.yaml"))
+            {
+                overrides(v, &mut out);
             }
         }
     }
@@ -728,13 +728,14 @@ fn secret_order_errors(b: &Built, env: &str, apps: &[App]) -> Vec<String> {
         let mut namespaces = BTreeSet::from([app.namespace.clone()]);
         namespaces.extend(project_namespaces(b, env, &app.project, std::slice::from_ref(app)));
         for ((ns, secret), file) in &produced {
-            if namespaces.contains(ns) && named.contains(secret) {
-                if let Some(producer) = syncer.get(file).filter(|p| p.wave > app.wave) {
-                    errors.push(format!(
-                        "{release} (wave {}) uses Secret {ns}/{secret}, created by {file} in {} (wave {})",
-                        app.wave, producer.name, producer.wave
-                    ));
-                }
+            if namespaces.contains(ns)
+                && named.contains(secret)
+                && let Some(producer) = syncer.get(file).filter(|p| p.wave > app.wave)
+            {
+                errors.push(format!(
+                    "{release} (wave {}) uses Secret {ns}/{secret}, created by {file} in {} (wave {})",
+                    app.wave, producer.name, producer.wave
+                ));
             }
         }
     }
