@@ -248,10 +248,12 @@ fn promtool_passes_every_rule_file_and_unit_test() {
             case["exp_alerts"] = serde_json::json!([]);
         }
     }
-    let wrong = replaced(&b, path, &serde_json::to_string(&test).expect("json"));
+    // The broken variants keep only dev (the environment they break), to keep the run short.
+    let dev = without(&b, |p| !(p.starts_with("kubernetes/dev/") || p.starts_with("promtool/dev/")));
+    let wrong = replaced(&dev, path, &serde_json::to_string(&test).expect("json"));
     let (ok, out) = run_harness(&wrong).expect("harness ran once");
     assert!(!ok && out.contains("promtool test rules failed"), "a wrong expectation passed:\n{out}");
-    let untested = without(&b, |p| p == path);
+    let untested = without(&dev, |p| p == path);
     let (ok, out) = run_harness(&untested).expect("harness ran once");
     assert!(!ok && out.contains("has no unit tests"), "a rule without tests passed:\n{out}");
 }
