@@ -33,10 +33,7 @@ fn the_committed_bundle_passes_with_no_unwaived_finding() {
         if rule == Some("CV-HELM-002") {
             let file = f["file"].as_str().unwrap_or_default();
             // …and Istio's CNI chart, of which no version is stored (`addons::UNSTORED_PINS`).
-            assert!(
-                file.contains("cluster-autoscaler") || file.contains("keda") || file.contains("istio-cni"),
-                "{f}"
-            );
+            assert!(file.contains("cluster-autoscaler") || file.contains("keda") || file.contains("istio-cni"), "{f}");
         }
     }
 }
@@ -201,7 +198,7 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
         "allowed edges of prod"
     );
 
-    // Without any policy in the ML and data namespaces, data workloads may call the inference
+    // Without any policy (network or authorization) in the ML and data namespaces, data workloads may call the inference
     // service although none declares it: extra edges. (Removing only the inference service's
     // policies adds none: the callers' own egress policies still hold them back.)
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -210,7 +207,12 @@ fn graph_matches_the_spec_and_catches_a_missing_policy() {
     for ns in ["cerverus-ml", "cerverus-data"] {
         for e in std::fs::read_dir(copy.join(ns)).expect("read_dir") {
             let p = e.expect("entry").path();
-            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("networkpolicy-")) {
+            // Both layers: the AuthorizationPolicies would still hold the callers back alone.
+            let layer = |n: &std::ffi::OsStr| {
+                let n = n.to_string_lossy();
+                n.starts_with("networkpolicy-") || n.starts_with("authorizationpolicy-")
+            };
+            if p.file_name().is_some_and(layer) {
                 std::fs::remove_file(p).expect("rm");
             }
         }

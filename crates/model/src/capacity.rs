@@ -112,6 +112,25 @@ pub fn pod_requests(w: &crate::Workload) -> (f64, f64, u32) {
     (quantity::parse(&r.requests.cpu).unwrap_or(0.0), quantity::parse(&r.requests.memory).unwrap_or(0.0) / gib, r.gpu)
 }
 
+/// Requests of the `istio-proxy` sidecar Istio injects into every pod of a namespace with
+/// injection (the istiod values set them: `cerverus-render` `mesh::PROXY_RESOURCES` reads these).
+/// The scheduler places the pod with its sidecar, so the pool must hold both.
+pub const MESH_PROXY_CPU_REQUEST: &str = "100m";
+pub const MESH_PROXY_MEMORY_REQUEST: &str = "128Mi";
+
+/// Requests of the sidecar added to each pod of `w`: (cpu cores, memory GiB); zero outside
+/// the mesh.
+pub fn mesh_proxy_requests(env: &Env, w: &crate::Workload) -> (f64, f64) {
+    if !env.namespace(w.namespace()).is_some_and(|n| n.istio_injection) {
+        return (0.0, 0.0);
+    }
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    (
+        quantity::parse(MESH_PROXY_CPU_REQUEST).unwrap_or(0.0),
+        quantity::parse(MESH_PROXY_MEMORY_REQUEST).unwrap_or(0.0) / gib,
+    )
+}
+
 /// `maxSurge` of every Deployment's rolling update (the workload renderer sets `25%`, with
 /// `maxUnavailable: 0`; the invariant tests read it back from the rendered Deployments). With no
 /// unavailability allowed, a rollout at maximum scale needs room for the surge pods or it stalls.
@@ -144,13 +163,15 @@ pub fn max_pods(w: &crate::Workload) -> u32 {
 
 impl Env {
     /// Per pool: the sum of requests of every workload at its most pods (max replicas, a
-    /// rollout's surge, its Jobs), against the pool's maximum nodes of its first (launched,
+    /// rollout's surge, its Jobs; each pod with its Istio sidecar where injected), against the pool's maximum nodes of its first (launched,
     /// CA-modelled) instance type; and every workload's single pod against one node of that type.
     pub fn pool_fit(&self) -> Vec<PoolFit> {
         let mut needed: BTreeMap<&str, (f64, f64, u32, Vec<String>)> = BTreeMap::new();
         for w in &self.workloads {
             let n = max_pods(w);
-            let (cpu, mem, gpu) = pod_requests(w);
+            let (app_cpu, app_mem, gpu) = pod_requests(w);
+            let (proxy_cpu, proxy_mem) = mesh_proxy_requests(self, w);
+            let (cpu, mem) = (app_cpu + proxy_cpu, app_mem + proxy_mem);
             let e = needed.entry(w.spec.node_pool.as_str()).or_insert((0.0, 0.0, 0, Vec::new()));
             e.0 += f64::from(n) * cpu;
             e.1 += f64::from(n) * mem;

@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cerverus_model::capacity::{MESH_PROXY_CPU_REQUEST, MESH_PROXY_MEMORY_REQUEST};
 use cerverus_model::{Env, Platform, SubnetTier, Target, Workload};
 use cerverus_spec::{Exposure, RolloutStrategy};
 use k8s_openapi::api::networking::v1::{
@@ -131,9 +132,12 @@ pub fn in_mesh(env: &Env, w: &Workload) -> bool {
 /// The `istio-proxy` injected into every meshed pod (istiod values `global.proxy.resources`:
 /// the chart's defaults, with ephemeral storage). It is a container of the pod like any other:
 /// the namespace's ResourceQuota must hold it once per pod, or a scale-out is refused for the
-/// sidecar's share (`quotas.rs` adds [`injected_proxy`] per pod).
-pub const PROXY_RESOURCES: ContainerResources =
-    ContainerResources { requests: ["100m", "128Mi", "128Mi"], limits: ["2", "1Gi", "1Gi"] };
+/// sidecar's share (`quotas.rs` adds [`injected_proxy`] per pod); the node pools too (the
+/// model's capacity check counts the same requests, `cerverus_model::capacity`).
+pub const PROXY_RESOURCES: ContainerResources = ContainerResources {
+    requests: [MESH_PROXY_CPU_REQUEST, MESH_PROXY_MEMORY_REQUEST, "128Mi"],
+    limits: ["2", "1Gi", "1Gi"],
+};
 
 /// The sidecar every pod of `w` carries, if it is in the mesh.
 pub fn injected_proxy(env: &Env, w: &Workload) -> Option<&'static ContainerResources> {

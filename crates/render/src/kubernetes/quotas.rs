@@ -82,7 +82,8 @@ pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Resul
     for ns in &env.namespaces {
         if !per_ns.contains_key(ns.name.as_str()) {
             let totals = if ns.name == crate::addons::NODE_AGENTS_NAMESPACE {
-                let mut t = node_agents_envelope(max_nodes);
+                let gpu_nodes: u32 = env.node_groups().iter().filter(|g| g.gpus_per_node > 0).map(|g| g.max).sum();
+                let mut t = node_agents_envelope(max_nodes, gpu_nodes);
                 // Falco on every node and Falcosidekick, with the resources their values set.
                 let s = super::runtime_security::quota_share(env, max_nodes);
                 t.pods += s.pods;
@@ -197,13 +198,16 @@ fn platform_envelope(ns: &str) -> (f64, f64) {
     }
 }
 
-/// Node agents run one pod per node each — node-exporter everywhere, the device plugin and the
-/// DCGM exporter on GPU nodes: at most three per node of the cluster at maximum size. Their charts
-/// set no resources, so each container gets this namespace's LimitRange defaults (requests 100m /
-/// 128Mi / 128Mi ephemeral, limits 500m / 512Mi / 1Gi). A DaemonSet pod the quota refuses is a node
-/// without its agent, so the envelope is those defaults times the pods, not a guess.
-fn node_agents_envelope(max_nodes: u32) -> Totals {
-    let pods = 3 * max_nodes;
+/// Node agents run one pod per node each — node-exporter and Fluent Bit everywhere, the device
+/// plugin and the DCGM exporter on GPU nodes: two per node of the cluster at maximum size plus two
+/// per GPU node. The charts of three of them set no resources, so each container gets this
+/// namespace's LimitRange defaults (requests 100m / 128Mi / 128Mi ephemeral, limits 500m / 512Mi /
+/// 1Gi); Fluent Bit's values ask the same requests and less memory limit, the rest from the
+/// defaults. A DaemonSet pod the quota refuses is a node without its agent, so the envelope is
+/// those defaults times the pods, not a guess.
+fn node_agents_envelope(max_nodes: u32, gpu_nodes: u32) -> Totals {
+    // Falco and Falcosidekick are added from their own values by the caller.
+    let pods = 2 * max_nodes + 2 * gpu_nodes;
     let n = f64::from(pods);
     let mib = 1024.0 * 1024.0;
     Totals {
