@@ -438,7 +438,9 @@ fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale(
                     certificates.iter().any(|c| c["spec"]["secretName"] == secret && &c["metadata"]["namespace"] == ns);
                 assert!(
                     issued
-                        || externals.iter().any(|e| e["metadata"]["name"] == secret && &e["metadata"]["namespace"] == ns),
+                        || externals
+                            .iter()
+                            .any(|e| e["metadata"]["name"] == secret && &e["metadata"]["namespace"] == ns),
                     "{path}: secret {secret} has no ExternalSecret or Certificate"
                 );
             }

@@ -859,7 +859,10 @@ fn iam_tf() -> File {
     f.push(
         block("locals")
             .a("irsa_roles", call("merge", vec![workload_roles, object(ADDON_ROLES.iter().map(addon_role))]))
-            .a("irsa_inline_policies", call("merge", vec![workload_policies, object(addon_policies), s3_csi_policy, cert_manager_policy])),
+            .a(
+                "irsa_inline_policies",
+                call("merge", vec![workload_policies, object(addon_policies), s3_csi_policy, cert_manager_policy]),
+            ),
     );
     f
 }
@@ -1047,9 +1050,8 @@ fn tfvars(platform: &Platform, env: &Env) -> Body {
     let rotations = crate::kubernetes::certificates::rotation::plan(env);
     let secrets = object(secrets.into_iter().map(|(k, d)| {
         let r = rotations.iter().find(|r| r.secret == k);
-        let (days, method, store) = r.map_or((0, "none", ""), |r| {
-            (r.days, r.method.terraform_name(), r.method.store().unwrap_or_default())
-        });
+        let (days, method, store) =
+            r.map_or((0, "none", ""), |r| (r.days, r.method.terraform_name(), r.method.store().unwrap_or_default()));
         (
             k,
             object([
