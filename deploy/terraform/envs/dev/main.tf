@@ -102,9 +102,39 @@ module "storage" {
   tags    = local.tags
 }
 
+locals {
+  rotated_postgres_stores = toset(distinct([
+    for s in values(var.secrets) : s.postgres_store if s.rotation == "function"
+  ]))
+}
+
+module "secret_rotation" {
+  source                     = "../../modules/secret-rotation"
+  for_each                   = local.rotated_postgres_stores
+  name                       = "${each.key}-${var.environment}"
+  vpc_id                     = module.network.vpc_id
+  vpc_cidr                   = module.network.vpc_cidr
+  subnet_ids                 = module.network.private_subnet_ids
+  database_security_group_id = module.security_groups.rds_security_group_id
+  port                       = var.postgres[each.key].port
+  master_secret_arn          = module.database[each.key].master_user_secret_arn
+  master_secret_kms_key_arn  = module.database[each.key].master_user_secret_kms_key_arn
+  secrets_kms_key_arn        = module.secrets.kms_key_arn
+  tags                       = local.tags
+}
+
 module "secrets" {
-  source  = "../../modules/secrets"
-  name    = "cerverus/${var.environment}"
-  secrets = var.secrets
-  tags    = local.tags
+  source = "../../modules/secrets"
+  name   = "cerverus/${var.environment}"
+  secrets = {
+    for k, s in var.secrets : k => {
+      description   = s.description
+      rotation_days = s.rotation_days
+      rotation      = s.rotation
+    }
+  }
+  rotation_function_arns = {
+    for k, s in var.secrets : k => module.secret_rotation[s.postgres_store].function_arn if s.rotation == "function"
+  }
+  tags = local.tags
 }

@@ -104,7 +104,7 @@ node_groups = {
     ami_type       = "AL2023_x86_64_NVIDIA"
     min_size       = 0
     desired_size   = 0
-    max_size       = 1
+    max_size       = 2
     disk_gib       = 200
     labels = {
       "cerverus.io/pool"              = "ml"
@@ -216,30 +216,55 @@ buckets = {
 }
 secrets = {
   airflow-fernet = {
-    description   = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
-    rotation_days = 0
+    description    = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
+    rotation_days  = 0
+    rotation       = "none"
+    postgres_store = ""
   }
   airflow-metadata-db = {
-    description   = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
-    rotation_days = 30
+    description    = "Read by airflow-webserver, airflow-scheduler, airflow-triggerer, airflow-worker"
+    rotation_days  = 30
+    rotation       = "function"
+    postgres_store = "cerverus-db"
   }
   airflow-webserver = {
-    description   = "Read by airflow-webserver, airflow-triggerer, airflow-worker"
-    rotation_days = 0
+    description    = "Read by airflow-webserver, airflow-triggerer, airflow-worker"
+    rotation_days  = 0
+    rotation       = "none"
+    postgres_store = ""
+  }
+  alertmanager-receivers = {
+    description    = "Alertmanager receivers: PagerDuty routing key, Slack webhook URL"
+    rotation_days  = 0
+    rotation       = "none"
+    postgres_store = ""
   }
   alerts-api-db = {
-    description   = "Read by alerts-api, db-migrate"
-    rotation_days = 30
+    description    = "Read by alerts-api, db-migrate"
+    rotation_days  = 30
+    rotation       = "function"
+    postgres_store = "cerverus-db"
   }
   alerts-api-jwt = {
-    description   = "Read by alerts-api"
-    rotation_days = 0
+    description    = "Read by alerts-api"
+    rotation_days  = 0
+    rotation       = "none"
+    postgres_store = ""
+  }
+  grafana-admin = {
+    description    = "Grafana admin login"
+    rotation_days  = 0
+    rotation       = "none"
+    postgres_store = ""
   }
   market-data-api-keys = {
-    description   = "Read by market-data-ingestor"
-    rotation_days = 90
+    description    = "Read by market-data-ingestor"
+    rotation_days  = 90
+    rotation       = "manual"
+    postgres_store = ""
   }
 }
+public_zones = ["cerverus.io"]
 workload_roles = {
   "cerverus-data/cerverus-data-sa" = {
     namespace       = "cerverus-data"

@@ -212,6 +212,12 @@ data "aws_iam_policy_document" "velero" {
   }
 }
 
+data "aws_route53_zone" "public" {
+  for_each     = toset(var.public_zones)
+  name         = each.value
+  private_zone = false
+}
+
 data "aws_iam_policy_document" "cert_manager" {
   #checkov:skip=CKV_AWS_356:route53:ListHostedZonesByName cannot be scoped to resources
   statement {
@@ -225,7 +231,7 @@ data "aws_iam_policy_document" "cert_manager" {
     sid       = "ChangeTxtRecords"
     effect    = "Allow"
     actions   = ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"]
-    resources = ["arn:${data.aws_partition.current.partition}:route53:::hostedzone/*"]
+    resources = [for z in values(data.aws_route53_zone.public) : z.arn]
 
     condition {
       test     = "ForAllValues:StringEquals"
@@ -611,10 +617,10 @@ locals {
       node-termination-handler     = data.aws_iam_policy_document.node_termination_handler.json
       external-secrets             = data.aws_iam_policy_document.external_secrets.json
       velero                       = data.aws_iam_policy_document.velero.json
-      cert-manager                 = data.aws_iam_policy_document.cert_manager.json
     },
     length(concat(local.mounted_read_buckets, local.mounted_write_buckets)) > 0 ? {
       s3-csi = data.aws_iam_policy_document.s3_csi.json
     } : {},
+    length(var.public_zones) > 0 ? { cert-manager = data.aws_iam_policy_document.cert_manager.json } : {},
   )
 }

@@ -45,6 +45,16 @@ output "irsa_role_arns" {
   value       = module.eks.irsa_role_arns
 }
 
+output "public_zone_ids" {
+  description = "Route 53 zone IDs of the public hosts' zones, by name (cert-manager finds them by name)."
+  value       = { for k, z in data.aws_route53_zone.public : k => z.zone_id }
+}
+
+output "secret_rotation_function_arns" {
+  description = "Rotation functions by PostgreSQL store."
+  value       = { for k, m in module.secret_rotation : k => m.function_arn }
+}
+
 output "node_termination_queue_url" {
   description = "Queue for aws-node-termination-handler."
   value       = module.eks.node_termination_queue_url

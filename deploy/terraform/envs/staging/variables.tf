@@ -149,8 +149,18 @@ variable "buckets" {
 }
 
 variable "secrets" {
-  description = "Secrets Manager secrets by name."
-  type        = map(object({ description = string, rotation_days = number }))
+  description = "Secrets Manager secrets by name, with how each is rotated (`function`: by the rotation function of PostgreSQL store `postgres_store`; `manual`; `none`)."
+  type = map(object({
+    description    = string
+    rotation_days  = number
+    rotation       = string
+    postgres_store = string
+  }))
+}
+
+variable "public_zones" {
+  description = "Public Route 53 zones of the spec's public hosts: cert-manager writes its DNS-01 TXT records there."
+  type        = list(string)
 }
 
 variable "workload_roles" {

@@ -426,6 +426,7 @@ resource "aws_config_config_rule" "managed" {
     vpc-flow-logs-enabled              = "VPC_FLOW_LOGS_ENABLED"
     restricted-ssh                     = "INCOMING_SSH_DISABLED"
     encrypted-volumes                  = "ENCRYPTED_VOLUMES"
+    efs-encrypted-check                = "EFS_ENCRYPTED_CHECK"
     cloudtrail-enabled                 = "CLOUD_TRAIL_ENABLED"
     iam-root-access-key-check          = "IAM_ROOT_ACCESS_KEY_CHECK"
     guardduty-enabled-centralized      = "GUARDDUTY_ENABLED_CENTRALIZED"

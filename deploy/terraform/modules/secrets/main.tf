@@ -37,24 +37,45 @@ resource "aws_kms_alias" "secrets" {
 }
 
 resource "aws_secretsmanager_secret" "this" {
-  #checkov:skip=CKV2_AWS_57:these secrets do not rotate today: AWS rotation needs a rotation function (var.rotation_lambda_arn) that the spec does not name yet and no environment passes one, so the rotationDays the spec sets (30 or 90) take effect only once one is given; until then rotation is manual
+  #checkov:skip=CKV2_AWS_57:rotation follows the spec per secret (var.secrets[*].rotation): database credentials are rotated by aws_secretsmanager_secret_rotation.this with AWS's rotation function; a vendor's API key has no AWS rotation function and is rotated by hand, checked by aws_config_config_rule.manual_rotation; secrets the spec gives no rotationDays (signing and encryption keys, whose rotation invalidates what they signed or encrypted) are not rotated
   for_each                = var.secrets
   name                    = "${var.name}/${each.key}"
   description             = each.value.description
   kms_key_id              = aws_kms_key.secrets.arn
   recovery_window_in_days = 30
-  tags                    = var.tags
+  tags = merge(var.tags, {
+    "cerverus:secret"   = "${var.name}/${each.key}"
+    "cerverus:rotation" = each.value.rotation
+  })
 }
 
 resource "aws_secretsmanager_secret_rotation" "this" {
   #checkov:skip=CKV_AWS_304:the period comes from var.secrets, whose validation caps rotation_days at 90
-  for_each = {
-    for k, v in var.secrets : k => v if v.rotation_days > 0 && var.rotation_lambda_arn != null
-  }
+  for_each            = { for k, v in var.secrets : k => v if v.rotation == "function" }
   secret_id           = aws_secretsmanager_secret.this[each.key].id
-  rotation_lambda_arn = var.rotation_lambda_arn
+  rotation_lambda_arn = var.rotation_function_arns[each.key]
 
   rotation_rules {
     automatically_after_days = each.value.rotation_days
   }
+}
+
+resource "aws_config_config_rule" "manual_rotation" {
+  for_each    = { for k, v in var.secrets : k => v if v.rotation == "manual" }
+  name        = "${replace(var.name, "/", "-")}-${each.key}-rotation"
+  description = "${var.name}/${each.key} is rotated by hand (no AWS rotation function exists for it): NON_COMPLIANT once its value has been unchanged for more than ${each.value.rotation_days} days."
+
+  source {
+    owner             = "AWS"
+    source_identifier = "SECRETSMANAGER_SECRET_PERIODIC_ROTATION"
+  }
+
+  input_parameters = jsonencode({ maxDaysSinceRotation = tostring(each.value.rotation_days) })
+
+  scope {
+    tag_key   = "cerverus:secret"
+    tag_value = "${var.name}/${each.key}"
+  }
+
+  tags = var.tags
 }

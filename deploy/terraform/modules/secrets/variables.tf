@@ -12,17 +12,24 @@ variable "tags" {
 }
 
 variable "secrets" {
-  description = "Secrets by name (stored as `<var.name>/<name>`); rotation_days 0 means the secret is not rotated by AWS."
-  type        = map(object({ description = string, rotation_days = number }))
+  description = "Secrets by name (stored as `<var.name>/<name>`). rotation: `function` (rotated by the function in rotation_function_arns every rotation_days), `manual` (no AWS function can rotate it, e.g. a vendor's API key: rotated by hand, and an AWS Config rule reports it once unchanged for longer than rotation_days) or `none` (rotation_days 0)."
+  type        = map(object({ description = string, rotation_days = number, rotation = string }))
 
   validation {
     condition     = alltrue([for s in var.secrets : s.rotation_days >= 0 && s.rotation_days <= 90])
-    error_message = "rotation_days must be 0 (no AWS rotation) or at most 90."
+    error_message = "rotation_days must be 0 (no rotation) or at most 90."
+  }
+
+  validation {
+    condition = alltrue([
+      for s in var.secrets : contains(["function", "manual", "none"], s.rotation) && s.rotation == "none" == (s.rotation_days == 0)
+    ])
+    error_message = "rotation must be function, manual or none, and none exactly when rotation_days is 0."
   }
 }
 
-variable "rotation_lambda_arn" {
-  description = "Lambda function that rotates secrets with rotation_days > 0; null disables rotation resources."
-  type        = string
-  default     = null
+variable "rotation_function_arns" {
+  description = "Rotation function (Lambda ARN) of every secret whose rotation is `function`, by secret name."
+  type        = map(string)
+  default     = {}
 }
