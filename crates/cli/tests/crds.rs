@@ -12,23 +12,6 @@ fn schema_root() -> Option<PathBuf> {
     root.is_dir().then_some(root)
 }
 
-const CORE_GROUPS: &[&str] = &[
-    "",
-    "apps",
-    "batch",
-    "autoscaling",
-    "policy",
-    "networking.k8s.io",
-    "rbac.authorization.k8s.io",
-    "storage.k8s.io",
-    "scheduling.k8s.io",
-    "admissionregistration.k8s.io",
-    "apiextensions.k8s.io",
-    "coordination.k8s.io",
-    "discovery.k8s.io",
-    "node.k8s.io",
-];
-
 /// Kinds the shared catalogue has no schema for, each with why it is rendered anyway and what
 /// vouches for it instead. Anything else without a schema fails the test.
 const NO_SCHEMA: &[(&str, &str)] = &[
@@ -77,7 +60,7 @@ fn custom_resources() -> Vec<(String, Value)> {
             let v: Value = serde_saphyr::from_str(std::str::from_utf8(bytes).ok()?).ok()?;
             let api = v["apiVersion"].as_str()?.to_string();
             let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_string();
-            (!CORE_GROUPS.contains(&group.as_str())).then(|| (p.to_string(), v))
+            (!cerverus_render::gitops::is_core_group(&group)).then(|| (p.to_string(), v))
         })
         .collect()
 }

@@ -196,25 +196,6 @@ fn api_group(obj: &Value) -> String {
     api.rsplit_once('/').map_or("", |(g, _)| g).to_string()
 }
 
-/// Groups the API server serves itself.
-const CORE_GROUPS: &[&str] = &[
-    "",
-    "apps",
-    "batch",
-    "autoscaling",
-    "policy",
-    "networking.k8s.io",
-    "rbac.authorization.k8s.io",
-    "storage.k8s.io",
-    "scheduling.k8s.io",
-    "admissionregistration.k8s.io",
-    "apiextensions.k8s.io",
-    "apiregistration.k8s.io",
-    "coordination.k8s.io",
-    "discovery.k8s.io",
-    "node.k8s.io",
-];
-
 /// The release whose chart ships the CRD of `group`/`kind`, written down here from the charts'
 /// CRD lists independently of the renderer's table, so a wrong entry there shows.
 fn crd_chart(group: &str, kind: &str) -> Option<&'static str> {
@@ -260,7 +241,7 @@ fn wave_violations(docs: &BTreeMap<String, Value>, paths: &BTreeSet<String>, app
         for p in synced_paths(app, paths) {
             let Some(obj) = docs.get(&p) else { continue };
             let group = api_group(obj);
-            if CORE_GROUPS.contains(&group.as_str()) {
+            if cerverus_render::gitops::is_core_group(&group) {
                 continue;
             }
             let kind = obj["kind"].as_str().unwrap_or_default();

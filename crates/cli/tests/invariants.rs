@@ -489,8 +489,8 @@ fn every_mounted_secret_comes_from_an_external_secret_and_quotas_hold_max_scale(
 #[test]
 fn moving_a_workload_to_the_ml_pool_adds_its_toleration_and_selector() {
     let text = cerverus_spec::DEFAULT_SPEC.replacen(
-        "    exposure: internal\n    nodePool: general\n    tier: standard\n    serviceAccount: cerverus-data-sa\n",
-        "    exposure: internal\n    nodePool: ml\n    tier: standard\n    serviceAccount: cerverus-data-sa\n",
+        "    exposure: internal\n    nodePool: general\n    tier: standard\n",
+        "    exposure: internal\n    nodePool: ml\n    tier: standard\n",
         1,
     );
     assert_ne!(text, cerverus_spec::DEFAULT_SPEC, "the edit must apply (airflow-webserver → ml)");

@@ -86,6 +86,21 @@ pub(crate) fn add_rule(
     groups: Vec<RuleGroup>,
     tests: Vec<TestGroup>,
 ) -> Result<(), RenderError> {
+    add_rule_evaluated_every(out, namespace, name, labels, groups, tests, "1m")
+}
+
+/// [`add_rule`] with the tests evaluated every `interval` instead of every minute: for rules
+/// whose cases span days (backup schedules), where promtool would otherwise evaluate every rule
+/// thousands of times. `interval` must divide every `for:` and `eval_time` of the tests.
+pub(crate) fn add_rule_evaluated_every(
+    out: &mut Objects,
+    namespace: &str,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    groups: Vec<RuleGroup>,
+    tests: Vec<TestGroup>,
+    interval: &str,
+) -> Result<(), RenderError> {
     let rule = Resource {
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
@@ -98,7 +113,9 @@ pub(crate) fn add_rule(
         spec: PrometheusRuleSpec { groups },
     };
     out.add(Some(namespace), "PrometheusRule", name, &rule)?;
-    out.add_rule_tests(name, &TestFile::for_rule(name, tests))
+    let mut file = TestFile::for_rule(name, tests);
+    file.evaluation_interval = interval.to_string();
+    out.add_rule_tests(name, &file)
 }
 
 pub(super) fn render(platform: &Platform, env: &Env, out: &mut Objects) -> Result<(), RenderError> {

@@ -873,7 +873,17 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
     tests.push(verify_tests(&verify));
     rules.push(verify);
     let groups = vec![RuleGroup { name: "velero-backups".into(), interval: None, rules }];
-    alerting::add_rule(out, VELERO_NAMESPACE, RULE_NAME, velero_labels("backup-alerts"), groups, tests)
+    // Cases span up to 61 hours (a daily schedule late by half a day): evaluated every 5 minutes,
+    // which divides every `for:` and evaluation time here.
+    alerting::add_rule_evaluated_every(
+        out,
+        VELERO_NAMESPACE,
+        RULE_NAME,
+        velero_labels("backup-alerts"),
+        groups,
+        tests,
+        "5m",
+    )
 }
 
 /// `tier-critical` → `TierCritical`.

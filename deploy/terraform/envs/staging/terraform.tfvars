@@ -266,9 +266,9 @@ secrets = {
 }
 public_zones = ["cerverus.io"]
 workload_roles = {
-  "cerverus-data/cerverus-data-sa" = {
+  "cerverus-data/airflow-worker" = {
     namespace       = "cerverus-data"
-    service_account = "cerverus-data-sa"
+    service_account = "airflow-worker"
     read_buckets    = ["cerverus-bronze"]
     write_buckets   = ["cerverus-gold"]
   }
