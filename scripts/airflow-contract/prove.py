@@ -85,10 +85,33 @@ class Secrets:
             "token": args.redis_token,
             "host": args.redis_host,
             "port": str(args.redis_port),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": args.pg_url,
             "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         }
+        # A rotated database credential holds the JSON fields AWS's rotation function reads and
+        # writes (engine, host, port, username, password, dbname); its ExternalSecret templates
+        # the URL from them. Here they are the local PostgreSQL's.
+        pg = urllib.parse.urlsplit(args.pg_url)
+        self.database = {
+            "username": urllib.parse.unquote(pg.username or ""),
+            "password": urllib.parse.unquote(pg.password or ""),
+            "host": pg.hostname or "",
+            "port": str(pg.port or 5432),
+            "dbname": pg.path.lstrip("/"),
+        }
+
+    def remote_for(self, es: dict) -> dict[str, str]:
+        """What Secrets Manager holds for this ExternalSecret, by secretKey."""
+        keys = {d["secretKey"] for d in es["spec"]["data"]}
+        return self.database if set(self.database) <= keys else self.remote
+
+    def making(self, key: str) -> str:
+        """The Secret whose ExternalSecret makes `key` (through its template or as a plain key)."""
+        for name, es in self.external.items():
+            tpl = es["spec"]["target"].get("template", {}).get("data") or {}
+            if key in tpl or key in {d["secretKey"] for d in es["spec"]["data"]}:
+                return name
+        fail(f"no ExternalSecret makes {key}")
 
     def keys(self, name: str) -> list[str]:
         es = self.external.get(name)
@@ -102,10 +125,11 @@ class Secrets:
         if es is None:
             fail(f"the pod reads Secret {name}, which no ExternalSecret makes")
         data = {}
+        remote = self.remote_for(es)
         for d in es["spec"]["data"]:
-            if d["secretKey"] not in self.remote:
+            if d["secretKey"] not in remote:
                 fail(f"no local value for {name}/{d['secretKey']}")
-            data[d["secretKey"]] = self.remote[d["secretKey"]]
+            data[d["secretKey"]] = remote[d["secretKey"]]
         tpl = es["spec"]["target"].get("template", {}).get("data")
         values = {k: render_go_template(v, data) for k, v in tpl.items()} if tpl else data
         if key not in values:
@@ -201,6 +225,12 @@ class Role:
             fail(f"{self.name}: {' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
         return p.stdout.strip()
 
+    def value(self, cmd: list[str]) -> str:
+        """The last line a command prints: with OpenTelemetry metrics on (the scheduler's pod),
+        every Airflow command first logs its exporter connection to stdout."""
+        out = self.run(cmd).splitlines()
+        return out[-1] if out else ""
+
     def start(self, extra: dict[str, str] | None = None) -> subprocess.Popen:
         cmd = ["airflow", *self.container.get("args", [])]
         log = open(self.root.parent / f"{self.name}.log", "w", encoding="utf-8")  # noqa: SIM115
@@ -286,13 +316,21 @@ def main() -> None:
         fail(f"rendered Airflow roles {sorted(roles)} are not {sorted(expected)}")
     since = time.time() - 1
     broker = sec.get("redis-cerverus-cache", "url")
+    # The metadata DB URL as the pod gets it: templated by External Secrets from the rotated
+    # credential's fields. It must name the local database and demand TLS, as RDS does.
+    db_url = sec.get(sec.making("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    parts = urllib.parse.urlsplit(db_url)
+    if (parts.hostname, parts.port, parts.path.lstrip("/")) != (
+        sec.database["host"], int(sec.database["port"]), sec.database["dbname"]
+    ) or "sslmode=require" not in parts.query:
+        fail(f"the delivered metadata DB URL {db_url!r} is not the database's, over TLS")
 
     print("==> what each role's pod delivers, as Airflow resolves it")
     for label, r in roles.items():
-        got = r.run(["airflow", "config", "get-value", "database", "sql_alchemy_conn"])
-        if got != args.pg_url:
-            fail(f"{r.name}: sql_alchemy_conn resolves to {got!r}, the pod delivers {args.pg_url!r}")
-        if r.run(["airflow", "config", "get-value", "core", "executor"]) != "CeleryExecutor":
+        got = r.value(["airflow", "config", "get-value", "database", "sql_alchemy_conn"])
+        if got != db_url:
+            fail(f"{r.name}: sql_alchemy_conn resolves to {got!r}, the pod delivers {db_url!r}")
+        if r.value(["airflow", "config", "get-value", "core", "executor"]) != "CeleryExecutor":
             fail(f"{r.name}: executor is not CeleryExecutor")
         msg = f"{r.name}: sql_alchemy_conn = the delivered URL, executor = CeleryExecutor"
         # Every AIRFLOW__SECTION__KEY the pod sets is what Airflow's configuration returns.
@@ -309,7 +347,7 @@ def main() -> None:
             fail(f"{r.name}: Airflow resolves {wrong} to something else than the pod delivers")
         msg += f", all {len(keys)} AIRFLOW__ settings as delivered"
         if label in ("scheduler", "celery worker"):
-            got = r.run(["airflow", "config", "get-value", "celery", "broker_url"])
+            got = r.value(["airflow", "config", "get-value", "celery", "broker_url"])
             if got != broker or not got.startswith("rediss://:") or "ssl_cert_reqs=required" not in got:
                 fail(f"{r.name}: broker_url resolves to {got!r}, the pod delivers {broker!r}")
             # The result backend is not set: the Celery provider derives it from the metadata
@@ -317,7 +355,7 @@ def main() -> None:
             # imported bare as the probe's `celery --app …` does (no Airflow CLI around it).
             celery_conf = "from airflow.providers.celery.executors.celery_executor import app; c = app.conf; "
             got = r.run(["python", "-c", celery_conf + "print(c.result_backend); print(c.broker_url)"])
-            if got.splitlines()[-2:] != ["db+" + args.pg_url, broker]:
+            if got.splitlines()[-2:] != ["db+" + db_url, broker]:
                 fail(f"{r.name}: Celery's result_backend/broker_url are {got.splitlines()[-2:]!r}")
             msg += (", broker_url = the delivered rediss:// URL (TLS, AUTH), Celery's result_backend = "
                     "db+<metadata DB>")
@@ -346,8 +384,10 @@ def main() -> None:
         fail(f"expected one rendered Airflow migration Job, found {len(jobs)}")
     job = Role(jobs[0], work, args.venv, sec, args)
     hook = jobs[0]["metadata"].get("annotations", {})
-    if hook.get("argocd.argoproj.io/hook") != "Sync":
-        fail(f"{job.name}: not an Argo CD Sync hook: {hook}")
+    # A PreSync hook runs once per release, before the new pods (its prerequisites sync in an
+    # earlier Application; crates/cli/tests/rollouts.rs proves that order).
+    if hook.get("argocd.argoproj.io/hook") != "PreSync":
+        fail(f"{job.name}: not an Argo CD PreSync hook: {hook}")
     job.run(job.container["command"], timeout=300)
     ok(f"{job.name}: `{' '.join(job.container['command'])}` against PostgreSQL, with the Job's rendered pod")
     for label, r in roles.items():
