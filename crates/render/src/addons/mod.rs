@@ -1,17 +1,18 @@
 //! Cluster add-ons installed with Helm: pinned chart versions (`helm/addons/charts.yaml`) and
-//! per-environment values derived from the model (`helm/addons/<env>/<addon>.values.yaml`).
-//! Argo CD Applications that install them come with the delivery renderer; the versions and
-//! values are decided here, in one place.
+//! per-environment values derived from the model (`helm/addons/<env>/<addon>.values.yaml`), one
+//! module per family (`gitops`, `mesh`, `observability`, `logging`, `backup`, `certificates`,
+//! `admission`, `runtime_security`, `delivery`, `chaos`). The Argo CD Applications that install
+//! them are rendered by `crate::gitops`; the versions and values are decided here, in one place.
 //!
 //! Versions are decisions: bump them in a reviewed commit. Each pinned chart's app version must
 //! support the cluster's Kubernetes minor; `data/support-windows.json` → `addons` records the
 //! window each project documents, with its source, and a test holds every pin to it. The pinned
 //! charts' own defaults and schemas are in `data/reference/helm/` (provenance in its README).
 //!
-//! Install order is part of the pin: `wave` (lower first, and the next wave waits for the
-//! previous one to be healthy). kube-prometheus-stack carries the Prometheus Operator CRDs
-//! (ServiceMonitor, PodMonitor, PrometheusRule), so it is alone in wave 0 and every chart that
-//! renders a ServiceMonitor comes after it — otherwise its install fails on an unknown kind.
+//! `wave` is the chart's relative install order (lower first). The Argo CD waves derive from it
+//! and from what each chart needs (`crate::gitops`): the Prometheus Operator CRDs install alone
+//! first (a CRDs-only release of kube-prometheus-stack), so every chart that renders a
+//! ServiceMonitor comes after them — otherwise its install fails on an unknown kind.
 
 mod admission;
 mod backup;
