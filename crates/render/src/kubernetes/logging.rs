@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 
 use super::alerting::{self, AlertText, Severity};
 use super::crd::Resource;
-use super::crd::logging::{CaIssuer, CertificateSpec, ClusterIssuerSpec, IssuerRef, PrivateKey, SelfSignedIssuer};
+use super::crd::cert_manager::{CaIssuer, CertificateSpec, IssuerRef, IssuerSpec, PrivateKey, SelfSignedIssuer};
 use super::crd::monitoring::{PodMetricsEndpoint, PodMonitorSpec, PodSelector, RuleGroup};
 use super::network_policies::{MONITORING_NAMESPACE, PROMETHEUS_POD};
 use super::promtool::{ExpAlert, InputSeries, TestGroup};
@@ -476,7 +476,7 @@ fn meta(platform: &Platform, ns: Option<&str>, name: &str) -> ObjectMeta {
 }
 
 fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), RenderError> {
-    let issuer = |spec: ClusterIssuerSpec, name: &str| Resource {
+    let issuer = |spec: IssuerSpec, name: &str| Resource {
         api_version: "cert-manager.io/v1",
         kind: "ClusterIssuer",
         metadata: meta(platform, None, name),
@@ -486,7 +486,7 @@ fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), Ren
         None,
         "ClusterIssuer",
         SELF_SIGNED_ISSUER,
-        &issuer(ClusterIssuerSpec { self_signed: Some(SelfSignedIssuer {}), ca: None }, SELF_SIGNED_ISSUER),
+        &issuer(IssuerSpec { self_signed: Some(SelfSignedIssuer {}), ..Default::default() }, SELF_SIGNED_ISSUER),
     )?;
     let ca = Resource {
         api_version: "cert-manager.io/v1",
@@ -494,7 +494,7 @@ fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), Ren
         metadata: meta(platform, Some(CERT_MANAGER_NAMESPACE), LOG_CA),
         spec: CertificateSpec {
             secret_name: LOG_CA.to_string(),
-            common_name: LOG_CA.to_string(),
+            common_name: Some(LOG_CA.to_string()),
             dns_names: Vec::new(),
             // Ten years, renewed a year ahead: clients trust the CA in the Secret they mount,
             // which cert-manager refreshes with every leaf certificate.
@@ -502,12 +502,13 @@ fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), Ren
             renew_before: "8760h".to_string(),
             is_ca: true,
             usages: vec!["cert sign", "crl sign", "digital signature"],
-            private_key: PrivateKey { algorithm: "RSA", size: 4096, encoding: "PKCS8", rotation_policy: "Never" },
+            private_key: PrivateKey { algorithm: "RSA", size: 4096, encoding: Some("PKCS8"), rotation_policy: "Never" },
             issuer_ref: IssuerRef {
                 name: SELF_SIGNED_ISSUER.to_string(),
                 kind: "ClusterIssuer",
                 group: "cert-manager.io",
             },
+            revision_history_limit: 3,
         },
     };
     out.add(Some(CERT_MANAGER_NAMESPACE), "Certificate", LOG_CA, &ca)?;
@@ -515,10 +516,7 @@ fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), Ren
         None,
         "ClusterIssuer",
         LOG_CA,
-        &issuer(
-            ClusterIssuerSpec { self_signed: None, ca: Some(CaIssuer { secret_name: LOG_CA.to_string() }) },
-            LOG_CA,
-        ),
+        &issuer(IssuerSpec { ca: Some(CaIssuer { secret_name: LOG_CA.to_string() }), ..Default::default() }, LOG_CA),
     )?;
     for id in identities() {
         let server = !id.dns_names.is_empty();
@@ -532,14 +530,20 @@ fn render_certificates(platform: &Platform, out: &mut Objects) -> Result<(), Ren
             metadata: meta(platform, Some(id.namespace), id.secret),
             spec: CertificateSpec {
                 secret_name: id.secret.to_string(),
-                common_name: id.common_name.to_string(),
+                common_name: Some(id.common_name.to_string()),
                 dns_names: id.dns_names.clone(),
                 duration: "2160h".to_string(),
                 renew_before: "720h".to_string(),
                 is_ca: false,
                 usages,
-                private_key: PrivateKey { algorithm: "RSA", size: 2048, encoding: "PKCS8", rotation_policy: "Always" },
+                private_key: PrivateKey {
+                    algorithm: "RSA",
+                    size: 2048,
+                    encoding: Some("PKCS8"),
+                    rotation_policy: "Always",
+                },
                 issuer_ref: IssuerRef { name: LOG_CA.to_string(), kind: "ClusterIssuer", group: "cert-manager.io" },
+                revision_history_limit: 3,
             },
         };
         out.add(Some(id.namespace), "Certificate", id.secret, &cert)?;

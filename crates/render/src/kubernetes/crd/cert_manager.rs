@@ -90,6 +90,9 @@ pub struct CertificateSpec {
     pub duration: String,
     /// How long before expiry cert-manager renews.
     pub renew_before: String,
+    /// Key usages; empty: cert-manager's default (digital signature, key encipherment).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usages: Vec<&'static str>,
     pub private_key: PrivateKey,
     pub issuer_ref: IssuerRef,
     /// Old CertificateRequests kept for debugging a renewal.
@@ -101,6 +104,9 @@ pub struct CertificateSpec {
 pub struct PrivateKey {
     pub algorithm: &'static str,
     pub size: i32,
+    /// `PKCS8` for programs that read PEM keys only in PKCS#8 (OpenSearch); default PKCS#1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
     /// `Always`: a new key on every issuance, so a renewal also rotates the key.
     pub rotation_policy: &'static str,
 }

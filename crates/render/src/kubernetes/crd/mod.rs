@@ -13,7 +13,6 @@ pub mod chaos;
 pub mod external_secrets;
 pub mod gatekeeper;
 pub mod istio;
-pub mod logging;
 pub mod monitoring;
 pub mod rollouts;
 pub mod velero;
