@@ -121,7 +121,7 @@ pub const MESH_PROXY_MEMORY_REQUEST: &str = "128Mi";
 /// Requests of the sidecar added to each pod of `w`: (cpu cores, memory GiB); zero outside
 /// the mesh.
 pub fn mesh_proxy_requests(env: &Env, w: &crate::Workload) -> (f64, f64) {
-    if !env.namespace(w.namespace()).is_some_and(|n| n.istio_injection) {
+    if !env.in_mesh(w) {
         return (0.0, 0.0);
     }
     let gib = 1024.0 * 1024.0 * 1024.0;

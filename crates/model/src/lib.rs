@@ -91,6 +91,12 @@ impl Env {
         self.namespaces.iter().find(|n| n.name == name)
     }
 
+    /// Whether `w`'s namespace has Istio sidecar injection: its pods carry an `istio-proxy`, which
+    /// the pools, the quotas and the mesh policies all account for.
+    pub fn in_mesh(&self, w: &Workload) -> bool {
+        self.namespace(w.namespace()).is_some_and(|n| n.istio_injection)
+    }
+
     /// Whether this is a production environment (stricter defaults apply).
     pub fn is_production(&self) -> bool {
         self.name == "prod" || self.name == "production"

@@ -335,7 +335,7 @@ impl Sli {
 /// in the mesh, otherwise from its metrics target's `up`; latency where declared and measurable.
 pub fn slis(env: &Env, w: &Workload) -> Vec<Sli> {
     let Some(slo) = &w.spec.slo else { return Vec::new() };
-    let meshed = env.namespaces.iter().any(|n| n.name == w.namespace() && n.istio_injection);
+    let meshed = env.in_mesh(w);
     let serves = meshed && w.serving_http_ports().next().is_some() && w.spec.exposure != Exposure::None;
     let sli = |kind: SliKind, objective: f64| Sli {
         workload: w.name().to_string(),
@@ -566,7 +566,7 @@ pub const DEFAULT_LATENCY_MS: u32 = 1000;
 /// Whether a workload serves requests through its sidecar (what Istio's request metrics
 /// describe): a meshed namespace, an HTTP port besides `metrics`, and callers.
 pub fn serves_http_in_mesh(env: &Env, w: &Workload) -> bool {
-    let meshed = env.namespaces.iter().any(|n| n.name == w.namespace() && n.istio_injection);
+    let meshed = env.in_mesh(w);
     meshed && w.serving_http_ports().next().is_some() && w.spec.exposure != Exposure::None
 }
 

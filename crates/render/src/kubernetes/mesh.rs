@@ -126,7 +126,7 @@ pub fn external_ports(env: &Env) -> BTreeSet<u16> {
 
 /// Whether `w`'s namespace has sidecar injection (the mesh applies to it).
 pub fn in_mesh(env: &Env, w: &Workload) -> bool {
-    env.namespace(w.namespace()).is_some_and(|n| n.istio_injection)
+    env.in_mesh(w)
 }
 
 /// The `istio-proxy` injected into every meshed pod (istiod values `global.proxy.resources`:
