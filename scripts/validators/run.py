@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml  # PyYAML comes with yamllint.
@@ -29,32 +28,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import promql  # noqa: E402 - the helpers sit next to this script
+from common import Context, Result, run, tool  # noqa: E402,F401
+# Packaging validators (issue 10), one module per artifact family. Each has
+# `results(ctx) -> list[Result]`, and planted failures for the self-test: `BROKEN_FIXTURES`
+# (bundle-relative path -> text) and `MUST_NAME` (validator -> files its problems must name).
+import packaging_docker  # noqa: E402
+import packaging_compose  # noqa: E402
+import packaging_chart  # noqa: E402
+import packaging_workflows  # noqa: E402
+
+PACKAGING = [packaging_docker, packaging_compose, packaging_chart, packaging_workflows]
 import promtool_tests  # noqa: E402
 import shell  # noqa: E402
-
-
-@dataclass
-class Result:
-    validator: str
-    files: int = 0
-    passed: int = 0
-    failed: int = 0
-    unit: str = "files"
-    problems: list[str] = field(default_factory=list)
-    # Why the validator did not run (an optional engine that is not installed), or None.
-    skipped: str | None = None
-    seconds: float = 0.0
-
-    def rejected(self) -> bool:
-        return not self.skipped and bool(self.failed or (self.files and not self.passed))
-
-
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True)
-
-
-def tool(venv_bin: Path, name: str) -> str:
-    return str(venv_bin / name)
 
 
 def yamllint(venv_bin: Path, files: list[Path]) -> Result:
@@ -345,7 +330,8 @@ MUST_NAME = {
 }
 
 
-def all_results(venv_bin: Path, node_dir: Path, root: Path, k8s_version: str, yaml_files, k8s_files) -> list[Result]:
+def all_results(ctx: Context, yaml_files, k8s_files) -> list[Result]:
+    venv_bin, node_dir, root, k8s_version = ctx.venv_bin, ctx.node_dir, ctx.root, ctx.k8s_version
     steps = [
         lambda: [yamllint(venv_bin, yaml_files)],
         lambda: [kubernetes_validate(venv_bin, k8s_files, k8s_version)],
@@ -357,6 +343,7 @@ def all_results(venv_bin: Path, node_dir: Path, root: Path, k8s_version: str, ya
         lambda: [checkov(venv_bin, root, ["terraform", "kubernetes"])],
         lambda: [trivy(venv_bin, root)],
     ]
+    steps += [lambda m=m: m.results(ctx) for m in PACKAGING]
     results: list[Result] = []
     for step in steps:
         t0 = time.monotonic()
@@ -367,21 +354,29 @@ def all_results(venv_bin: Path, node_dir: Path, root: Path, k8s_version: str, ya
     return results
 
 
-def self_test(venv_bin: Path, node_dir: Path, k8s_version: str) -> int:
+def self_test(venv_bin: Path, node_dir: Path, k8s_version: str, cerverus_bin: Path | None) -> int:
     """Every validator must fail on a bundle made to fail it: a check that cannot fail proves nothing."""
+    fixtures = dict(BROKEN_FIXTURES)
+    must_name = dict(MUST_NAME)
+    for m in PACKAGING:
+        fixtures.update(m.BROKEN_FIXTURES)
+        must_name.update(m.MUST_NAME)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for rel, text in BROKEN_FIXTURES.items():
+        for rel, text in fixtures.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text)
-        yaml_files = sorted(root.rglob("*.yaml"))
-        results = all_results(venv_bin, node_dir, root, k8s_version, yaml_files, yaml_files)
+        # The core validators judge the planted Kubernetes and Terraform files; the packaging
+        # validators pick their own inputs from the tree.
+        yaml_files = sorted(p for p in root.rglob("*.yaml") if p.relative_to(root).parts[0] in ("kubernetes", "promtool", "terraform"))
+        ctx = Context(root=root, repo=root, venv_bin=venv_bin, node_dir=node_dir, k8s_version=k8s_version, cerverus_bin=cerverus_bin)
+        results = all_results(ctx, yaml_files, yaml_files)
     ok = True
     for r in results:
         if r.skipped:
             print(f"self-test: {r.validator}: skipped: {r.skipped}")
             continue
-        missing = [alts for alts in MUST_NAME.get(r.validator, []) if not any(a in p for p in r.problems for a in alts.split("|"))]
+        missing = [alts for alts in must_name.get(r.validator, []) if not any(a in p for p in r.problems for a in alts.split("|"))]
         caught = r.failed > 0 and not missing
         ok &= caught
         verdict = "rejects" if caught else "DID NOT REJECT"
@@ -422,9 +417,11 @@ def main() -> int:
     ap.add_argument("--venv-bin", type=Path, default=Path(sys.executable).parent)
     ap.add_argument("--node-dir", type=Path, default=HERE / "node", help="where hcl.mjs and its node_modules are")
     ap.add_argument("--kubernetes-version", default="1.35.0")
+    ap.add_argument("--repo", type=Path, default=HERE.parent.parent, help="the repository checkout (for .github/workflows)")
+    ap.add_argument("--cerverus-bin", type=Path, default=None, help="the cerverus binary (for `cerverus diff`)")
     args = ap.parse_args()
     if args.self_test:
-        return self_test(args.venv_bin, args.node_dir, args.kubernetes_version)
+        return self_test(args.venv_bin, args.node_dir, args.kubernetes_version, args.cerverus_bin)
     if args.bundle is None:
         ap.error("the bundle directory is required")
 
@@ -434,9 +431,14 @@ def main() -> int:
         return 2
     yaml_files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
     yaml_files += sorted(p for p in root.rglob("*.yml") if p.is_file())
+    # Helm templates are Go templates, not YAML: the chart validators render them first.
+    yaml_files = [p for p in yaml_files if "templates" not in p.relative_to(root).parts]
     k8s_files = [p for p in yaml_files if "kubernetes" in p.relative_to(root).parts[:1]]
 
-    results = all_results(args.venv_bin, args.node_dir, root, args.kubernetes_version, yaml_files, k8s_files)
+    ctx = Context(
+        root=root, repo=args.repo, venv_bin=args.venv_bin, node_dir=args.node_dir, k8s_version=args.kubernetes_version, cerverus_bin=args.cerverus_bin
+    )
+    results = all_results(ctx, yaml_files, k8s_files)
 
     width = max(len(r.validator) for r in results)
     print(f"\n{'validator':<{width}}  {'inputs':>7}  {'passed':>7}  {'failed':>7}  {'unit':<8} {'time':>6}")

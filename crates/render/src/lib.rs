@@ -13,12 +13,18 @@
 //! gitops/<env>/                    Argo CD app-of-apps: AppProjects and Applications
 //! promtool/<env>/<rule>.test.yaml  `promtool test rules` files of each PrometheusRule
 //! chaos/<env>/*.yaml               Chaos Mesh experiments (non-production), applied by hand
+//! docker/<image>/                  Dockerfile and .dockerignore of each image (`packaging`)
+//! compose/                         docker-compose stack for local development
+//! helm/charts/                     Helm chart of the Cerverus workloads, values per environment
+//! github/workflows/                reusable workflows of the service repositories
+//! loadtest/                        load-test scripts and baselines the pipelines run
 //! ```
 
 pub mod addons;
 pub mod gitops;
 pub mod hcl;
 pub mod kubernetes;
+pub mod packaging;
 pub mod terraform;
 pub mod versions;
 
@@ -62,6 +68,8 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
             bundle.add(format!("helm/addons/{path}"), bytes)?;
         }
     }
+    // Images, the local stack, the workloads' Helm chart and the service pipelines.
+    bundle.merge("", packaging::render(platform, &selected)?)?;
     for env in selected {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
         let (objects, rule_tests) = kubernetes::render_env_with_tests(platform, env)?;
