@@ -166,6 +166,10 @@ impl Workload {
 /// Name of the port that exposes Prometheus metrics.
 pub const METRICS_PORT: &str = "metrics";
 
+/// The UID and GID application containers run as: non-root, above the range host users take.
+/// The pods' `runAsUser`/`runAsGroup` and the images' `USER` are both this number.
+pub const APP_UID: i64 = 10001;
+
 /// A secret as it exists in AWS Secrets Manager and in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret {

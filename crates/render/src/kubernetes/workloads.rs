@@ -29,12 +29,12 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use cerverus_model::APP_UID;
+
 use super::namespaces::priority_class_name;
 use super::{Objects, labels};
 use crate::RenderError;
 
-/// The UID/GID application containers run as: non-root, above the range host users take.
-const APP_UID: i64 = 10001;
 /// Seconds a pod keeps serving after it is taken out of endpoints, before SIGTERM.
 const PRE_STOP_SLEEP: i64 = 10;
 /// Where secrets are mounted, one directory per secret, one file per key.
