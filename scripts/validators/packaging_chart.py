@@ -1,12 +1,305 @@
-"""TODO(issue 10): validators of the chart artifacts (owner: the chart helper)."""
+"""Validators of the Helm chart of the Cerverus workloads (`helm/charts/`), with Helm's own Go
+engine (helm-python-sdk, no helm binary):
+
+- helm lint --strict of every chart, with every environment's values file, subcharts included;
+- every environment's values rendered, the objects through kubernetes-validate --strict (CRD
+  kinds skipped, as for kubernetes/);
+- one source of truth, two packagings: the objects the chart renders for an environment equal
+  the ones `kubernetes/<env>/` holds for the workloads, compared with `cerverus diff`. Which
+  objects are the workloads' is the generator's rule, written to `helm/charts/scope/<env>.json`;
+  this check also proves it complete (every object of a workload namespace is either the
+  chart's or named by a platform rule). `helm test` Pods are not part of the comparison, and
+  the `helm.sh/hook*` annotations the chart adds to the Jobs Argo CD runs as sync hooks are
+  removed before it (the same Jobs, hooks in both tools);
+- values.schema.json: accepts every environment's values and rejects values with an unknown key.
+"""
 
 from __future__ import annotations
 
-from common import Context, Result
+import json
+import shutil
+import tempfile
+from pathlib import Path
 
-BROKEN_FIXTURES: dict[str, str] = {}
-MUST_NAME: dict[str, list[str]] = {}
+import yaml
+
+from common import Context, Result, run
+
+CHARTS = "helm/charts"
+HOOK = "helm.sh/hook"
+
+# A chart that fails lint (a template that does not parse) and whose schema accepts anything;
+# and a chart whose rendered object differs from the planted kubernetes/dev/ one and is not a
+# valid ConfigMap.
+BROKEN_FIXTURES: dict[str, str] = {
+    "helm/charts/broken/Chart.yaml": "apiVersion: v2\nname: broken\nversion: 0.1.0\n",
+    "helm/charts/broken/values.yaml": "a: 1\n",
+    "helm/charts/broken/values.schema.json": "{}\n",
+    "helm/charts/broken/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.a \n",
+    "helm/charts/planted/Chart.yaml": "apiVersion: v2\nname: planted\nversion: 0.1.0\nappVersion: \"1.0.0\"\n",
+    "helm/charts/planted/values.yaml": "value: \"1\"\n",
+    "helm/charts/planted/values-dev.yaml": "value: \"2\"\n",
+    "helm/charts/planted/values.schema.json": json.dumps(
+        {"type": "object", "additionalProperties": False, "properties": {"value": {"type": "string"}}}
+    ),
+    "helm/charts/planted/templates/cm.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: planted\n  namespace: x\n"
+        "data:\n  value: {{ .Values.value | quote }}\nbogusField: 1\n"
+    ),
+    "helm/charts/scope/dev.json": json.dumps(
+        {"environment": "dev", "namespaces": ["x"], "chart": {"x/configmap-planted.yaml": {"group": "g", "workload": "w"}}, "platform": {}}
+    ),
+    "kubernetes/dev/x/configmap-planted.yaml": "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: planted\n  namespace: x\ndata:\n  value: \"3\"\n",
+}
+
+LINT = "helm lint --strict (helm-python-sdk)"
+RENDER = "helm template + kubernetes-validate --strict"
+COMPARE = "chart == kubernetes/<env> (cerverus diff)"
+SCHEMA = "values.schema.json accepts env values, rejects unknown keys"
+
+MUST_NAME: dict[str, list[str]] = {
+    LINT: ["helm/charts/broken"],
+    RENDER: ["configmap-planted"],
+    COMPARE: ["x/configmap-planted.yaml"],
+    SCHEMA: ["helm/charts/broken"],
+}
+
+
+def charts(root: Path) -> list[Path]:
+    """Top-level charts under helm/charts (not the vendored subcharts)."""
+    base = root / CHARTS
+    if not base.is_dir():
+        return []
+    return sorted(p.parent for p in base.glob("*/Chart.yaml"))
+
+
+def env_values(chart: Path) -> dict[str, dict]:
+    """Environment -> values of chart's values-<env>.yaml files."""
+    out = {}
+    for f in sorted(chart.glob("values-*.yaml")):
+        out[f.stem.removeprefix("values-")] = yaml.safe_load(f.read_text()) or {}
+    return out
+
+
+def is_library(chart: Path) -> bool:
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+    return meta.get("type") == "library"
+
+
+def rel(ctx: Context, p: Path) -> str:
+    try:
+        return str(p.relative_to(ctx.root))
+    except ValueError:
+        return str(p)
+
+
+def lint(ctx: Context, helm) -> Result:
+    r = Result(LINT, unit="lint runs")
+    for chart in charts(ctx.root):
+        runs = env_values(chart) or {"(defaults)": None}
+        for env, values in runs.items():
+            r.files += 1
+            name = f"{rel(ctx, chart)} [{env}]"
+            try:
+                out = helm.lint(str(chart), values, strict=True, with_subcharts=True, kube_version=f"v{ctx.k8s_version}")
+            except Exception as e:  # the engine raises on charts it cannot load
+                r.failed += 1
+                r.problems.append(f"{name}: {e}")
+                continue
+            # Severity 1 is INFO ("icon is recommended"); with --strict, warnings fail too.
+            bad = [m for m in out.get("messages") or [] if (m.get("severity") or 0) >= 2]
+            errors = out.get("errors") or []
+            if bad or errors:
+                r.failed += 1
+                for m in bad:
+                    r.problems.append(f"{name}: {m.get('path')}: {m.get('error')}")
+                r.problems += [f"{name}: {e}" for e in errors if not any(e == m.get("error") for m in bad)]
+            else:
+                r.passed += 1
+    return r
+
+
+def split_docs(rendered: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Objects of a render (test hooks apart) and problems (text that is not YAML)."""
+    objects, problems = [], []
+    for template, text in sorted(rendered.items()):
+        if template.endswith("NOTES.txt"):
+            continue
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if d]
+        except yaml.YAMLError as e:
+            problems.append(f"{template}: rendered text is not YAML: {e}")
+            continue
+        objects += docs
+    return objects, problems
+
+
+def is_test_hook(o: dict) -> bool:
+    return "test" in str(((o.get("metadata") or {}).get("annotations") or {}).get(HOOK, "")).split(",")
+
+
+def object_path(o: dict) -> str:
+    meta = o.get("metadata") or {}
+    return f"{meta.get('namespace', 'cluster')}/{str(o.get('kind', '')).lower()}-{meta.get('name', '')}.yaml"
+
+
+def render_all(ctx: Context, helm) -> dict[str, list[tuple[str, list[dict]]]]:
+    """Environment -> [(chart, objects)] for every application chart with that env's values."""
+    out: dict[str, list[tuple[str, list[dict]]]] = {}
+    for chart in charts(ctx.root):
+        if is_library(chart):
+            continue
+        for env, values in env_values(chart).items():
+            out.setdefault(env, []).append((str(chart), values))
+    return out
+
+
+def render(helm, chart: str, values: dict, env: str) -> tuple[list[dict], list[str]]:
+    try:
+        loaded = helm.Chart.load(chart)
+        rendered = loaded.render(values, name=Path(chart).name, namespace="default", is_install=True)
+    except Exception as e:
+        return [], [f"{chart} [{env}]: render failed: {e}"]
+    return split_docs(rendered)
+
+
+def render_and_validate(ctx: Context, helm, renders) -> Result:
+    from run import kubernetes_validate  # the same selection of core kinds as for kubernetes/
+
+    r = Result(RENDER, unit="objects")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for env, items in renders.items():
+            for chart, values in items:
+                objects, problems = render(helm, chart, values, env)
+                r.failed += len(problems)
+                r.problems += problems
+                for i, o in enumerate(objects):
+                    f = Path(tmp) / env / Path(chart).name / f"{i:04d}-{object_path(o).replace('/', '_')}"
+                    f.parent.mkdir(parents=True, exist_ok=True)
+                    f.write_text(yaml.safe_dump(o, sort_keys=False))
+                    files.append(f)
+        k = kubernetes_validate(ctx.venv_bin, files, ctx.k8s_version)
+    r.files, r.passed = k.files, k.passed
+    r.failed += k.failed
+    r.problems += k.problems
+    return r
+
+
+def compare(ctx: Context, helm, renders) -> Result:
+    r = Result(COMPARE, unit="envs")
+    if ctx.cerverus_bin is None:
+        r.skipped = "no --cerverus-bin given"
+        return r
+    for env, items in sorted(renders.items()):
+        r.files += 1
+        scope_file = ctx.root / CHARTS / "scope" / f"{env}.json"
+        if not scope_file.is_file():
+            r.failed += 1
+            r.problems.append(f"{rel(ctx, scope_file)}: missing (the chart's scope in kubernetes/{env}/)")
+            continue
+        scope = json.loads(scope_file.read_text())
+        k8s = ctx.root / "kubernetes" / env
+        problems = []
+        # Completeness: every object of a workload namespace is the chart's or the platform's.
+        known = set(scope.get("chart", {})) | set(scope.get("platform", {}))
+        for ns in scope.get("namespaces", []):
+            for f in sorted((k8s / ns).glob("*.yaml")):
+                p = f"{ns}/{f.name}"
+                if p not in known:
+                    problems.append(f"kubernetes/{env}/{p}: in a workload namespace but neither the chart's nor named by a platform rule")
+        with tempfile.TemporaryDirectory() as tmp:
+            expected, actual = Path(tmp) / "kubernetes", Path(tmp) / "chart"
+            for p in scope.get("chart", {}):
+                src = k8s / p
+                if not src.is_file():
+                    problems.append(f"kubernetes/{env}/{p}: listed in {rel(ctx, scope_file)} but missing")
+                    continue
+                (expected / p).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, expected / p)
+            expected.mkdir(parents=True, exist_ok=True)
+            actual.mkdir(parents=True, exist_ok=True)
+            for chart, values in items:
+                objects, render_problems = render(helm, chart, values, env)
+                problems += render_problems
+                for o in objects:
+                    if is_test_hook(o):
+                        continue
+                    annotations = (o.get("metadata") or {}).get("annotations") or {}
+                    for k in [k for k in annotations if k.startswith(HOOK)]:
+                        del annotations[k]
+                    p = object_path(o)
+                    target = actual / p
+                    if target.exists():
+                        problems.append(f"{p}: rendered twice by the charts")
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text("---\n" + yaml.safe_dump(o, sort_keys=True))
+            d = run([str(ctx.cerverus_bin), "diff", "--format", "json", str(expected), str(actual)])
+            try:
+                diff = json.loads(d.stdout)
+            except json.JSONDecodeError:
+                problems.append(f"cerverus diff failed (exit {d.returncode}): {d.stderr.strip()[:500]}")
+                diff = {}
+            for a in diff.get("added", []):
+                problems.append(f"{env}: only the chart renders {a}")
+            for m in diff.get("removed", []):
+                problems.append(f"{env}: the chart does not render {m}")
+            for c in diff.get("changed", []):
+                fields = "; ".join(f"{f['path']}: {json.dumps(f.get('old'))} -> {json.dumps(f.get('new'))}" for f in c.get("fields", [])[:5])
+                problems.append(f"{env}: {c.get('file')} ({c.get('object')}) differs: {fields}")
+            if d.returncode not in (0, 1):
+                problems.append(f"cerverus diff exited {d.returncode}: {d.stderr.strip()[:300]}")
+        if problems:
+            r.failed += 1
+            r.problems += problems
+        else:
+            r.passed += 1
+    return r
+
+
+def schema(ctx: Context, helm) -> Result:
+    r = Result(SCHEMA, unit="charts")
+    for chart in charts(ctx.root):
+        if is_library(chart):
+            continue
+        r.files += 1
+        name = rel(ctx, chart)
+        problems = []
+        try:
+            loaded = helm.Chart.load(str(chart))
+        except Exception as e:
+            r.failed += 1
+            r.problems.append(f"{name}: does not load: {e}")
+            continue
+        if not (chart / "values.schema.json").is_file():
+            problems.append(f"{name}: no values.schema.json")
+        for env, values in env_values(chart).items():
+            try:
+                loaded.validate_schema(values)
+            except Exception as e:
+                problems.append(f"{name}: values-{env}.yaml rejected by its own schema: {e}")
+        bad = dict(next(iter(env_values(chart).values()), {}) or {})
+        bad["notAValuesKey"] = {"planted": True}
+        try:
+            loaded.validate_schema(bad)
+            problems.append(f"{name}: values.schema.json accepts an unknown top-level key")
+        except Exception:
+            pass
+        if problems:
+            r.failed += 1
+            r.problems += problems
+        else:
+            r.passed += 1
+    return r
 
 
 def results(ctx: Context) -> list[Result]:
-    return []
+    if not (ctx.root / CHARTS).is_dir():
+        return []
+    try:
+        import helm_python as helm
+    except ImportError as e:
+        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA)]
+    renders = render_all(ctx, helm)
+    return [lint(ctx, helm), render_and_validate(ctx, helm, renders), compare(ctx, helm, renders), schema(ctx, helm)]

@@ -12,7 +12,7 @@ pub mod certificates;
 pub mod chaos;
 pub mod crd;
 pub mod dashboards;
-mod labels;
+pub(crate) mod labels;
 pub mod logging;
 pub mod mesh;
 pub mod monitoring;
