@@ -258,10 +258,10 @@ pub fn dockerfile_disagreements(image: &Image, file: &Dockerfile) -> Vec<String>
         ));
     }
     for s in &file.stages {
-        if let BaseRef::Image { repository, digest, .. } = &s.from {
-            if !base::is_digest(digest) {
-                out.push(format!("{n}: FROM {repository} is not pinned by a sha256 digest"));
-            }
+        if let BaseRef::Image { repository, digest, .. } = &s.from
+            && !base::is_digest(digest)
+        {
+            out.push(format!("{n}: FROM {repository} is not pinned by a sha256 digest"));
         }
         for var in s.variable_names() {
             if secret_like(var) {
@@ -331,8 +331,12 @@ pub fn pod_disagreements(platform: &Platform, env: &str, images: &[Image], objec
             let Some(image) = images.iter().find(|i| runs(c, &i.repository)) else { continue };
             let name = c["name"].as_str().unwrap_or_default();
             let at = format!("{env}/{name} ({})", image.name);
-            if !image.workloads.iter().any(|w| w == name) {
-                out.push(format!("{at}: runs the image, which does not list it among its workloads"));
+            // The workload the pod is (its name label); a pod no workload names is a one-shot
+            // derived from one, such as a runtime contract's migration Job.
+            let pod_of = template["metadata"]["labels"]["app.kubernetes.io/name"].as_str().unwrap_or_default();
+            let workload = spec_env.and_then(|e| e.workload(pod_of));
+            if workload.is_some() && !image.workloads.iter().any(|w| w == pod_of) {
+                out.push(format!("{at}: runs the image, which does not list `{pod_of}` among its workloads"));
             }
             // User: the container's security context wins over the pod's.
             for (field, want) in [("runAsUser", image.uid), ("runAsGroup", image.gid)] {
@@ -374,31 +378,42 @@ pub fn pod_disagreements(platform: &Platform, env: &str, images: &[Image], objec
                 liveness.entry(image.name.as_str()).or_default().insert(cmd);
             }
             // Command.
-            let workload = spec_env.and_then(|e| e.workload(name));
             let command = strings(&c["command"]);
             let args = strings(&c["args"]);
-            if let Some(w) = workload {
-                if command != w.spec.command || args != w.spec.args {
-                    out.push(format!(
-                        "{at}: runs command {command:?} args {args:?}, the spec says {:?} {:?}",
-                        w.spec.command, w.spec.args
-                    ));
-                }
-                if command.is_empty() {
-                    if image.entrypoint.is_empty() {
+            match workload {
+                Some(w) => {
+                    if command != w.spec.command || args != w.spec.args {
+                        out.push(format!(
+                            "{at}: runs command {command:?} args {args:?}, the spec says {:?} {:?}",
+                            w.spec.command, w.spec.args
+                        ));
+                    }
+                    if command.is_empty() && image.entrypoint.is_empty() {
                         out.push(format!("{at}: no command and the image has no ENTRYPOINT"));
                     }
-                    if let Some(contract) = w.contract.filter(|c| !c.args.is_empty()) {
-                        if args != contract.args {
-                            out.push(format!(
-                                "{at}: ENTRYPOINT {:?} + args {args:?} is not the role {:?} the runtime contract `{}` runs",
-                                image.entrypoint, contract.args, contract.name
-                            ));
-                        }
+                    if let Some(contract) = w.contract.filter(|c| !c.args.is_empty() && command.is_empty())
+                        && args != contract.args
+                    {
+                        out.push(format!(
+                            "{at}: ENTRYPOINT {:?} + args {args:?} is not the role {:?} the runtime contract `{}` runs",
+                            image.entrypoint, contract.args, contract.name
+                        ));
                     }
                 }
-            } else {
-                out.push(format!("{at}: no workload of that name in the spec's environment `{env}`"));
+                None => {
+                    let one_shots: BTreeSet<&Vec<String>> = spec_env
+                        .into_iter()
+                        .flat_map(|e| &e.workloads)
+                        .filter(|w| image.workloads.iter().any(|n| n == w.name()))
+                        .filter_map(|w| w.contract?.migrate.as_ref().map(|m| &m.command))
+                        .filter(|c| !c.is_empty())
+                        .collect();
+                    if !one_shots.contains(&command) || !args.is_empty() {
+                        out.push(format!(
+                            "{at}: runs command {command:?} args {args:?}, which is neither a workload of `{env}` nor a runtime contract's migration {one_shots:?}"
+                        ));
+                    }
+                }
             }
         }
     }

@@ -1,0 +1,393 @@
+//! The container images (`docker/`): every Dockerfile that builds has a builder and a runtime
+//! stage, bases pinned by digest, a numeric non-root `USER`, and no secret-like `ENV`/`ARG`; and
+//! each image agrees with the Kubernetes objects that run it, read back from the bundle: the
+//! pods' `runAsUser`/`runAsGroup` are its `USER`, every `containerPort` is exposed, the writable
+//! mounts of the read-only root filesystem are exactly its writable paths, its `HEALTHCHECK` hits
+//! the liveness probe, and `ENTRYPOINT` + the pods' args (or the pod's own command) are what the
+//! spec and the runtime contracts run. `dockerfile_disagreements` and `pod_disagreements` are the
+//! checks; each is also run on broken copies, where it must report the break.
+
+use std::collections::BTreeSet;
+
+use cerverus_bundle::Bundle;
+use cerverus_model::{APP_UID, Platform};
+use cerverus_render::packaging::docker::dockerfile::{BaseRef, Dockerfile, Instruction, User};
+use cerverus_render::packaging::docker::{
+    CERVERUS_IMAGE, Image, dockerfile_disagreements, dockerfiles, images, pod_disagreements, secret_like,
+};
+use serde_json::{Value, json};
+
+fn bundle() -> (Platform, Bundle) {
+    cerverus::build_default().expect("default spec builds")
+}
+
+fn text(b: &Bundle, path: &str) -> String {
+    String::from_utf8(b.get(path).unwrap_or_else(|| panic!("{path} in the bundle")).to_vec()).expect("utf8")
+}
+
+/// The rendered objects of one environment, as plain data.
+fn objects(b: &Bundle, env: &str) -> Vec<Value> {
+    b.iter()
+        .filter(|(p, _)| p.starts_with(&format!("kubernetes/{env}/")) && p.ends_with(".yaml"))
+        .map(|(p, bytes)| {
+            let text = std::str::from_utf8(bytes).expect("utf8");
+            serde_saphyr::from_str::<Value>(text).unwrap_or_else(|e| panic!("{p}: {e}"))
+        })
+        .collect()
+}
+
+fn envs(p: &Platform) -> Vec<String> {
+    p.environments.iter().map(|e| e.name.clone()).collect()
+}
+
+fn image<'a>(images: &'a [Image], name: &str) -> &'a Image {
+    images.iter().find(|i| i.name == name).unwrap_or_else(|| panic!("image {name}"))
+}
+
+#[test]
+fn one_image_per_repository_with_the_workloads_that_run_it() {
+    let (p, _) = bundle();
+    let imgs = images(&p);
+    let repos: BTreeSet<&str> =
+        p.environments.iter().flat_map(|e| e.workloads.iter().map(|w| w.spec.image.repository.as_str())).collect();
+    assert_eq!(imgs.iter().map(|i| i.repository.as_str()).collect::<BTreeSet<_>>(), repos);
+    // The migration Job runs the API's image; the four Airflow roles share one image.
+    assert_eq!(image(&imgs, "alerts-api").workloads, ["alerts-api", "db-migrate"]);
+    assert_eq!(
+        image(&imgs, "airflow").workloads,
+        ["airflow-scheduler", "airflow-triggerer", "airflow-webserver", "airflow-worker"]
+    );
+    // GPU workloads (resources.gpu) get the CUDA variant; the others do not.
+    for i in &imgs {
+        let gpu = p
+            .environments
+            .iter()
+            .flat_map(|e| &e.workloads)
+            .any(|w| w.spec.image.repository == i.repository && w.spec.resources.gpu > 0);
+        assert_eq!(i.gpu, gpu, "{}", i.name);
+    }
+    assert!(image(&imgs, "inference-service").gpu && image(&imgs, "model-training").gpu);
+}
+
+#[test]
+fn every_image_file_is_in_the_bundle_as_printed() {
+    let (p, b) = bundle();
+    let files = dockerfiles(&p).expect("dockerfiles");
+    for (dir, file) in &files {
+        assert_eq!(text(&b, &format!("docker/{dir}/Dockerfile")), file.print(), "{dir}");
+        let ignore = if dir == CERVERUS_IMAGE { "Dockerfile.dockerignore" } else { ".dockerignore" };
+        assert!(b.get(&format!("docker/{dir}/{ignore}")).is_some(), "{dir}/{ignore}");
+    }
+    let dirs: BTreeSet<&str> = files.iter().map(|(d, _)| d.as_str()).collect();
+    let imgs = images(&p);
+    let want: BTreeSet<&str> = imgs.iter().map(|i| i.name.as_str()).chain([CERVERUS_IMAGE]).collect();
+    assert_eq!(dirs, want);
+    // The cerverus image is built from the repository root: its ignore file sits next to its
+    // Dockerfile (BuildKit's `<Dockerfile>.dockerignore`) and lets in only the workspace.
+    let ignore = text(&b, "docker/cerverus/Dockerfile.dockerignore");
+    assert!(ignore.lines().any(|l| l == "*") && ignore.lines().any(|l| l == "!crates/"), "{ignore}");
+    assert!(!ignore.lines().any(|l| l == "!deploy/"), "{ignore}");
+}
+
+#[test]
+fn every_dockerfile_keeps_the_rules_and_its_image_facts() {
+    let (p, b) = bundle();
+    let imgs = images(&p);
+    for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
+        if dir == CERVERUS_IMAGE {
+            continue;
+        }
+        let problems = dockerfile_disagreements(image(&imgs, &dir), &file);
+        assert!(problems.is_empty(), "{dir}: {problems:#?}");
+    }
+    // The same rules, read off the printed text (what hadolint and docker see).
+    for (path, bytes) in b.iter().filter(|(p, _)| p.starts_with("docker/") && p.ends_with("/Dockerfile")) {
+        let t = std::str::from_utf8(bytes).expect("utf8");
+        let froms: Vec<&str> = t.lines().filter(|l| l.starts_with("FROM ")).collect();
+        assert!(froms.len() >= 2, "{path}: {froms:?}");
+        for f in &froms {
+            let image = f.split_whitespace().nth(1).unwrap_or_default();
+            let digest = image.split_once("@sha256:").map(|(_, d)| d).unwrap_or_default();
+            assert!(digest.len() == 64 && digest.bytes().all(|c| c.is_ascii_hexdigit()), "{path}: {f}");
+            assert!(!image.contains(":latest"), "{path}: {f}");
+        }
+        let last_user = t.lines().filter(|l| l.starts_with("USER ")).next_back().expect("a USER");
+        assert_eq!(last_user, format!("USER {APP_UID}:{APP_UID}"), "{path}");
+        for l in t.lines().filter(|l| l.starts_with("ENV ") || l.starts_with("ARG ") || l.starts_with("    ")) {
+            let name = l.trim_start_matches("ENV ").trim_start_matches("ARG ").trim().split('=').next().unwrap_or("");
+            if !name.contains('.') && !name.contains(' ') {
+                assert!(!secret_like(name), "{path}: {l}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cerverus_image_builds_with_cached_dependencies_and_runs_the_binary_unprivileged() {
+    let (p, _) = bundle();
+    let files = dockerfiles(&p).expect("dockerfiles");
+    let (_, file) = files.iter().find(|(d, _)| d == CERVERUS_IMAGE).expect("cerverus image");
+    assert!(dockerfile_rules(file).is_empty(), "{:?}", dockerfile_rules(file));
+    let builder = &file.stages[0];
+    let cached: BTreeSet<&str> = builder
+        .instructions
+        .iter()
+        .filter_map(|i| match i {
+            Instruction::Run { mounts, .. } => Some(mounts),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|m| match m {
+            cerverus_render::packaging::docker::dockerfile::Mount::Cache { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cached.contains("/usr/local/cargo/registry") && cached.iter().any(|t| t.ends_with("/target")),
+        "{cached:?}"
+    );
+    let runtime = file.runtime().expect("runtime");
+    assert_eq!(runtime.entrypoint(), Some(&["/usr/local/bin/cerverus".to_string()][..]));
+    assert!(matches!(&runtime.from, BaseRef::Image { repository, .. } if repository.contains("distroless")));
+    assert!(file.print().contains("docker build -f deploy/docker/cerverus/Dockerfile"), "build command documented");
+}
+
+/// The rules of [`dockerfile_disagreements`] that need no image facts (the cerverus image has
+/// none: no pod runs it).
+fn dockerfile_rules(file: &Dockerfile) -> Vec<String> {
+    let facts = Image {
+        name: CERVERUS_IMAGE.into(),
+        repository: CERVERUS_IMAGE.into(),
+        workloads: vec![],
+        uid: APP_UID,
+        gid: APP_UID,
+        entrypoint: file.runtime().and_then(|r| r.entrypoint()).unwrap_or_default().to_vec(),
+        cmd: vec![],
+        ports: vec![],
+        writable_paths: vec![],
+        health_command: None,
+        gpu: false,
+    };
+    dockerfile_disagreements(&facts, file)
+}
+
+#[test]
+fn python_services_put_dependencies_before_source_and_install_wheels_in_a_builder() {
+    let (p, _) = bundle();
+    for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
+        if dir == CERVERUS_IMAGE || dir == "airflow" {
+            continue;
+        }
+        let printed = file.print();
+        let builder = printed.split("AS runtime").next().unwrap_or_default();
+        let lock = builder.find("COPY --link requirements.txt").expect("lock copied");
+        let wheels = builder.find("pip wheel --require-hashes").expect("wheels built");
+        let source = builder.find("COPY --link . ./").expect("source copied");
+        assert!(lock < wheels && wheels < source, "{dir}: dependency layer before the source");
+        assert!(builder.contains("--mount=type=cache,target=/root/.cache/pip"), "{dir}");
+        let runtime = printed.split("AS runtime").nth(1).unwrap_or_default();
+        assert!(!runtime.contains("pip wheel") && runtime.contains("PYTHONDONTWRITEBYTECODE"), "{dir}");
+    }
+}
+
+#[test]
+fn every_pod_agrees_with_its_image() {
+    let (p, b) = bundle();
+    let imgs = images(&p);
+    for env in envs(&p) {
+        let objs = objects(&b, &env);
+        let problems = pod_disagreements(&p, &env, &imgs, &objs);
+        assert!(problems.is_empty(), "{env}: {problems:#?}");
+        // Every workload's container was looked at (the check is not vacuous).
+        let containers = objs
+            .iter()
+            .filter_map(|o| {
+                let t = match o["kind"].as_str()? {
+                    "CronJob" => &o["spec"]["jobTemplate"]["spec"]["template"],
+                    "Deployment" | "StatefulSet" | "Job" | "Rollout" => &o["spec"]["template"],
+                    _ => return None,
+                };
+                Some(t["spec"]["containers"].as_array()?.iter().filter_map(|c| c["name"].as_str().map(str::to_string)))
+            })
+            .flatten()
+            .collect::<BTreeSet<_>>();
+        for w in &p.env(&env).expect("env").workloads {
+            assert!(containers.contains(w.name()), "{env}: no container for {}", w.name());
+        }
+    }
+}
+
+#[test]
+fn image_facts_come_from_the_pods_and_contracts() {
+    let (p, _) = bundle();
+    let imgs = images(&p);
+    let api = image(&imgs, "alerts-api");
+    assert_eq!(api.ports, [8080, 9090]);
+    assert_eq!(api.writable_paths, ["/tmp"]);
+    let check = api.health_command.as_ref().expect("the API has a HEALTHCHECK").join(" ");
+    assert!(check.starts_with("python -c ") && check.contains("'http://127.0.0.1:8080/healthz'"), "{check}");
+    let airflow = image(&imgs, "airflow");
+    // The runtime contract's write paths; the roles' liveness checks differ, so no single one.
+    assert_eq!(airflow.writable_paths, ["/opt/airflow/logs", "/opt/airflow/run", "/tmp"]);
+    assert_eq!(airflow.health_command, None);
+    assert_eq!(airflow.entrypoint.last().map(String::as_str), Some("airflow"));
+    assert_eq!(airflow.ports, [8080, 8793, 8794, 8974]);
+    // A CronJob without probes has no health check at all.
+    assert_eq!(image(&imgs, "model-training").health_command, None);
+}
+
+// --- the checks reject broken copies ------------------------------------------------------------
+
+fn api_file(p: &Platform) -> (Image, Dockerfile) {
+    let imgs = images(p);
+    let files = dockerfiles(p).expect("dockerfiles");
+    let file = files.into_iter().find(|(d, _)| d == "alerts-api").expect("alerts-api").1;
+    (image(&imgs, "alerts-api").clone(), file)
+}
+
+fn rejects(problems: &[String], needle: &str) {
+    assert!(problems.iter().any(|p| p.contains(needle)), "expected a problem with `{needle}`, got {problems:#?}");
+}
+
+#[test]
+fn dockerfile_check_rejects_a_single_stage_root_unpinned_image_with_a_secret() {
+    let (p, _) = bundle();
+    let (img, mut file) = api_file(&p);
+    file.stages.remove(0);
+    if let Some(BaseRef::Image { digest, .. }) = file.stages.first_mut().map(|s| &mut s.from) {
+        *digest = "latest".into();
+    }
+    let runtime = file.stages.last_mut().expect("runtime");
+    runtime.instructions.retain(|i| !matches!(i, Instruction::User(_)));
+    runtime.instructions.push(Instruction::User(User::Numeric { uid: 0, gid: 0 }));
+    runtime.instructions.push(Instruction::Env(vec![("AWS_SECRET_ACCESS_KEY".into(), "x".into())]));
+    runtime.instructions.push(Instruction::Arg { name: "JWT_SIGNING_KEY".into(), default: None });
+    let problems = dockerfile_disagreements(&img, &file);
+    rejects(&problems, "1 stage(s)");
+    rejects(&problems, "not pinned by a sha256 digest");
+    rejects(&problems, "final USER");
+    rejects(&problems, "AWS_SECRET_ACCESS_KEY");
+    rejects(&problems, "JWT_SIGNING_KEY");
+}
+
+#[test]
+fn dockerfile_check_rejects_a_missing_port_another_entrypoint_and_another_health_check() {
+    let (p, _) = bundle();
+    let (img, mut file) = api_file(&p);
+    let runtime = file.stages.last_mut().expect("runtime");
+    for i in &mut runtime.instructions {
+        match i {
+            Instruction::Expose(ports) => ports.retain(|&p| p != 9090),
+            Instruction::Entrypoint(e) => *e = vec!["python".into(), "app.py".into()],
+            Instruction::Healthcheck(Some(h)) => h.command = vec!["true".into()],
+            _ => {}
+        }
+    }
+    let problems = dockerfile_disagreements(&img, &file);
+    rejects(&problems, "EXPOSE");
+    rejects(&problems, "ENTRYPOINT");
+    rejects(&problems, "HEALTHCHECK");
+}
+
+fn broken_pods(mutate: impl Fn(&mut Value)) -> Vec<String> {
+    let (p, b) = bundle();
+    let imgs = images(&p);
+    let mut objs = objects(&b, "dev");
+    for o in &mut objs {
+        mutate(o);
+    }
+    pod_disagreements(&p, "dev", &imgs, &objs)
+}
+
+fn container_of<'a>(o: &'a mut Value, workload: &str) -> Option<&'a mut Value> {
+    let t = match o["kind"].as_str()? {
+        "CronJob" => &mut o["spec"]["jobTemplate"]["spec"]["template"],
+        "Deployment" | "StatefulSet" | "Job" | "Rollout" => &mut o["spec"]["template"],
+        _ => return None,
+    };
+    t["spec"]["containers"].as_array_mut()?.iter_mut().find(|c| c["name"] == workload)
+}
+
+#[test]
+fn pod_check_rejects_a_pod_running_as_another_uid() {
+    let problems = broken_pods(|o| {
+        if let Some(c) = container_of(o, "alerts-api") {
+            c["securityContext"]["runAsUser"] = json!(1000);
+        }
+    });
+    rejects(&problems, "dev/alerts-api (alerts-api): runAsUser Some(1000)");
+}
+
+#[test]
+fn pod_check_rejects_an_image_with_another_uid_or_a_port_it_does_not_expose() {
+    let (p, b) = bundle();
+    let mut imgs = images(&p);
+    for i in &mut imgs {
+        if i.name == "alerts-api" {
+            i.uid = 0;
+        }
+        if i.name == "stream-processor" {
+            i.ports.clear();
+        }
+        if i.name == "airflow" {
+            i.writable_paths.retain(|w| w != "/opt/airflow/run");
+        }
+    }
+    let problems = pod_disagreements(&p, "dev", &imgs, &objects(&b, "dev"));
+    rejects(&problems, "dev/db-migrate (alerts-api): runAsUser");
+    rejects(&problems, "dev/stream-processor (stream-processor): containerPort 9090 is not exposed");
+    rejects(&problems, "the pod mounts /opt/airflow/run writable, which is not among the image's writable paths");
+}
+
+#[test]
+fn pod_check_rejects_a_path_the_image_writes_but_the_pod_does_not_mount() {
+    let problems = broken_pods(|o| {
+        if let Some(c) = container_of(o, "airflow-scheduler") {
+            if let Some(mounts) = c["volumeMounts"].as_array_mut() {
+                mounts.retain(|m| m["mountPath"] != "/opt/airflow/logs");
+            }
+        }
+    });
+    rejects(&problems, "dev/airflow-scheduler (airflow): the image writes /opt/airflow/logs");
+}
+
+#[test]
+fn pod_check_rejects_a_liveness_probe_the_health_check_does_not_hit() {
+    let problems = broken_pods(|o| {
+        if let Some(c) = container_of(o, "alerts-api") {
+            c["livenessProbe"]["httpGet"]["path"] = json!("/live");
+        }
+    });
+    rejects(&problems, "dev/alerts-api (alerts-api): the liveness probe checks");
+}
+
+#[test]
+fn pod_check_rejects_args_that_are_not_the_contracts_role_and_a_lost_job_command() {
+    let problems = broken_pods(|o| {
+        if let Some(c) = container_of(o, "airflow-triggerer") {
+            c["args"] = json!(["scheduler"]);
+        }
+        if let Some(c) = container_of(o, "db-migrate") {
+            if let Some(m) = c.as_object_mut() {
+                m.remove("command");
+            }
+        }
+    });
+    rejects(&problems, "dev/airflow-triggerer (airflow): ENTRYPOINT");
+    rejects(&problems, "dev/db-migrate (alerts-api): runs command []");
+    // Airflow's migration Job (a one-shot built from a role's pod) must run the contract's
+    // migration command.
+    rejects(&problems, "dev/db-migrate (airflow): runs command [] args [], which is neither a workload");
+}
+
+#[test]
+fn secret_like_names_are_recognised() {
+    for n in ["AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "GITHUB_TOKEN", "AIRFLOW__CORE__FERNET_KEY", "JWT_SIGNING_KEY"] {
+        assert!(secret_like(n), "{n}");
+    }
+    for n in
+        ["PATH", "PYTHONDONTWRITEBYTECODE", "VERSION", "REVISION", "PYTHONUSERBASE", "PIP_DISABLE_PIP_VERSION_CHECK"]
+    {
+        assert!(!secret_like(n), "{n}");
+    }
+}
