@@ -445,60 +445,50 @@ fn ser<T: Serialize>(v: &T) -> Result<Value, RenderError> {
     serde_json::to_value(v).map_err(|e| err(e.to_string()))
 }
 
-/// What every environment's values share: maps are intersected key by key (Helm merges
-/// values files map by map), anything else is shared only when equal everywhere (Helm
-/// replaces lists and scalars whole).
-pub fn common_values(all: &[&Value]) -> Option<Value> {
-    let first = *all.first()?;
-    if all.iter().all(|v| v.is_object()) {
-        let mut out = Map::new();
-        let keys: BTreeSet<&String> = all.iter().filter_map(|v| v.as_object()).flat_map(|m| m.keys()).collect();
-        for k in keys {
-            let children: Option<Vec<&Value>> = all.iter().map(|v| v.get(k)).collect();
-            if let Some(children) = children
-                && let Some(c) = common_values(&children)
-            {
-                out.insert(k.clone(), c);
-            }
-        }
-        // An empty map is still common (a key all environments have): keeps it present.
-        Some(Value::Object(out))
-    } else if all.iter().all(|v| *v == first) {
-        Some(first.clone())
-    } else {
-        None
-    }
-}
-
-/// What `full` adds to `common`: merging the result over `common` (as Helm merges a values
-/// file over values.yaml) gives `full` back.
-pub fn residual_values(full: &Value, common: Option<&Value>) -> Option<Value> {
-    match (full, common) {
-        (Value::Object(f), Some(Value::Object(c))) => {
+/// What a values file must say over `base` (values.yaml) for Helm to produce `full`: Helm merges
+/// maps key by key, replaces lists and scalars whole, and deletes a key the override sets to
+/// null — so keys `full` lacks are nulled.
+pub fn override_values(full: &Value, base: &Value) -> Option<Value> {
+    match (full, base) {
+        (Value::Object(f), Value::Object(b)) => {
             let mut out = Map::new();
             for (k, v) in f {
-                if let Some(r) = residual_values(v, c.get(k)) {
+                let r = match b.get(k) {
+                    Some(bv) => override_values(v, bv),
+                    None => Some(v.clone()),
+                };
+                if let Some(r) = r {
                     out.insert(k.clone(), r);
                 }
             }
+            for k in b.keys().filter(|k| !f.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
             (!out.is_empty()).then_some(Value::Object(out))
         }
-        (f, Some(c)) if f == c => None,
+        (f, b) if f == b => None,
         (f, _) => Some(f.clone()),
     }
 }
 
-/// Helm's merge of a values file over the defaults (maps merged, everything else replaced).
+/// Helm's merge of a values file over values.yaml (maps merged, null deletes, anything else
+/// replaced): `merge_values(base, override_values(full, base)) == full`.
 pub fn merge_values(base: &Value, over: &Value) -> Value {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             let mut out = b.clone();
             for (k, v) in o {
-                let merged = match b.get(k) {
-                    Some(bv) => merge_values(bv, v),
-                    None => v.clone(),
-                };
-                out.insert(k.clone(), merged);
+                match (v, b.get(k)) {
+                    (Value::Null, _) => {
+                        out.remove(k);
+                    }
+                    (v, Some(bv)) => {
+                        out.insert(k.clone(), merge_values(bv, v));
+                    }
+                    (v, None) => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
             }
             Value::Object(out)
         }
@@ -601,8 +591,10 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
         envs.iter().map(|e| Ok((*e, env_chart(platform, e)?))).collect::<Result<_, RenderError>>()?;
     let all_groups: BTreeSet<String> = charts.iter().flat_map(|(_, c)| c.groups.keys().cloned()).collect();
     let fulls: Vec<Value> = charts.iter().map(|(_, c)| full_values(c, &all_groups)).collect::<Result<_, _>>()?;
-    let refs: Vec<&Value> = fulls.iter().collect();
-    let common = common_values(&refs).unwrap_or_else(|| json!({}));
+    // values.yaml is the first environment in promotion order (dev): a complete configuration
+    // on its own (what `helm install` without -f, `helm lint` and scanners see); each
+    // values-<env>.yaml says what differs from it.
+    let base = fulls.first().cloned().unwrap_or_else(|| json!({}));
     let umbrella = platform.name.clone();
     let root = umbrella.clone();
 
@@ -634,9 +626,9 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
         })
         .collect();
     bundle.add(format!("{root}/Chart.yaml"), doc("Chart.yaml", &meta)?)?;
-    bundle.add(format!("{root}/values.yaml"), doc("values.yaml", &common)?)?;
+    bundle.add(format!("{root}/values.yaml"), doc("values.yaml", &base)?)?;
     for ((env, _), full) in charts.iter().zip(&fulls) {
-        let residual = residual_values(full, Some(&common)).unwrap_or_else(|| json!({}));
+        let residual = override_values(full, &base).unwrap_or_else(|| json!({}));
         bundle.add(format!("{root}/values-{}.yaml", env.name), doc("values", &residual)?)?;
     }
     let schema = schema::umbrella(&all_groups);
@@ -912,12 +904,15 @@ mod readme {
             ));
         }
         s.push_str(&format!("helm test {name}\n```\n\n"));
-        s.push_str(
-            "`values.yaml` holds what every environment shares, `values-<env>.yaml` the rest; Helm merges the \
-             two into exactly the values `cerverus build` derived for that environment, and the rendered \
-             objects equal `kubernetes/<env>/` for the workloads (`scope/<env>.json` lists which objects \
-             and why the others stay with the platform).\n\n",
-        );
+        s.push_str(&format!(
+            "`values.yaml` is the `{}` environment's values, a complete configuration on its own; \
+                 `values-<env>.yaml` says what differs in each environment (a key set to null is removed, \
+                 as Helm merges). Both are generated by `cerverus build` from the objects it renders for \
+                 `kubernetes/<env>/`, and the chart renders those same objects for the workloads: \
+                 `../scope/<env>.json` lists which, and why the others (quotas, namespace-wide policies, \
+                 people's access) stay with the platform.\n\n",
+            envs.first().copied().unwrap_or("first")
+        ));
         s.push_str("## Values\n\n");
         s.push_str(&table(schema));
         s

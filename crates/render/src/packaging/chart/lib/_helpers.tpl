@@ -47,17 +47,36 @@ Context: dict "template" "workload" "global" "standardLabels".
 {{- range $c := $t.spec.containers -}}
 {{- if eq $c.name $w.name -}}
 {{- if not (hasKey $c "image") -}}{{- $_ := set $c "image" (include "cerverus-lib.image" $w.image) -}}{{- end -}}
-{{- if and (not (hasKey $c "resources")) (hasKey $w "resources") -}}{{- $_ := set $c "resources" (deepCopy $w.resources) -}}{{- end -}}
+{{- if and (not (hasKey $c "resources")) $w.resources -}}{{- $_ := set $c "resources" (deepCopy $w.resources) -}}{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Set key of dict to value unless the dict has it. Context: dict "in" "key" "value". */}}
+{{/* Set key of dict to value unless the dict has it or value is null. Context: dict "in" "key" "value". */}}
 {{- define "cerverus-lib.default" -}}
-{{- if not (hasKey .in .key) -}}{{- $_ := set .in .key .value -}}{{- end -}}
+{{- if and (not (hasKey .in .key)) (not (kindIs "invalid" .value)) -}}{{- $_ := set .in .key .value -}}{{- end -}}
 {{- end -}}
 
 {{/* The dict at key of dict, created when missing. Context: dict "in" "key"; returns nothing. */}}
 {{- define "cerverus-lib.ensure" -}}
 {{- if not (hasKey .in .key) -}}{{- $_ := set .in .key (dict) -}}{{- end -}}
+{{- end -}}
+
+{{/*
+Remove null-valued keys (in place, recursively). A values file removes a key of values.yaml by
+setting it to null; Helm does so for a chart's own values but keeps the null in a subchart's
+section, and a rendered object never has null fields, so the objects apply it themselves.
+Context: a dict.
+*/}}
+{{- define "cerverus-lib.prune" -}}
+{{- $m := . -}}
+{{- range $k, $v := $m -}}
+{{- if kindIs "invalid" $v -}}
+{{- $_ := unset $m $k -}}
+{{- else if kindIs "map" $v -}}
+{{- include "cerverus-lib.prune" $v -}}
+{{- else if kindIs "slice" $v -}}
+{{- range $item := $v -}}{{- if kindIs "map" $item -}}{{- include "cerverus-lib.prune" $item -}}{{- end -}}{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

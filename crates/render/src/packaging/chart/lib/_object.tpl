@@ -11,6 +11,7 @@ Context: dict "object" <.Values.objects entry> "workload" <.Values.global.worklo
 {{- $w := .workload -}}
 {{- $g := .global -}}
 {{- $out := deepCopy (default (dict) $o.body) -}}
+{{- include "cerverus-lib.prune" $out -}}
 {{- $meta := dict "name" $o.name "namespace" (default $w.namespace $o.namespace) -}}
 {{- $labels := deepCopy (default (dict) $o.labels) -}}
 {{- if ne (toString $o.standardLabels) "false" -}}
@@ -36,7 +37,7 @@ objects exist (its ServiceAccount and secrets), and before the workloads on ever
 {{- $pod := dict "workload" $w "global" $g "standardLabels" $o.podStandardLabels -}}
 {{- if has $o.kind (list "Deployment" "StatefulSet" "Rollout") -}}
   {{- include "cerverus-lib.ensure" (dict "in" $out "key" "spec") -}}
-  {{- if hasKey $w "replicas" -}}{{- include "cerverus-lib.default" (dict "in" $out.spec "key" "replicas" "value" $w.replicas) -}}{{- end -}}
+  {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "replicas" "value" $w.replicas) -}}
   {{- include "cerverus-lib.ensure" (dict "in" $out.spec "key" "selector") -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec.selector "key" "matchLabels" "value" $selector) -}}
   {{- include "cerverus-lib.podTemplate" (set $pod "template" $out.spec.template) -}}
@@ -49,7 +50,7 @@ objects exist (its ServiceAccount and secrets), and before the workloads on ever
 {{- else if eq $o.kind "PodDisruptionBudget" -}}
   {{- include "cerverus-lib.ensure" (dict "in" $out.spec "key" "selector") -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec.selector "key" "matchLabels" "value" $selector) -}}
-{{- else if and (eq $o.kind "ScaledObject") (hasKey $w "autoscaling") -}}
+{{- else if and (eq $o.kind "ScaledObject") $w.autoscaling -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "minReplicaCount" "value" $w.autoscaling.min) -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "maxReplicaCount" "value" $w.autoscaling.max) -}}
 {{- end -}}
