@@ -26,7 +26,7 @@ pub mod runtime_security;
 mod secrets;
 pub mod storage;
 pub mod tracing;
-mod workloads;
+pub(crate) mod workloads;
 pub mod yaml;
 
 use cerverus_bundle::Bundle;

@@ -590,7 +590,7 @@ fn reads_through_command(w: &Workload, key: &str) -> bool {
 /// secret is a file (CKV_K8S_35: a value in the environment leaks into crash dumps, `/proc` and
 /// child processes); only a key the program reads from the environment and from no command
 /// stays out of the volume, as it must arrive by `secretKeyRef`.
-fn secret_files(platform: &Platform, env: &Env, w: &Workload) -> Vec<(String, Option<Vec<String>>)> {
+pub(crate) fn secret_files(platform: &Platform, env: &Env, w: &Workload) -> Vec<(String, Option<Vec<String>>)> {
     let mut out: Vec<(String, Option<Vec<String>>)> = Vec::new();
     for s in &w.secrets {
         let keys: Vec<String> =
@@ -618,7 +618,7 @@ fn secret_files(platform: &Platform, env: &Env, w: &Workload) -> Vec<(String, Op
 /// that reads a key from a command (Airflow's `_CMD` forms) the command that prints the file,
 /// for our own programs the file's path (`REDIS_URL_FILE`). No secret value is ever a variable,
 /// except a key the program can read from its environment only (a `secretKeyRef`).
-fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
+pub(crate) fn runtime_env(platform: &Platform, env: &Env, w: &Workload) -> Vec<EnvVar> {
     let secret_ref = |name: &str, key: &str| {
         Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
