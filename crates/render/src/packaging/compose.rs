@@ -35,8 +35,9 @@ use super::docker::{self, Image};
 use crate::RenderError;
 use crate::kubernetes::{rollouts, workloads, yaml};
 
-/// The pinned third-party images (data file, with the source of each digest).
-const IMAGES_JSON: &str = include_str!("../../../../data/compose-images.json");
+/// The pinned images (data file, with the source of each digest): its `compose` entry.
+const IMAGES_JSON: &str = include_str!("../../../../data/base-images.json");
+const IMAGES_PATH: &str = "data/base-images.json";
 
 /// The stack's one network. A /24 in 172.16.0.0/12, away from Docker's default pools' first
 /// allocations (172.17-172.20) and from every VPC of the spec (10.x, checked by the tests), so a
@@ -208,6 +209,11 @@ pub struct SecretSource {
 // Pinned third-party images.
 
 #[derive(Debug, Clone, Deserialize)]
+struct DataFile {
+    compose: PinnedImages,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 struct PinnedImages {
     images: BTreeMap<String, Pinned>,
 }
@@ -232,11 +238,13 @@ impl Pinned {
 }
 
 fn pinned() -> Result<PinnedImages, RenderError> {
-    serde_json::from_str(IMAGES_JSON).map_err(|e| RenderError::Yaml("data/compose-images.json".into(), e.to_string()))
+    serde_json::from_str::<DataFile>(IMAGES_JSON)
+        .map(|d| d.compose)
+        .map_err(|e| RenderError::Yaml(IMAGES_PATH.into(), e.to_string()))
 }
 
 fn pin<'a>(p: &'a PinnedImages, name: &str) -> Result<&'a Pinned, RenderError> {
-    p.images.get(name).ok_or_else(|| RenderError::Yaml("data/compose-images.json".into(), format!("no image `{name}`")))
+    p.images.get(name).ok_or_else(|| RenderError::Yaml(IMAGES_PATH.into(), format!("no compose image `{name}`")))
 }
 
 // ---------------------------------------------------------------------------------------------
