@@ -547,7 +547,7 @@ fn chart_meta(platform: &Platform, name: &str, description: String, kind: &'stat
         version: CHART_VERSION,
         app_version: None,
         kube_version: ">=1.30.0-0".to_string(),
-        keywords: vec![platform.name.clone(), "market-surveillance".into()],
+        keywords: vec![platform.name.clone()],
         maintainers: vec![Maintainer { name: platform.owner.clone() }],
         dependencies: Vec::new(),
         annotations: BTreeMap::from([(
@@ -799,7 +799,7 @@ mod schema {
     pub fn group() -> Value {
         // Helm gives every dependency a values section, the library chart's included.
         json!({
-            "$schema": "https://json-schema.org/draft-07/schema#",
+            "$schema": "http://json-schema.org/draft-07/schema#",
             "title": "Values of a Cerverus service-group chart",
             "type": "object",
             "additionalProperties": false,
@@ -834,7 +834,7 @@ mod schema {
             );
         }
         json!({
-            "$schema": "https://json-schema.org/draft-07/schema#",
+            "$schema": "http://json-schema.org/draft-07/schema#",
             "title": "Values of the Cerverus umbrella chart",
             "type": "object",
             "additionalProperties": false,

@@ -1,0 +1,257 @@
+//! The Helm chart of the workloads (`helm/charts/`, ADR 0008): chart metadata, values that pass
+//! the generated schemas (and bad values that do not), the chart's scope in `kubernetes/<env>/`
+//! complete by rule, and values that follow the spec. Rendering the chart with Helm's engine and
+//! comparing the objects with `kubernetes/<env>/` is the validator's part
+//! (`scripts/validators/packaging_chart.py`), which needs the Go engine.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cerverus_bundle::Bundle;
+use cerverus_model::Platform;
+use cerverus_render::packaging::chart::{self, scope};
+use serde_json::{Value, json};
+
+const CHARTS: &str = "helm/charts";
+
+fn built() -> (Platform, Bundle) {
+    cerverus::build_default().expect("default spec builds")
+}
+
+fn yaml(bundle: &Bundle, path: &str) -> Value {
+    let bytes = bundle.get(path).unwrap_or_else(|| panic!("{path} in the bundle"));
+    serde_saphyr::from_str(std::str::from_utf8(bytes).expect("UTF-8")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn json_file(bundle: &Bundle, path: &str) -> Value {
+    serde_json::from_slice(bundle.get(path).unwrap_or_else(|| panic!("{path} in the bundle"))).expect("JSON")
+}
+
+fn umbrella(p: &Platform) -> String {
+    format!("{CHARTS}/{}", p.name)
+}
+
+/// Each environment's values as Helm sees them: values.yaml with values-<env>.yaml over it.
+fn env_values(p: &Platform, b: &Bundle) -> BTreeMap<String, Value> {
+    let base = yaml(b, &format!("{}/values.yaml", umbrella(p)));
+    p.environments
+        .iter()
+        .map(|e| {
+            let over = yaml(b, &format!("{}/values-{}.yaml", umbrella(p), e.name));
+            (e.name.clone(), chart::merge_values(&base, &over))
+        })
+        .collect()
+}
+
+fn is_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && (p == &"0" || !p.starts_with('0')))
+}
+
+fn charts(b: &Bundle) -> Vec<String> {
+    b.paths()
+        .filter(|p| p.starts_with(CHARTS) && p.ends_with("/Chart.yaml"))
+        .map(|p| p.trim_end_matches("/Chart.yaml").to_string())
+        .collect()
+}
+
+#[test]
+fn every_chart_has_a_semver_version_and_its_images_tag_as_app_version() {
+    let (p, b) = built();
+    let values = env_values(&p, &b);
+    let tag = |w: &str| p.environments[0].workloads.iter().find(|x| x.name() == w).map(|x| x.spec.image.tag.clone());
+    let all = charts(&b);
+    assert!(all.len() >= 3, "library, umbrella and groups: {all:?}");
+    for dir in &all {
+        let meta = yaml(&b, &format!("{dir}/Chart.yaml"));
+        let version = meta["version"].as_str().expect("version");
+        assert!(is_semver(version), "{dir}: version `{version}` is not SemVer");
+        assert_eq!(meta["apiVersion"], "v2", "{dir}");
+        if meta["type"] == "library" {
+            continue;
+        }
+        // The workloads this chart installs: every workload for the umbrella, the group's for a
+        // subchart.
+        let group = dir.rsplit('/').next().expect("name");
+        let mut workloads = BTreeSet::new();
+        for v in values.values() {
+            let sections: Vec<&Value> = if *dir == umbrella(&p) {
+                v.as_object().expect("values").iter().filter(|(k, _)| *k != "global").map(|(_, s)| s).collect()
+            } else {
+                v.get(group).into_iter().collect()
+            };
+            for s in sections {
+                for o in s["objects"].as_object().expect("objects").values() {
+                    workloads.insert(o["workload"].as_str().expect("workload").to_string());
+                }
+            }
+        }
+        assert!(!workloads.is_empty(), "{dir}: installs no workload");
+        let tags = workloads.iter().map(|w| tag(w).expect("a workload of the spec"));
+        assert_eq!(meta["appVersion"], chart::app_version(tags), "{dir}: appVersion is its images' tag");
+        for d in meta["dependencies"].as_array().into_iter().flatten() {
+            assert!(is_semver(d["version"].as_str().expect("dependency version")), "{dir}: {d}");
+        }
+    }
+}
+
+#[test]
+fn every_environments_values_pass_the_generated_schemas_and_bad_values_do_not() {
+    let (p, b) = built();
+    let root = umbrella(&p);
+    let top = jsonschema::validator_for(&json_file(&b, &format!("{root}/values.schema.json"))).expect("compiles");
+    for (env, v) in env_values(&p, &b) {
+        let errors: Vec<String> = top.iter_errors(&v).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{env}: umbrella schema rejects its values: {errors:?}");
+        for (group, section) in v.as_object().expect("values").iter().filter(|(k, _)| *k != "global") {
+            let schema = json_file(&b, &format!("{root}/charts/{group}/values.schema.json"));
+            let sub = jsonschema::validator_for(&schema).expect("compiles");
+            // Helm hands a subchart its section with the globals.
+            let mut section = section.clone();
+            section["global"] = v["global"].clone();
+            let errors: Vec<String> =
+                sub.iter_errors(&section).map(|e| format!("{}: {e}", e.instance_path())).collect();
+            assert!(errors.is_empty(), "{env}/{group}: schema rejects its values: {errors:?}");
+
+            let mut bad = section.clone();
+            bad["replicaCount"] = json!(3);
+            assert!(!sub.is_valid(&bad), "{group}: an unknown key passes");
+            if let Some((_, first)) = bad["objects"].as_object_mut().and_then(|m| m.iter_mut().next()) {
+                first["kind"] = json!(7);
+                first.as_object_mut().expect("object").remove("replicaCount");
+                assert!(!sub.is_valid(&bad), "{group}: an object whose kind is a number passes");
+            }
+        }
+        let mut bad = v.clone();
+        bad["global"]["workloads"]["not-a-workload"] = json!({ "name": "x", "replicas": "three" });
+        assert!(!top.is_valid(&bad), "{env}: a workload without image and with replicas as text passes");
+        let mut bad = v.clone();
+        bad["imageTag"] = json!("latest");
+        assert!(!top.is_valid(&bad), "{env}: an unknown top-level key passes");
+    }
+}
+
+#[test]
+fn every_object_of_a_workload_namespace_is_the_charts_or_named_by_a_platform_rule() {
+    let (p, b) = built();
+    for env in &p.environments {
+        let objects = cerverus_render::kubernetes::render_env(&p, env).expect("renders");
+        let items = scope::classify(&p, env, &objects).expect("classifies");
+        let loose: Vec<&str> = items.iter().filter(|c| c.scope.is_none()).map(|c| c.path.as_str()).collect();
+        assert!(loose.is_empty(), "{}: unclassified: {loose:?}", env.name);
+        // Every workload's controller and Service are the chart's, in the workload's group.
+        for w in &env.workloads {
+            let controller = items.iter().find(|c| c.name == w.name() && scope::pod_template(&c.object).is_some());
+            let Some(c) = controller else { panic!("{}: no controller for {}", env.name, w.name()) };
+            let expected = if c.kind == "Job" { scope::GROUP_JOBS.to_string() } else { scope::workload_group(&p, w) };
+            assert_eq!(
+                c.scope,
+                Some(scope::Scope::Chart { group: expected, workload: w.name().to_string() }),
+                "{}: {}",
+                env.name,
+                c.path
+            );
+        }
+        // The scope file the comparison reads lists exactly these, every file of the workload
+        // namespaces once.
+        let manifest = json_file(&b, &format!("{CHARTS}/scope/{}.json", env.name));
+        let listed: BTreeSet<&str> = ["chart", "platform"]
+            .iter()
+            .flat_map(|k| manifest[k].as_object().expect("map").keys().map(String::as_str))
+            .collect();
+        let namespaces: BTreeSet<&str> = env.workloads.iter().map(|w| w.namespace()).collect();
+        let on_disk: BTreeSet<&str> =
+            objects.paths().filter(|p| p.split_once('/').is_some_and(|(ns, _)| namespaces.contains(ns))).collect();
+        assert_eq!(listed, on_disk, "{}: scope/{}.json vs kubernetes/{}/", env.name, env.name, env.name);
+        let chart_count = manifest["chart"].as_object().expect("map").len();
+        assert!(chart_count > manifest["platform"].as_object().expect("map").len(), "{}", env.name);
+    }
+}
+
+#[test]
+fn an_object_no_rule_covers_is_left_unclassified() {
+    let (p, _) = built();
+    let env = &p.environments[0];
+    let ns = env.workloads[0].namespace().to_string();
+    let stray = |kind: &str, labels: Value| scope::Classified {
+        path: format!("{ns}/{}-stray.yaml", kind.to_ascii_lowercase()),
+        kind: kind.to_string(),
+        name: "stray".into(),
+        object: json!({ "apiVersion": "v1", "kind": kind, "metadata": { "name": "stray", "namespace": ns, "labels": labels } }),
+        scope: None,
+    };
+    let mut items = vec![
+        // Not mounted by any workload, not labelled by one.
+        stray("ConfigMap", json!({})),
+        // Labelled with an instance that is no workload, and no pod of it runs as a workload.
+        stray("Service", json!({ "app.kubernetes.io/instance": "nobody" })),
+        // A binding of a ServiceAccount no workload uses.
+        scope::Classified {
+            object: json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": { "name": "stray", "namespace": ns },
+                "subjects": [{ "kind": "ServiceAccount", "name": "nobody", "namespace": ns }] }),
+            ..stray("RoleBinding", json!({}))
+        },
+        // A quota is the platform's.
+        stray("ResourceQuota", json!({})),
+    ];
+    scope::classify_objects(&p, env, &mut items);
+    let got: Vec<Option<&scope::Scope>> = items.iter().map(|c| c.scope.as_ref()).collect();
+    assert_eq!(&got[..3], &[None, None, None], "{items:#?}");
+    assert_eq!(got[3], Some(&scope::Scope::Platform { rule: scope::PlatformRule::NamespaceGuardrail }));
+}
+
+#[test]
+fn values_follow_the_spec() {
+    let (p, b) = built();
+    let replicas = |values: &BTreeMap<String, Value>, env: &str, w: &str| {
+        values[env]["global"]["workloads"][w].get("replicas").and_then(Value::as_u64)
+    };
+    let before = env_values(&p, &b);
+    // A workload without an autoscaler: its replica count is the chart's value.
+    let target = p.environments[0]
+        .workloads
+        .iter()
+        .find(|w| w.spec.autoscaling.is_none() && w.spec.kind.is_long_running())
+        .expect("a workload with fixed replicas");
+    let name = target.name().to_string();
+    let line = format!("      {name}: {{ replicas: 1 }}");
+    assert!(cerverus_spec::DEFAULT_SPEC.contains(&line), "the spec's override of {name} moved; update this test");
+    let variant = cerverus_spec::DEFAULT_SPEC.replacen(&line, &format!("      {name}: {{ replicas: 5 }}"), 1);
+    let loaded = cerverus_spec::load("variant.yaml", &variant).expect("variant loads");
+    let (vp, vb) = cerverus::build_bundle("variant.yaml", &loaded, &[]).expect("variant builds");
+    let after = env_values(&vp, &vb);
+    let changed: Vec<&String> =
+        after.keys().filter(|e| replicas(&after, e, &name) != replicas(&before, e, &name)).collect();
+    assert_eq!(changed.len(), 1, "one environment's override changed: {changed:?}");
+    let env = changed[0];
+    assert_eq!(replicas(&after, env, &name), Some(5));
+    // The Deployment that kubernetes/<env>/ holds says the same.
+    let ns = target.namespace();
+    let kind = format!("{:?}", target.spec.kind).to_ascii_lowercase();
+    let deployment = yaml(&vb, &format!("kubernetes/{env}/{ns}/{kind}-{name}.yaml"));
+    assert_eq!(deployment["spec"]["replicas"], json!(5));
+    // And the image is the spec's, pinned by digest.
+    let image = &after[env]["global"]["workloads"][&name]["image"];
+    assert_eq!(image["tag"], json!(target.spec.image.tag));
+    assert_eq!(image["digest"], json!(target.spec.image.digest));
+}
+
+#[test]
+fn values_files_merge_back_into_each_environments_values() {
+    let base = json!({ "a": { "keep": 1, "drop": [1, 2], "map": { "x": "1" } }, "list": [1], "same": true });
+    let full = json!({ "a": { "keep": 1, "map": { "x": "2", "y": "3" } }, "list": [1, 2], "same": true, "new": {} });
+    let over = chart::override_values(&full, &base).expect("differs");
+    assert_eq!(over["a"]["drop"], Value::Null, "a key the environment lacks is nulled");
+    assert!(over.get("same").is_none(), "what equals values.yaml is not repeated");
+    assert_eq!(chart::merge_values(&base, &over), full);
+    assert_eq!(chart::override_values(&base, &base), None);
+    // And on the real files: every environment's override is no larger than what differs.
+    let (p, b) = built();
+    let first = &p.environments[0].name;
+    let over = yaml(&b, &format!("{}/values-{first}.yaml", umbrella(&p)));
+    assert_eq!(over, json!({}), "values.yaml is the first environment's values");
+}
