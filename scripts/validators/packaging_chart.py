@@ -11,7 +11,8 @@ engine (helm-python-sdk, no helm binary):
   chart's or named by a platform rule). `helm test` Pods are not part of the comparison, and
   the `helm.sh/hook*` annotations the chart adds to the Jobs Argo CD runs as sync hooks are
   removed before it (the same Jobs, hooks in both tools);
-- values.schema.json: accepts every environment's values and rejects values with an unknown key.
+- values.schema.json: accepts every environment's values and rejects values with an unknown key;
+- the `helm test` Pods meet the restricted Pod Security Standard and run images pinned by digest.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ BROKEN_FIXTURES: dict[str, str] = {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: planted\n  namespace: x\n"
         "data:\n  value: {{ .Values.value | quote }}\nbogusField: 1\n"
     ),
+    # A test Pod as root, with its capabilities, an unpinned image and no resources.
+    "helm/charts/planted/templates/tests/test.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: planted-test\n  namespace: x\n"
+        "  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n"
+        "  containers:\n    - name: t\n      image: curlimages/curl:latest\n"
+    ),
     "helm/charts/scope/dev.json": json.dumps(
         {"environment": "dev", "namespaces": ["x"], "chart": {"x/configmap-planted.yaml": {"group": "g", "workload": "w"}}, "platform": {}}
     ),
@@ -56,12 +63,14 @@ LINT = "helm lint --strict (helm-python-sdk)"
 RENDER = "helm template + kubernetes-validate --strict"
 COMPARE = "chart == kubernetes/<env> (cerverus diff)"
 SCHEMA = "values.schema.json accepts env values, rejects unknown keys"
+TESTS = "helm test Pods: restricted PSS, image pinned by digest"
 
 MUST_NAME: dict[str, list[str]] = {
     LINT: ["helm/charts/broken"],
     RENDER: ["configmap-planted"],
     COMPARE: ["x/configmap-planted.yaml"],
     SCHEMA: ["helm/charts/broken"],
+    TESTS: ["planted-test"],
 }
 
 
@@ -258,6 +267,52 @@ def compare(ctx: Context, helm, renders) -> Result:
     return r
 
 
+def restricted(pod: dict) -> list[str]:
+    """What keeps a Pod from the restricted Pod Security Standard, or from a pinned image."""
+    spec = pod.get("spec") or {}
+    psc = spec.get("securityContext") or {}
+    out = []
+    if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        out.append("pod seccompProfile is not RuntimeDefault")
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        sc = c.get("securityContext") or {}
+        n = c.get("name")
+        if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+            out.append(f"{n}: runAsNonRoot not set")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{n}: allowPrivilegeEscalation not false")
+        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            out.append(f"{n}: capabilities not dropped (ALL)")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            out.append(f"{n}: root filesystem writable")
+        limits = (c.get("resources") or {}).get("limits") or {}
+        if not {"cpu", "memory"} <= set(limits):
+            out.append(f"{n}: no cpu/memory limits")
+        if "@sha256:" not in str(c.get("image", "")):
+            out.append(f"{n}: image {c.get('image')} not pinned by digest")
+    return out
+
+
+def test_pods(ctx: Context, helm, renders) -> Result:
+    r = Result(TESTS, unit="pods")
+    for env, items in sorted(renders.items()):
+        for chart, values in items:
+            objects, problems = render(helm, chart, values, env)
+            r.failed += len(problems)
+            r.problems += problems
+            for o in objects:
+                if not is_test_hook(o):
+                    continue
+                r.files += 1
+                bad = restricted(o) if o.get("kind") == "Pod" else [f"a {o.get('kind')}, not a Pod"]
+                if bad:
+                    r.failed += 1
+                    r.problems.append(f"{env}: {(o.get('metadata') or {}).get('name')}: {'; '.join(bad)}")
+                else:
+                    r.passed += 1
+    return r
+
+
 def schema(ctx: Context, helm) -> Result:
     r = Result(SCHEMA, unit="charts")
     for chart in charts(ctx.root):
@@ -300,6 +355,12 @@ def results(ctx: Context) -> list[Result]:
     try:
         import helm_python as helm
     except ImportError as e:
-        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA)]
+        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA, TESTS)]
     renders = render_all(ctx, helm)
-    return [lint(ctx, helm), render_and_validate(ctx, helm, renders), compare(ctx, helm, renders), schema(ctx, helm)]
+    return [
+        lint(ctx, helm),
+        render_and_validate(ctx, helm, renders),
+        compare(ctx, helm, renders),
+        schema(ctx, helm),
+        test_pods(ctx, helm, renders),
+    ]
