@@ -630,7 +630,7 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
         "staging": {
             "name": "Bump the spec, rebuild the bundle (staging syncs)",
             "runs-on": RUNNER,
-            "timeout-minutes": SHORT,
+            "timeout-minutes": LONG,
             "environment": { "name": "staging" },
             "permissions": { "contents": "read" },
             "outputs": { "commit": "${{ steps.bump.outputs.commit }}" },
@@ -684,7 +684,8 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
         "production": {
             "name": "Production (approved) syncs Argo CD",
             "needs": ["staging", "loadtest"],
-            "if": "always() && needs.staging.result == 'success' && (needs.loadtest.result == 'success' || needs.loadtest.result == 'skipped')",
+            // Runs after a skipped load test (no HTTP target), never after a failed one.
+            "if": "!cancelled() && needs.staging.result == 'success' && (needs.loadtest.result == 'success' || needs.loadtest.result == 'skipped')",
             "runs-on": RUNNER,
             "timeout-minutes": LONG,
             // The `production` environment has required reviewers: this job waits for one.
