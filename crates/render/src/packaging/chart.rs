@@ -645,7 +645,7 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
             .filter_map(|(_, c)| c.groups.get(g))
             .flat_map(|gv| gv.objects.values().map(|o| o.workload.clone()))
             .collect();
-        let mut meta = chart_meta(platform, g, group_description(g), "application");
+        let mut meta = chart_meta(platform, g, group_description(envs, g), "application");
         meta.app_version = Some(app_version(tags_of(&|w| group_workloads.contains(w))));
         meta.dependencies = vec![Dependency {
             name: LIB.into(),
@@ -692,11 +692,16 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
     Ok(bundle)
 }
 
-fn group_description(g: &str) -> String {
+/// A group's description: a namespace group says what the spec says the namespace is for.
+fn group_description(envs: &[&Env], g: &str) -> String {
+    let purpose = envs.iter().flat_map(|e| &e.namespaces).find(|n| n.name == g).map(|n| n.purpose.clone());
     match g {
         scope::GROUP_JOBS => "One-off Jobs of the workloads (schema migrations), as Helm hooks".into(),
         scope::GROUP_MONITORING => "Scrape targets and alert rules of the workloads".into(),
-        other => format!("Workloads of service group {other}"),
+        _ => match purpose {
+            Some(p) => format!("Workloads of namespace {g}: {p}"),
+            None => format!("Workloads of {g}"),
+        },
     }
 }
 
