@@ -378,6 +378,69 @@ fn third_party_images_are_pinned_by_digest() {
     }
 }
 
+#[test]
+fn bind_mounts_are_bundle_files_and_secrets_are_not() {
+    let (p, b) = bundle();
+    let doc = compose_doc(&b);
+    for (name, s) in services(&doc) {
+        for v in s["volumes"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let Some(source) = v.split(':').next().and_then(|x| x.strip_prefix("./")) else { continue };
+            let path = format!("compose/{source}");
+            assert!(
+                b.paths().any(|x| x == path || x.starts_with(&format!("{path}/"))),
+                "{name}: {v} is not in the bundle"
+            );
+        }
+    }
+    for (name, secret) in doc["secrets"].as_object().expect("secrets") {
+        let file = secret["file"].as_str().expect("file");
+        assert!(file.starts_with("./secrets/"), "{name}: {file}");
+        let path = format!("compose/{}", file.trim_start_matches("./"));
+        assert!(b.get(&path).is_none(), "{path}: a secret file is in the bundle");
+    }
+    // The feature flags are the pods' ConfigMap's.
+    let e = env(&p);
+    for w in running(&p).into_iter().filter(|w| !w.spec.feature_flags.is_empty()) {
+        let cm: Value = serde_saphyr::from_str(&text(
+            &b,
+            &format!("kubernetes/{}/{}/configmap-{}-feature-flags.yaml", e.name, w.namespace(), w.name()),
+        ))
+        .expect("configmap");
+        let file = text(&b, &format!("compose/config/{}/flags.json", w.name()));
+        let flags: Value = serde_json::from_str(&file).expect("json");
+        let cluster: Value = serde_json::from_str(cm["data"]["flags.json"].as_str().expect("flags")).expect("json");
+        assert_eq!(flags, cluster, "{}", w.name());
+    }
+}
+
+#[test]
+fn prometheus_scrapes_every_metrics_port() {
+    let (p, b) = bundle();
+    let config: Value = serde_saphyr::from_str(&text(&b, "compose/prometheus/prometheus.yml")).expect("prometheus.yml");
+    let targets: BTreeSet<String> = config["scrape_configs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .flat_map(|j| j["static_configs"][0]["targets"].as_array().expect("targets").clone())
+        .map(|t| t.as_str().expect("target").to_string())
+        .collect();
+    let want: BTreeSet<String> =
+        running(&p).iter().filter_map(|w| w.metrics_port().map(|m| format!("{}:{}", w.name(), m.port))).collect();
+    assert!(!want.is_empty());
+    assert_eq!(targets, want);
+}
+
+#[test]
+fn each_application_gets_its_database() {
+    let (_, b) = bundle();
+    let sql = text(&b, "compose/postgres/initdb/10-databases.sql");
+    let readme = text(&b, "compose/README.md");
+    for db in ["alerts_api_db", "airflow_metadata_db"] {
+        assert!(sql.contains(&format!("CREATE DATABASE \"{db}\";")), "{sql}");
+        assert!(readme.contains(&format!("@cerverus-db:5432/{db}")), "{db}");
+    }
+}
+
 // ---- The lint rejects broken stacks --------------------------------------------------------
 
 fn broken(mutate: impl FnOnce(&mut Value, &mut String)) -> Vec<String> {

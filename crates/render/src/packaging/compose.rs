@@ -293,16 +293,14 @@ pub fn render(platform: &Platform) -> Result<Bundle, RenderError> {
     let add = |b: &mut Bundle, path: &str, text: String| {
         b.add(path, text).map_err(|e| RenderError::Yaml(format!("compose/{path}"), e.to_string()))
     };
-    let doc =
-        |path: &str, v: &dyn erased::Doc| v.document().map_err(|e| RenderError::Yaml(format!("compose/{path}"), e));
-    add(&mut bundle, "compose.yaml", doc("compose.yaml", &stack.compose)?)?;
+    add(&mut bundle, "compose.yaml", document("compose.yaml", &stack.compose)?)?;
     add(&mut bundle, ".env.example", env_example(&stack.variables))?;
     add(&mut bundle, "postgres/initdb/10-databases.sql", init_sql(&stack.databases))?;
-    add(&mut bundle, "prometheus/prometheus.yml", doc("prometheus/prometheus.yml", &prometheus_config(&stack))?)?;
+    add(&mut bundle, "prometheus/prometheus.yml", document("prometheus/prometheus.yml", &prometheus_config(&stack))?)?;
     add(
         &mut bundle,
         "grafana/provisioning/datasources/prometheus.yaml",
-        doc("grafana/provisioning/datasources/prometheus.yaml", &grafana_datasources())?,
+        document("grafana/provisioning/datasources/prometheus.yaml", &grafana_datasources())?,
     )?;
     add(&mut bundle, "README.md", readme(platform, env, &stack))?;
     for w in env.workloads.iter().filter(|w| included(w) && !w.spec.feature_flags.is_empty()) {
@@ -314,16 +312,9 @@ pub fn render(platform: &Platform) -> Result<Bundle, RenderError> {
     Ok(bundle)
 }
 
-/// Serialising any of the typed documents with the project's YAML writer.
-mod erased {
-    pub trait Doc {
-        fn document(&self) -> Result<String, String>;
-    }
-    impl<T: serde::Serialize> Doc for T {
-        fn document(&self) -> Result<String, String> {
-            super::yaml::document(self).map_err(|e| e.to_string())
-        }
-    }
+/// A typed document as YAML, by the project's writer.
+fn document<T: Serialize>(path: &str, v: &T) -> Result<String, RenderError> {
+    yaml::document(v).map_err(|e| RenderError::Yaml(format!("compose/{path}"), e.to_string()))
 }
 
 /// Whether `w` runs in the stack: long-running workloads and one-shot Jobs. CronJobs do not (a
