@@ -16,7 +16,14 @@
 //! environment (`kubernetes::workloads::runtime_env`, the one the pods get), secret files at the
 //! same paths (compose `secrets:` from `compose/secrets/<secret>/<KEY>`, the layout of the
 //! pods' secret volumes), the image's user, a read-only root with tmpfs for the writable paths,
-//! no capabilities. What differs from the cluster is said where it is decided, and [`lint`]
+//! no capabilities. PostgreSQL, Redis, Prometheus and Grafana are pinned by digest in the
+//! `compose` entry of `data/base-images.json` (with the source of each pin).
+//!
+//! Only fields both the compose specification and Debian's docker-compose 1.29.2 accept are
+//! used: no top-level `name:` (COMPOSE_PROJECT_NAME in `.env` instead), secrets from files (1.29.2
+//! knows no `environment:` secret source), no `depends_on.required` and no healthcheck
+//! `start_interval` (so a wait on a service outside the waiting one's profiles is dropped, not
+//! made optional). What differs from the cluster is said where it is decided, and [`lint`]
 //! checks what must hold of any compose file of this stack (the tests run it on the rendered
 //! one and on broken copies).
 
