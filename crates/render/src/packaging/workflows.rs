@@ -531,7 +531,15 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
                 { "name": "Log in to ECR", "uses": p.uses("aws-actions/amazon-ecr-login")? },
                 run(
                     "Copy the index to ECR",
-                    "docker buildx imagetools create --tag \"$ECR_IMAGE:$VERSION\" \"$GHCR_IMAGE@$DIGEST\"\n",
+                    concat!(
+                        "docker buildx imagetools create --tag \"$ECR_IMAGE:$VERSION\" \"$GHCR_IMAGE@$DIGEST\"\n",
+                        "# The spec pins one digest for both registries: the copy must be byte-identical.\n",
+                        "copied=$(docker buildx imagetools inspect \"$ECR_IMAGE:$VERSION\" --format '{{json .Manifest}}' | jq -r .digest)\n",
+                        "if [ \"$copied\" != \"$DIGEST\" ]; then\n",
+                        "  echo \"::error::ECR has $copied, GHCR $DIGEST\"\n",
+                        "  exit 1\n",
+                        "fi\n",
+                    ),
                     json!({ "VERSION": "${{ steps.index.outputs.version }}", "DIGEST": "${{ steps.index.outputs.digest }}" }),
                 ),
                 { "name": "Cosign", "uses": p.uses("sigstore/cosign-installer")? },
