@@ -232,6 +232,23 @@ fn image_facts_come_from_the_pods_and_contracts() {
     assert_eq!(airflow.health_command, None);
     assert_eq!(airflow.entrypoint.last().map(String::as_str), Some("airflow"));
     assert_eq!(airflow.ports, [8080, 8793, 8794, 8974]);
+    // The image creates those directories for the pods' user, and puts the DAGs and plugins
+    // where the contract's Airflow looks for them.
+    let files = dockerfiles(&p).expect("dockerfiles");
+    let printed = files.iter().find(|(d, _)| d == "airflow").expect("airflow").1.print();
+    assert!(
+        printed.contains(&format!("install -d -o {APP_UID} -g {APP_UID} -m 0750 /opt/airflow/logs /opt/airflow/run"))
+    );
+    let bases = cerverus_render::packaging::docker::base::load().expect("pins");
+    for w in p.environments.iter().flat_map(|e| &e.workloads).filter(|w| w.spec.image.repository == airflow.repository)
+    {
+        let contract = w.contract.expect("Airflow roles have contracts");
+        for key in ["AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER"] {
+            let folder = format!("{}/", contract.env[key]);
+            assert!(bases.airflow.copies.iter().any(|c| c.to == folder), "{}: {key} {folder}", w.name());
+            assert!(printed.contains(&format!(" {folder}\n")), "{folder}");
+        }
+    }
     // A CronJob without probes has no health check at all.
     assert_eq!(image(&imgs, "model-training").health_command, None);
 }

@@ -138,7 +138,8 @@ fn probe_timeout(w: &Workload) -> u32 {
         .map_or(DEFAULT_PROBE_TIMEOUT, |h| h.timeout_seconds.max(DEFAULT_PROBE_TIMEOUT))
 }
 
-/// The images of the spec's workloads, in name order.
+/// The images of the spec's workloads, in name order. Empty only if `data/base-images.json`
+/// does not parse, which [`render`] reports as an error of the build itself.
 pub fn images(platform: &Platform) -> Vec<Image> {
     match base::load() {
         Ok(bases) => facts(platform, &bases).into_iter().map(|(image, _)| image).collect(),

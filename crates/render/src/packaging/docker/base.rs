@@ -86,8 +86,12 @@ pub struct PyPackage {
 
 /// The pins, parsed. A malformed file is a render error, not a panic.
 pub fn load() -> Result<BaseImages, RenderError> {
-    let b: BaseImages =
-        serde_json::from_str(SOURCE).map_err(|e| RenderError::Invalid(format!("{SOURCE_PATH}: {e}")))?;
+    parse(SOURCE)
+}
+
+/// Parse pins in the format of [`SOURCE_PATH`]; every base must be pinned by a digest.
+pub fn parse(text: &str) -> Result<BaseImages, RenderError> {
+    let b: BaseImages = serde_json::from_str(text).map_err(|e| RenderError::Invalid(format!("{SOURCE_PATH}: {e}")))?;
     for pin in [&b.python.pin, &b.cuda.pin, &b.airflow.pin, &b.rust_builder, &b.rust_runtime] {
         if !is_digest(&pin.digest) {
             return Err(RenderError::Invalid(format!(
@@ -103,4 +107,17 @@ pub fn load() -> Result<BaseImages, RenderError> {
 pub fn is_digest(d: &str) -> bool {
     d.strip_prefix("sha256:")
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pins_parse_and_a_broken_or_unpinned_file_is_an_error() {
+        assert!(load().is_ok());
+        assert!(matches!(parse("{"), Err(RenderError::Invalid(m)) if m.starts_with(SOURCE_PATH)));
+        let unpinned = SOURCE.replacen("\"digest\": \"sha256:", "\"digest\": \"sha256:zz", 1);
+        assert!(matches!(parse(&unpinned), Err(RenderError::Invalid(m)) if m.contains("not pinned")));
+    }
 }
