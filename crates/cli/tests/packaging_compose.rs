@@ -348,6 +348,8 @@ fn every_variable_is_in_the_env_template_and_no_secret_has_a_value() {
     for (k, v) in &example {
         assert!(!secret_looking(k) || v.is_empty(), "{k} has a value");
     }
+    let ignored: BTreeSet<String> = text(&b, "compose/.gitignore").lines().map(str::to_string).collect();
+    assert!(ignored.contains("/.env") && ignored.contains("/secrets/"), "{ignored:?}");
     assert!(b.get("compose/README.md").is_some_and(|r| std::str::from_utf8(r).expect("utf8").contains("--profile ml")));
 }
 

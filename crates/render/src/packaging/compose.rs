@@ -302,6 +302,8 @@ pub fn render(platform: &Platform) -> Result<Bundle, RenderError> {
     };
     add(&mut bundle, "compose.yaml", document("compose.yaml", &stack.compose)?)?;
     add(&mut bundle, ".env.example", env_example(&stack.variables))?;
+    // What holds the developer's values never reaches git.
+    add(&mut bundle, ".gitignore", format!("/.env\n/{}/\n", SECRETS_DIR.trim_start_matches("./")))?;
     add(&mut bundle, "postgres/initdb/10-databases.sql", init_sql(&stack.databases))?;
     add(&mut bundle, "prometheus/prometheus.yml", document("prometheus/prometheus.yml", &prometheus_config(&stack))?)?;
     add(
@@ -1099,8 +1101,14 @@ fn readme(platform: &Platform, env: &Env, st: &Stack) -> String {
          Services start in dependency order: the data stores first (healthy), then the schema migrations \
          (completed), then the workloads.\n\n",
     );
-    out.push_str("## Secret files\n\nNothing secret is generated or committed. Create these files (one value, no trailing newline), \
-                  readable by the services' users; `secrets/` stays out of git:\n\n| File | Holds |\n|---|---|\n");
+    let users: BTreeSet<&str> = st.compose.services.values().filter_map(|s| s.user.as_deref()).collect();
+    out.push_str(&format!(
+        "## Secret files\n\nNothing secret is generated or committed (`.gitignore` here keeps `.env` and `secrets/` out of \
+         git). Create these files, one value each without a trailing newline (Airflow's `_CMD` reads the file as it is). \
+         Compose bind-mounts them with their own permissions, so the services' users ({}) must be able to read them: \
+         `chmod 0644` on a single-user machine.\n\n| File | Holds |\n|---|---|\n",
+        users.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+    ));
     for f in &st.secret_files {
         out.push_str(&format!("| `{}` | {} |\n", f.path, f.holds));
     }
