@@ -581,9 +581,13 @@ fn lib_files(bundle: &mut Bundle, prefix: &str, platform: &Platform) -> Result<(
     Ok(())
 }
 
-/// Render the charts for `envs`.
-pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError> {
+/// Render the charts. They are one artifact for every environment (values.yaml is the first
+/// environment's values, values-<env>.yaml the others' differences), so they are rendered from
+/// all of the platform's environments whatever `cerverus build --env` selects: a build of one
+/// environment writes the same chart as a full build instead of a chart without the others.
+pub fn render(platform: &Platform, _selected: &[&Env]) -> Result<Bundle, RenderError> {
     let mut bundle = Bundle::new();
+    let envs: Vec<&Env> = platform.environments.iter().collect();
     if envs.is_empty() {
         return Ok(bundle);
     }
@@ -645,7 +649,7 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
             .filter_map(|(_, c)| c.groups.get(g))
             .flat_map(|gv| gv.objects.values().map(|o| o.workload.clone()))
             .collect();
-        let mut meta = chart_meta(platform, g, group_description(envs, g), "application");
+        let mut meta = chart_meta(platform, g, group_description(&envs, g), "application");
         meta.app_version = Some(app_version(tags_of(&|w| group_workloads.contains(w))));
         meta.dependencies = vec![Dependency {
             name: LIB.into(),
