@@ -18,6 +18,7 @@ mod recipes;
 use std::collections::{BTreeMap, BTreeSet};
 
 use cerverus_bundle::Bundle;
+use cerverus_model::contracts::HealthKind;
 use cerverus_model::{APP_UID, Platform, Workload};
 use serde_json::Value;
 
@@ -117,7 +118,7 @@ pub fn health_command(w: &Workload) -> Option<Vec<String>> {
         return Some(probe.exec.clone());
     }
     let port = w.spec.ports.iter().find(|p| Some(&p.name) == probe.port.as_ref())?.port;
-    let timeout = probe_timeout(w);
+    let timeout = probe_timeout(w, probe);
     let code = match &probe.path {
         Some(path) => {
             format!("import urllib.request; urllib.request.urlopen('{}', timeout={timeout})", url(port, path))
@@ -131,10 +132,17 @@ fn url(port: u16, path: &str) -> String {
     format!("http://127.0.0.1:{port}{path}")
 }
 
-/// The probe timeout the pods get: the contract's when it has one, never below the default.
-fn probe_timeout(w: &Workload) -> u32 {
+/// The timeout the pods' probe gets: the contract's, when its check is of the probe's form (an
+/// HTTP check's for an HTTP probe), never below the default.
+fn probe_timeout(w: &Workload, probe: &cerverus_spec::Probe) -> u32 {
+    let form = match (&probe.path, &probe.port) {
+        (Some(_), Some(_)) => HealthKind::Http,
+        (None, Some(_)) => HealthKind::Tcp,
+        _ => HealthKind::Exec,
+    };
     w.contract
         .and_then(|c| c.health.as_ref())
+        .filter(|h| h.kind == form)
         .map_or(DEFAULT_PROBE_TIMEOUT, |h| h.timeout_seconds.max(DEFAULT_PROBE_TIMEOUT))
 }
 

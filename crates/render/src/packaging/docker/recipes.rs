@@ -82,7 +82,7 @@ fn healthcheck(image: &Image, ws: &[&Workload]) -> Vec<I> {
         I::Comment(format!("The liveness probe of `{}`, for compose and `docker run`.", w.name())),
         I::Healthcheck(Some(Healthcheck {
             interval_seconds: probe.period_seconds,
-            timeout_seconds: super::probe_timeout(w),
+            timeout_seconds: super::probe_timeout(w, probe),
             start_period_seconds: startup.or(contract_startup).unwrap_or(0),
             retries: probe.failure_threshold,
             command: command.clone(),
