@@ -8,7 +8,9 @@
   temporary directory and its findings are mapped back to their bundle paths;
 - check-jsonschema with the vendored GitHub workflow schema;
 - the pins: every action is `owner/repo@<40-hex commit>` as `data/github-actions.json` records it
-  (the platform's own reusable workflows may follow `main`).
+  (the platform's own reusable workflows may follow `main`);
+- the k6 load tests (`loadtest/*.js`) parse as ES modules (`node --check`), and each declares
+  thresholds (the SLO the run is held to).
 
 Trivy has no workflow checks; the whole-bundle `trivy config` run in run.py still sees these
 files."""
@@ -33,6 +35,7 @@ ACTIONLINT = "actionlint (+ shellcheck on run:)"
 CHECKOV = "checkov (github_actions)"
 SCHEMA = "check-jsonschema (github-workflows)"
 PINNED = "workflow actions pinned (data/github-actions.json)"
+K6 = "k6 scripts parse (node --check), declare thresholds"
 
 # Script injection (an untrusted title in `run:`), an unpinned action, a shellcheck error
 # (SC2115: `rm -rf $DIR/*` can expand to `/*`), write-all permissions, and a job without
@@ -57,12 +60,16 @@ jobs:
 BROKEN_FIXTURES: dict[str, str] = {
     "github/workflows/bad.yml": _BAD,
     ".github/workflows/bad-repo.yml": _BAD,
+    # A k6 script that does not parse (an unclosed call), and one without thresholds.
+    "loadtest/bad-syntax.js": 'import http from "k6/http";\nconst TARGET = { "thresholds": {} };\nexport default function () {\n  http.get("http://x";\n}\n',
+    "loadtest/no-thresholds.js": 'import http from "k6/http";\nexport default function () {\n  http.get("http://x");\n}\n',
 }
 MUST_NAME: dict[str, list[str]] = {
     ACTIONLINT: ["github/workflows/bad.yml", ".github/workflows/bad-repo.yml"],
     CHECKOV: ["github/workflows/bad.yml", ".github/workflows/bad-repo.yml"],
     SCHEMA: ["github/workflows/bad.yml", ".github/workflows/bad-repo.yml"],
     PINNED: ["github/workflows/bad.yml", ".github/workflows/bad-repo.yml"],
+    K6: ["loadtest/bad-syntax.js", "loadtest/no-thresholds.js"],
 }
 
 
@@ -218,6 +225,37 @@ def pinned(ctx: Context, files: list[tuple[str, Path]]) -> Result:
     return r
 
 
+def k6(ctx: Context) -> Result:
+    r = Result(K6)
+    scripts = sorted((ctx.root / "loadtest").glob("*.js")) if (ctx.root / "loadtest").is_dir() else []
+    r.files = len(scripts)
+    if not scripts:
+        return r
+    node = shutil.which("node")
+    if node is None:
+        r.skipped = "node is not installed (scripts/validate requires it)"
+        return r
+    with tempfile.TemporaryDirectory() as tmp:
+        for script in scripts:
+            label = str(script.relative_to(ctx.root))
+            text = script.read_text()
+            # k6 scripts are ES modules; the .mjs copy makes node parse them as one.
+            module = Path(tmp) / (script.stem + ".mjs")
+            module.write_text(text)
+            p = run([node, "--check", str(module)])
+            problems = []
+            if p.returncode != 0:
+                problems.append(f"{label}: does not parse: {' '.join(p.stderr.split())[:300]}")
+            if "thresholds" not in text or '"http_req_failed"' not in text:
+                problems.append(f"{label}: no http_req_failed threshold (the SLO's error budget)")
+            if problems:
+                r.failed += 1
+                r.problems += problems
+            else:
+                r.passed += 1
+    return r
+
+
 def results(ctx: Context) -> list[Result]:
     files = workflow_files(ctx)
-    return [actionlint(ctx, files), checkov(ctx, files), schema(ctx, files), pinned(ctx, files)]
+    return [actionlint(ctx, files), checkov(ctx, files), schema(ctx, files), pinned(ctx, files), k6(ctx)]
