@@ -476,3 +476,18 @@ fn the_service_pipeline_does_what_the_issue_asks() {
     let rollback = &files["github/workflows/service-rollback.yml"];
     assert!(rollback.contains("git revert --no-edit"));
 }
+
+#[test]
+fn a_one_environment_build_writes_the_same_pipeline() {
+    let (_, full) = build();
+    let (name, loaded) = cerverus::load_spec(None).expect("spec");
+    for env in ["dev", "prod"] {
+        let (_, bundle) = cerverus::build_bundle(&name, &loaded, &[env.to_string()]).expect("build");
+        let scoped: BTreeMap<String, String> = bundle
+            .iter()
+            .filter(|(p, _)| p.starts_with("github/") || p.starts_with("loadtest/"))
+            .map(|(p, b)| (p.to_string(), String::from_utf8(b.to_vec()).expect("utf8")))
+            .collect();
+        assert_eq!(scoped, full, "--env {env}");
+    }
+}

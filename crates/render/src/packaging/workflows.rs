@@ -183,7 +183,7 @@ pub struct LoadTarget {
     pub replicas: u32,
 }
 
-pub fn load_targets(w: &Workload, staging: Option<&Env>) -> Option<LoadTarget> {
+pub fn load_target(w: &Workload, staging: Option<&Env>) -> Option<LoadTarget> {
     if !matches!(w.spec.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
         || matches!(w.spec.exposure, Exposure::None)
     {
@@ -224,9 +224,15 @@ fn error_budget(availability_percent: f64) -> Value {
 }
 
 /// Every workflow and load-test file, at bundle-root paths.
-pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError> {
+///
+/// Read from every environment of the platform whatever `_envs` selects: the pipeline serves all
+/// of them (it deploys to staging, then production), and a one-environment build must write the
+/// same files as a full one.
+pub fn render(platform: &Platform, _envs: &[&Env]) -> Result<Bundle, RenderError> {
     let pins = Pins::load()?;
     let mut bundle = Bundle::new();
+    let envs: Vec<&Env> = platform.environments.iter().collect();
+    let envs = envs.as_slice();
     if envs.is_empty() {
         return Ok(bundle);
     }
@@ -249,7 +255,7 @@ pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError>
         .or_else(|| envs.iter().copied().find(|e| !e.is_production()));
     let mut baseline = Map::new();
     for service in services(envs) {
-        let targets: Vec<LoadTarget> = service.workloads.iter().filter_map(|w| load_targets(w, staging)).collect();
+        let targets: Vec<LoadTarget> = service.workloads.iter().filter_map(|w| load_target(w, staging)).collect();
         for t in &targets {
             bundle.add(format!("loadtest/{}.js", t.workload), k6_script(t)?)?;
             baseline.insert(
