@@ -15,6 +15,8 @@
 //!                                        CD Applications), Slack
 //! github/workflows/service-rollback.yml  revert a bump commit (and resync production)
 //! github/workflows/examples/<image>.yml  a caller per image the spec runs
+//! github/README.md                      the images, their callers, what a service repository
+//!                                        configures
 //! loadtest/<workload>.js                 k6 script per HTTP workload with an SLO
 //! loadtest/baseline.json                 the regression baseline, seeded from the SLOs
 //! ```
