@@ -224,8 +224,17 @@ pub enum FileKind {
 
 pub fn classify(path: &str) -> Option<FileKind> {
     let name = path.rsplit('/').next().unwrap_or(path);
-    if path.contains(".github/workflows/") && (name.ends_with(".yml") || name.ends_with(".yaml")) {
+    // `.github/workflows/` in a repository; `github/workflows/` in this project's bundle (the
+    // service repositories' reusable workflows before they are copied to `.github/`).
+    let in_workflows = path.contains(".github/workflows/")
+        || path.starts_with("github/workflows/")
+        || path.contains("/github/workflows/");
+    if in_workflows && (name.ends_with(".yml") || name.ends_with(".yaml")) {
         return Some(FileKind::Workflow);
+    }
+    // `Dockerfile.dockerignore` is the ignore file BuildKit reads next to its Dockerfile.
+    if name.ends_with(".dockerignore") {
+        return None;
     }
     if name == "Dockerfile"
         || name.starts_with("Dockerfile.")
@@ -264,6 +273,12 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         if path.is_dir() {
+            // A Helm chart's templates are Go template text, not YAML: what they render is
+            // judged where it is rendered (this project holds its chart's output equal to
+            // `kubernetes/<env>/`), never the template source.
+            if name == "templates" && p.join("Chart.yaml").is_file() {
+                continue;
+            }
             collect(&path, out)?;
         } else if classify(&path.display().to_string()).is_some() {
             out.push(path);
@@ -480,6 +495,34 @@ fn parse_dockerfile(file: &str, text: &str) -> Dockerfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classifies_ignore_files_and_bundle_workflows() {
+        assert_eq!(classify("deploy/docker/cerverus/Dockerfile"), Some(FileKind::Dockerfile));
+        assert_eq!(classify("deploy/docker/cerverus/Dockerfile.dockerignore"), None);
+        assert_eq!(classify("deploy/docker/api/.dockerignore"), None);
+        assert_eq!(classify("deploy/github/workflows/service-ci.yml"), Some(FileKind::Workflow));
+        assert_eq!(classify("github/workflows/service-ci.yml"), Some(FileKind::Workflow));
+        assert_eq!(classify(".github/workflows/ci.yml"), Some(FileKind::Workflow));
+        assert_eq!(classify("kubernetes/dev/x/workflows.yaml"), Some(FileKind::Yaml));
+    }
+
+    #[test]
+    fn skips_helm_chart_templates_but_not_other_templates_dirs() {
+        let dir = std::env::temp_dir().join(format!("cerverus-inv-{}", std::process::id()));
+        let chart = dir.join("chart");
+        let other = dir.join("other/templates");
+        fs::create_dir_all(chart.join("templates")).expect("mkdir");
+        fs::create_dir_all(&other).expect("mkdir");
+        fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").expect("write");
+        fs::write(chart.join("templates/deploy.yaml"), "{{- if .Values.x }}\nkind: {{ .Values.kind }}\n{{- end }}\n")
+            .expect("write");
+        fs::write(other.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n").expect("write");
+        let inv = load(std::slice::from_ref(&dir)).expect("loads");
+        let _ = fs::remove_dir_all(&dir);
+        assert!(inv.errors.is_empty(), "a chart template was parsed as YAML: {:?}", inv.errors);
+        assert_eq!(inv.k8s.len(), 1, "the ConfigMap outside a chart is still judged");
+    }
 
     #[test]
     fn splits_documents_and_keeps_lines() {
