@@ -787,7 +787,7 @@ fn adapt(text: &str, provider_major: u32) -> String {
     }
 }
 
-fn mock_test(provider_major: u32) -> String {
+fn mock_test(provider_major: u32, variables: &str) -> String {
     let region_attr = if provider_major < 6 { "name" } else { "region" };
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
     let doc = doc.replace('"', "\\\"");
@@ -825,9 +825,19 @@ mock_provider "aws" {{
 
 run "plan" {{
   command = plan
-}}
+{variables}}}
 "#
     )
+}
+
+/// Values for a root's variables that have no default (the bootstrap's CI identities name the
+/// GitHub repositories they trust).
+fn plan_variables(root: &str) -> &'static str {
+    if root.ends_with("bootstrap") {
+        "  variables {\n    github_repository           = \"example-org/cerverus-platform\"\n    github_service_repositories = [\"example-org/alerts-api\"]\n  }\n"
+    } else {
+        ""
+    }
 }
 
 #[test]
@@ -847,7 +857,7 @@ fn every_root_plans_with_terraform_and_mocked_providers() {
     }
     let roots = ["terraform/bootstrap", "terraform/envs/dev", "terraform/envs/staging", "terraform/envs/prod"];
     for root in roots {
-        let (ok, output) = plan_offline(&dir.path().join(root), major);
+        let (ok, output) = plan_offline(&dir.path().join(root), major, plan_variables(root));
         assert!(ok, "{root}: terraform plan (mocked providers, aws {version}) failed:\n{output}");
     }
 
@@ -856,14 +866,14 @@ fn every_root_plans_with_terraform_and_mocked_providers() {
     let src =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/terraform-plan/unknown-for-each/main.tf");
     std::fs::write(fixture.path().join("main.tf"), std::fs::read(src).expect("fixture")).expect("write");
-    let (ok, output) = plan_offline(fixture.path(), major);
+    let (ok, output) = plan_offline(fixture.path(), major, "");
     assert!(!ok && output.contains("Invalid for_each argument"), "the fixture should fail to plan:\n{output}");
 }
 
 /// `terraform init` + `terraform test` (a plan) in `root_dir` with mocked AWS providers.
-fn plan_offline(root_dir: &std::path::Path, major: u32) -> (bool, String) {
+fn plan_offline(root_dir: &std::path::Path, major: u32, variables: &str) -> (bool, String) {
     std::fs::create_dir_all(root_dir.join("tests")).expect("mkdir");
-    std::fs::write(root_dir.join("tests/plan.tftest.hcl"), mock_test(major)).expect("write");
+    std::fs::write(root_dir.join("tests/plan.tftest.hcl"), mock_test(major, variables)).expect("write");
     let run = |args: &[&str]| {
         std::process::Command::new("terraform")
             .args(args)
@@ -1290,4 +1300,54 @@ fn prod_keeps_an_on_demand_general_node_in_every_zone() {
         .find_map(|l| l.trim().strip_prefix("min_size")?.trim().trim_start_matches('=').trim().parse().ok())
         .expect("min_size");
     assert!(azs >= 3 && min as usize >= azs, "prod general on-demand floor {min} for {azs} zones");
+}
+
+/// The roles CI assumes trust exactly the GitHub environments `.github/workflows/terraform.yml`
+/// runs its jobs in (`<env>-plan` for plans, `<env>` for the reviewed applies), one per
+/// environment of the spec; the image-push role may only push to the platform's repositories.
+#[test]
+fn ci_roles_trust_the_environments_the_terraform_workflow_runs_in() {
+    let (p, b) = default_bundle();
+    let files = parsed(&b);
+    let main = files.get("terraform/bootstrap/main.tf").expect("bootstrap main");
+    let subjects = |doc: &str| -> BTreeSet<String> {
+        let d = blocks(main, "data", "aws_iam_policy_document")
+            .find(|d| d.labels[1].as_str() == doc)
+            .unwrap_or_else(|| panic!("{doc} missing"));
+        let all = hcl::to_string(&d.body).unwrap_or_default();
+        all.split('"').filter(|s| s.starts_with("repo:")).map(str::to_string).collect()
+    };
+    let envs: Vec<&str> = p.environments.iter().map(|e| e.name.as_str()).collect();
+    let want = |suffix: &str| -> BTreeSet<String> {
+        envs.iter().map(|e| format!("repo:${{var.github_repository}}:environment:{e}{suffix}")).collect()
+    };
+    assert_eq!(subjects("ci_plan_trust"), want("-plan"));
+    assert_eq!(subjects("ci_apply_trust"), want(""));
+
+    let workflow_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.github/workflows/terraform.yml");
+    let workflow: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(workflow_path).expect("terraform.yml")).expect("yaml");
+    let jobs = workflow["jobs"].as_object().expect("jobs");
+    let mut environments = BTreeSet::new();
+    for job in jobs.values() {
+        if let Some(e) = job["environment"].as_str() {
+            environments.insert(e.to_string());
+        }
+        if let Some(m) = job["strategy"]["matrix"]["env"].as_array() {
+            let listed: Vec<&str> = m.iter().filter_map(|v| v.as_str()).collect();
+            assert_eq!(listed, envs, "the workflow's matrix lists the spec's environments");
+        }
+    }
+    assert_eq!(
+        environments,
+        BTreeSet::from(["${{ matrix.env }}-plan".to_string(), "${{ matrix.env }}".to_string()]),
+        "plan and apply jobs run in the environments the roles trust"
+    );
+
+    let push = blocks(main, "data", "aws_iam_policy_document")
+        .find(|d| d.labels[1].as_str() == "ci_image_push")
+        .expect("push policy");
+    let push = hcl::to_string(&push.body).unwrap_or_default();
+    assert!(push.contains("values(module.registry.repository_arns)"), "{push}");
+    assert!(!push.contains("ecr:*") && !push.contains("DeleteRepository"), "{push}");
 }

@@ -1,6 +1,7 @@
 //! `terraform/bootstrap/`: what exists once per AWS account and before any environment — the
 //! Terraform state bucket and lock table (this root keeps its own state locally), the
-//! account-wide audit services, and the container registry every environment pulls from.
+//! account-wide audit services, the container registry every environment pulls from, and the
+//! identities CI assumes through GitHub's OIDC provider (`ci_identity`).
 
 use cerverus_bundle::{Bundle, BundleError};
 use cerverus_model::Platform;
@@ -30,6 +31,7 @@ pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
             .a("type", map_of(ty("string")))
             .a("default", object(Vec::<(&str, hcl::Expression)>::new())),
     );
+    super::ci_identity::variables(&mut vars);
     b.add("variables.tf", to_terraform(&vars.body(), HEADER))?;
     let mut outs = File::new();
     for o in [
@@ -38,7 +40,10 @@ pub fn render(platform: &Platform) -> Result<Bundle, BundleError> {
         output("state_kms_key_arn", "KMS key of the state bucket and lock table.", path("aws_kms_key.state.arn")),
         output("repository_urls", "ECR repository URLs by name.", path("module.registry.repository_urls")),
         output("trail_arn", "CloudTrail trail of the account.", path("module.audit.trail_arn")),
-    ] {
+    ]
+    .into_iter()
+    .chain(super::ci_identity::outputs().into_iter().map(|(n, d, v)| output(n, d, v)))
+    {
         outs.push(block("output").label(o.name).a("description", o.description).a("value", o.value));
     }
     b.add("outputs.tf", to_terraform(&outs.body(), HEADER))?;
@@ -174,6 +179,7 @@ fn main_tf(platform: &Platform) -> Body {
             .a("repositories", path("local.repositories"))
             .a("tags", path("local.tags")),
     );
+    super::ci_identity::resources(platform, &mut f);
     f.body()
 }
 

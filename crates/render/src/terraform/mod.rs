@@ -12,6 +12,7 @@ use cerverus_bundle::{Bundle, BundleError};
 use cerverus_model::{Env, Platform};
 
 pub mod bootstrap;
+pub mod ci_identity;
 pub mod dsl;
 pub mod env;
 pub mod iam_json;
