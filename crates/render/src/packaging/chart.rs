@@ -726,8 +726,8 @@ mod schema {
             "description": "Container requests and limits (Kubernetes quantities)",
             "additionalProperties": false,
             "properties": {
-                "requests": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } },
-                "limits": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } }
+                "requests": { "type": "object", "description": "Requested quantities by resource", "additionalProperties": { "type": ["string", "integer"] } },
+                "limits": { "type": "object", "description": "Limits by resource", "additionalProperties": { "type": ["string", "integer"] } }
             }
         })
     }
@@ -814,7 +814,7 @@ mod schema {
             "additionalProperties": false,
             "properties": {
                 "enabled": { "type": "boolean", "description": "Install this service group" },
-                "objects": { "type": "object", "description": "Objects by <namespace>-<kind>-<name>", "additionalProperties": object() },
+                "objects": { "type": "object", "description": "Objects by `<namespace>-<kind>-<name>`", "additionalProperties": object() },
                 "tests": { "type": "object", "description": "helm test Pods by Service name", "additionalProperties": test() },
                 "global": { "type": "object", "description": "Shared with the umbrella (see its schema)" },
                 (super::LIB): { "type": "object", "description": "Values section of the library chart (unused)" }
@@ -828,6 +828,7 @@ mod schema {
             "global".into(),
             json!({
                 "type": "object",
+                "description": "What every service group sees",
                 "additionalProperties": false,
                 "properties": {
                     "managedBy": string("app.kubernetes.io/managed-by of every object"),
@@ -905,11 +906,16 @@ mod readme {
         for d in &meta.dependencies {
             s.push_str(&format!("- `{}` (toggle with `{}`)\n", d.name, d.condition.as_deref().unwrap_or("")));
         }
-        s.push_str("\n## Install\n\nValues are generated per environment; always install with one environment's file:\n\n```sh\n");
+        s.push_str(
+            "\n## Install\n\nValues are generated per environment; install with the environment's file from \
+             the bundle (`deploy/helm/charts/NAME/values-<env>.yaml`; `helm show values` prints values.yaml):\n\n```sh\n"
+                .replace("NAME", name)
+                .as_str(),
+        );
         for e in envs {
             s.push_str(&format!(
-                "helm upgrade --install {name} {} --version {CHART_VERSION} -f values-{e}.yaml\n",
-                format_args!("{}/{name}", oci(platform))
+                "helm upgrade --install {name} {}/{name} --version {CHART_VERSION} -f deploy/helm/charts/{name}/values-{e}.yaml\n",
+                oci(platform)
             ));
         }
         s.push_str(&format!("helm test {name}\n```\n\n"));
