@@ -234,6 +234,16 @@ fn values_follow_the_spec() {
     let kind = format!("{:?}", target.spec.kind).to_ascii_lowercase();
     let deployment = yaml(&vb, &format!("kubernetes/{env}/{ns}/{kind}-{name}.yaml"));
     assert_eq!(deployment["spec"]["replicas"], json!(5));
+    // Config and feature flags are the spec's, as values (the ConfigMaps' data derive from them).
+    for w in &vp.environments[0].workloads {
+        let values = &after[&vp.environments[0].name]["global"]["workloads"][w.name()];
+        if !w.spec.config.is_empty() {
+            assert_eq!(values["config"], json!(w.spec.config), "{}", w.name());
+        }
+        if !w.spec.feature_flags.is_empty() {
+            assert_eq!(values["featureFlags"], json!(w.spec.feature_flags), "{}", w.name());
+        }
+    }
     // And the image is the spec's, pinned by digest.
     let image = &after[env]["global"]["workloads"][&name]["image"];
     assert_eq!(image["tag"], json!(target.spec.image.tag));

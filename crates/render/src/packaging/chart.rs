@@ -88,6 +88,12 @@ struct WorkloadValues {
     resources: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     autoscaling: Option<Bounds>,
+    /// The environment of the workload's ConfigMap (`<name>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<BTreeMap<String, String>>,
+    /// The flags of its feature-flag ConfigMap (`<name>-feature-flags`, key `flags.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feature_flags: Option<BTreeMap<String, bool>>,
 }
 
 /// One object: what the templates derive (from `workload`) is left out of `body`.
@@ -293,6 +299,14 @@ fn decompose(
                 strip_if(&mut body, "/spec", "selector", &json!({}));
             }
         }
+        "ConfigMap" => {
+            if let (true, Some(config)) = (c.name == w.name(), &wv.config) {
+                strip_if(&mut body, "", "data", &json!(config));
+            }
+            if let (true, Some(flags)) = (c.name == flags_config_map(w), &wv.feature_flags) {
+                strip_if(&mut body, "", "data", &flags_data(flags)?);
+            }
+        }
         "ScaledObject" => {
             if let Some(b) = &wv.autoscaling {
                 require(&body, "/spec/minReplicaCount", "spec.minReplicaCount", path)?;
@@ -317,6 +331,21 @@ fn decompose(
         body,
     })
 }
+
+/// The feature-flag ConfigMap's name as the templates derive it.
+fn flags_config_map(w: &Workload) -> String {
+    format!("{}-feature-flags", w.name())
+}
+
+/// The feature-flag ConfigMap's data as the templates render it (sprig's `toPrettyJson`: keys
+/// sorted, two-space indent — serde_json's pretty printer on a sorted map).
+fn flags_data(flags: &BTreeMap<String, bool>) -> Result<Value, RenderError> {
+    let text = serde_json::to_string_pretty(flags).map_err(|e| err(e.to_string()))?;
+    Ok(json!({ FLAGS_KEY: text }))
+}
+
+/// The key the templates write the flags under.
+const FLAGS_KEY: &str = "flags.json";
 
 /// The readiness check of a workload's own Service: its probe's path on the Service port of
 /// the same name.
@@ -369,7 +398,7 @@ fn env_chart(platform: &Platform, env: &Env) -> Result<EnvChart, RenderError> {
                 .iter()
                 .find(|k| k.get("name").and_then(Value::as_str) == Some(w.name()))
         });
-        let wv = WorkloadValues {
+        let mut wv = WorkloadValues {
             name: w.name().to_string(),
             namespace: w.namespace().to_string(),
             part_of: w.spec.part_of.clone(),
@@ -379,7 +408,28 @@ fn env_chart(platform: &Platform, env: &Env) -> Result<EnvChart, RenderError> {
             replicas: controller.and_then(|c| c.object.pointer("/spec/replicas")).cloned(),
             resources: main.and_then(|m| m.get("resources")).cloned(),
             autoscaling: w.spec.autoscaling.as_ref().map(|a| Bounds { min: a.min, max: a.max }),
+            config: None,
+            feature_flags: None,
         };
+        // Config and flags become values where the renderer's ConfigMaps hold exactly what the
+        // templates would derive from them (same names, same key, same JSON).
+        let data_of = |name: &str| {
+            scope
+                .iter()
+                .find(|c| c.kind == "ConfigMap" && c.name == name && owned(c).is_some_and(|(_, o)| o == w.name()))
+                .and_then(|c| c.object.get("data"))
+        };
+        if !w.spec.config.is_empty() && data_of(w.name()) == Some(&json!(w.spec.config)) {
+            wv.config = Some(w.spec.config.clone());
+        }
+        let flags = &w.spec.feature_flags;
+        let flags_name = crate::kubernetes::rollouts::feature_flags_config_map_name(w);
+        if flags_name.as_deref() == Some(flags_config_map(w).as_str())
+            && crate::kubernetes::rollouts::FEATURE_FLAGS_KEY == FLAGS_KEY
+            && data_of(&flags_config_map(w)) == Some(&flags_data(flags)?)
+        {
+            wv.feature_flags = Some(flags.clone());
+        }
         tags.insert(w.name().to_string(), w.spec.image.tag.clone());
         workloads.insert(w.name().to_string(), wv);
     }
@@ -391,7 +441,7 @@ fn env_chart(platform: &Platform, env: &Env) -> Result<EnvChart, RenderError> {
             .iter()
             .find(|w| w.name() == owner)
             .ok_or_else(|| err(format!("{}: owner `{owner}` is not a workload", c.path)))?;
-        let wv = &workloads[w.name()];
+        let wv = workloads.get(w.name()).ok_or_else(|| err(format!("{}: no values for `{owner}`", c.path)))?;
         let std = labels::workload(w);
         let ov = decompose(c, w, wv, &std)?;
         let stem = c.path.rsplit('/').next().unwrap_or(&c.path).trim_end_matches(".yaml");
@@ -758,6 +808,8 @@ mod schema {
                 },
                 "replicas": { "type": "integer", "minimum": 0, "description": "Replicas (absent where an autoscaler owns them)" },
                 "resources": resources(),
+                "config": { "type": "object", "description": "Environment of the workload (its ConfigMap)", "additionalProperties": { "type": "string" } },
+                "featureFlags": { "type": "object", "description": "Feature flags (the flags.json of its feature-flag ConfigMap)", "additionalProperties": { "type": "boolean" } },
                 "autoscaling": {
                     "type": "object",
                     "description": "Autoscaling bounds (ScaledObject min/max replica count)",

@@ -1,7 +1,7 @@
 {{/*
 One Kubernetes object from its values entry. The template owns the structure: name,
-namespace, labels, selectors, the pod template's labels, image and resources, replicas and
-autoscaling bounds; the rest of the object (probes, security contexts, volumes, policies'
+namespace, labels, selectors, the pod template's labels, image and resources, replicas,
+autoscaling bounds, the workload's config and feature flags (its ConfigMaps' data); the rest of the object (probes, security contexts, volumes, policies'
 rules) comes from the entry's `body`, as toYaml, the way widely used charts pass sub-objects.
 Context: dict "object" <.Values.objects entry> "workload" <.Values.global.workloads entry>
 "global" .Values.global.
@@ -50,6 +50,12 @@ objects exist (its ServiceAccount and secrets), and before the workloads on ever
 {{- else if eq $o.kind "PodDisruptionBudget" -}}
   {{- include "cerverus-lib.ensure" (dict "in" $out.spec "key" "selector") -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec.selector "key" "matchLabels" "value" $selector) -}}
+{{- else if eq $o.kind "ConfigMap" -}}
+  {{- if and (eq $o.name $w.name) $w.config -}}
+    {{- include "cerverus-lib.default" (dict "in" $out "key" "data" "value" (deepCopy $w.config)) -}}
+  {{- else if and (eq $o.name (printf "%s-feature-flags" $w.name)) $w.featureFlags -}}
+    {{- include "cerverus-lib.default" (dict "in" $out "key" "data" "value" (dict "flags.json" (toPrettyJson $w.featureFlags))) -}}
+  {{- end -}}
 {{- else if and (eq $o.kind "ScaledObject") $w.autoscaling -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "minReplicaCount" "value" $w.autoscaling.min) -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "maxReplicaCount" "value" $w.autoscaling.max) -}}
