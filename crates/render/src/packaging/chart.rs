@@ -88,12 +88,66 @@ struct WorkloadValues {
     resources: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     autoscaling: Option<Bounds>,
+    /// The workload's ports: its container's (TCP) and its Service's (named `<name>`, each
+    /// targeting the container port of the same name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ports: Option<Vec<PortValues>>,
     /// The environment of the workload's ConfigMap (`<name>`).
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<BTreeMap<String, String>>,
     /// The flags of its feature-flag ConfigMap (`<name>-feature-flags`, key `flags.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     feature_flags: Option<BTreeMap<String, bool>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PortValues {
+    name: String,
+    port: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_protocol: Option<String>,
+}
+
+/// The container ports the templates render from `ports`.
+fn container_ports(ports: &[PortValues]) -> Value {
+    Value::Array(ports.iter().map(|p| json!({ "containerPort": p.port, "name": p.name, "protocol": "TCP" })).collect())
+}
+
+/// The Service ports the templates render from `ports`.
+fn service_ports(ports: &[PortValues]) -> Value {
+    Value::Array(
+        ports
+            .iter()
+            .map(|p| {
+                let mut v = json!({ "name": p.name, "port": p.port, "targetPort": p.name, "protocol": "TCP" });
+                if let Some(a) = &p.app_protocol {
+                    v["appProtocol"] = json!(a);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+/// A workload's ports as values, where its Service (named after it) and its container both
+/// hold exactly what the templates would render from them.
+fn ports_of(service: &Value, container: &Value) -> Option<Vec<PortValues>> {
+    let ports: Vec<PortValues> = service
+        .pointer("/spec/ports")?
+        .as_array()?
+        .iter()
+        .map(|p| {
+            Some(PortValues {
+                name: p.get("name")?.as_str()?.to_string(),
+                port: p.get("port")?.clone(),
+                app_protocol: p.get("appProtocol").and_then(Value::as_str).map(String::from),
+            })
+        })
+        .collect::<Option<_>>()?;
+    let exact = service.pointer("/spec/ports") == Some(&service_ports(&ports))
+        && container.get("ports") == Some(&container_ports(&ports));
+    exact.then_some(ports)
 }
 
 /// One object: what the templates derive (from `workload`) is left out of `body`.
@@ -244,6 +298,9 @@ fn strip_pod(
             if let Some(r) = &wv.resources {
                 strip_if(c, "", "resources", r);
             }
+            if let Some(p) = &wv.ports {
+                strip_if(c, "", "ports", &container_ports(p));
+            }
         }
     }
     (!standard).then_some(false)
@@ -291,6 +348,9 @@ fn decompose(
         "Service" => {
             require(&body, "/spec/selector", "spec.selector", path)?;
             strip_if(&mut body, "/spec", "selector", &selector);
+            if let (true, Some(p)) = (c.name == w.name(), &wv.ports) {
+                strip_if(&mut body, "/spec", "ports", &service_ports(p));
+            }
         }
         "PodDisruptionBudget" => {
             require(&body, "/spec/selector/matchLabels", "spec.selector.matchLabels", path)?;
@@ -408,9 +468,14 @@ fn env_chart(platform: &Platform, env: &Env) -> Result<EnvChart, RenderError> {
             replicas: controller.and_then(|c| c.object.pointer("/spec/replicas")).cloned(),
             resources: main.and_then(|m| m.get("resources")).cloned(),
             autoscaling: w.spec.autoscaling.as_ref().map(|a| Bounds { min: a.min, max: a.max }),
+            ports: None,
             config: None,
             feature_flags: None,
         };
+        let service = scope
+            .iter()
+            .find(|c| c.kind == "Service" && c.name == w.name() && owned(c).is_some_and(|(_, o)| o == w.name()));
+        wv.ports = service.zip(main).and_then(|(s, m)| ports_of(&s.object, m));
         // Config and flags become values where the renderer's ConfigMaps hold exactly what the
         // templates would derive from them (same names, same key, same JSON).
         let data_of = |name: &str| {
@@ -808,6 +873,20 @@ mod schema {
                 },
                 "replicas": { "type": "integer", "minimum": 0, "description": "Replicas (absent where an autoscaler owns them)" },
                 "resources": resources(),
+                "ports": {
+                    "type": "array",
+                    "description": "Ports of the workload's container and of its Service (TCP, targetPort by name)",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["name", "port"],
+                        "properties": {
+                            "name": string("Port name (IANA-style)"),
+                            "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                            "appProtocol": string("Service appProtocol (http, grpc, tcp ...)")
+                        }
+                    }
+                },
                 "config": { "type": "object", "description": "Environment of the workload (its ConfigMap)", "additionalProperties": { "type": "string" } },
                 "featureFlags": { "type": "object", "description": "Feature flags (the flags.json of its feature-flag ConfigMap)", "additionalProperties": { "type": "boolean" } },
                 "autoscaling": {

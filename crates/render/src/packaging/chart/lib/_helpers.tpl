@@ -32,7 +32,7 @@ cerverus.io/tier: {{ .workload.tier | quote }}
 
 {{/*
 Fill what the chart owns in a pod template (in place): the workload's labels and, in the
-container named after the workload, its image and resources. Fields already in the values win:
+container named after the workload, its image, resources and ports. Fields already in the values win:
 the generator leaves a field there only where it differs from what these templates derive.
 Context: dict "template" "workload" "global" "standardLabels".
 */}}
@@ -48,6 +48,11 @@ Context: dict "template" "workload" "global" "standardLabels".
 {{- if eq $c.name $w.name -}}
 {{- if not (hasKey $c "image") -}}{{- $_ := set $c "image" (include "cerverus-lib.image" $w.image) -}}{{- end -}}
 {{- if and (not (hasKey $c "resources")) $w.resources -}}{{- $_ := set $c "resources" (deepCopy $w.resources) -}}{{- end -}}
+{{- if and (not (hasKey $c "ports")) $w.ports -}}
+{{- $ports := list -}}
+{{- range $p := $w.ports -}}{{- $ports = append $ports (dict "containerPort" $p.port "name" $p.name "protocol" "TCP") -}}{{- end -}}
+{{- $_ := set $c "ports" $ports -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

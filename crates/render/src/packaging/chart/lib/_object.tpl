@@ -1,6 +1,6 @@
 {{/*
 One Kubernetes object from its values entry. The template owns the structure: name,
-namespace, labels, selectors, the pod template's labels, image and resources, replicas,
+namespace, labels, selectors, the pod template's labels, image, resources and ports, replicas,
 autoscaling bounds, the workload's config and feature flags (its ConfigMaps' data); the rest of the object (probes, security contexts, volumes, policies'
 rules) comes from the entry's `body`, as toYaml, the way widely used charts pass sub-objects.
 Context: dict "object" <.Values.objects entry> "workload" <.Values.global.workloads entry>
@@ -47,6 +47,15 @@ objects exist (its ServiceAccount and secrets), and before the workloads on ever
   {{- include "cerverus-lib.podTemplate" (set $pod "template" $out.spec.jobTemplate.spec.template) -}}
 {{- else if eq $o.kind "Service" -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec "key" "selector" "value" $selector) -}}
+  {{- if and (eq $o.name $w.name) $w.ports (not (hasKey $out.spec "ports")) -}}
+    {{- $ports := list -}}
+    {{- range $p := $w.ports -}}
+      {{- $port := dict "name" $p.name "port" $p.port "targetPort" $p.name "protocol" "TCP" -}}
+      {{- with $p.appProtocol -}}{{- $_ := set $port "appProtocol" . -}}{{- end -}}
+      {{- $ports = append $ports $port -}}
+    {{- end -}}
+    {{- $_ := set $out.spec "ports" $ports -}}
+  {{- end -}}
 {{- else if eq $o.kind "PodDisruptionBudget" -}}
   {{- include "cerverus-lib.ensure" (dict "in" $out.spec "key" "selector") -}}
   {{- include "cerverus-lib.default" (dict "in" $out.spec.selector "key" "matchLabels" "value" $selector) -}}
