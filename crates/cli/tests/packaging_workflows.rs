@@ -125,14 +125,16 @@ fn lint(
     match &wf["permissions"] {
         Value::Null => problems.push(format!("{file}: no top-level permissions")),
         Value::String(s) if s.contains("write") => problems.push(format!("{file}: top-level permissions {s}")),
-        Value::Object(m) => {
-            if m.iter().any(|(k, v)| v != "read" || k == "id-token") {
-                problems.push(format!("{file}: top-level permissions grant more than read: {m:?}"));
-            }
+        Value::Object(m) if m.iter().any(|(k, v)| v != "read" || k == "id-token") => {
+            problems.push(format!("{file}: top-level permissions grant more than read: {m:?}"));
         }
         _ => {}
     }
-    if wf["concurrency"].is_null() {
+    // A group for the whole run, or one on every job that deploys (runs in an environment): the
+    // service deploy serialises job by job, so a production approval holds no other job.
+    let env_jobs: Vec<&Value> =
+        wf["jobs"].as_object().into_iter().flatten().map(|(_, j)| j).filter(|j| !j["environment"].is_null()).collect();
+    if wf["concurrency"].is_null() && (env_jobs.is_empty() || env_jobs.iter().any(|j| j["concurrency"].is_null())) {
         problems.push(format!("{file}: no concurrency group"));
     }
     let on = &wf["on"];
@@ -179,7 +181,7 @@ fn lint(
                 && reusable.contains_key(path.rsplit('/').next().unwrap_or_default());
             // The platform's own reusable workflows follow its main branch (the version the
             // GitOps tree is at); anything else must be pinned like an action.
-            if !(first_party && reference == "main") && !pinned(uses, pins) {
+            if !(pinned(uses, pins) || (first_party && reference == "main")) {
                 problems.push(format!("{file}: job {name} calls `{uses}`, not pinned"));
             }
         }
@@ -250,6 +252,7 @@ fn the_lint_rejects_each_mutation() {
     let reusable = reusable(&files);
     let ci = &files["github/workflows/service-ci.yml"];
     let repo_ci = &hand_written()[".github/workflows/ci.yml"];
+    let deploy = &files["github/workflows/service-deploy.yml"];
     let (checkout_sha, _) = &pins["actions/checkout"];
     let cases: Vec<(&str, &String, String, &str)> = vec![
         ("no top-level permissions", ci, ci.replacen("\npermissions: {}\n", "\n", 1), "no top-level permissions"),
@@ -259,6 +262,16 @@ fn the_lint_rejects_each_mutation() {
                 "",
                 1,
             ), "no concurrency group"),
+        (
+            "a deploy job without its group",
+            deploy,
+            deploy.replacen(
+                "    concurrency:\n      group: service-deploy-production-${{ inputs.service }}\n      cancel-in-progress: false\n",
+                "",
+                1,
+            ),
+            "no concurrency group",
+        ),
         ("no timeout", ci, ci.replacen("    timeout-minutes: 10\n", "", 1), "has no timeout-minutes"),
         ("moved tag", ci, ci.replacen(&format!("actions/checkout@{checkout_sha}"), "actions/checkout@v4", 1), "`actions/checkout@v4` is not pinned"),
         ("other sha", ci, ci.replacen(checkout_sha, "0000000000000000000000000000000000000000", 1), "is not pinned to the commit"),
@@ -300,6 +313,7 @@ fn the_lint_rejects_each_mutation() {
     // And the unmutated texts pass (the failures above are the mutations').
     assert!(lint("ci", ci, &pins, &reusable).is_empty());
     assert!(lint("repo ci", repo_ci, &pins, &reusable).is_empty());
+    assert!(lint("deploy", deploy, &pins, &reusable).is_empty());
 }
 
 #[test]
@@ -386,6 +400,12 @@ fn the_callers_are_the_specs_images() {
             .cloned()
             .collect();
         assert_eq!(targets, want, "{path}: load-test targets");
+        // A target gets the staging URL and runner from the repository's variables (a
+        // GitHub-hosted runner cannot reach an in-cluster address); no target, no such inputs.
+        assert_eq!(deploy["loadtest-base-url"].is_string(), !targets.is_empty(), "{path}: loadtest-base-url");
+        assert_eq!(deploy["loadtest-runner"].is_string(), !targets.is_empty(), "{path}: loadtest-runner");
+        let rollback = &wf["jobs"]["rollback"]["with"];
+        assert_eq!(rollback["image-repository"], repository, "{path}: the rollback sets this image");
         for t in &targets {
             assert!(files.contains_key(&format!("loadtest/{t}.js")), "loadtest/{t}.js");
         }
@@ -473,8 +493,94 @@ fn the_service_pipeline_does_what_the_issue_asks() {
     assert!(deploy_text.contains("slackapi/slack-github-action@"));
     assert!(deploy_text.contains("go install \"github.com/mikefarah/yq/v4@${YQ_VERSION}\""));
     assert!(deploy_text.contains("SPEC: platform/cerverus.yaml"));
-    let rollback = &files["github/workflows/service-rollback.yml"];
-    assert!(rollback.contains("git revert --no-edit"));
+    let rollback_text = &files["github/workflows/service-rollback.yml"];
+    // The rollback sets the image the deploy replaced through the spec and a rebuild (the same
+    // script as a deploy), never a `git revert` of rendered files.
+    assert!(!rollback_text.lines().any(|l| l.trim_start().starts_with("git revert")), "a git revert command");
+    let rollback = parse(rollback_text);
+    let restore = rollback["jobs"]["restore"]["steps"].as_array().expect("steps");
+    let bump = restore.iter().find(|s| s["id"] == "bump").expect("bump step");
+    assert_eq!(bump["env"]["KIND"], "rollback");
+    assert_eq!(bump["env"]["DIGEST"], "${{ steps.previous.outputs.digest }}");
+    assert!(restore.iter().any(|s| s["id"] == "previous"));
+    assert_eq!(rollback["jobs"]["production"]["environment"]["name"], "production");
+    assert_eq!(rollback["jobs"]["production"]["if"], "inputs.production");
+    let deploy_bump =
+        deploy["jobs"]["staging"]["steps"].as_array().expect("steps").iter().find(|s| s["id"] == "bump").expect("bump");
+    assert_eq!(deploy_bump["run"], bump["run"], "deploy and rollback run one bump script");
+    assert_eq!(deploy_bump["env"]["KIND"], "deploy");
+}
+
+/// Concurrency as GitHub applies it: a group is held by a running job (a job waiting for a
+/// reviewer included) and keeps one pending run, cancelling an older pending one.
+#[test]
+fn concurrency_never_queues_a_deploy_behind_an_approval() {
+    let (_, files) = build();
+    let deploy = parse(&files["github/workflows/service-deploy.yml"]);
+    // No run-wide group: it would be held while production waits for its reviewer.
+    assert!(deploy["concurrency"].is_null(), "service-deploy: a run-wide concurrency group");
+    let mut groups = BTreeSet::new();
+    for job in ["staging", "loadtest", "production"] {
+        let c = &deploy["jobs"][job]["concurrency"];
+        assert_eq!(c["cancel-in-progress"], false, "{job}: never cancelled halfway");
+        let group = c["group"].as_str().expect("group");
+        assert!(group.contains("${{ inputs.service }}"), "{job}: per service");
+        groups.insert(group.to_string());
+    }
+    assert_eq!(groups.len(), 3, "staging, load test and production each have their own group");
+    // A rollback neither waits behind a deploy's approval nor is cancelled by a later deploy.
+    let rollback = parse(&files["github/workflows/service-rollback.yml"]);
+    let group = rollback["concurrency"]["group"].as_str().expect("rollback group");
+    assert!(!groups.contains(group), "the rollback shares a deploy group: {group}");
+    assert_eq!(rollback["concurrency"]["cancel-in-progress"], false);
+    // CI cancels only pull requests' older runs, never a publish on main.
+    let ci = parse(&files["github/workflows/service-ci.yml"]);
+    assert_eq!(ci["concurrency"]["cancel-in-progress"], "${{ github.event_name == 'pull_request' }}");
+    // The callers: one group per pull request, one per run otherwise.
+    for (path, text) in files.iter().filter(|(p, _)| p.starts_with("github/workflows/examples/")) {
+        let c = &parse(text)["concurrency"];
+        assert_eq!(c["cancel-in-progress"], "${{ github.event_name == 'pull_request' }}", "{path}");
+        let group = c["group"].as_str().expect("group");
+        assert!(group.contains("github.run_id") && group.contains("github.ref"), "{path}: {group}");
+    }
+}
+
+/// The service repositories' OIDC tokens meet the bootstrap's image-push role: the job that
+/// assumes it runs on pushes to main in no GitHub environment (subject
+/// `repo:<owner>/<name>:ref:refs/heads/main`, what the role trusts); a job in an environment
+/// would present `repo:…:environment:<name>` and be refused.
+#[test]
+fn the_push_role_trusts_the_subject_the_publish_job_presents() {
+    let (_, bundle) = cerverus::build_default().expect("build");
+    let text = |p: &str| String::from_utf8(bundle.get(p).unwrap_or_else(|| panic!("{p}")).to_vec()).expect("utf8");
+    let bootstrap = text("terraform/bootstrap/main.tf");
+    assert!(bootstrap.contains("\"repo:${r}:ref:refs/heads/main\""), "the push role's trust changed");
+    let ci = parse(&text("github/workflows/service-ci.yml"));
+    let mut assuming = Vec::new();
+    for (name, job) in ci["jobs"].as_object().expect("jobs") {
+        let assumes = job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@")));
+        if assumes {
+            assert!(job["environment"].is_null(), "{name}: an environment changes the OIDC subject");
+            assert_eq!(job["if"], "inputs.push && needs.changes.outputs.build == 'true'", "{name}");
+            assuming.push(name.clone());
+        }
+    }
+    assert_eq!(assuming, ["publish"]);
+    for (path, _) in bundle.iter().filter(|(p, _)| p.starts_with("github/workflows/examples/")) {
+        let wf = parse(&text(path));
+        assert_eq!(wf["on"]["push"]["branches"], serde_json::json!(["main"]), "{path}");
+        assert_eq!(wf["jobs"]["ci"]["with"]["push"], "${{ github.event_name == 'push' }}", "{path}");
+        assert_eq!(wf["jobs"]["ci"]["with"]["aws-role-arn"], "${{ vars.AWS_ECR_PUSH_ROLE_ARN }}", "{path}");
+    }
+    let readme = text("github/README.md");
+    assert!(readme.contains("`AWS_ECR_PUSH_ROLE_ARN`, the bootstrap Terraform's output `ci_image_push_role_arn`"));
+    assert!(readme.contains("repo:<owner>/<this repository>:ref:refs/heads/main"));
+    let outputs = text("terraform/bootstrap/outputs.tf");
+    assert!(outputs.contains("output \"ci_image_push_role_arn\""));
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //!                                        staging with a baseline check, production behind an
 //!                                        environment with required reviewers (syncs prod's Argo
 //!                                        CD Applications), Slack
-//! github/workflows/service-rollback.yml  revert a bump commit (and resync production)
+//! github/workflows/service-rollback.yml  set the image a deploy replaced again, rebuild (staging
+//!                                        syncs), production after approval
 //! github/workflows/examples/<image>.yml  a caller per image the spec runs
 //! github/README.md                      the images, their callers, what a service repository
 //!                                        configures
@@ -48,6 +49,7 @@ use crate::kubernetes::yaml;
 const PINS_JSON: &str = include_str!("../../../../data/github-actions.json");
 
 const BUMP_SH: &str = include_str!("workflows/bump.sh");
+const PREVIOUS_SH: &str = include_str!("workflows/previous.sh");
 const ARGOCD_SH: &str = include_str!("workflows/argocd.sh");
 const LOADTEST_SH: &str = include_str!("workflows/loadtest.sh");
 const K6_JS: &str = include_str!("workflows/k6.js");
@@ -319,15 +321,24 @@ reusable workflow only from a repository's `.github/workflows/`, so the three `s
 byte for byte in `{repo}`'s `.github/workflows/` as well; a service repository copies its caller from `examples/`.\n\n\
 | image (ECR repository) | caller | workloads | Argo CD Applications | load tests |\n|---|---|---|---|---|\n{rows}\n\
 ## What a service repository configures\n\n\
-- variables: `AWS_ECR_PUSH_ROLE_ARN` (a role that trusts GitHub's OIDC provider for this repository and may push to \
-`{registry}`), `ARGOCD_SERVER_STAGING`, `ARGOCD_SERVER_PROD` (Argo CD API hosts);\n\
+- variables: `AWS_ECR_PUSH_ROLE_ARN`, the bootstrap Terraform's output `ci_image_push_role_arn` \
+(`{bundle}/terraform/bootstrap`; list this repository in its `github_service_repositories`): the role may push to \
+`{registry}` and trusts GitHub's OIDC tokens whose subject is `repo:<owner>/<this repository>:ref:refs/heads/main`. \
+The job that assumes it (service-ci's `publish`) runs on pushes to main and in no GitHub environment, so its token \
+carries exactly that subject (a job in an environment gets `repo:…:environment:<name>` instead, which the role \
+refuses); `ARGOCD_SERVER_STAGING`, `ARGOCD_SERVER_PROD` (Argo CD API hosts); for an image with a load test, \
+`LOADTEST_BASE_URL` (the staging URL of its HTTP workload; without it the script targets the in-cluster Service and \
+`LOADTEST_RUNNER` must name a self-hosted runner inside staging, a GitHub-hosted runner cannot reach it);\n\
 - secrets: `PLATFORM_REPO_TOKEN` (may push to `{repo}` main), `ARGOCD_TOKEN_STAGING` (read), `ARGOCD_TOKEN_PROD` \
 (sync), `SLACK_WEBHOOK_URL`;\n\
-- environments: `staging`, and `production` with required reviewers (the production job and a rollback wait for one).\n\n\
+- environments: `staging`, and `production` with required reviewers (the production job of a deploy and of a \
+rollback wait for one).\n\n\
 A push to main tests, builds (`linux/amd64` and `linux/arm64` on native runners), scans, pushes to GHCR and ECR, signs \
 and attests the image, then bumps its digest in `{spec}`, rebuilds `{bundle}/` and pushes the commit: Argo CD syncs \
 staging, k6 runs against it and is held to the SLO and to `loadtest/baseline.json`, and production syncs once a \
-reviewer approves. Running the caller by hand (`workflow_dispatch`) reverts the service's last bump.\n",
+reviewer approves. Running the caller by hand (`workflow_dispatch`) rolls back the service's last deploy: the image \
+that deploy replaced is set in the spec again and the bundle rebuilt (a new commit, not a `git revert` of rendered \
+files), staging syncs, and production once a reviewer approves.\n",
         repo = ctx.platform_repo,
         registry = ctx.registry,
         spec = SPEC_PATH,
@@ -456,8 +467,13 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "version": { "description": "Tag the image was published with", "value": "${{ jobs.publish.outputs.version }}" },
         })),
     );
-    wf["concurrency"] =
-        json!({ "group": "service-ci-${{ inputs.service }}-${{ github.ref }}", "cancel-in-progress": true });
+    // A newer push to a pull request cancels the older run; on main a run is never cancelled
+    // halfway through publishing (an index pushed to GHCR but not yet scanned, copied or signed):
+    // the newer one waits.
+    wf["concurrency"] = json!({
+        "group": "service-ci-${{ inputs.service }}-${{ github.ref }}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    });
     wf["jobs"] = json!({
         "changes": {
             "name": "Changed paths",
@@ -619,7 +635,7 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
     Ok(wf)
 }
 
-fn argocd_step(name: &str, server: &str, token: &str, sync: bool) -> Value {
+fn argocd_step(name: &str, server: &str, token: &str, revision: &str, sync: bool) -> Value {
     run(
         name,
         ARGOCD_SH,
@@ -627,7 +643,7 @@ fn argocd_step(name: &str, server: &str, token: &str, sync: bool) -> Value {
             "ARGOCD_SERVER": server,
             "ARGOCD_AUTH_TOKEN": token,
             "APPS": "${{ inputs.argocd-apps }}",
-            "REVISION": "${{ needs.staging.outputs.commit }}",
+            "REVISION": revision,
             "SYNC": sync.to_string(),
             "WAIT_SECONDS": "900",
             "PLATFORM_DIR": "platform",
@@ -648,6 +664,24 @@ fn platform_checkout(ctx: &Ctx<'_>, reference: Option<&str>) -> Result<Value, Re
     )
 }
 
+/// mikefarah/yq at the pinned version into `$RUNNER_TEMP/bin` (the scripts call it by that path,
+/// never the runner image's own, unpinned `yq`). `go install` resolves the version through the Go
+/// module proxy and checks it against the checksum database.
+fn yq_step(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
+    Ok(run(
+        "yq",
+        "GOBIN=\"$RUNNER_TEMP/bin\" go install \"github.com/mikefarah/yq/v4@${YQ_VERSION}\"\n",
+        json!({ "YQ_VERSION": ctx.pins.tool_version("yq")? }),
+    ))
+}
+
+/// Concurrency of one job: `cancel-in-progress: false` throughout (a bump or an Argo CD sync is
+/// never stopped halfway). GitHub keeps one pending job per group and cancels an older pending
+/// one, so a newer bump supersedes an older one that has not started.
+fn job_concurrency(group: &str) -> Value {
+    json!({ "group": group, "cancel-in-progress": false })
+}
+
 fn slack(ctx: &Ctx<'_>, text: &str) -> Result<Value, RenderError> {
     Ok(json!({
         "name": "Slack",
@@ -660,10 +694,34 @@ fn slack(ctx: &Ctx<'_>, text: &str) -> Result<Value, RenderError> {
     }))
 }
 
+/// What bump.sh reads: the commit kind, the image to set, where the spec and the bundle are.
+fn bump_env(kind: &str, version: &str, digest: &str) -> Value {
+    json!({
+        "KIND": kind,
+        "PLATFORM_DIR": "platform",
+        "SPEC": SPEC_PATH,
+        "BUNDLE_DIR": BUNDLE_DIR,
+        "SERVICE": "${{ inputs.service }}",
+        "REPOSITORY": "${{ inputs.image-repository }}",
+        "VERSION": version,
+        "DIGEST": digest,
+        "CERVERUS_IMAGE": "${{ inputs.cerverus-image }}",
+    })
+}
+
+/// The `cerverus-image` input: the image `cerverus build` runs from (release.yml publishes it).
+fn cerverus_image_input(ctx: &Ctx<'_>) -> Value {
+    let org = ctx.platform_repo.split('/').next().unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    input(
+        "string",
+        "The cerverus image that rebuilds the bundle",
+        Some(json!(format!("ghcr.io/{org}/cerverus:{version}"))),
+    )
+}
+
 fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
     let p = ctx.pins;
-    let version = env!("CARGO_PKG_VERSION");
-    let org = ctx.platform_repo.split('/').next().unwrap_or_default();
     let mut wf = workflow_call(
         "service-deploy",
         json!({
@@ -678,7 +736,7 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "regression-percent": input("number", "p95 above the baseline by more than this fails", Some(json!(REGRESSION_PERCENT))),
             "argocd-server-staging": input("string", "Staging Argo CD API host", None),
             "argocd-server-prod": input("string", "Production Argo CD API host", None),
-            "cerverus-image": input("string", "The cerverus image that rebuilds the bundle", Some(json!(format!("ghcr.io/{org}/cerverus:{version}")))),
+            "cerverus-image": cerverus_image_input(ctx),
         }),
         json!({
             "platform-token": { "description": "Token that may push to the platform repository", "required": true },
@@ -690,33 +748,26 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             json!({ "commit": { "description": "The bump commit in the platform repository", "value": "${{ jobs.staging.outputs.commit }}" } }),
         ),
     );
-    // Bumps of one service never overtake each other; a newer one does not cancel an older one
-    // halfway through its push.
-    wf["concurrency"] = json!({ "group": "service-deploy-${{ inputs.service }}", "cancel-in-progress": false });
+    // Concurrency per job, not per run: a run-wide group would be held while the production job
+    // waits for a reviewer (hours, days), and every later bump of the service, even to staging,
+    // would queue behind that approval. Bumps of one service run one at a time (staging), so do
+    // load tests (two at once would skew p95) and production syncs; none is cancelled halfway.
     wf["jobs"] = json!({
         "staging": {
             "name": "Bump the spec, rebuild the bundle (staging syncs)",
             "runs-on": RUNNER,
             "timeout-minutes": LONG,
             "environment": { "name": "staging" },
+            "concurrency": job_concurrency("service-deploy-staging-${{ inputs.service }}"),
             "permissions": { "contents": "read" },
             "outputs": { "commit": "${{ steps.bump.outputs.commit }}" },
             "steps": [
                 platform_checkout(ctx, None)?,
+                yq_step(ctx)?,
                 {
                     "name": "Bump and rebuild",
                     "id": "bump",
-                    "env": {
-                        "PLATFORM_DIR": "platform",
-                        "SPEC": SPEC_PATH,
-                        "BUNDLE_DIR": BUNDLE_DIR,
-                        "SERVICE": "${{ inputs.service }}",
-                        "REPOSITORY": "${{ inputs.image-repository }}",
-                        "VERSION": "${{ inputs.version }}",
-                        "DIGEST": "${{ inputs.digest }}",
-                        "CERVERUS_IMAGE": "${{ inputs.cerverus-image }}",
-                        "YQ_VERSION": p.tool_version("yq")?,
-                    },
+                    "env": bump_env("deploy", "${{ inputs.version }}", "${{ inputs.digest }}"),
                     "run": BUMP_SH,
                 },
             ],
@@ -727,11 +778,12 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "if": "inputs.loadtest-targets != ''",
             "runs-on": "${{ inputs.loadtest-runner }}",
             "timeout-minutes": LONG,
+            "concurrency": job_concurrency("service-loadtest-staging-${{ inputs.service }}"),
             "permissions": { "contents": "read" },
             "steps": [
                 checkout(ctx)?.with("with", json!({ "persist-credentials": false, "path": "service" })),
                 platform_checkout(ctx, Some("${{ needs.staging.outputs.commit }}"))?,
-                argocd_step("Wait until staging runs the bump", "${{ inputs.argocd-server-staging }}", "${{ secrets.argocd-token-staging }}", false),
+                argocd_step("Wait until staging runs the bump", "${{ inputs.argocd-server-staging }}", "${{ secrets.argocd-token-staging }}", "${{ needs.staging.outputs.commit }}", false),
                 { "name": "k6", "uses": p.uses("grafana/setup-k6-action")?, "with": { "k6-version": K6_VERSION } },
                 run(
                     "Load test and baseline check",
@@ -757,10 +809,11 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "timeout-minutes": LONG,
             // The `production` environment has required reviewers: this job waits for one.
             "environment": { "name": "production" },
+            "concurrency": job_concurrency("service-deploy-production-${{ inputs.service }}"),
             "permissions": { "contents": "read" },
             "steps": [
                 platform_checkout(ctx, Some("${{ needs.staging.outputs.commit }}"))?,
-                argocd_step("Sync production to the bump", "${{ inputs.argocd-server-prod }}", "${{ secrets.argocd-token-prod }}", true),
+                argocd_step("Sync production to the bump", "${{ inputs.argocd-server-prod }}", "${{ secrets.argocd-token-prod }}", "${{ needs.staging.outputs.commit }}", true),
             ],
         },
         "notify": {
@@ -780,62 +833,88 @@ fn service_rollback(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
     let mut wf = workflow_call(
         "service-rollback",
         json!({
-            "service": input("string", "Service name (messages)", None),
-            "commit": input("string", "The bump commit to revert (service-deploy's `commit` output); empty: the service's last bump on main", Some(json!(""))),
+            "service": input("string", "Service name (messages, the deploy commits' subject)", None),
+            "image-repository": input("string", "ECR repository of the image in the spec (every workload running it is set back)", None),
+            "commit": input("string", "The deploy commit to roll back (service-deploy's `commit` output); empty: the service's last deploy on main", Some(json!(""))),
             "argocd-apps": input("string", "Argo CD Applications running the image, space-separated", None),
-            "production": input("boolean", "Also sync production to the revert (staging syncs by itself)", Some(json!(false))),
+            "production": input("boolean", "Also sync production to the rollback (staging syncs by itself); production's reviewers approve it", Some(json!(false))),
             "argocd-server-prod": input("string", "Production Argo CD API host", None),
+            "cerverus-image": cerverus_image_input(ctx),
         }),
         json!({
             "platform-token": { "description": "Token that may push to the platform repository", "required": true },
             "argocd-token-prod": { "description": "Argo CD API token (sync) for production", "required": true },
             "slack-webhook-url": { "description": "Slack incoming webhook", "required": true },
         }),
-        None,
+        Some(
+            json!({ "commit": { "description": "The rollback commit in the platform repository", "value": "${{ jobs.restore.outputs.commit }}" } }),
+        ),
     );
-    wf["concurrency"] = json!({ "group": "service-deploy-${{ inputs.service }}", "cancel-in-progress": false });
-    let revert = concat!(
-        "set -euo pipefail\n",
-        "cd platform\n",
-        "if [ -z \"$COMMIT\" ]; then\n",
-        "  # The last bump of this service on main (the deploy job's commit subject).\n",
-        "  COMMIT=$(git log -1 --format=%H --fixed-strings --grep=\"deploy($SERVICE): \" origin/main)\n",
-        "fi\n",
-        "if [[ ! \"$COMMIT\" =~ ^[0-9a-f]{40}$ ]]; then echo \"::error::no bump of $SERVICE to revert ('$COMMIT')\"; exit 1; fi\n",
-        "subject=$(git log -1 --format=%s \"$COMMIT\")\n",
-        "case \"$subject\" in\n",
-        "  \"deploy($SERVICE): \"*) ;;\n",
-        "  *) echo \"::error::$COMMIT is not a bump of $SERVICE: $subject\"; exit 1 ;;\n",
-        "esac\n",
-        "git config user.name \"github-actions[bot]\"\n",
-        "git config user.email \"41898282+github-actions[bot]@users.noreply.github.com\"\n",
-        "git revert --no-edit \"$COMMIT\"\n",
-        "git push --quiet origin HEAD:main\n",
-        "echo \"reverted $COMMIT: $subject\"\n",
-        "echo \"commit=$(git rev-parse HEAD)\" >>\"$GITHUB_OUTPUT\"\n",
-    );
-    let mut sync = argocd_step(
-        "Sync production to the revert",
+    // Its own group: a rollback never waits behind a deploy's pending production approval, and a
+    // deploy queued after it never cancels it while it is pending. Against a concurrent bump the
+    // push retry of bump.sh decides the order, as between two services' bumps.
+    wf["concurrency"] = json!({ "group": "service-rollback-${{ inputs.service }}", "cancel-in-progress": false });
+    let sync = argocd_step(
+        "Sync production to the rollback",
         "${{ inputs.argocd-server-prod }}",
         "${{ secrets.argocd-token-prod }}",
+        "${{ needs.restore.outputs.commit }}",
         true,
     );
-    sync["env"]["REVISION"] = json!("${{ steps.revert.outputs.commit }}");
-    sync["if"] = json!("inputs.production");
     wf["jobs"] = json!({
-        "rollback": {
-            "name": "Revert the bump",
+        "restore": {
+            "name": "Set the image before the deploy again, rebuild (staging syncs)",
             "runs-on": RUNNER,
             "timeout-minutes": LONG,
-            // Reverting production is a production change: the same reviewers approve it.
-            "environment": { "name": "${{ inputs.production && 'production' || 'staging' }}" },
+            "environment": { "name": "staging" },
             "permissions": { "contents": "read" },
+            "outputs": {
+                "commit": "${{ steps.bump.outputs.commit }}",
+                "bump": "${{ steps.previous.outputs.bump }}",
+                "version": "${{ steps.previous.outputs.version }}",
+            },
             "steps": [
                 platform_checkout(ctx, None)?,
-                { "name": "git revert", "id": "revert", "env": { "COMMIT": "${{ inputs.commit }}", "SERVICE": "${{ inputs.service }}" }, "run": revert },
-                sync,
-                slack(ctx, "\"${{ inputs.service }}: rollback of ${{ inputs.commit }} ${{ job.status }}\"")?.with("if", json!("always()")),
+                yq_step(ctx)?,
+                run(
+                    "The image before the deploy",
+                    PREVIOUS_SH,
+                    json!({
+                        "PLATFORM_DIR": "platform",
+                        "SPEC": SPEC_PATH,
+                        "SERVICE": "${{ inputs.service }}",
+                        "REPOSITORY": "${{ inputs.image-repository }}",
+                        "COMMIT": "${{ inputs.commit }}",
+                    }),
+                )
+                .with("id", json!("previous")),
+                {
+                    "name": "Set it and rebuild",
+                    "id": "bump",
+                    "env": bump_env("rollback", "${{ steps.previous.outputs.version }}", "${{ steps.previous.outputs.digest }}"),
+                    "run": BUMP_SH,
+                },
             ],
+        },
+        "production": {
+            "name": "Production (approved) syncs Argo CD",
+            "needs": "restore",
+            "if": "inputs.production",
+            "runs-on": RUNNER,
+            "timeout-minutes": LONG,
+            // A production change: the same reviewers approve it.
+            "environment": { "name": "production" },
+            "permissions": { "contents": "read" },
+            "steps": [platform_checkout(ctx, Some("${{ needs.restore.outputs.commit }}"))?, sync],
+        },
+        "notify": {
+            "name": "Slack",
+            "needs": ["restore", "production"],
+            "if": "always()",
+            "runs-on": RUNNER,
+            "timeout-minutes": SHORT,
+            "permissions": {},
+            "steps": [slack(ctx, "\"${{ inputs.service }}: rollback of ${{ needs.restore.outputs.bump }} to ${{ needs.restore.outputs.version }}: ${{ needs.restore.result }}, production ${{ needs.production.result }} (${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }})\"")?],
         },
     });
     Ok(wf)
@@ -849,7 +928,7 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
     let reusable = |name: &str| format!("{}/.github/workflows/{name}@{at}", ctx.platform_repo);
     let apps: Vec<String> = service.argocd_apps().into_iter().collect();
     let targets: Vec<&str> = targets.iter().map(|t| t.workload.as_str()).collect();
-    json!({
+    let mut caller = json!({
         "name": service.name,
         "on": {
             "push": { "branches": ["main"] },
@@ -859,7 +938,14 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
             "workflow_dispatch": {},
         },
         "permissions": {},
-        "concurrency": { "group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": false },
+        // Pull requests: a newer push cancels the older run. Pushes to main and dispatches get a
+        // group of their own run: the called workflows serialise what must not overlap, job by
+        // job; a run-wide group here would hold every later push's CI (and a rollback) behind a
+        // production approval.
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.event_name == 'pull_request' && github.ref || github.run_id }}",
+            "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+        },
         "jobs": {
             "ci": {
                 "if": "github.event_name != 'workflow_dispatch'",
@@ -886,6 +972,10 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                     "version": "${{ needs.ci.outputs.version }}",
                     "argocd-apps": apps.join(" "),
                     "loadtest-targets": targets.join(" "),
+                    // A GitHub-hosted runner reaches staging only through a public URL; without
+                    // one the load test needs a self-hosted runner inside staging.
+                    "loadtest-base-url": "${{ vars.LOADTEST_BASE_URL }}",
+                    "loadtest-runner": format!("${{{{ vars.LOADTEST_RUNNER || '{RUNNER}' }}}}"),
                     "argocd-server-staging": "${{ vars.ARGOCD_SERVER_STAGING }}",
                     "argocd-server-prod": "${{ vars.ARGOCD_SERVER_PROD }}",
                 },
@@ -902,6 +992,7 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                 "uses": reusable("service-rollback.yml"),
                 "with": {
                     "service": service.name,
+                    "image-repository": service.repository,
                     "argocd-apps": apps.join(" "),
                     "production": true,
                     "argocd-server-prod": "${{ vars.ARGOCD_SERVER_PROD }}",
@@ -913,7 +1004,13 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                 },
             },
         },
-    })
+    });
+    if targets.is_empty()
+        && let Some(with) = caller["jobs"]["deploy"]["with"].as_object_mut()
+    {
+        with.retain(|k, _| k != "loadtest-base-url" && k != "loadtest-runner");
+    }
+    caller
 }
 
 /// The k6 script of one target: its numbers (from the spec) as a JSON constant, then the static

@@ -1,9 +1,18 @@
-# Bump the image of one service in the platform spec and rebuild the bundle from it, then push
+# Set the image of one service in the platform spec and rebuild the bundle from it, then push
 # the commit to main: staging's Argo CD syncs it (automated), production waits for a person.
+# KIND names the commit (`deploy(<service>): …` for a new image, `rollback(<service>): …` for
+# the image before a bump): the rollback workflow finds the last deploy by that subject.
 # The spec holds the digest once per workload that runs the image; yq edits the YAML tree (and
 # keeps the spec's comments), never the text. Another service's bump may land first: on a
 # rejected push the edit and the build are redone on the new main, never merged by hand.
 set -euo pipefail
+case "$KIND" in
+  deploy | rollback) ;;
+  *)
+    echo "::error::KIND '$KIND' is neither deploy nor rollback"
+    exit 1
+    ;;
+esac
 if [[ ! "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]]; then
   echo "::error::digest '$DIGEST' is not sha256:<64 hex>"
   exit 1
@@ -12,7 +21,7 @@ if [[ ! "$VERSION" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
   echo "::error::version '$VERSION' is not a valid image tag"
   exit 1
 fi
-GOBIN="$RUNNER_TEMP/bin" go install "github.com/mikefarah/yq/v4@${YQ_VERSION}"
+# Installed by the job's yq step (the version data/github-actions.json pins).
 yq="$RUNNER_TEMP/bin/yq"
 cd "$PLATFORM_DIR"
 git config user.name "github-actions[bot]"
@@ -33,7 +42,7 @@ for attempt in 1 2 3; do
     echo "$REPOSITORY is already at $DIGEST"
     break
   fi
-  git commit --quiet -m "deploy($SERVICE): $REPOSITORY $VERSION@$DIGEST"
+  git commit --quiet -m "$KIND($SERVICE): $REPOSITORY $VERSION@$DIGEST"
   if git push --quiet origin HEAD:main; then
     break
   fi

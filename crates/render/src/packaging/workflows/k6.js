@@ -1,5 +1,5 @@
 import http from "k6/http";
-import { check } from "k6";
+import { check, fail } from "k6";
 
 // The target: BASE_URL when the pipeline gives one (the staging host of a public workload),
 // otherwise the Service's in-cluster address (the job then runs on a runner inside staging).
@@ -21,6 +21,19 @@ export const options = {
   thresholds: TARGET.thresholds,
   summaryTrendStats: ["avg", "med", "p(90)", "p(95)", "p(99)", "max"],
 };
+
+// One request before the load: a target the runner cannot reach (an in-cluster address from a
+// GitHub-hosted runner, a wrong BASE_URL) aborts at once with the reason, rather than after the
+// whole duration as a threshold failure that reads like a regression.
+export function setup() {
+  const res = http.get(`${BASE_URL}${TARGET.path}`, { tags: { name: "preflight" } });
+  if (res.error_code !== 0) {
+    fail(
+      `${BASE_URL}${TARGET.path} is unreachable (${res.error}): set the caller's loadtest-base-url, ` +
+        "or run the load test on a runner inside staging (loadtest-runner)",
+    );
+  }
+}
 
 export default function () {
   const res = http.get(`${BASE_URL}${TARGET.path}`, { tags: { name: TARGET.workload } });
