@@ -2,8 +2,10 @@
 warning level (an inline `# hadolint ignore=` only with a reason on the line above), checkov's
 Dockerfile checks (0 failed, no parsing errors), and the images' structural rules: a Dockerfile
 that builds anything has at least two stages (build tools never reach the runtime), every base
-is pinned by digest, the final stage runs as a non-root user, and no `ENV`/`ARG` name looks
-like a secret (it would sit in the image's config and history for anyone who pulls it).
+is pinned by digest, the final stage runs as a non-root user (with a HOME when it is a bare UID),
+no `ARG` precedes a `RUN` of the final stage (a per-build value would defeat the layer cache), and
+no `ENV`/`ARG` name looks like a secret (it would sit in the image's config and history for anyone
+who pulls it).
 
 The same rules hold in `cerverus build` itself (`crates/render/src/packaging/docker.rs`,
 `dockerfile_disagreements`); these engines judge the printed text, as docker would read it."""
@@ -134,6 +136,20 @@ def structure_problems(rel: str, text: str) -> list[str]:
         user = users[-1].split(":")[0].strip()
         if user in ("root", "0", ""):
             problems.append(f"{rel}: the final stage runs as USER {users[-1]}")
+        # A numeric UID the image does not name has no passwd entry: HOME would be `/`.
+        home = any("HOME" in _names(k, a) for _, k, a in stages[-1] if k == "ENV")
+        if user.isdigit() and user != "0" and not home:
+            problems.append(f"{rel}: the final stage runs as UID {user} and sets no HOME (it would be `/`)")
+    # Every RUN after an ARG sees it in its environment: a per-build value (a commit) would
+    # rebuild every later RUN of the runtime.
+    args: list[tuple[int, str]] = []
+    for line, k, a in stages[-1]:
+        if k == "ARG":
+            args += [(line, name) for name in _names(k, a)]
+        elif k == "RUN" and args:
+            for at, name in args:
+                problems.append(f"{rel}:{at}: ARG {name} comes before the RUN at line {line} of the final stage (its cache misses whenever the value changes)")
+            args = []
     return problems
 
 

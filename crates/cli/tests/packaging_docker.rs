@@ -111,7 +111,7 @@ fn every_dockerfile_keeps_the_rules_and_its_image_facts() {
             assert!(digest.len() == 64 && digest.bytes().all(|c| c.is_ascii_hexdigit()), "{path}: {f}");
             assert!(!image.contains(":latest"), "{path}: {f}");
         }
-        let last_user = t.lines().filter(|l| l.starts_with("USER ")).next_back().expect("a USER");
+        let last_user = t.lines().rfind(|l| l.starts_with("USER ")).expect("a USER");
         assert_eq!(last_user, format!("USER {APP_UID}:{APP_UID}"), "{path}");
         for l in t.lines().filter(|l| l.starts_with("ENV ") || l.starts_with("ARG ") || l.starts_with("    ")) {
             let name = l.trim_start_matches("ENV ").trim_start_matches("ARG ").trim().split('=').next().unwrap_or("");
@@ -181,12 +181,112 @@ fn python_services_put_dependencies_before_source_and_install_wheels_in_a_builde
         let printed = file.print();
         let builder = printed.split("AS runtime").next().unwrap_or_default();
         let lock = builder.find("COPY --link requirements.txt").expect("lock copied");
-        let wheels = builder.find("pip wheel --require-hashes").expect("wheels built");
+        let wheels = builder.find("pip wheel ").expect("wheels built");
         let source = builder.find("COPY --link . ./").expect("source copied");
         assert!(lock < wheels && wheels < source, "{dir}: dependency layer before the source");
         assert!(builder.contains("--mount=type=cache,target=/root/.cache/pip"), "{dir}");
         let runtime = printed.split("AS runtime").nth(1).unwrap_or_default();
         assert!(!runtime.contains("pip wheel") && runtime.contains("PYTHONDONTWRITEBYTECODE"), "{dir}");
+    }
+}
+
+/// Where a Dockerfile's pip commands that may download miss the cache mount of their `RUN`: each
+/// must name a mounted cache as `--cache-dir` (a base's `PIP_CACHE_DIR` or a `HOME` elsewhere
+/// would leave the mount unused), and a cache mount must serve some pip command.
+fn pip_cache_misses(file: &Dockerfile) -> Vec<String> {
+    use cerverus_render::packaging::docker::dockerfile::{Command, Mount};
+    let mut out = Vec::new();
+    for stage in &file.stages {
+        for i in &stage.instructions {
+            let Instruction::Run { mounts, command: Command::Shell(lines) } = i else { continue };
+            let caches: Vec<&str> = mounts
+                .iter()
+                .filter_map(|m| match m {
+                    Mount::Cache { target, .. } if target.ends_with("/pip") => Some(target.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let downloading: Vec<&String> = lines
+                .iter()
+                .filter(|l| (l.contains("pip wheel") || l.contains("pip install")) && !l.contains("--no-index"))
+                .collect();
+            for l in &downloading {
+                if !caches.iter().any(|c| l.contains(&format!("--cache-dir {c} "))) {
+                    out.push(format!("`{l}` does not use the RUN's pip cache mount {caches:?}"));
+                }
+            }
+            if !caches.is_empty() && downloading.is_empty() {
+                out.push(format!("cache mount {caches:?} serves no pip command in {lines:?}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_pip_download_goes_through_its_cache_mount() {
+    let (p, _) = bundle();
+    let mut checked = 0;
+    for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
+        let misses = pip_cache_misses(&file);
+        assert!(misses.is_empty(), "{dir}: {misses:#?}");
+        checked += file.print().matches("--cache-dir ").count();
+    }
+    assert!(checked >= 3, "the check is not vacuous ({checked})");
+    // A pip command that no longer names the mount is reported.
+    let (_, mut file) = api_file(&p);
+    for s in &mut file.stages {
+        for i in &mut s.instructions {
+            if let Instruction::Run {
+                command: cerverus_render::packaging::docker::dockerfile::Command::Shell(ls),
+                ..
+            } = i
+            {
+                for l in ls.iter_mut() {
+                    *l = l.replace("--cache-dir /root/.cache/pip ", "");
+                }
+            }
+        }
+    }
+    assert!(!pip_cache_misses(&file).is_empty(), "a pip command without --cache-dir must be reported");
+}
+
+#[test]
+fn every_runtime_sets_a_home_it_may_use_and_labels_after_its_runs() {
+    let (p, _) = bundle();
+    let imgs = images(&p);
+    let bases = cerverus_render::packaging::docker::base::load().expect("pins");
+    for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
+        let runtime = file.runtime().expect("runtime");
+        assert!(runtime.args_before_run().is_empty(), "{dir}: {:?}", runtime.args_before_run());
+        let home = runtime.env("HOME").unwrap_or_else(|| panic!("{dir}: HOME"));
+        match dir.as_str() {
+            // The Airflow roles run with the build user's HOME, read-only, as the runtime
+            // contract's proof (scripts/airflow-contract) runs them.
+            "airflow" => assert_eq!(home, bases.airflow.home),
+            CERVERUS_IMAGE => assert_eq!(home, "/tmp"),
+            _ => assert!(image(&imgs, &dir).writable_paths.iter().any(|w| w == home), "{dir}: HOME {home}"),
+        }
+        // Read off the text as well: the per-build ARGs and their labels follow the last RUN.
+        let printed = file.print();
+        let tail = printed.split("AS runtime").nth(1).expect("runtime stage");
+        let last_run = tail.rfind("\nRUN ").unwrap_or(0);
+        let revision = tail.find("\nARG REVISION").expect("ARG REVISION");
+        assert!(last_run < revision, "{dir}: ARG REVISION before a RUN");
+    }
+}
+
+#[test]
+fn builders_carry_the_compiler_and_runtimes_do_not() {
+    let (p, _) = bundle();
+    for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
+        if dir == CERVERUS_IMAGE || dir == "airflow" {
+            continue;
+        }
+        let printed = file.print();
+        let (builder, runtime) = printed.split_once("AS runtime").expect("two stages");
+        assert!(builder.contains(" build-essential"), "{dir}: the builder compiles sdists");
+        assert!(!runtime.contains("build-essential") && !runtime.contains("-dev"), "{dir}: no toolchain at run time");
     }
 }
 
@@ -306,6 +406,29 @@ fn dockerfile_check_rejects_a_missing_port_another_entrypoint_and_another_health
     rejects(&problems, "HEALTHCHECK");
 }
 
+#[test]
+fn dockerfile_check_rejects_a_build_argument_before_a_run_and_a_runtime_without_home() {
+    let (p, _) = bundle();
+    let (img, mut file) = api_file(&p);
+    let runtime = file.stages.last_mut().expect("runtime");
+    for i in &mut runtime.instructions {
+        if let Instruction::Env(vars) = i {
+            vars.retain(|(k, _)| k != "HOME");
+        }
+    }
+    runtime.instructions.insert(0, Instruction::Arg { name: "REVISION".into(), default: None });
+    runtime.instructions.insert(
+        1,
+        Instruction::Run {
+            mounts: vec![],
+            command: cerverus_render::packaging::docker::dockerfile::Command::Shell(vec!["true".into()]),
+        },
+    );
+    let problems = dockerfile_disagreements(&img, &file);
+    rejects(&problems, "ARG REVISION comes before a RUN");
+    rejects(&problems, "sets no HOME");
+}
+
 fn broken_pods(mutate: impl Fn(&mut Value)) -> Vec<String> {
     let (p, b) = bundle();
     let imgs = images(&p);
@@ -359,10 +482,10 @@ fn pod_check_rejects_an_image_with_another_uid_or_a_port_it_does_not_expose() {
 #[test]
 fn pod_check_rejects_a_path_the_image_writes_but_the_pod_does_not_mount() {
     let problems = broken_pods(|o| {
-        if let Some(c) = container_of(o, "airflow-scheduler") {
-            if let Some(mounts) = c["volumeMounts"].as_array_mut() {
-                mounts.retain(|m| m["mountPath"] != "/opt/airflow/logs");
-            }
+        if let Some(c) = container_of(o, "airflow-scheduler")
+            && let Some(mounts) = c["volumeMounts"].as_array_mut()
+        {
+            mounts.retain(|m| m["mountPath"] != "/opt/airflow/logs");
         }
     });
     rejects(&problems, "dev/airflow-scheduler (airflow): the image writes /opt/airflow/logs");
@@ -384,10 +507,10 @@ fn pod_check_rejects_args_that_are_not_the_contracts_role_and_a_lost_job_command
         if let Some(c) = container_of(o, "airflow-triggerer") {
             c["args"] = json!(["scheduler"]);
         }
-        if let Some(c) = container_of(o, "db-migrate") {
-            if let Some(m) = c.as_object_mut() {
-                m.remove("command");
-            }
+        if let Some(c) = container_of(o, "db-migrate")
+            && let Some(m) = c.as_object_mut()
+        {
+            m.remove("command");
         }
     });
     rejects(&problems, "dev/airflow-triggerer (airflow): ENTRYPOINT");

@@ -256,7 +256,9 @@ pub fn secret_like(name: &str) -> bool {
 /// Where a Dockerfile breaks the rules every image keeps, or disagrees with the image's facts:
 /// at least two stages (build tools never reach the runtime), every base pinned by digest, a
 /// numeric non-root final `USER` equal to the image's, `EXPOSE` of exactly its ports, its
-/// `ENTRYPOINT`, its `HEALTHCHECK` (or `NONE` where it has none), and no secret-like `ENV`/`ARG`.
+/// `ENTRYPOINT`, its `HEALTHCHECK` (or `NONE` where it has none), no secret-like `ENV`/`ARG`,
+/// no runtime `RUN` after an `ARG` (per-build values would defeat the layer cache), and a `HOME`
+/// set in the runtime (the pods' UID has no passwd entry).
 pub fn dockerfile_disagreements(image: &Image, file: &Dockerfile) -> Vec<String> {
     let mut out = Vec::new();
     let n = &image.name;
@@ -279,6 +281,17 @@ pub fn dockerfile_disagreements(image: &Image, file: &Dockerfile) -> Vec<String>
         }
     }
     let Some(runtime) = file.runtime() else { return out };
+    for arg in runtime.args_before_run() {
+        out.push(format!(
+            "{n}: ARG {arg} comes before a RUN of the runtime stage: a new value would rebuild every later RUN"
+        ));
+    }
+    if runtime.env("HOME").is_none() {
+        out.push(format!(
+            "{n}: the runtime sets no HOME; for UID {} without a passwd entry it would be `/`",
+            image.uid
+        ));
+    }
     match runtime.user() {
         Some(User::Numeric { uid, gid }) if *uid != 0 && (*uid, *gid) == (image.uid, image.gid) => {}
         other => out.push(format!(

@@ -64,6 +64,9 @@ pub struct AirflowBase {
     /// Its UID and GID (the owner of its packages and of its pip cache mount).
     pub build_uid: i64,
     pub build_gid: i64,
+    /// That user's home, set as `HOME` for the pods' UID (which has no passwd entry, so the
+    /// runtime would otherwise make it `/`): what the runtime contract's proof runs with.
+    pub home: String,
     /// Where that user's packages live (so another UID finds them).
     pub user_base: String,
     /// Airflow's constraints file for this version and Python.

@@ -182,6 +182,29 @@ impl Stage {
         })
     }
 
+    /// The value the stage's last `ENV` gives `name`, if any.
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.instructions.iter().rev().find_map(|i| match i {
+            Instruction::Env(vars) => vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `ARG`s followed by a `RUN` in the stage: each such `RUN` sees the argument in its
+    /// environment, so a new value (a commit, a version) misses its cache.
+    pub fn args_before_run(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for i in &self.instructions {
+            match i {
+                Instruction::Arg { name, .. } => seen.push(name.as_str()),
+                Instruction::Run { .. } => out.append(&mut seen),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Names of every `ENV` and `ARG` of the stage.
     pub fn variable_names(&self) -> Vec<&str> {
         let mut names = Vec::new();

@@ -32,8 +32,17 @@ fn pip_cache() -> Mount {
     Mount::Cache { target: PIP_CACHE.into(), id: None, uid: None, sharing_locked: false }
 }
 
+/// `--cache-dir <target>`: pip is told where the cache mount is rather than left to find it
+/// from `HOME` or a base image's `PIP_CACHE_DIR` (the Airflow image sets one elsewhere), which
+/// would leave the mount unused and every rebuild downloading everything again.
+fn cache_dir(target: &str) -> String {
+    format!("--cache-dir {target}")
+}
+
 /// `VERSION`/`REVISION` build arguments (CI passes the release tag and commit) and the OCI
-/// labels that carry them, the source repository and the base.
+/// labels that carry them, the source repository and the base. They close the runtime stage:
+/// every `RUN` after an `ARG` sees it in its environment, so a new commit would otherwise miss
+/// the cache of every later `RUN` (apt installs, pip installs) and rebuild them.
 fn labels(title: &str, description: &str, source: &str, version: &str, base: &Pin) -> Vec<I> {
     let base_name = match &base.tag {
         Some(t) => format!("{}:{t}", base.repository),
@@ -110,7 +119,7 @@ fn apt_install(packages: &[String]) -> Vec<I> {
     vec![
         I::LintIgnore {
             rules: vec!["DL3008".into()],
-            reason: "apt versions unpinned: Ubuntu's archive drops a superseded build at each security update, so a pin breaks the build; the base digest fixes the release".into(),
+            reason: "apt versions unpinned: Debian's and Ubuntu's archives drop a superseded build at each security update, so a pin breaks the build; the base digest fixes the release".into(),
         },
         I::Run { mounts: vec![], command: shell(&["apt-get update", &install, "rm -rf /var/lib/apt/lists/*"]) },
     ]
@@ -147,21 +156,29 @@ pub fn python_service(
         I::Run {
             mounts: vec![pip_cache()],
             command: Command::Shell(vec![
-                format!("{venv_pip} wheel --require-hashes --wheel-dir {WHEELS} -r {REQUIREMENTS}"),
+                format!(
+                    "{venv_pip} wheel {} --require-hashes --wheel-dir {WHEELS} -r {REQUIREMENTS}",
+                    cache_dir(PIP_CACHE)
+                ),
                 format!("{venv_pip} install --no-index --find-links {WHEELS} --require-hashes -r {REQUIREMENTS}"),
-                format!("{venv_pip} install {init}"),
+                format!("{venv_pip} install {} {init}", cache_dir(PIP_CACHE)),
             ]),
         },
         I::Comment("Then the service itself, without touching its dependencies.".into()),
         I::Copy { from: None, chown: None, link: true, sources: vec![".".into()], dest: "./".into() },
-        I::Run { mounts: vec![pip_cache()], command: shell(&[&format!("{venv_pip} install --no-deps .")]) },
+        I::Run {
+            mounts: vec![pip_cache()],
+            command: shell(&[&format!("{venv_pip} install {} --no-deps .", cache_dir(PIP_CACHE))]),
+        },
     ]);
-    let mut runtime =
-        labels(&image.name, &format!("Cerverus {} ({})", image.name, components.join(", ")), &repo, &version, &py.pin);
-    runtime.extend(apt_install(&py.runtime_packages));
+    let mut runtime = apt_install(&py.runtime_packages);
     runtime.extend([
+        I::Comment(format!(
+            "HOME: the pods' UID has no passwd entry (the runtime would make it `/`, read-only); {SCRATCH} is writable in every pod."
+        )),
         I::Env(vec![
             ("PATH".into(), format!("{VENV}/bin:$PATH")),
+            ("HOME".into(), SCRATCH.into()),
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
             ("PYTHONUNBUFFERED".into(), "1".into()),
         ]),
@@ -198,6 +215,13 @@ pub fn python_service(
     runtime.push(I::User(user(image)));
     runtime.extend(expose(image));
     runtime.extend(healthcheck(image, ws));
+    runtime.extend(labels(
+        &image.name,
+        &format!("Cerverus {} ({})", image.name, components.join(", ")),
+        &repo,
+        &version,
+        &py.pin,
+    ));
     runtime.push(I::Comment("dumb-init as PID 1 forwards SIGTERM to the service and reaps orphans.".into()));
     runtime.push(I::Entrypoint(image.entrypoint.clone()));
     let base = if image.gpu { "CUDA runtime (GPU workloads)" } else { "slim Python" };
@@ -250,12 +274,9 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
     let repo = format!("https://github.com/{}/{}", platform.organization, image.name);
     let airflow_pin = format!("apache-airflow=={}", a.version);
     let roles: Vec<String> = ws.iter().map(|w| format!("{} ({})", w.name(), w.spec.args.join(" "))).collect();
-    let builder_cache = Mount::Cache {
-        target: format!("/home/{}/.cache/pip", a.build_user),
-        id: None,
-        uid: Some(a.build_uid),
-        sharing_locked: false,
-    };
+    let builder_cache_dir = format!("{}/.cache/pip", a.home);
+    let builder_cache =
+        Mount::Cache { target: builder_cache_dir.clone(), id: None, uid: Some(a.build_uid), sharing_locked: false };
     let build_user = User::Numeric { uid: a.build_uid, gid: a.build_gid };
     let builder = vec![
         I::User(build_user.clone()),
@@ -269,28 +290,42 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
         I::Run {
             mounts: vec![builder_cache],
             command: Command::Shell(vec![format!(
-                "pip wheel --wheel-dir /opt/airflow/wheels --constraint {} \"{airflow_pin}\" -r /opt/airflow/{REQUIREMENTS}",
+                "pip wheel {} --wheel-dir /opt/airflow/wheels --constraint {} \"{airflow_pin}\" -r /opt/airflow/{REQUIREMENTS}",
+                cache_dir(&builder_cache_dir),
                 a.constraints
             )]),
         },
     ];
-    let mut runtime = labels(&image.name, &format!("Cerverus Airflow: {}", roles.join(", ")), &repo, &version, &a.pin);
-    runtime.extend([
+    let mut runtime = vec![
         I::Comment("Installed as the image's build user (into its user base), from the builder's wheels only.".into()),
         I::User(build_user),
-        I::Copy { from: None, chown: None, link: true, sources: vec![REQUIREMENTS.into()], dest: format!("/opt/airflow/{REQUIREMENTS}") },
+        I::Copy {
+            from: None,
+            chown: None,
+            link: true,
+            sources: vec![REQUIREMENTS.into()],
+            dest: format!("/opt/airflow/{REQUIREMENTS}"),
+        },
         I::Run {
-            mounts: vec![Mount::Bind { from: "builder".into(), source: "/opt/airflow/wheels".into(), target: WHEELS.into() }],
+            mounts: vec![Mount::Bind {
+                from: "builder".into(),
+                source: "/opt/airflow/wheels".into(),
+                target: WHEELS.into(),
+            }],
             command: Command::Shell(vec![format!(
                 "pip install --no-cache-dir --no-index --find-links {WHEELS} \"{airflow_pin}\" -r /opt/airflow/{REQUIREMENTS}"
             )]),
         },
         I::Comment(format!(
-            "The pods run as UID {} with no passwd entry: Python finds the packages by PYTHONUSERBASE, not $HOME.",
+            "The pods run as UID {} with no passwd entry, so HOME would be `/`: HOME is the build user's (read-only, as the runtime contract's proof runs it) and the packages' user base is named, not derived from HOME.",
             image.uid
         )),
-        I::Env(vec![("PYTHONUSERBASE".into(), a.user_base.clone()), ("PYTHONDONTWRITEBYTECODE".into(), "1".into())]),
-    ]);
+        I::Env(vec![
+            ("HOME".into(), a.home.clone()),
+            ("PYTHONUSERBASE".into(), a.user_base.clone()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ]),
+    ];
     for c in &a.copies {
         runtime.push(I::Copy {
             from: None,
@@ -317,6 +352,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
     runtime.push(I::User(user(image)));
     runtime.extend(expose(image));
     runtime.extend(healthcheck(image, ws));
+    runtime.extend(labels(&image.name, &format!("Cerverus Airflow: {}", roles.join(", ")), &repo, &version, &a.pin));
     runtime.push(I::Comment(format!(
         "The base's dumb-init, then `{}` directly: the pods' args pick the role (the runtime contract's).",
         a.program
@@ -390,14 +426,7 @@ pub fn cerverus(bases: &BaseImages) -> Dockerfile {
         },
     ];
     let uid = cerverus_model::APP_UID;
-    let mut runtime = labels(
-        CERVERUS_IMAGE,
-        "The cerverus CLI: builds and checks the platform bundle",
-        repo,
-        env!("CARGO_PKG_VERSION"),
-        &bases.rust_runtime,
-    );
-    runtime.extend([
+    let mut runtime = vec![
         I::Copy {
             from: Some("builder".into()),
             chown: None,
@@ -406,12 +435,22 @@ pub fn cerverus(bases: &BaseImages) -> Dockerfile {
             dest: bin.clone(),
         },
         I::User(User::Numeric { uid, gid: uid }),
+        I::Comment(format!(
+            "UID {uid} has no passwd entry here: HOME would be `/`; distroless keeps a world-writable {SCRATCH}."
+        )),
+        I::Env(vec![("HOME".into(), SCRATCH.into())]),
         I::Workdir("/work".into()),
         I::Comment("A command-line tool, not a server: nothing to poll.".into()),
         I::Healthcheck(None),
-        I::Entrypoint(vec![bin]),
-        I::Cmd(vec!["--help".into()]),
-    ]);
+    ];
+    runtime.extend(labels(
+        CERVERUS_IMAGE,
+        "The cerverus CLI: builds and checks the platform bundle",
+        repo,
+        env!("CARGO_PKG_VERSION"),
+        &bases.rust_runtime,
+    ));
+    runtime.extend([I::Entrypoint(vec![bin]), I::Cmd(vec!["--help".into()])]);
     Dockerfile {
         syntax: SYNTAX.into(),
         header: vec![
@@ -424,7 +463,8 @@ pub fn cerverus(bases: &BaseImages) -> Dockerfile {
                 "    --build-arg VERSION={} --build-arg REVISION=$(git rev-parse HEAD) -t cerverus .",
                 env!("CARGO_PKG_VERSION")
             ),
-            "Run: docker run --rm -v \"$PWD:/work\" cerverus build --out /work/deploy".into(),
+            "Run as your own user, so the image's UID need not own the checkout it writes to:".into(),
+            "  docker run --rm --user \"$(id -u):$(id -g)\" -v \"$PWD:/work\" cerverus build --out /work/deploy".into(),
         ],
         stages: vec![
             Stage {
