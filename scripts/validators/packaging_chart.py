@@ -17,6 +17,7 @@ engine (helm-python-sdk, no helm binary):
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import tempfile
@@ -163,7 +164,20 @@ def render_all(ctx: Context, helm) -> dict[str, list[tuple[str, list[dict]]]]:
     return out
 
 
+_RENDERED: dict[tuple[str, str, str], tuple[list[dict], list[str]]] = {}
+
+
 def render(helm, chart: str, values: dict, env: str) -> tuple[list[dict], list[str]]:
+    """Render once per chart, environment and values; callers get copies (the comparison edits
+    annotations)."""
+    key = (chart, env, json.dumps(values, sort_keys=True, default=str))
+    if key not in _RENDERED:
+        _RENDERED[key] = _render(helm, chart, values, env)
+    objects, problems = _RENDERED[key]
+    return copy.deepcopy(objects), list(problems)
+
+
+def _render(helm, chart: str, values: dict, env: str) -> tuple[list[dict], list[str]]:
     try:
         loaded = helm.Chart.load(chart)
         rendered = loaded.render(values, name=Path(chart).name, namespace="default", is_install=True)

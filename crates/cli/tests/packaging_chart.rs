@@ -234,7 +234,7 @@ fn values_follow_the_spec() {
     let kind = format!("{:?}", target.spec.kind).to_ascii_lowercase();
     let deployment = yaml(&vb, &format!("kubernetes/{env}/{ns}/{kind}-{name}.yaml"));
     assert_eq!(deployment["spec"]["replicas"], json!(5));
-    // Config and feature flags are the spec's, as values (the ConfigMaps' data derive from them).
+    // Config, feature flags and ports are the spec's, as values (the ConfigMaps' data derive from them).
     for w in &vp.environments[0].workloads {
         let values = &after[&vp.environments[0].name]["global"]["workloads"][w.name()];
         if !w.spec.config.is_empty() {
@@ -242,6 +242,16 @@ fn values_follow_the_spec() {
         }
         if !w.spec.feature_flags.is_empty() {
             assert_eq!(values["featureFlags"], json!(w.spec.feature_flags), "{}", w.name());
+        }
+        // Ports: the spec's names and numbers, wherever the workload has a Service.
+        if let Some(ports) = values.get("ports").and_then(Value::as_array) {
+            let got: BTreeSet<(String, u64)> = ports
+                .iter()
+                .map(|p| (p["name"].as_str().expect("name").to_string(), p["port"].as_u64().expect("port")))
+                .collect();
+            let want: BTreeSet<(String, u64)> =
+                w.spec.ports.iter().map(|p| (p.name.clone(), u64::from(p.port))).collect();
+            assert_eq!(got, want, "{}", w.name());
         }
     }
     // And the image is the spec's, pinned by digest.
