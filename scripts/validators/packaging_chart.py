@@ -12,7 +12,8 @@ engine (helm-python-sdk, no helm binary):
   the `helm.sh/hook*` annotations the chart adds to the Jobs Argo CD runs as sync hooks are
   removed before it (the same Jobs, hooks in both tools);
 - values.schema.json: accepts every environment's values and rejects values with an unknown key;
-- the `helm test` Pods meet the restricted Pod Security Standard and run images pinned by digest.
+- the `helm test` Pods meet the restricted Pod Security Standard and run images pinned by digest;
+- `helm package` of each chart (what CI pushes to the OCI registry) loads and renders.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ RENDER = "helm template + kubernetes-validate --strict"
 COMPARE = "chart == kubernetes/<env> (cerverus diff)"
 SCHEMA = "values.schema.json accepts env values, rejects unknown keys"
 TESTS = "helm test Pods: restricted PSS, image pinned by digest"
+PACKAGE = "helm package: the archive CI pushes loads and renders"
 
 MUST_NAME: dict[str, list[str]] = {
     LINT: ["helm/charts/broken"],
@@ -72,6 +74,7 @@ MUST_NAME: dict[str, list[str]] = {
     COMPARE: ["x/configmap-planted.yaml"],
     SCHEMA: ["helm/charts/broken"],
     TESTS: ["planted-test"],
+    PACKAGE: ["helm/charts/broken"],
 }
 
 
@@ -327,6 +330,30 @@ def test_pods(ctx: Context, helm, renders) -> Result:
     return r
 
 
+def package(ctx: Context, helm) -> Result:
+    """What CI publishes to the OCI registry is `helm package` of each chart: the archive must
+    load and, for an application chart, render with every environment's values."""
+    r = Result(PACKAGE, unit="charts")
+    with tempfile.TemporaryDirectory() as tmp:
+        for chart in charts(ctx.root):
+            r.files += 1
+            name = rel(ctx, chart)
+            try:
+                helm.package(str(chart), destination=tmp)
+                meta = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+                archive = Path(tmp) / f"{meta.get('name')}-{meta.get('version')}.tgz"
+                loaded = helm.Chart.load_archive(archive.read_bytes())
+                if not is_library(chart):
+                    for values in (env_values(chart) or {"(defaults)": None}).values():
+                        loaded.render(values, name=chart.name, namespace="default", is_install=True)
+            except Exception as e:
+                r.failed += 1
+                r.problems.append(f"{name}: {str(e)[:500]}")
+                continue
+            r.passed += 1
+    return r
+
+
 def schema(ctx: Context, helm) -> Result:
     r = Result(SCHEMA, unit="charts")
     for chart in charts(ctx.root):
@@ -369,7 +396,7 @@ def results(ctx: Context) -> list[Result]:
     try:
         import helm_python as helm
     except ImportError as e:
-        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA, TESTS)]
+        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA, TESTS, PACKAGE)]
     renders = render_all(ctx, helm)
     return [
         lint(ctx, helm),
@@ -377,4 +404,5 @@ def results(ctx: Context) -> list[Result]:
         compare(ctx, helm, renders),
         schema(ctx, helm),
         test_pods(ctx, helm, renders),
+        package(ctx, helm),
     ]
