@@ -653,6 +653,17 @@ pub fn app_version(tags: impl IntoIterator<Item = String>) -> String {
     distinct.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// `kubeVersion`: at least the oldest Kubernetes version an environment runs (`-0` admits the
+/// providers' pre-release suffixes, as in `v1.35.2-eks-…`).
+fn kube_version(platform: &Platform) -> String {
+    let parse = |v: &str| -> (u32, u32) {
+        let mut parts = v.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    };
+    let oldest = platform.environments.iter().map(|e| parse(&e.kubernetes_version)).min().unwrap_or((1, 0));
+    format!(">={}.{}.0-0", oldest.0, oldest.1)
+}
+
 fn chart_meta(platform: &Platform, name: &str, description: String, kind: &'static str) -> ChartMeta {
     ChartMeta {
         api_version: "v2",
@@ -661,7 +672,7 @@ fn chart_meta(platform: &Platform, name: &str, description: String, kind: &'stat
         kind,
         version: CHART_VERSION,
         app_version: None,
-        kube_version: ">=1.30.0-0".to_string(),
+        kube_version: kube_version(platform),
         keywords: vec![platform.name.clone()],
         maintainers: vec![Maintainer { name: platform.owner.clone() }],
         dependencies: Vec::new(),
