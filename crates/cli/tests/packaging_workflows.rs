@@ -472,12 +472,21 @@ fn the_service_pipeline_does_what_the_issue_asks() {
     assert!(build["cache-from"].as_str().expect("cache-from").starts_with("type=gha"));
     assert!(build["cache-to"].as_str().expect("cache-to").starts_with("type=gha,mode=max"));
     let publish = jobs["publish"]["steps"].as_array().expect("steps");
-    let trivy = publish
-        .iter()
-        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("aquasecurity/trivy-action@")))
-        .expect("trivy");
-    assert_eq!(trivy["with"]["severity"], "CRITICAL");
-    assert_eq!(trivy["with"]["exit-code"], "1");
+    // Every platform built is scanned (given an index, Trivy scans one platform only).
+    let mut scanned = BTreeSet::new();
+    for trivy in
+        publish.iter().filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("aquasecurity/trivy-action@")))
+    {
+        assert_eq!(trivy["with"]["severity"], "CRITICAL");
+        assert_eq!(trivy["with"]["exit-code"], "1");
+        assert_eq!(trivy["with"]["image-ref"], "${{ env.GHCR_IMAGE }}@${{ steps.index.outputs.digest }}", "by digest");
+        scanned.insert(trivy["env"]["TRIVY_PLATFORM"].as_str().expect("TRIVY_PLATFORM"));
+    }
+    assert_eq!(scanned, platforms, "a Trivy scan per platform built");
+    // paths-filter fetches the commit before a push with the persisted (read-only) token.
+    let changes = jobs["changes"]["steps"].as_array().expect("steps");
+    assert_eq!(changes[0]["with"]["persist-credentials"], true);
+    assert_eq!(jobs["changes"]["permissions"], serde_json::json!({ "contents": "read", "pull-requests": "read" }));
     assert!(ci_text.contains("cosign sign --yes") && ci_text.contains("cosign attest --yes --type spdxjson"));
     assert!(ci_text.contains("dorny/paths-filter@") && !ci_text.contains("tj-actions"));
     let registries: BTreeSet<&str> = platform.environments.iter().map(|e| e.registry.as_str()).collect();

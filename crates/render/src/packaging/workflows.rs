@@ -329,8 +329,11 @@ carries exactly that subject (a job in an environment gets `repo:…:environment
 refuses); `ARGOCD_SERVER_STAGING`, `ARGOCD_SERVER_PROD` (Argo CD API hosts); for an image with a load test, \
 `LOADTEST_BASE_URL` (the staging URL of its HTTP workload; without it the script targets the in-cluster Service and \
 `LOADTEST_RUNNER` must name a self-hosted runner inside staging, a GitHub-hosted runner cannot reach it);\n\
-- secrets: `PLATFORM_REPO_TOKEN` (may push to `{repo}` main), `ARGOCD_TOKEN_STAGING` (read), `ARGOCD_TOKEN_PROD` \
-(sync), `SLACK_WEBHOOK_URL`;\n\
+- secrets: `PLATFORM_REPO_TOKEN` (may push to `{repo}` main, past its branch protection: the bump commits go \
+straight to main), `ARGOCD_TOKEN_STAGING` (read), `ARGOCD_TOKEN_PROD` (sync), `SLACK_WEBHOOK_URL`;\n\
+- package access: the deploy and rollback jobs pull `ghcr.io/{org}/cerverus` (published by `{repo}`'s release \
+workflow) with their own token, so unless that package is public it must grant this repository read access \
+(package settings, Manage Actions access);\n\
 - environments: `staging`, and `production` with required reviewers (the production job of a deploy and of a \
 rollback wait for one).\n\n\
 A push to main tests, builds (`linux/amd64` and `linux/arm64` on native runners), scans, pushes to GHCR and ECR, signs \
@@ -340,6 +343,7 @@ reviewer approves. Running the caller by hand (`workflow_dispatch`) rolls back t
 that deploy replaced is set in the spec again and the bundle rebuilt (a new commit, not a `git revert` of rendered \
 files), staging syncs, and production once a reviewer approves.\n",
         repo = ctx.platform_repo,
+        org = ctx.platform_repo.split('/').next().unwrap_or_default(),
         registry = ctx.registry,
         spec = SPEC_PATH,
         bundle = BUNDLE_DIR,
@@ -443,6 +447,19 @@ fn input(kind: &str, description: &str, default: Option<Value>) -> Value {
     i
 }
 
+/// The image platforms built, each on a native runner: (platform, arch, runner label).
+const PLATFORMS: [(&str, &str, &str); 2] = [("linux/amd64", "amd64", RUNNER), ("linux/arm64", "arm64", ARM_RUNNER)];
+
+/// Trivy on one platform's image of the published index; a CRITICAL finding with a fix fails it.
+fn trivy_scan(ctx: &Ctx<'_>, platform: &str) -> Result<Value, RenderError> {
+    Ok(json!({
+        "name": format!("Trivy image scan, {platform} (CRITICAL fails)"),
+        "uses": ctx.pins.uses("aquasecurity/trivy-action")?,
+        "env": { "TRIVY_PLATFORM": platform },
+        "with": { "image-ref": "${{ env.GHCR_IMAGE }}@${{ steps.index.outputs.digest }}", "severity": "CRITICAL", "exit-code": "1", "ignore-unfixed": true, "format": "table" },
+    }))
+}
+
 fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
     let p = ctx.pins;
     let ghcr = "ghcr.io/${{ github.repository_owner }}/${{ inputs.service }}";
@@ -483,7 +500,11 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "permissions": { "contents": "read", "pull-requests": "read" },
             "outputs": { "build": "${{ steps.filter.outputs.build }}" },
             "steps": [
-                checkout(ctx)?,
+                // On a push, paths-filter diffs against the commit before it with local git and
+                // fetches that commit itself (the checkout is shallow): without the persisted
+                // token the fetch is anonymous and fails on a private repository. The token is
+                // this job's read-only one, and nothing else runs here.
+                checkout(ctx)?.with("with", json!({ "persist-credentials": true })),
                 { "name": "Which paths changed", "id": "filter", "uses": p.uses("dorny/paths-filter")?, "with": { "filters": "${{ inputs.paths }}" } },
             ],
         },
@@ -533,8 +554,8 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "strategy": {
                 "fail-fast": true,
                 "matrix": { "include": [
-                    { "platform": "linux/amd64", "arch": "amd64", "runner": RUNNER },
-                    { "platform": "linux/arm64", "arch": "arm64", "runner": ARM_RUNNER },
+                    { "platform": PLATFORMS[0].0, "arch": PLATFORMS[0].1, "runner": PLATFORMS[0].2 },
+                    { "platform": PLATFORMS[1].0, "arch": PLATFORMS[1].1, "runner": PLATFORMS[1].2 },
                 ]},
             },
             "steps": [
@@ -597,11 +618,10 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
                 )
                 .with("id", json!("index")),
                 // Before the image reaches ECR (what the clusters pull): a CRITICAL finding stops here.
-                {
-                    "name": "Trivy image scan (CRITICAL fails)",
-                    "uses": p.uses("aquasecurity/trivy-action")?,
-                    "with": { "image-ref": "${{ env.GHCR_IMAGE }}@${{ steps.index.outputs.digest }}", "severity": "CRITICAL", "exit-code": "1", "ignore-unfixed": true, "format": "table" },
-                },
+                // Given an index, Trivy scans the runner's platform only: one scan per platform
+                // built (TRIVY_PLATFORM is its --platform).
+                trivy_scan(ctx, PLATFORMS[0].0)?,
+                trivy_scan(ctx, PLATFORMS[1].0)?,
                 { "name": "AWS credentials (OIDC)", "uses": p.uses("aws-actions/configure-aws-credentials")?, "with": { "role-to-assume": "${{ inputs.aws-role-arn }}", "aws-region": ctx.platform.region } },
                 { "name": "Log in to ECR", "uses": p.uses("aws-actions/amazon-ecr-login")? },
                 run(
@@ -673,6 +693,17 @@ fn yq_step(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
         "GOBIN=\"$RUNNER_TEMP/bin\" go install \"github.com/mikefarah/yq/v4@${YQ_VERSION}\"\n",
         json!({ "YQ_VERSION": ctx.pins.tool_version("yq")? }),
     ))
+}
+
+/// Log in to GHCR with the job's token (`packages: read`) to pull the cerverus image: the platform's
+/// packages are private unless made public, and the package must grant the service repository
+/// read access (package settings, Actions access).
+fn ghcr_pull_login(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
+    Ok(json!({
+        "name": "Log in to GHCR (the cerverus image)",
+        "uses": ctx.pins.uses("docker/login-action")?,
+        "with": { "registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}" },
+    }))
 }
 
 /// Concurrency of one job: `cancel-in-progress: false` throughout (a bump or an Argo CD sync is
@@ -759,11 +790,12 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "timeout-minutes": LONG,
             "environment": { "name": "staging" },
             "concurrency": job_concurrency("service-deploy-staging-${{ inputs.service }}"),
-            "permissions": { "contents": "read" },
+            "permissions": { "contents": "read", "packages": "read" },
             "outputs": { "commit": "${{ steps.bump.outputs.commit }}" },
             "steps": [
                 platform_checkout(ctx, None)?,
                 yq_step(ctx)?,
+                ghcr_pull_login(ctx)?,
                 {
                     "name": "Bump and rebuild",
                     "id": "bump",
@@ -867,7 +899,7 @@ fn service_rollback(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "runs-on": RUNNER,
             "timeout-minutes": LONG,
             "environment": { "name": "staging" },
-            "permissions": { "contents": "read" },
+            "permissions": { "contents": "read", "packages": "read" },
             "outputs": {
                 "commit": "${{ steps.bump.outputs.commit }}",
                 "bump": "${{ steps.previous.outputs.bump }}",
@@ -876,6 +908,7 @@ fn service_rollback(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "steps": [
                 platform_checkout(ctx, None)?,
                 yq_step(ctx)?,
+                ghcr_pull_login(ctx)?,
                 run(
                     "The image before the deploy",
                     PREVIOUS_SH,
@@ -963,7 +996,8 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
             "deploy": {
                 "needs": "ci",
                 "if": "github.event_name == 'push' && needs.ci.outputs.digest != ''",
-                "permissions": { "contents": "read" },
+                // Pulls the cerverus image from GHCR to rebuild the bundle.
+                "permissions": { "contents": "read", "packages": "read" },
                 "uses": reusable("service-deploy.yml"),
                 "with": {
                     "service": service.name,
@@ -988,7 +1022,7 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
             },
             "rollback": {
                 "if": "github.event_name == 'workflow_dispatch'",
-                "permissions": { "contents": "read" },
+                "permissions": { "contents": "read", "packages": "read" },
                 "uses": reusable("service-rollback.yml"),
                 "with": {
                     "service": service.name,
