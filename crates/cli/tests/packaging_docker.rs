@@ -172,7 +172,7 @@ fn dockerfile_rules(file: &Dockerfile) -> Vec<String> {
 }
 
 #[test]
-fn python_services_put_dependencies_before_source_and_install_wheels_in_a_builder() {
+fn python_services_put_dependencies_before_source_and_install_them_hash_checked_in_a_builder() {
     let (p, _) = bundle();
     for (dir, file) in dockerfiles(&p).expect("dockerfiles") {
         if dir == CERVERUS_IMAGE || dir == "airflow" {
@@ -181,12 +181,16 @@ fn python_services_put_dependencies_before_source_and_install_wheels_in_a_builde
         let printed = file.print();
         let builder = printed.split("AS runtime").next().unwrap_or_default();
         let lock = builder.find("COPY --link requirements.txt").expect("lock copied");
-        let wheels = builder.find("pip wheel ").expect("wheels built");
+        let wheels = builder.find("--require-hashes -r requirements.txt").expect("locked dependencies installed");
+        // A wheel compiled in the builder from an sdist has no hash in the lock file: installing
+        // the lock file from such wheels with --require-hashes fails, so nothing installs from a
+        // wheel directory under hash checking.
+        assert!(!builder.contains("--find-links"), "{dir}: hash-checked install from locally built wheels");
         let source = builder.find("COPY --link . ./").expect("source copied");
         assert!(lock < wheels && wheels < source, "{dir}: dependency layer before the source");
         assert!(builder.contains("--mount=type=cache,target=/root/.cache/pip"), "{dir}");
         let runtime = printed.split("AS runtime").nth(1).unwrap_or_default();
-        assert!(!runtime.contains("pip wheel") && runtime.contains("PYTHONDONTWRITEBYTECODE"), "{dir}");
+        assert!(!runtime.contains("pip ") && runtime.contains("PYTHONDONTWRITEBYTECODE"), "{dir}");
     }
 }
 

@@ -125,9 +125,9 @@ fn apt_install(packages: &[String]) -> Vec<I> {
     ]
 }
 
-/// A Python service: a builder that compiles every locked dependency into a wheel (pip's cache
-/// mounted, so a rebuild downloads nothing new) and installs wheels and service into a
-/// virtualenv; a runtime of the same base that gets the virtualenv and the source tree, runs as
+/// A Python service: a builder that installs the hash-locked dependencies into a virtualenv in
+/// one pip run, compiling a wheel for any published only as an sdist (pip's cache mounted, so a
+/// rebuild downloads and compiles nothing new), then the service; a runtime of the same base that gets the virtualenv and the source tree, runs as
 /// the pods' user under `dumb-init`, and checks itself as the liveness probe does. The
 /// dependency layer comes before the source, so a code change rebuilds only the last layers.
 pub fn python_service(
@@ -152,15 +152,12 @@ pub fn python_service(
         I::Workdir("/src".into()),
         I::Run { mounts: vec![], command: Command::Exec(vec![python.into(), "-m".into(), "venv".into(), VENV.into()]) },
         I::Comment("Dependencies first: this layer is reused until the lock file changes.".into()),
+        I::Comment("One install, not `pip wheel` then an install from the wheels: a wheel built here from an sdist does not have the lock file's hash, which --require-hashes would reject.".into()),
         I::Copy { from: None, chown: None, link: true, sources: vec![REQUIREMENTS.into()], dest: "./".into() },
         I::Run {
             mounts: vec![pip_cache()],
             command: Command::Shell(vec![
-                format!(
-                    "{venv_pip} wheel {} --require-hashes --wheel-dir {WHEELS} -r {REQUIREMENTS}",
-                    cache_dir(PIP_CACHE)
-                ),
-                format!("{venv_pip} install --no-index --find-links {WHEELS} --require-hashes -r {REQUIREMENTS}"),
+                format!("{venv_pip} install {} --require-hashes -r {REQUIREMENTS}", cache_dir(PIP_CACHE)),
                 format!("{venv_pip} install {} {init}", cache_dir(PIP_CACHE)),
             ]),
         },
@@ -248,7 +245,7 @@ pub fn python_service(
         ],
         stages: vec![
             Stage {
-                comment: vec!["Builder: wheels and the virtualenv.".into()],
+                comment: vec!["Builder: the virtualenv, with a C toolchain for sdists.".into()],
                 from: from(&py.pin),
                 name: Some("builder".into()),
                 instructions: builder,
@@ -297,7 +294,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
         },
     ];
     let mut runtime = vec![
-        I::Comment("Installed as the image's build user (into its user base), from the builder's wheels only.".into()),
+        I::Comment("Installed as the image's build user (into its ~/.local), from the builder's wheels only.".into()),
         I::User(build_user),
         I::Copy {
             from: None,
@@ -317,7 +314,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
             )]),
         },
         I::Comment(format!(
-            "The pods run as UID {} with no passwd entry, so HOME would be `/`: HOME is the build user's (read-only, as the runtime contract's proof runs it) and the packages' user base is named, not derived from HOME.",
+            "The pods run as UID {} with no passwd entry, so HOME would be `/`: HOME is the build user's (read-only, as the runtime contract's proof runs it); PYTHONUSERBASE names the packages' prefix should the base install them as a user site rather than as the virtualenv on PATH.",
             image.uid
         )),
         I::Env(vec![
