@@ -280,6 +280,66 @@ fn every_runtime_sets_a_home_it_may_use_and_labels_after_its_runs() {
     }
 }
 
+/// `COPY --link` destinations whose parent directories belong to the base image: the linked
+/// layer carries those parents as root-owned 0755 and they replace the base's (BuildKit's
+/// documented `--link` caveat), so a base directory another user writes (Airflow's
+/// `/opt/airflow`, `/tmp`) must only be copied into without `--link`. Allowed parents: the
+/// stage's own `WORKDIR`s and system directories that are root-owned 0755 in every base.
+fn link_copies_into_base_dirs(file: &Dockerfile) -> Vec<String> {
+    const ROOT_0755: [&str; 5] = ["/", "/opt", "/usr", "/usr/local", "/usr/local/bin"];
+    let mut out = Vec::new();
+    for stage in &file.stages {
+        let mut workdirs: Vec<&str> = Vec::new();
+        for i in &stage.instructions {
+            match i {
+                Instruction::Workdir(w) => workdirs.push(w.as_str()),
+                Instruction::Copy { link: true, dest, .. } => {
+                    let absolute = if dest.starts_with('/') {
+                        dest.trim_end_matches('/').to_string()
+                    } else {
+                        format!("{}/{}", workdirs.last().copied().unwrap_or("/"), dest.trim_start_matches("./"))
+                    };
+                    let mut parent = std::path::Path::new(&absolute).parent();
+                    while let Some(p) = parent {
+                        let p = p.to_str().unwrap_or_default();
+                        let ours =
+                            workdirs.iter().any(|w| w.trim_end_matches('/') == p || w.starts_with(&format!("{p}/")));
+                        if !ours && !ROOT_0755.contains(&p) {
+                            out.push(format!("COPY --link to {dest}: its parent {p} is the base image's"));
+                            break;
+                        }
+                        parent = std::path::Path::new(p).parent();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn linked_copies_never_reset_a_base_directory() {
+    let (p, _) = bundle();
+    let files = dockerfiles(&p).expect("dockerfiles");
+    for (dir, file) in &files {
+        let problems = link_copies_into_base_dirs(file);
+        assert!(problems.is_empty(), "{dir}: {problems:#?}");
+    }
+    // The Airflow builder writes its wheels into /opt/airflow as the base's build user: linking
+    // the lock file there would make /opt/airflow root's and fail the build.
+    let (_, airflow) = files.iter().find(|(d, _)| d == "airflow").expect("airflow");
+    let mut linked = airflow.clone();
+    for s in &mut linked.stages {
+        for i in &mut s.instructions {
+            if let Instruction::Copy { link, .. } = i {
+                *link = true;
+            }
+        }
+    }
+    rejects(&link_copies_into_base_dirs(&linked), "its parent /opt/airflow is the base image's");
+}
+
 #[test]
 fn builders_carry_the_compiler_and_runtimes_do_not() {
     let (p, _) = bundle();

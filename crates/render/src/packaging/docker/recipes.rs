@@ -260,6 +260,12 @@ pub fn python_service(
     }
 }
 
+/// Plain `COPY`, never `--link`, into the upstream image's directories: a linked copy's layer
+/// carries its destination's parent directories as root-owned 0755 and they replace the base's
+/// (`/opt/airflow` is the build user's, group-writable), so the build user could no longer write
+/// its wheels there (BuildKit's documented `--link` caveat, moby/buildkit#3602).
+const AIRFLOW_COPY_LINK: bool = false;
+
 /// The Airflow image: the upstream image pinned by digest, plus the service repository's extra
 /// requirements built as wheels under Airflow's constraints in a builder stage and installed
 /// from them without a network (Airflow itself pinned, so nothing upgrades it), its DAGs and
@@ -280,7 +286,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
         I::Copy {
             from: None,
             chown: None,
-            link: true,
+            link: AIRFLOW_COPY_LINK,
             sources: vec![REQUIREMENTS.into()],
             dest: format!("/opt/airflow/{REQUIREMENTS}"),
         },
@@ -299,7 +305,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
         I::Copy {
             from: None,
             chown: None,
-            link: true,
+            link: AIRFLOW_COPY_LINK,
             sources: vec![REQUIREMENTS.into()],
             dest: format!("/opt/airflow/{REQUIREMENTS}"),
         },
@@ -327,7 +333,7 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
         runtime.push(I::Copy {
             from: None,
             chown: None,
-            link: true,
+            link: AIRFLOW_COPY_LINK,
             sources: vec![c.from.clone()],
             dest: c.to.clone(),
         });
