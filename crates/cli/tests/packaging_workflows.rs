@@ -606,3 +606,41 @@ fn a_one_environment_build_writes_the_same_pipeline() {
         assert_eq!(scoped, full, "--env {env}");
     }
 }
+
+/// Jobs reading an environment secret (`ARGOCD_TOKEN_<ENV>`) outside that environment: there it
+/// resolves empty, or, as a repository secret, would let any job sync without the reviewers.
+fn environment_secret_problems(file: &str, wf: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, job) in wf["jobs"].as_object().into_iter().flatten() {
+        let text = serde_json::to_string(job).expect("json");
+        for (secret, env) in [("ARGOCD_TOKEN_PROD", "production"), ("ARGOCD_TOKEN_STAGING", "staging")] {
+            if text.contains(&format!("secrets.{secret}")) && job["environment"]["name"] != env {
+                problems.push(format!("{file}: job {name} reads {secret} outside the `{env}` environment"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_argo_cd_tokens_are_read_only_in_their_environments() {
+    let (_, files) = build();
+    for name in ["service-deploy.yml", "service-rollback.yml"] {
+        let wf = parse(&files[&format!("github/workflows/{name}")]);
+        assert!(environment_secret_problems(name, &wf).is_empty(), "{:?}", environment_secret_problems(name, &wf));
+        let declared = &wf["on"]["workflow_call"]["secrets"];
+        assert_eq!(declared["ARGOCD_TOKEN_PROD"]["required"], false, "{name}: an environment secret, not the caller's");
+    }
+    // Negative: the production sync moved out of its environment is named.
+    let mut deploy = parse(&files["github/workflows/service-deploy.yml"]);
+    deploy["jobs"]["production"].as_object_mut().expect("job").remove("environment");
+    let problems = environment_secret_problems("deploy", &deploy);
+    assert!(problems.iter().any(|p| p.contains("job production reads ARGOCD_TOKEN_PROD")), "{problems:?}");
+    // The callers inherit (environment secrets resolve in called jobs only for inherited secrets).
+    for (path, text) in files.iter().filter(|(p, _)| p.starts_with("github/workflows/examples/")) {
+        let wf = parse(text);
+        for job in ["deploy", "rollback"] {
+            assert_eq!(wf["jobs"][job]["secrets"], "inherit", "{path}: {job}");
+        }
+    }
+}

@@ -329,13 +329,16 @@ carries exactly that subject (a job in an environment gets `repo:…:environment
 refuses); `ARGOCD_SERVER_STAGING`, `ARGOCD_SERVER_PROD` (Argo CD API hosts); for an image with a load test, \
 `LOADTEST_BASE_URL` (the staging URL of its HTTP workload; without it the script targets the in-cluster Service and \
 `LOADTEST_RUNNER` must name a self-hosted runner inside staging, a GitHub-hosted runner cannot reach it);\n\
-- secrets: `PLATFORM_REPO_TOKEN` (may push to `{repo}` main, past its branch protection: the bump commits go \
-straight to main), `ARGOCD_TOKEN_STAGING` (read), `ARGOCD_TOKEN_PROD` (sync), `SLACK_WEBHOOK_URL`;\n\
+- secrets (the callers pass them with `secrets: inherit`): repository secrets `PLATFORM_REPO_TOKEN` (may push to \
+`{repo}` main, past its branch protection: the bump commits go straight to main) and `SLACK_WEBHOOK_URL`; \
+environment secrets `ARGOCD_TOKEN_STAGING` (read; environment `staging`) and `ARGOCD_TOKEN_PROD` (sync; \
+environment `production` only, never a repository secret: any workflow of the repository could read that, and \
+sync production without the reviewers);\n\
 - package access: the deploy and rollback jobs pull `ghcr.io/{org}/cerverus` (published by `{repo}`'s release \
 workflow) with their own token, so unless that package is public it must grant this repository read access \
 (package settings, Manage Actions access);\n\
-- environments: `staging`, and `production` with required reviewers (the production job of a deploy and of a \
-rollback wait for one).\n\n\
+- environments: `staging`, and `production` with required reviewers and main as its only deployment branch (the \
+production job of a deploy and of a rollback wait for one).\n\n\
 A push to main tests, builds (`linux/amd64` and `linux/arm64` on native runners), scans, pushes to GHCR and ECR, signs \
 and attests the image, then bumps its digest in `{spec}`, rebuilds `{bundle}/` and pushes the commit: Argo CD syncs \
 staging, k6 runs against it and is held to the SLO and to `loadtest/baseline.json`, and production syncs once a \
@@ -678,7 +681,7 @@ fn platform_checkout(ctx: &Ctx<'_>, reference: Option<&str>) -> Result<Value, Re
     }
     // The platform repository needs a token of its own (the caller's GITHUB_TOKEN only reaches
     // the service repository): to push the bump, or to fetch main while waiting for a sync.
-    with["token"] = json!("${{ secrets.platform-token }}");
+    with["token"] = json!("${{ secrets.PLATFORM_REPO_TOKEN }}");
     Ok(
         json!({ "name": format!("Check out {}", ctx.platform_repo), "uses": ctx.pins.uses("actions/checkout")?, "with": with }),
     )
@@ -718,7 +721,7 @@ fn slack(ctx: &Ctx<'_>, text: &str) -> Result<Value, RenderError> {
         "name": "Slack",
         "uses": ctx.pins.uses("slackapi/slack-github-action")?,
         "with": {
-            "webhook": "${{ secrets.slack-webhook-url }}",
+            "webhook": "${{ secrets.SLACK_WEBHOOK_URL }}",
             "webhook-type": "incoming-webhook",
             "payload": format!("text: {text}\n"),
         },
@@ -770,10 +773,10 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "cerverus-image": cerverus_image_input(ctx),
         }),
         json!({
-            "platform-token": { "description": "Token that may push to the platform repository", "required": true },
-            "argocd-token-staging": { "description": "Argo CD API token (read) for staging", "required": true },
-            "argocd-token-prod": { "description": "Argo CD API token (sync) for production", "required": true },
-            "slack-webhook-url": { "description": "Slack incoming webhook", "required": true },
+            "PLATFORM_REPO_TOKEN": { "description": "Token that may push to the platform repository", "required": true },
+            "ARGOCD_TOKEN_STAGING": { "description": "Argo CD API token (read) for staging: a secret of the `staging` environment", "required": false },
+            "ARGOCD_TOKEN_PROD": { "description": "Argo CD API token (sync) for production: a secret of the `production` environment, so only the approved job can read it", "required": false },
+            "SLACK_WEBHOOK_URL": { "description": "Slack incoming webhook", "required": true },
         }),
         Some(
             json!({ "commit": { "description": "The bump commit in the platform repository", "value": "${{ jobs.staging.outputs.commit }}" } }),
@@ -810,12 +813,14 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "if": "inputs.loadtest-targets != ''",
             "runs-on": "${{ inputs.loadtest-runner }}",
             "timeout-minutes": LONG,
+            // Where ARGOCD_TOKEN_STAGING lives.
+            "environment": { "name": "staging" },
             "concurrency": job_concurrency("service-loadtest-staging-${{ inputs.service }}"),
             "permissions": { "contents": "read" },
             "steps": [
                 checkout(ctx)?.with("with", json!({ "persist-credentials": false, "path": "service" })),
                 platform_checkout(ctx, Some("${{ needs.staging.outputs.commit }}"))?,
-                argocd_step("Wait until staging runs the bump", "${{ inputs.argocd-server-staging }}", "${{ secrets.argocd-token-staging }}", "${{ needs.staging.outputs.commit }}", false),
+                argocd_step("Wait until staging runs the bump", "${{ inputs.argocd-server-staging }}", "${{ secrets.ARGOCD_TOKEN_STAGING }}", "${{ needs.staging.outputs.commit }}", false),
                 { "name": "k6", "uses": p.uses("grafana/setup-k6-action")?, "with": { "k6-version": K6_VERSION } },
                 run(
                     "Load test and baseline check",
@@ -845,7 +850,7 @@ fn service_deploy(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "permissions": { "contents": "read" },
             "steps": [
                 platform_checkout(ctx, Some("${{ needs.staging.outputs.commit }}"))?,
-                argocd_step("Sync production to the bump", "${{ inputs.argocd-server-prod }}", "${{ secrets.argocd-token-prod }}", "${{ needs.staging.outputs.commit }}", true),
+                argocd_step("Sync production to the bump", "${{ inputs.argocd-server-prod }}", "${{ secrets.ARGOCD_TOKEN_PROD }}", "${{ needs.staging.outputs.commit }}", true),
             ],
         },
         "notify": {
@@ -874,9 +879,9 @@ fn service_rollback(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "cerverus-image": cerverus_image_input(ctx),
         }),
         json!({
-            "platform-token": { "description": "Token that may push to the platform repository", "required": true },
-            "argocd-token-prod": { "description": "Argo CD API token (sync) for production", "required": true },
-            "slack-webhook-url": { "description": "Slack incoming webhook", "required": true },
+            "PLATFORM_REPO_TOKEN": { "description": "Token that may push to the platform repository", "required": true },
+            "ARGOCD_TOKEN_PROD": { "description": "Argo CD API token (sync) for production: a secret of the `production` environment, so only the approved job can read it", "required": false },
+            "SLACK_WEBHOOK_URL": { "description": "Slack incoming webhook", "required": true },
         }),
         Some(
             json!({ "commit": { "description": "The rollback commit in the platform repository", "value": "${{ jobs.restore.outputs.commit }}" } }),
@@ -889,7 +894,7 @@ fn service_rollback(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
     let sync = argocd_step(
         "Sync production to the rollback",
         "${{ inputs.argocd-server-prod }}",
-        "${{ secrets.argocd-token-prod }}",
+        "${{ secrets.ARGOCD_TOKEN_PROD }}",
         "${{ needs.restore.outputs.commit }}",
         true,
     );
@@ -1013,12 +1018,12 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                     "argocd-server-staging": "${{ vars.ARGOCD_SERVER_STAGING }}",
                     "argocd-server-prod": "${{ vars.ARGOCD_SERVER_PROD }}",
                 },
-                "secrets": {
-                    "platform-token": "${{ secrets.PLATFORM_REPO_TOKEN }}",
-                    "argocd-token-staging": "${{ secrets.ARGOCD_TOKEN_STAGING }}",
-                    "argocd-token-prod": "${{ secrets.ARGOCD_TOKEN_PROD }}",
-                    "slack-webhook-url": "${{ secrets.SLACK_WEBHOOK_URL }}",
-                },
+                // Inherited, not mapped: the Argo CD tokens are environment secrets, which only a
+                // called job in that environment (production: after its approval) can read, and
+                // GitHub resolves them there only for inherited secrets. A mapped repository
+                // secret would be readable by any workflow of the repository, a pull request's
+                // included, and production's reviewers could be bypassed with it.
+                "secrets": "inherit",
             },
             "rollback": {
                 "if": "github.event_name == 'workflow_dispatch'",
@@ -1031,11 +1036,7 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                     "production": true,
                     "argocd-server-prod": "${{ vars.ARGOCD_SERVER_PROD }}",
                 },
-                "secrets": {
-                    "platform-token": "${{ secrets.PLATFORM_REPO_TOKEN }}",
-                    "argocd-token-prod": "${{ secrets.ARGOCD_TOKEN_PROD }}",
-                    "slack-webhook-url": "${{ secrets.SLACK_WEBHOOK_URL }}",
-                },
+                "secrets": "inherit",
             },
         },
     });
