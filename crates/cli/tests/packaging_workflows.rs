@@ -483,6 +483,32 @@ fn the_service_pipeline_does_what_the_issue_asks() {
         scanned.insert(trivy["env"]["TRIVY_PLATFORM"].as_str().expect("TRIVY_PLATFORM"));
     }
     assert_eq!(scanned, platforms, "a Trivy scan per platform built");
+    // By default the image is built from the Dockerfile the spec renders (the platform bundle's),
+    // with its ignore file beside it, and labelled with the version the index is tagged with.
+    assert_eq!(ci["on"]["workflow_call"]["inputs"]["dockerfile"]["default"], "");
+    let build_steps = jobs["build"]["steps"].as_array().expect("steps");
+    let rendered = build_steps.iter().find(|s| s["if"] == "inputs.dockerfile == ''").expect("platform checkout");
+    assert_eq!(rendered["with"]["repository"], platform_repo());
+    assert_eq!(rendered["with"]["sparse-checkout"], "deploy/docker/${{ inputs.service }}");
+    let dockerfile = build_steps.iter().find(|s| s["id"] == "dockerfile").expect("dockerfile step");
+    let script = dockerfile["run"].as_str().expect("run");
+    assert!(script.contains("cp \"$RENDERED_DIR/.dockerignore\" \"$file.dockerignore\""));
+    assert!(script.contains("echo \"version=sha-${GITHUB_SHA::12}\""));
+    assert!(ci_text.contains("version=\"sha-${GITHUB_SHA::12}\""), "the publish job tags the same version");
+    assert_eq!(build["file"], "${{ steps.dockerfile.outputs.file }}");
+    assert!(
+        build["build-args"].as_str().expect("build-args").contains("VERSION=${{ steps.dockerfile.outputs.version }}")
+    );
+    let (_, bundle) = cerverus::build_default().expect("build");
+    for service in cerverus_render::packaging::workflows::services(&platform.environments.iter().collect::<Vec<_>>()) {
+        for f in ["Dockerfile", ".dockerignore"] {
+            assert!(
+                bundle.get(&format!("docker/{}/{f}", service.name)).is_some(),
+                "docker/{}/{f} is rendered",
+                service.name
+            );
+        }
+    }
     // paths-filter fetches the commit before a push with the persisted (read-only) token.
     let changes = jobs["changes"]["steps"].as_array().expect("steps");
     assert_eq!(changes[0]["with"]["persist-credentials"], true);

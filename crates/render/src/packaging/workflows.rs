@@ -50,6 +50,9 @@ const PINS_JSON: &str = include_str!("../../../../data/github-actions.json");
 
 const BUMP_SH: &str = include_str!("workflows/bump.sh");
 const PREVIOUS_SH: &str = include_str!("workflows/previous.sh");
+const DOCKERFILE_SH: &str = include_str!("workflows/dockerfile.sh");
+/// Where the service CI's build job checks out the platform repository's rendered Dockerfile.
+const PLATFORM_CHECKOUT: &str = ".cerverus-platform";
 const ARGOCD_SH: &str = include_str!("workflows/argocd.sh");
 const LOADTEST_SH: &str = include_str!("workflows/loadtest.sh");
 const K6_JS: &str = include_str!("workflows/k6.js");
@@ -478,10 +481,12 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "source-dir": input("string", "Package directory bandit scans", Some(json!("src"))),
             "coverage-threshold": input("number", "Minimum line coverage, percent", Some(json!(80))),
             "context": input("string", "Docker build context", Some(json!("."))),
-            "dockerfile": input("string", "Dockerfile path", Some(json!("Dockerfile"))),
+            "dockerfile": input("string", "Dockerfile in the service repository; empty: the one the spec renders for this image (the platform bundle's docker/<service>/Dockerfile, with its .dockerignore)", Some(json!(""))),
             "aws-role-arn": input("string", "IAM role the job assumes through GitHub's OIDC provider to push to ECR", None),
         }),
-        json!({}),
+        json!({
+            "PLATFORM_REPO_TOKEN": { "description": "Token that may read the platform repository (the rendered Dockerfile); not needed with a dockerfile of the service repository's own", "required": false },
+        }),
         Some(json!({
             "digest": { "description": "Digest of the published multi-arch index (empty when nothing was built)", "value": "${{ jobs.publish.outputs.digest }}" },
             "version": { "description": "Tag the image was published with", "value": "${{ jobs.publish.outputs.version }}" },
@@ -563,6 +568,31 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             },
             "steps": [
                 checkout(ctx)?,
+                // The Dockerfile the spec renders, so the image's user, ports, writable paths and
+                // health check are the ones its pods and compose expect (tested on the platform
+                // side); only its folder, outside the build context (the ignore file says so).
+                {
+                    "name": format!("The rendered Dockerfile ({})", ctx.platform_repo),
+                    "if": "inputs.dockerfile == ''",
+                    "uses": p.uses("actions/checkout")?,
+                    "with": {
+                        "repository": ctx.platform_repo,
+                        "path": PLATFORM_CHECKOUT,
+                        "sparse-checkout": format!("{BUNDLE_DIR}/docker/${{{{ inputs.service }}}}"),
+                        "token": "${{ secrets.PLATFORM_REPO_TOKEN }}",
+                        "persist-credentials": false,
+                    },
+                },
+                run(
+                    "Dockerfile and image version",
+                    DOCKERFILE_SH,
+                    json!({
+                        "DOCKERFILE": "${{ inputs.dockerfile }}",
+                        "RENDERED_DIR": format!("{PLATFORM_CHECKOUT}/{BUNDLE_DIR}/docker/${{{{ inputs.service }}}}"),
+                        "PLATFORM_CHECKOUT": PLATFORM_CHECKOUT,
+                    }),
+                )
+                .with("id", json!("dockerfile")),
                 { "name": "Buildx", "uses": p.uses("docker/setup-buildx-action")? },
                 { "name": "Log in to GHCR", "if": "inputs.push", "uses": p.uses("docker/login-action")?, "with": { "registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}" } },
                 {
@@ -571,7 +601,9 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
                     "uses": p.uses("docker/build-push-action")?,
                     "with": {
                         "context": "${{ inputs.context }}",
-                        "file": "${{ inputs.dockerfile }}",
+                        "file": "${{ steps.dockerfile.outputs.file }}",
+                        // The image's OCI labels (the rendered Dockerfiles' VERSION and REVISION).
+                        "build-args": "VERSION=${{ steps.dockerfile.outputs.version }}\nREVISION=${{ github.sha }}\n",
                         "platforms": "${{ matrix.platform }}",
                         "provenance": "mode=max",
                         "outputs": format!("type=image,name={ghcr},push-by-digest=true,name-canonical=true,push=${{{{ inputs.push }}}}"),
@@ -991,6 +1023,8 @@ fn example(ctx: &Ctx<'_>, service: &Service<'_>, targets: &[LoadTarget]) -> Valu
                 // (OIDC) and pushes packages.
                 "permissions": { "contents": "read", "packages": "write", "id-token": "write", "pull-requests": "read" },
                 "uses": reusable("service-ci.yml"),
+                // PLATFORM_REPO_TOKEN reads the rendered Dockerfile from the platform repository.
+                "secrets": "inherit",
                 "with": {
                     "service": service.name,
                     "image-repository": service.repository,
