@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! github/workflows/service-ci.yml        test (pytest, coverage ≥ threshold), SAST (bandit),
-//!                                        per-platform image builds (amd64, arm64) with Buildx
+//!                                        per-platform image builds (amd64, arm64) of the
+//!                                        Dockerfile the bundle renders for the image, with Buildx
 //!                                        and the GHA layer cache, only when the service's paths
 //!                                        changed; then one multi-arch index, Trivy (fails on
 //!                                        CRITICAL), push to GHCR and ECR, Cosign keyless
@@ -342,6 +343,8 @@ workflow) with their own token, so unless that package is public it must grant t
 (package settings, Manage Actions access);\n\
 - environments: `staging`, and `production` with required reviewers and main as its only deployment branch (the \
 production job of a deploy and of a rollback wait for one).\n\n\
+The image is built from the Dockerfile this bundle renders for it (`{bundle}/docker/<image>/Dockerfile` of `{repo}`, \
+read with `PLATFORM_REPO_TOKEN`; a caller may set the `dockerfile` input to one of its own instead). \
 A push to main tests, builds (`linux/amd64` and `linux/arm64` on native runners), scans, pushes to GHCR and ECR, signs \
 and attests the image, then bumps its digest in `{spec}`, rebuilds `{bundle}/` and pushes the commit: Argo CD syncs \
 staging, k6 runs against it and is held to the SLO and to `loadtest/baseline.json`, and production syncs once a \
