@@ -122,34 +122,88 @@ fn every_dockerfile_keeps_the_rules_and_its_image_facts() {
     }
 }
 
+/// Where the cerverus image's builder stops caching its dependencies by layer: it must compile
+/// (`cargo build`) from the planner's skeleton before any workspace source is copied in, and
+/// touch the sources before the build that follows them (the stand-ins' build is newer than a
+/// checkout's files, and cargo would keep the empty crates).
+fn dependency_layer_problems(file: &Dockerfile) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(builder) = file.stages.iter().find(|s| s.name.as_deref() == Some("builder")) else {
+        return vec!["no builder stage".into()];
+    };
+    let runs: Vec<(usize, &Vec<String>)> = builder
+        .instructions
+        .iter()
+        .enumerate()
+        .filter_map(|(n, i)| match i {
+            Instruction::Run {
+                command: cerverus_render::packaging::docker::dockerfile::Command::Shell(ls), ..
+            } if ls.iter().any(|l| l.starts_with("cargo build")) => Some((n, ls)),
+            _ => None,
+        })
+        .collect();
+    let skeleton = builder
+        .instructions
+        .iter()
+        .position(|i| matches!(i, Instruction::Copy { from: Some(f), .. } if f == "planner"));
+    let sources = builder.instructions.iter().position(
+        |i| matches!(i, Instruction::Copy { from: None, sources, .. } if sources.iter().any(|s| s == "crates")),
+    );
+    match (skeleton, runs.first(), sources) {
+        (Some(k), Some((first, _)), Some(src)) if k < *first && *first < src => {}
+        other => out.push(format!("no dependency build between the skeleton and the sources: {other:?}")),
+    }
+    match runs.last() {
+        Some((last, ls)) if Some(*last) > sources && ls.first().is_some_and(|l| l.contains("touch")) => {}
+        other => out.push(format!("the build after the sources does not touch them first: {other:?}")),
+    }
+    out
+}
+
 #[test]
 fn the_cerverus_image_builds_with_cached_dependencies_and_runs_the_binary_unprivileged() {
     let (p, _) = bundle();
     let files = dockerfiles(&p).expect("dockerfiles");
     let (_, file) = files.iter().find(|(d, _)| d == CERVERUS_IMAGE).expect("cerverus image");
     assert!(dockerfile_rules(file).is_empty(), "{:?}", dockerfile_rules(file));
-    let builder = &file.stages[0];
-    let cached: BTreeSet<&str> = builder
-        .instructions
-        .iter()
-        .filter_map(|i| match i {
-            Instruction::Run { mounts, .. } => Some(mounts),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|m| match m {
-            cerverus_render::packaging::docker::dockerfile::Mount::Cache { target, .. } => Some(target.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        cached.contains("/usr/local/cargo/registry") && cached.iter().any(|t| t.ends_with("/target")),
-        "{cached:?}"
-    );
+    let layer = dependency_layer_problems(file);
+    assert!(layer.is_empty(), "{layer:#?}");
+    // The planner keeps only what decides the dependencies: the manifests and the lock file,
+    // with every target root cargo needs as a stand-in.
+    let printed = file.print();
+    let planner = printed.split("AS builder").next().unwrap_or_default();
+    for want in
+        ["-name Cargo.toml", "cp Cargo.toml Cargo.lock /skeleton/", "'*/src/lib.rs'", "'*/src/main.rs'", "'*/build.rs'"]
+    {
+        assert!(planner.contains(want), "planner: {want}");
+    }
+    assert!(printed.contains("--mount=type=cache,target=/usr/local/cargo/registry"), "cargo's registry is cached");
     let runtime = file.runtime().expect("runtime");
     assert_eq!(runtime.entrypoint(), Some(&["/usr/local/bin/cerverus".to_string()][..]));
     assert!(matches!(&runtime.from, BaseRef::Image { repository, .. } if repository.contains("distroless")));
-    assert!(file.print().contains("docker build -f deploy/docker/cerverus/Dockerfile"), "build command documented");
+    assert!(printed.contains("docker build -f deploy/docker/cerverus/Dockerfile"), "build command documented");
+    assert!(printed.contains("--user \"$(id -u):$(id -g)\""), "run as the caller, who owns the checkout");
+    // A builder that copies the sources before compiling, or builds them without touching
+    // them, is reported.
+    let mut late = file.clone();
+    if let Some(b) = late.stages.iter_mut().find(|s| s.name.as_deref() == Some("builder")) {
+        let first = b.instructions.iter().position(|i| matches!(i, Instruction::Run { .. })).expect("a RUN");
+        b.instructions.remove(first);
+    }
+    rejects(&dependency_layer_problems(&late), "no dependency build between the skeleton and the sources");
+    let mut untouched = file.clone();
+    for s in &mut untouched.stages {
+        for i in &mut s.instructions {
+            if let Instruction::Run {
+                command: cerverus_render::packaging::docker::dockerfile::Command::Shell(ls),
+                ..
+            } = i
+            {
+                ls.retain(|l| !l.contains("touch"));
+            }
+        }
+    }
+    rejects(&dependency_layer_problems(&untouched), "does not touch them first");
 }
 
 /// The rules of [`dockerfile_disagreements`] that need no image facts (the cerverus image has

@@ -397,18 +397,65 @@ pub fn airflow(platform: &Platform, bases: &BaseImages, image: &Image, ws: &[&Wo
     }
 }
 
-/// This project's own image: the workspace built in the Rust image with cargo's registry and
-/// target directory in BuildKit cache mounts (a rebuild compiles only what changed), and the
-/// binary alone on distroless `cc` (glibc, no shell), as the non-root platform UID.
+/// Where the planner stage puts the workspace's skeleton: its manifests, the lock file, and an
+/// empty stand-in for every target root cargo needs to load the workspace.
+const SKELETON: &str = "/skeleton";
+
+/// This project's own image. The dependencies are compiled in a layer of their own, keyed only
+/// by the workspace's manifests and lock file (cargo-chef's recipe, done with `find`): a planner
+/// stage reduces the workspace to a skeleton whose crates are empty stand-ins, the builder
+/// compiles the skeleton (every dependency, none of ours), then copies the real sources over it
+/// and builds again, which compiles only the workspace's own crates. A source change reuses the
+/// dependency layer from any layer cache (CI's `type=gha` included, which keeps no cache
+/// mounts); cargo's registry is a cache mount where the builder keeps one. The binary runs alone
+/// on distroless `cc` (glibc, libgcc, CA certificates; the lock file has no OpenSSL), as the
+/// non-root platform UID.
 pub fn cerverus(bases: &BaseImages) -> Dockerfile {
     let registry =
-        Mount::Cache { target: "/usr/local/cargo/registry".into(), id: None, uid: None, sharing_locked: true };
-    let target = Mount::Cache { target: "/src/target".into(), id: None, uid: None, sharing_locked: true };
+        || Mount::Cache { target: "/usr/local/cargo/registry".into(), id: None, uid: None, sharing_locked: true };
     let bin = format!("/usr/local/bin/{CERVERUS_IMAGE}");
     let repo = crate::gitops::REPO_URL.trim_end_matches(".git");
+    let build = format!("cargo build --release --locked --bin {CERVERUS_IMAGE}");
+    let planner = vec![
+        I::Workdir("/src".into()),
+        I::Copy {
+            from: None,
+            chown: None,
+            link: true,
+            sources: vec!["Cargo.toml".into(), "Cargo.lock".into()],
+            dest: "./".into(),
+        },
+        I::Copy { from: None, chown: None, link: true, sources: vec!["crates".into()], dest: "./crates".into() },
+        I::Comment(
+            "Manifests as they are; library roots empty, binary, bench and build-script roots an empty main.".into(),
+        ),
+        I::Run {
+            mounts: vec![],
+            command: Command::Shell(vec![
+                format!("mkdir -p {SKELETON}"),
+                format!("cp Cargo.toml Cargo.lock {SKELETON}/"),
+                format!("find crates -name Cargo.toml -exec cp --parents -t {SKELETON} {{}} +"),
+                "printf 'fn main() {}\\n' > /tmp/main.rs".into(),
+                ": > /tmp/lib.rs".into(),
+                format!("find crates -path '*/src/lib.rs' -exec install -D -m 0644 /tmp/lib.rs {SKELETON}/{{}} \\;"),
+                format!(
+                    "find crates \\( -path '*/src/main.rs' -o -path '*/src/bin/*.rs' -o -path '*/benches/*.rs' -o -path '*/build.rs' \\) -exec install -D -m 0644 /tmp/main.rs {SKELETON}/{{}} \\;"
+                ),
+            ]),
+        },
+    ];
     let builder = vec![
         I::Workdir("/src".into()),
-        I::Comment("The workspace and what it embeds at compile time (data/, platform/).".into()),
+        I::Comment("Dependencies first: this layer is reused until a manifest or the lock file changes.".into()),
+        I::Copy {
+            from: Some("planner".into()),
+            chown: None,
+            link: true,
+            sources: vec![format!("{SKELETON}/")],
+            dest: "./".into(),
+        },
+        I::Run { mounts: vec![registry()], command: Command::Shell(vec![build.clone()]) },
+        I::Comment("Then the workspace and what it embeds at compile time (data/, platform/).".into()),
         I::Copy {
             from: None,
             chown: None,
@@ -419,11 +466,15 @@ pub fn cerverus(bases: &BaseImages) -> Dockerfile {
         I::Copy { from: None, chown: None, link: true, sources: vec!["crates".into()], dest: "./crates".into() },
         I::Copy { from: None, chown: None, link: true, sources: vec!["data".into()], dest: "./data".into() },
         I::Copy { from: None, chown: None, link: true, sources: vec!["platform".into()], dest: "./platform".into() },
-        I::Comment("target/ is a cache mount, so the binary is copied out in the same step.".into()),
+        I::Comment(
+            "The sources may be older than the stand-ins' build: touched, so cargo rebuilds every crate of ours."
+                .into(),
+        ),
         I::Run {
-            mounts: vec![registry, target],
+            mounts: vec![registry()],
             command: Command::Shell(vec![
-                format!("cargo build --release --locked --bin {CERVERUS_IMAGE}"),
+                "find crates -name '*.rs' -exec touch {} +".into(),
+                build,
                 format!("install -D -m 0755 target/release/{CERVERUS_IMAGE} /out/{CERVERUS_IMAGE}"),
             ]),
         },
@@ -471,7 +522,13 @@ pub fn cerverus(bases: &BaseImages) -> Dockerfile {
         ],
         stages: vec![
             Stage {
-                comment: vec!["Builder.".into()],
+                comment: vec!["Planner: the workspace reduced to what decides its dependencies.".into()],
+                from: from(&bases.rust_builder),
+                name: Some("planner".into()),
+                instructions: planner,
+            },
+            Stage {
+                comment: vec!["Builder: the dependencies, then the workspace.".into()],
                 from: from(&bases.rust_builder),
                 name: Some("builder".into()),
                 instructions: builder,
