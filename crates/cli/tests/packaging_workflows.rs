@@ -454,6 +454,8 @@ fn the_service_pipeline_does_what_the_issue_asks() {
     let ci_text = &files["github/workflows/service-ci.yml"];
     let jobs = &ci["jobs"];
     assert!(ci_text.contains("--cov-fail-under=\"$THRESHOLD\""));
+    // Coverage of the package the repository ships, not of its tests.
+    assert!(ci_text.contains("python -m pytest --cov=\"$SOURCE_DIR\" "), "coverage scoped to the source");
     assert_eq!(ci["on"]["workflow_call"]["inputs"]["coverage-threshold"]["default"], 80);
     assert!(ci_text.contains("bandit --recursive"));
     let platforms: BTreeSet<&str> = jobs["build"]["strategy"]["matrix"]["include"]

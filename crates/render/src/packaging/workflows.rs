@@ -481,7 +481,7 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
             "paths": input("string", "dorny/paths-filter rules: a `build` filter over the paths that change the image", Some(json!("build:\n  - 'src/**'\n  - 'tests/**'\n  - 'requirements*.txt'\n  - 'pyproject.toml'\n  - 'Dockerfile'\n"))),
             "python-version": input("string", "Python of the test job", Some(json!("3.12"))),
             "requirements": input("string", "Requirements file with the test dependencies (pytest, pytest-cov)", Some(json!("requirements-dev.txt"))),
-            "source-dir": input("string", "Package directory bandit scans", Some(json!("src"))),
+            "source-dir": input("string", "Package directory bandit scans and coverage measures", Some(json!("src"))),
             "coverage-threshold": input("number", "Minimum line coverage, percent", Some(json!(80))),
             "context": input("string", "Docker build context", Some(json!("."))),
             "dockerfile": input("string", "Dockerfile in the service repository; empty: the one the spec renders for this image (the platform bundle's docker/<service>/Dockerfile, with its .dockerignore)", Some(json!(""))),
@@ -530,10 +530,12 @@ fn service_ci(ctx: &Ctx<'_>) -> Result<Value, RenderError> {
                 checkout(ctx)?,
                 { "name": "Python", "uses": p.uses("actions/setup-python")?, "with": { "python-version": "${{ inputs.python-version }}", "cache": "pip", "cache-dependency-path": "${{ inputs.requirements }}" } },
                 run("Dependencies", "python -m pip install --requirement \"$REQUIREMENTS\"\n", json!({ "REQUIREMENTS": "${{ inputs.requirements }}" })),
+                // Coverage of the package, not of everything under the checkout: a bare --cov
+                // measures the test files too, which run in full and inflate the total.
                 run(
                     "pytest with coverage",
-                    "python -m pytest --cov --cov-report=xml --cov-report=term-missing --cov-fail-under=\"$THRESHOLD\"\n",
-                    json!({ "THRESHOLD": "${{ inputs.coverage-threshold }}" }),
+                    "python -m pytest --cov=\"$SOURCE_DIR\" --cov-report=xml --cov-report=term-missing --cov-fail-under=\"$THRESHOLD\"\n",
+                    json!({ "THRESHOLD": "${{ inputs.coverage-threshold }}", "SOURCE_DIR": "${{ inputs.source-dir }}" }),
                 ),
                 { "name": "Coverage report", "if": "always()", "uses": p.uses("actions/upload-artifact")?, "with": { "name": "coverage-${{ inputs.service }}", "path": "coverage.xml", "retention-days": 14, "if-no-files-found": "ignore" } },
             ],
