@@ -179,9 +179,12 @@ fn lint(
             let (path, reference) = uses.split_once('@').unwrap_or((uses, ""));
             let first_party = path.starts_with(&format!("{}/.github/workflows/", platform_repo()))
                 && reusable.contains_key(path.rsplit('/').next().unwrap_or_default());
+            // A workflow of the same repository at the same commit (`./.github/workflows/…`).
+            let local = uses.starts_with("./.github/workflows/")
+                && reusable.contains_key(uses.rsplit('/').next().unwrap_or_default());
             // The platform's own reusable workflows follow its main branch (the version the
             // GitOps tree is at); anything else must be pinned like an action.
-            if !(pinned(uses, pins) || (first_party && reference == "main")) {
+            if !(pinned(uses, pins) || local || (first_party && reference == "main")) {
                 problems.push(format!("{file}: job {name} calls `{uses}`, not pinned"));
             }
         }
@@ -224,13 +227,21 @@ fn pinned(uses: &str, pins: &BTreeMap<String, (String, String)>) -> bool {
     is_sha(sha) && pins.get(&repo).is_some_and(|(s, _)| s == sha)
 }
 
-/// The reusable workflows by file name, parsed.
+/// The reusable workflows by file name, parsed: the rendered service pipelines and the
+/// repository's own called workflows (release.yml).
 fn reusable(files: &BTreeMap<String, String>) -> BTreeMap<String, Value> {
-    files
+    let mut out: BTreeMap<String, Value> = files
         .iter()
         .filter(|(p, _)| p.starts_with("github/workflows/service-"))
         .map(|(p, t)| (p.rsplit('/').next().expect("name").to_string(), parse(t)))
-        .collect()
+        .collect();
+    for (p, t) in hand_written() {
+        let wf = parse(&t);
+        if !wf["on"]["workflow_call"].is_null() {
+            out.entry(p.rsplit('/').next().expect("name").to_string()).or_insert(wf);
+        }
+    }
+    out
 }
 
 #[test]
@@ -238,7 +249,10 @@ fn every_workflow_passes_the_lint() {
     let (_, files) = build();
     let pins = pins();
     let reusable = reusable(&files);
-    assert_eq!(reusable.len(), 3, "service-ci, service-deploy, service-rollback");
+    assert_eq!(
+        reusable.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["release.yml", "service-ci.yml", "service-deploy.yml", "service-rollback.yml"]
+    );
     let mut all = rendered_workflows(&files);
     all.extend(hand_written());
     let problems: Vec<String> = all.iter().flat_map(|(f, t)| lint(f, t, &pins, &reusable)).collect();
@@ -671,4 +685,33 @@ fn the_argo_cd_tokens_are_read_only_in_their_environments() {
             assert_eq!(wf["jobs"][job]["secrets"], "inherit", "{path}: {job}");
         }
     }
+}
+
+/// This repository publishes (the chart, the image the service pipelines render with) only from
+/// a commit whose checks passed: release.yml runs only when ci.yml calls it, after them.
+#[test]
+fn releases_wait_for_the_checks() {
+    let workflows = hand_written();
+    let release = parse(&workflows[".github/workflows/release.yml"]);
+    let triggers: Vec<&String> = release["on"].as_object().expect("on").keys().collect();
+    assert_eq!(triggers, ["workflow_call"], "release.yml runs only when called");
+    let ci = parse(&workflows[".github/workflows/ci.yml"]);
+    let callers: Vec<(&String, &Value)> = ci["jobs"]
+        .as_object()
+        .expect("jobs")
+        .iter()
+        .filter(|(_, j)| j["uses"] == "./.github/workflows/release.yml")
+        .collect();
+    assert_eq!(callers.len(), 1);
+    let (_, job) = callers[0];
+    let needs: BTreeSet<&str> = job["needs"].as_array().expect("needs").iter().filter_map(Value::as_str).collect();
+    let checks: BTreeSet<&str> = ci["jobs"]
+        .as_object()
+        .expect("jobs")
+        .iter()
+        .filter(|(_, j)| j["uses"].is_null())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(needs, checks, "the release needs every check of ci.yml");
+    assert_eq!(job["if"], "github.event_name == 'push'");
 }
