@@ -13,6 +13,12 @@ engine (helm-python-sdk, no helm binary):
   removed before it (the same Jobs, hooks in both tools);
 - values.schema.json: accepts every environment's values and rejects values with an unknown key;
 - the `helm test` Pods meet the restricted Pod Security Standard and run images pinned by digest;
+- the `helm test` Pods can reach what they test in the cluster: with the test hooks added to
+  `kubernetes/<env>/` (their ServiceAccount, NetworkPolicies and AuthorizationPolicy),
+  `cerverus graph` (the checker's reachability model: NetworkPolicies and Istio
+  AuthorizationPolicies) has an edge from each test Pod to the workload behind the Service its
+  URL names, and `cerverus check` (rules, the cluster's Gatekeeper constraints, reachability
+  against the spec) finds nothing the same tree without the hooks does not;
 - `helm package` of each chart (what CI pushes to the OCI registry) loads and renders.
 """
 
@@ -55,8 +61,30 @@ BROKEN_FIXTURES: dict[str, str] = {
         "  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n"
         "  containers:\n    - name: t\n      image: curlimages/curl:latest\n"
     ),
+    # A test Pod whose workload its namespace's default deny keeps it from (no test hooks admit it).
+    "helm/charts/planted/templates/tests/test-unreached.yaml": (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: planted-unreached\n  namespace: x\n"
+        "  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n"
+        "  containers:\n    - name: t\n      image: curlimages/curl:latest\n"
+        "      args: [\"http://planted.x.svc.cluster.local:8080/ready\"]\n"
+    ),
+    "kubernetes/dev/x/deployment-planted.yaml": (
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: planted\n  namespace: x\nspec:\n"
+        "  selector:\n    matchLabels: {app: planted}\n  template:\n    metadata:\n      labels: {app: planted}\n"
+        "    spec:\n      containers:\n        - name: planted\n          image: planted\n"
+        "          ports: [{containerPort: 8080, name: http}]\n"
+    ),
+    "kubernetes/dev/x/networkpolicy-default-deny.yaml": (
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: x\n"
+        "spec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n"
+    ),
     "helm/charts/scope/dev.json": json.dumps(
-        {"environment": "dev", "namespaces": ["x"], "chart": {"x/configmap-planted.yaml": {"group": "g", "workload": "w"}}, "platform": {}}
+        {
+            "environment": "dev",
+            "namespaces": ["x"],
+            "chart": {"x/configmap-planted.yaml": {"group": "g", "workload": "w"}},
+            "platform": {"x/deployment-planted.yaml": {"rule": "planted"}, "x/networkpolicy-default-deny.yaml": {"rule": "planted"}},
+        }
     ),
     "kubernetes/dev/x/configmap-planted.yaml": "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: planted\n  namespace: x\ndata:\n  value: \"3\"\n",
 }
@@ -66,6 +94,7 @@ RENDER = "helm template + kubernetes-validate --strict"
 COMPARE = "chart == kubernetes/<env> (cerverus diff)"
 SCHEMA = "values.schema.json accepts env values, rejects unknown keys"
 TESTS = "helm test Pods: restricted PSS, image pinned by digest"
+REACH = "helm test hooks: Pods reach their Service (cerverus graph), no new cerverus check findings"
 PACKAGE = "helm package: the archive CI pushes loads and renders"
 
 MUST_NAME: dict[str, list[str]] = {
@@ -74,6 +103,7 @@ MUST_NAME: dict[str, list[str]] = {
     COMPARE: ["x/configmap-planted.yaml"],
     SCHEMA: ["helm/charts/broken"],
     TESTS: ["planted-test"],
+    REACH: ["x/planted-test: asks no", "x/planted-unreached: cannot reach x/planted"],
     PACKAGE: ["helm/charts/broken"],
 }
 
@@ -320,13 +350,110 @@ def test_pods(ctx: Context, helm, renders) -> Result:
             for o in objects:
                 if not is_test_hook(o):
                     continue
+                if o.get("kind") != "Pod":
+                    continue  # the Pod's ServiceAccount and policies: judged by test_reach
                 r.files += 1
-                bad = restricted(o) if o.get("kind") == "Pod" else [f"a {o.get('kind')}, not a Pod"]
+                bad = restricted(o)
                 if bad:
                     r.failed += 1
                     r.problems.append(f"{env}: {(o.get('metadata') or {}).get('name')}: {'; '.join(bad)}")
                 else:
                     r.passed += 1
+    return r
+
+
+def test_url(pod: dict) -> tuple[str, str, int] | None:
+    """(Service, namespace, port) of the in-cluster URL a test Pod asks (its last argument)."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for arg in reversed((c.get("command") or []) + (c.get("args") or [])):
+            arg = str(arg)
+            if not arg.startswith("http://"):
+                continue
+            host = arg.removeprefix("http://").split("/", 1)[0]
+            name, _, port = host.partition(":")
+            parts = name.split(".")
+            if len(parts) >= 2 and port.isdigit():
+                return parts[0], parts[1], int(port)
+    return None
+
+
+def check_findings(ctx: Context, tree: Path, env: str) -> tuple[set[tuple[str, str, str]], str | None]:
+    """Unwaived findings of `cerverus check` on tree (with the environment's Gatekeeper
+    constraints and the spec's reachability), as (rule, object, message); or an error."""
+    cmd = [str(ctx.cerverus_bin), "check", str(tree), "--format", "json"]
+    if (tree / "cluster").is_dir():
+        cmd += ["--policy", str(tree / "cluster")]
+    cmd += ["--spec", "default", "--env", env]
+    d = run(cmd)
+    try:
+        findings = json.loads(d.stdout).get("findings", [])
+    except json.JSONDecodeError:
+        return set(), f"cerverus check failed (exit {d.returncode}): {d.stderr.strip()[:300]}"
+    return {(f.get("rule", ""), f.get("object", ""), f.get("message", "")) for f in findings if not f.get("waived")}, None
+
+
+def test_reach(ctx: Context, helm, renders) -> Result:
+    """The test Pods in the cluster the environment describes: kubernetes/<env>/ plus the test
+    hooks. Each Pod must reach the workload behind the Service its URL names, under the
+    NetworkPolicies and AuthorizationPolicies (default deny, mTLS principals), and adding the
+    hooks must not give `cerverus check` anything new to report."""
+    r = Result(REACH, unit="test pods")
+    if ctx.cerverus_bin is None:
+        r.skipped = "no --cerverus-bin given"
+        return r
+    for env, items in sorted(renders.items()):
+        k8s = ctx.root / "kubernetes" / env
+        hooks: list[dict] = []
+        for chart, values in items:
+            objects, problems = render(helm, chart, values, env)
+            r.failed += len(problems)
+            r.problems += problems
+            hooks += [o for o in objects if is_test_hook(o)]
+        pods = [o for o in hooks if o.get("kind") == "Pod"]
+        if not pods:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = Path(tmp) / env
+            if k8s.is_dir():
+                shutil.copytree(k8s, tree)
+            tree.mkdir(parents=True, exist_ok=True)
+            for i, o in enumerate(hooks):
+                f = tree / f"helm-test-{i:03d}-{object_path(o).replace('/', '_')}"
+                f.write_text("---\n" + yaml.safe_dump(o, sort_keys=True))
+            g = run([str(ctx.cerverus_bin), "graph", str(tree), "--format", "json"])
+            try:
+                edges = {(e["from"], e["to"]) for e in json.loads(g.stdout).get("edges", [])}
+            except (json.JSONDecodeError, KeyError, TypeError):
+                r.failed += 1
+                r.problems.append(f"{env}: cerverus graph failed (exit {g.returncode}): {g.stderr.strip()[:300]}")
+                continue
+            for pod in pods:
+                meta = pod.get("metadata") or {}
+                name = f"{meta.get('namespace')}/{meta.get('name')}"
+                r.files += 1
+                target = test_url(pod)
+                if target is None:
+                    r.failed += 1
+                    r.problems.append(f"{env}: {name}: asks no in-cluster http://<service>.<namespace>:<port> URL")
+                elif (name, f"{target[1]}/{target[0]}") not in edges:
+                    r.failed += 1
+                    r.problems.append(
+                        f"{env}: {name}: cannot reach {target[1]}/{target[0]} under the NetworkPolicies and "
+                        f"AuthorizationPolicies of kubernetes/{env}/ plus the test hooks (cerverus graph)"
+                    )
+                else:
+                    r.passed += 1
+            if k8s.is_dir():
+                before, e1 = check_findings(ctx, k8s, env)
+                after, e2 = check_findings(ctx, tree, env)
+                for e in (e1, e2):
+                    if e:
+                        r.failed += 1
+                        r.problems.append(f"{env}: {e}")
+                new = sorted(after - before)
+                if new:
+                    r.failed += 1
+                    r.problems += [f"{env}: with the test hooks, cerverus check reports {rule} {obj}: {msg}" for rule, obj, msg in new]
     return r
 
 
@@ -396,7 +523,7 @@ def results(ctx: Context) -> list[Result]:
     try:
         import helm_python as helm
     except ImportError as e:
-        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA, TESTS, PACKAGE)]
+        return [Result(n, skipped=f"helm-python-sdk not installed: {e}") for n in (LINT, RENDER, COMPARE, SCHEMA, TESTS, REACH, PACKAGE)]
     renders = render_all(ctx, helm)
     return [
         lint(ctx, helm),
@@ -404,5 +531,6 @@ def results(ctx: Context) -> list[Result]:
         compare(ctx, helm, renders),
         schema(ctx, helm),
         test_pods(ctx, helm, renders),
+        test_reach(ctx, helm, renders),
         package(ctx, helm),
     ]

@@ -275,3 +275,129 @@ fn values_files_merge_back_into_each_environments_values() {
     let over = yaml(&b, &format!("{}/values-{first}.yaml", umbrella(&p)));
     assert_eq!(over, json!({}), "values.yaml is the first environment's values");
 }
+
+/// The controller (Deployment, StatefulSet, Rollout) of workload `name` in kubernetes/<env>/.
+fn controller(b: &Bundle, env: &str, ns: &str, name: &str) -> Option<Value> {
+    ["deployment", "statefulset", "rollout"]
+        .iter()
+        .map(|k| format!("kubernetes/{env}/{ns}/{k}-{name}.yaml"))
+        .find(|p| b.get(p).is_some())
+        .map(|p| yaml(b, &p))
+}
+
+#[test]
+fn every_helm_test_asks_its_workloads_readiness_path_through_its_service_on_the_port_its_policies_admit() {
+    let (p, b) = built();
+    let values = env_values(&p, &b);
+    for env in &p.environments {
+        let v = &values[&env.name];
+        let tests: Vec<(&String, &Value)> = v
+            .as_object()
+            .expect("values")
+            .iter()
+            .filter(|(k, _)| *k != "global")
+            .flat_map(|(_, s)| s["tests"].as_object().expect("tests").iter())
+            .collect();
+        // Every workload with a Service and an HTTP readiness probe has one.
+        let expected: BTreeSet<&str> = env
+            .workloads
+            .iter()
+            .filter(|w| {
+                w.spec.probes.as_ref().and_then(|pr| pr.readiness.as_ref()).and_then(|r| r.path.as_ref()).is_some()
+            })
+            .filter(|w| {
+                b.get(&format!("kubernetes/{}/{}/service-{}.yaml", env.name, w.namespace(), w.name())).is_some()
+            })
+            .map(|w| w.name())
+            .collect();
+        let got: BTreeSet<&str> = tests.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(got, expected, "{}: helm test per Service with a readiness path", env.name);
+        for (name, t) in tests {
+            let w = env.workloads.iter().find(|w| w.name() == t["workload"]).expect("a workload of the spec");
+            let ns = w.namespace();
+            let probe = w.spec.probes.as_ref().and_then(|pr| pr.readiness.as_ref()).expect("readiness probe");
+            assert_eq!(t["path"], json!(probe.path), "{name}: the probe's path");
+            // The policies judge the container port; the URL names the Service port that
+            // forwards to it.
+            let c = controller(&b, &env.name, ns, w.name()).expect("controller");
+            let container = c["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .expect("containers")
+                .iter()
+                .find(|k| k["name"] == json!(w.name()))
+                .expect("the workload's container");
+            let cport = container["ports"]
+                .as_array()
+                .expect("ports")
+                .iter()
+                .find(|pt| pt["name"] == json!(probe.port))
+                .expect("the probe's named port");
+            assert_eq!(t["targetPort"], cport["containerPort"], "{name}: target port");
+            let svc = yaml(&b, &format!("kubernetes/{}/{ns}/service-{}.yaml", env.name, w.name()));
+            let sport = svc["spec"]["ports"]
+                .as_array()
+                .expect("service ports")
+                .iter()
+                .find(|pt| pt["targetPort"] == json!(probe.port) || pt["targetPort"] == cport["containerPort"])
+                .expect("a Service port forwarding to it");
+            let url = format!(
+                "http://{}.{ns}.svc.cluster.local:{}{}",
+                w.name(),
+                sport["port"],
+                t["path"].as_str().expect("path")
+            );
+            assert_eq!(t["url"], json!(url), "{name}");
+            assert_eq!(
+                t["runAsUser"], c["spec"]["template"]["spec"]["securityContext"]["runAsUser"],
+                "{name}: the workload's UID"
+            );
+            // The test hooks add an Istio ALLOW; a DENY (or CUSTOM) policy would override it.
+            for f in b.paths().filter(|f| f.starts_with(&format!("kubernetes/{}/{ns}/authorizationpolicy-", env.name)))
+            {
+                let ap = yaml(&b, f);
+                let action = ap["spec"]["action"].as_str().unwrap_or("ALLOW");
+                assert_eq!(action, "ALLOW", "{f}: would override the helm test's ALLOW");
+            }
+            // And where the workload's own policy requires a JWT (requestPrincipals), the
+            // readiness path is among the paths it admits without one: the probe's and the
+            // test's requests carry none.
+            if let Some(ap) = b
+                .get(&format!("kubernetes/{}/{ns}/authorizationpolicy-{}.yaml", env.name, w.name()))
+                .map(|_| yaml(&b, &format!("kubernetes/{}/{ns}/authorizationpolicy-{}.yaml", env.name, w.name())))
+            {
+                let port = cport["containerPort"].to_string();
+                let rules = ap["spec"]["rules"].as_array().cloned().unwrap_or_default();
+                let on_port = |r: &Value| {
+                    r["to"].as_array().into_iter().flatten().any(|to| {
+                        to["operation"]["ports"]
+                            .as_array()
+                            .is_none_or(|ps| ps.iter().any(|pp| pp.as_str() == Some(&port)))
+                    })
+                };
+                let jwt = rules.iter().any(|r| {
+                    on_port(r)
+                        && r["from"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|f| f["source"]["requestPrincipals"].is_array())
+                });
+                if jwt {
+                    let exempt =
+                        rules.iter().any(|r| {
+                            on_port(r)
+                                && r["from"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .all(|f| f["source"]["requestPrincipals"].is_null())
+                                && r["to"].as_array().into_iter().flatten().any(|to| {
+                                    to["operation"]["paths"].as_array().is_some_and(|ps| ps.contains(&t["path"]))
+                                })
+                        });
+                    assert!(exempt, "{name}: readiness path {} needs a JWT on port {port}", t["path"]);
+                }
+            }
+        }
+    }
+}

@@ -36,7 +36,7 @@ use crate::kubernetes::{labels, yaml};
 /// schema gain something, PATCH for template fixes that render the same objects differently
 /// formatted. Generated values (images, replicas, objects) change with the spec and are
 /// versioned by `appVersion` and the bundle's commit, not by this number.
-pub const CHART_VERSION: &str = "0.1.0";
+pub const CHART_VERSION: &str = "0.2.0";
 /// The library chart's name (its named templates are `cerverus-lib.*`).
 pub const LIB: &str = "cerverus-lib";
 /// Where the charts are published (`helm push <package> oci://…`); the organisation is the
@@ -174,12 +174,16 @@ struct ObjectValues {
     body: Map<String, Value>,
 }
 
-/// A `helm test` Pod: ask `url` (a Service's readiness path) as the workload's user.
+/// A `helm test` Pod: ask `url` (a Service's readiness path) as the workload's user; its
+/// NetworkPolicies and AuthorizationPolicy admit `path` on `target_port`, the container port the
+/// Service forwards to (what policies judge, after the Service's translation).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TestValues {
     workload: String,
     url: String,
+    target_port: u64,
+    path: String,
     run_as_user: Value,
     run_as_group: Value,
 }
@@ -408,21 +412,38 @@ fn flags_data(flags: &BTreeMap<String, bool>) -> Result<Value, RenderError> {
 const FLAGS_KEY: &str = "flags.json";
 
 /// The readiness check of a workload's own Service: its probe's path on the Service port of
-/// the same name.
+/// the same name, which forwards to the workload container's port of that name.
 fn readiness_test(w: &Workload, service: &Value, controller: Option<&Value>) -> Option<TestValues> {
     let probe = w.spec.probes.as_ref()?.readiness.as_ref()?;
     let (path, port_name) = (probe.path.as_ref()?, probe.port.as_ref()?);
-    let port = service
-        .pointer("/spec/ports")?
+    let named = |list: Option<&Value>| {
+        list?.as_array()?.iter().find(|p| p.get("name").and_then(Value::as_str) == Some(port_name)).cloned()
+    };
+    let service_port = named(service.pointer("/spec/ports"))?;
+    let port = service_port.get("port")?.as_u64()?;
+    let template = scope::pod_template(controller?)?;
+    let container = template
+        .pointer("/spec/containers")?
         .as_array()?
         .iter()
-        .find(|p| p.get("name").and_then(Value::as_str) == Some(port_name))?
-        .get("port")?
-        .as_u64()?;
-    let sc = scope::pod_template(controller?)?.pointer("/spec/securityContext")?;
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(w.name()))?;
+    // The Service must forward that port to the container's port of the same name (by name or
+    // number): the policies admit the container port.
+    let target_port = named(container.get("ports"))?.get("containerPort")?.as_u64()?;
+    let forwards = match service_port.get("targetPort") {
+        Some(Value::String(n)) => n == port_name,
+        Some(v) => v.as_u64() == Some(target_port),
+        None => port == target_port,
+    };
+    if !forwards {
+        return None;
+    }
+    let sc = template.pointer("/spec/securityContext")?;
     Some(TestValues {
         workload: w.name().to_string(),
         url: format!("http://{}.{}.svc.cluster.local:{port}{path}", w.name(), w.namespace()),
+        target_port,
+        path: path.clone(),
         run_as_user: sc.get("runAsUser")?.clone(),
         run_as_group: sc.get("runAsGroup")?.clone(),
     })
@@ -937,12 +958,14 @@ mod schema {
             "type": "object",
             "description": "A helm test Pod asking a Service's readiness path",
             "additionalProperties": false,
-            "required": ["workload", "url", "runAsUser", "runAsGroup"],
+            "required": ["workload", "url", "targetPort", "path", "runAsUser", "runAsGroup"],
             "properties": {
                 "workload": string("Workload whose image and user the test runs as"),
                 "url": { "type": "string", "pattern": "^http://", "description": "Readiness URL through the Service" },
-                "runAsUser": { "type": "integer", "minimum": 1 },
-                "runAsGroup": { "type": "integer", "minimum": 1 }
+                "targetPort": { "type": "integer", "minimum": 1, "maximum": 65535, "description": "Container port the Service forwards the URL's port to: what the test's NetworkPolicies and AuthorizationPolicy admit" },
+                "path": { "type": "string", "pattern": "^/", "description": "Readiness path: the only one the test's AuthorizationPolicy allows (GET)" },
+                "runAsUser": { "type": "integer", "minimum": 1, "description": "UID of the test Pod (the workload's)" },
+                "runAsGroup": { "type": "integer", "minimum": 1, "description": "GID of the test Pod (the workload's)" }
             }
         })
     }
