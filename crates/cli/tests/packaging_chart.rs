@@ -401,3 +401,83 @@ fn every_helm_test_asks_its_workloads_readiness_path_through_its_service_on_the_
         }
     }
 }
+
+/// Files of the library chart that differ from, or are missing in, the copy vendored at `copy`.
+fn vendoring_drift(b: &Bundle, lib: &str, copy: &str, overrides: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let read = |p: &str| overrides.get(p).cloned().or_else(|| b.get(p).map(<[u8]>::to_vec));
+    b.paths()
+        .filter(|p| p.starts_with(&format!("{lib}/")) && !p.ends_with("README.md"))
+        .filter_map(|p| {
+            let vendored = format!("{copy}/{}", p.trim_start_matches(&format!("{lib}/")));
+            (read(p) != read(&vendored)).then(|| vendored)
+        })
+        .collect()
+}
+
+#[test]
+fn every_service_group_vendors_the_library_byte_for_byte() {
+    let (p, b) = built();
+    let lib = format!("{CHARTS}/{}", chart::LIB);
+    let groups: Vec<String> = charts(&b)
+        .into_iter()
+        .filter(|c| c.starts_with(&format!("{}/charts/", umbrella(&p))) && !c.ends_with(chart::LIB))
+        .collect();
+    assert!(!groups.is_empty());
+    let lib_version = yaml(&b, &format!("{lib}/Chart.yaml"))["version"].clone();
+    for g in &groups {
+        let copy = format!("{g}/charts/{}", chart::LIB);
+        assert_eq!(vendoring_drift(&b, &lib, &copy, &BTreeMap::new()), Vec::<String>::new(), "{g}");
+        let meta = yaml(&b, &format!("{g}/Chart.yaml"));
+        let dep = meta["dependencies"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["name"] == chart::LIB))
+            .expect("lib dependency");
+        assert_eq!(dep["version"], lib_version, "{g}: depends on the library's version");
+    }
+    // A copy that lost a byte is caught.
+    let copy = format!("{}/charts/{}", groups[0], chart::LIB);
+    let tpl = format!("{copy}/templates/_object.tpl");
+    let mut changed = b.get(&tpl).expect("vendored template").to_vec();
+    changed.pop();
+    assert_eq!(vendoring_drift(&b, &lib, &copy, &BTreeMap::from([(tpl.clone(), changed)])), vec![tpl]);
+}
+
+#[test]
+fn the_umbrella_readme_names_every_custom_kind_the_chart_installs() {
+    // Kubernetes' own API groups; any other group the chart renders needs its CRD first.
+    const BUILTIN: &[&str] = &[
+        "apps",
+        "batch",
+        "policy",
+        "autoscaling",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "scheduling.k8s.io",
+    ];
+    let (p, b) = built();
+    let readme =
+        String::from_utf8(b.get(&format!("{}/README.md", umbrella(&p))).expect("README").to_vec()).expect("UTF-8");
+    let section = readme.split("## Before installing").nth(1).and_then(|s| s.split("\n## ").next()).expect("section");
+    let mut custom = BTreeMap::<String, BTreeSet<String>>::new();
+    for v in env_values(&p, &b).values() {
+        for (_, s) in v.as_object().expect("values").iter().filter(|(k, _)| *k != "global") {
+            for o in s["objects"].as_object().expect("objects").values() {
+                let api = o["apiVersion"].as_str().expect("apiVersion");
+                if let Some((group, _)) = api.rsplit_once('/').filter(|(g, _)| !BUILTIN.contains(g)) {
+                    custom.entry(group.to_string()).or_default().insert(o["kind"].as_str().expect("kind").to_string());
+                }
+            }
+        }
+    }
+    assert!(custom.contains_key("argoproj.io") && custom.contains_key("external-secrets.io"), "{custom:?}");
+    for (group, kinds) in &custom {
+        let line = section
+            .lines()
+            .find(|l| l.starts_with(&format!("- `{group}`:")))
+            .unwrap_or_else(|| panic!("README lacks {group}"));
+        for k in kinds {
+            assert!(line.split([':', ',']).any(|w| w.trim() == k), "README: {group} lacks {k}: {line}");
+        }
+    }
+    assert!(!section.contains("- `apps`") && !section.contains("- `batch`"), "built-in groups need no CRD");
+}

@@ -408,6 +408,10 @@ fn flags_data(flags: &BTreeMap<String, bool>) -> Result<Value, RenderError> {
     Ok(json!({ FLAGS_KEY: text }))
 }
 
+/// API groups served by Kubernetes itself (`v1` has none); any other group is a CRD's.
+const BUILTIN_GROUPS: &[&str] =
+    &["apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io", "scheduling.k8s.io"];
+
 /// The key the templates write the flags under.
 const FLAGS_KEY: &str = "flags.json";
 
@@ -786,7 +790,18 @@ pub fn render(platform: &Platform, _selected: &[&Env]) -> Result<Bundle, RenderE
     bundle.add(format!("{root}/values.schema.json"), json_doc("values.schema.json", &schema)?)?;
     bundle.add(format!("{root}/templates/NOTES.txt"), UMBRELLA_NOTES)?;
     let env_names: Vec<&str> = charts.iter().map(|(e, _)| e.name.as_str()).collect();
-    bundle.add(format!("{root}/README.md"), readme::umbrella(platform, &meta, &schema, &env_names))?;
+    // Kinds the chart installs whose API group is not built into Kubernetes: their CRDs (and
+    // controllers) are the platform's and must exist before an install.
+    let custom: BTreeSet<(String, String)> = charts
+        .iter()
+        .flat_map(|(_, c)| c.groups.values())
+        .flat_map(|g| g.objects.values())
+        .filter_map(|o| {
+            let group = o.api_version.rsplit_once('/').map(|(g, _)| g)?;
+            (!BUILTIN_GROUPS.contains(&group)).then(|| (group.to_string(), o.kind.clone()))
+        })
+        .collect();
+    bundle.add(format!("{root}/README.md"), readme::umbrella(platform, &meta, &schema, &env_names, &custom))?;
 
     // Service groups.
     for g in &all_groups {
@@ -899,8 +914,8 @@ mod schema {
                     "properties": {
                         "registry": string("Registry host"),
                         "repository": string("Repository in the registry"),
-                        "tag": string("Image tag (the chart's appVersion)"),
-                        "digest": { "type": "string", "pattern": "^sha256:[0-9a-f]{64}$", "description": "Content digest the release pipeline pins" }
+                        "tag": string("Image tag (the chart's appVersion); override it with digest"),
+                        "digest": { "type": "string", "pattern": "^sha256:[0-9a-f]{64}$", "description": "Content digest the release pipeline pins: what runs, whatever the tag" }
                     }
                 },
                 "replicas": { "type": "integer", "minimum": 0, "description": "Replicas (absent where an autoscaler owns them)" },
@@ -1021,7 +1036,7 @@ mod schema {
 mod readme {
     //! Generated README.md of each chart: what it installs, how, and its values.
 
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use cerverus_model::Platform;
     use serde_json::Value;
@@ -1059,7 +1074,13 @@ mod readme {
         out.join("\n") + "\n"
     }
 
-    pub fn umbrella(platform: &Platform, meta: &ChartMeta, schema: &Value, envs: &[&str]) -> String {
+    pub fn umbrella(
+        platform: &Platform,
+        meta: &ChartMeta,
+        schema: &Value,
+        envs: &[&str],
+        custom: &BTreeSet<(String, String)>,
+    ) -> String {
         let name = &meta.name;
         let mut s = String::from(HEADER);
         s.push_str(&format!("# {name}\n\n{}.\n\n", meta.description));
@@ -1071,6 +1092,7 @@ mod readme {
         for d in &meta.dependencies {
             s.push_str(&format!("- `{}` (toggle with `{}`)\n", d.name, d.condition.as_deref().unwrap_or("")));
         }
+        s.push_str(&before_install(name, custom));
         s.push_str(
             "\n## Install\n\nValues are generated per environment; install with the environment's file from \
              the bundle (`deploy/helm/charts/NAME/values-<env>.yaml`; `helm show values` prints values.yaml):\n\n```sh\n"
@@ -1085,6 +1107,29 @@ mod readme {
         }
         s.push_str(&format!("helm test {name}\n```\n\n"));
         s.push_str(&format!(
+            "The objects name their own namespaces; `--namespace` only says where Helm keeps the release \
+             record. Install the chart with Helm **or** sync `kubernetes/<env>/` with Argo CD, not both: \
+             they are the same objects and the two would fight over them.\n\n\
+             **Image overrides**: `global.workloads.<name>.image` renders as `registry/repository:tag@digest`, \
+             and the digest decides what runs. Override `tag` and `digest` together (the release pipeline \
+             does); a tag alone keeps the old digest, and the old image, under the new version label.\n\n\
+             **Hooks**: the schema migrations (`database-jobs`) are `post-install,pre-upgrade` Jobs. On the \
+             first install they run after every other object exists; their pods mount Secrets that \
+             External Secrets creates from the ExternalSecrets asynchronously, and wait for them (the \
+             kubelet retries the mount) within `--timeout` (default 5m). On an upgrade they run before \
+             anything else changes, so the Secrets are the previous release's: a release that adds a \
+             Secret a migration mounts must first be installed without it in the Job (or have its \
+             ExternalSecret applied beforehand), else the hook waits until `--timeout` and the upgrade \
+             fails.\n\n\
+             **`helm test {name}`** creates, per Service with an HTTP readiness path, a Pod that asks that \
+             path, and before it (as test hooks) what admits it in the default-deny mesh: its own \
+             ServiceAccount, an egress NetworkPolicy (DNS, the target port), an ingress NetworkPolicy on \
+             the target pods and an Istio ALLOW for the test's principal, `GET` of the readiness path \
+             only. Helm deletes them once every test has passed (succeeded hooks go only after the last \
+             test hook ran); a failed test Pod stays for its logs, and the next `helm test` replaces \
+             whatever a failed run left (`before-hook-creation`).\n\n"
+        ));
+        s.push_str(&format!(
             "`values.yaml` is the `{}` environment's values, a complete configuration on its own; \
                  `values-<env>.yaml` says what differs in each environment (a key set to null is removed, \
                  as Helm merges). Both are generated by `cerverus build` from the objects it renders for \
@@ -1095,6 +1140,30 @@ mod readme {
         ));
         s.push_str("## Values\n\n");
         s.push_str(&table(schema));
+        s
+    }
+
+    /// What must exist in the cluster before the chart installs: the platform's objects and the
+    /// CRDs of the kinds it renders.
+    fn before_install(name: &str, custom: &BTreeSet<(String, String)>) -> String {
+        let mut s = format!(
+            "\n## Before installing\n\n\
+             The chart installs the workloads only. The platform comes first, from the same bundle \
+             (`deploy/kubernetes/<env>/`, what `../scope/<env>.json` names as the platform's): the \
+             namespaces (with their Pod Security and sidecar-injection labels), quotas and limit ranges, \
+             the namespace-wide default-deny, DNS and istiod policies, people's RoleBindings, the \
+             ClusterSecretStore, PriorityClasses, StorageClasses and Gatekeeper constraints in \
+             `cluster/`. `{name}` does not carry CRDs: these kinds need their CRD (and the controller \
+             that acts on them) installed by the platform first, or the install fails with \
+             \"no matches for kind\":\n\n"
+        );
+        let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (g, k) in custom {
+            by_group.entry(g.as_str()).or_default().push(k.as_str());
+        }
+        for (g, kinds) in by_group {
+            s.push_str(&format!("- `{g}`: {}\n", kinds.join(", ")));
+        }
         s
     }
 
