@@ -409,7 +409,7 @@ fn vendoring_drift(b: &Bundle, lib: &str, copy: &str, overrides: &BTreeMap<Strin
         .filter(|p| p.starts_with(&format!("{lib}/")) && !p.ends_with("README.md"))
         .filter_map(|p| {
             let vendored = format!("{copy}/{}", p.trim_start_matches(&format!("{lib}/")));
-            (read(p) != read(&vendored)).then(|| vendored)
+            (read(p) != read(&vendored)).then_some(vendored)
         })
         .collect()
 }
