@@ -714,4 +714,15 @@ fn releases_wait_for_the_checks() {
         .collect();
     assert_eq!(needs, checks, "the release needs every check of ci.yml");
     assert_eq!(job["if"], "github.event_name == 'push'");
+    // A published chart version is never replaced: main publishes pre-releases, a tag its
+    // version once.
+    let chart = release["jobs"]["chart"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find_map(|s| s["run"].as_str().filter(|r| r.contains("helm push")))
+        .expect("helm push step");
+    assert!(chart.contains("version=\"$version-main.$GITHUB_RUN_NUMBER\""));
+    assert!(chart.contains("if helm show chart \"oci://ghcr.io/$owner/charts/$name\" --version \"$version\""));
+    assert!(chart.contains("helm package \"$CHART\" --version \"$version\""));
 }
