@@ -481,3 +481,86 @@ fn the_umbrella_readme_names_every_custom_kind_the_chart_installs() {
     }
     assert!(!section.contains("- `apps`") && !section.contains("- `batch`"), "built-in groups need no CRD");
 }
+
+/// Secrets and ConfigMaps a pod spec references (volumes, projected sources, env, envFrom).
+fn pod_references(v: &Value, out: &mut BTreeSet<(&'static str, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let kind = match k.as_str() {
+                    "secret" | "secretRef" | "secretKeyRef" => Some("Secret"),
+                    "configMap" | "configMapRef" | "configMapKeyRef" => Some("ConfigMap"),
+                    _ => None,
+                };
+                if let Some(n) = kind.and(child.get("secretName").or_else(|| child.get("name")).and_then(Value::as_str))
+                {
+                    out.insert((kind.expect("kind"), n.to_string()));
+                }
+                pod_references(child, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| pod_references(c, out)),
+        _ => {}
+    }
+}
+
+/// What a Job the chart runs as a Helm hook (an Argo CD sync hook in kubernetes/<env>/) needs
+/// and the release does not provide as a normal object: a hook runs before (pre-upgrade) or
+/// after (post-install) the release's objects, never with them, so its ServiceAccount, the
+/// ExternalSecrets behind its Secrets and its ConfigMaps must be normal chart objects.
+fn hook_prerequisites_missing(b: &Bundle, env: &str, chart_paths: &BTreeSet<String>, job: &Value) -> Vec<String> {
+    let ns = job["metadata"]["namespace"].as_str().expect("namespace");
+    let name = job["metadata"]["name"].as_str().expect("name");
+    let spec = &job["spec"]["template"]["spec"];
+    let mut missing = Vec::new();
+    let sa = spec["serviceAccountName"].as_str().unwrap_or("default");
+    if sa != "default" && !chart_paths.contains(&format!("{ns}/serviceaccount-{sa}.yaml")) {
+        missing.push(format!("{name}: ServiceAccount {sa}"));
+    }
+    let mut refs = BTreeSet::new();
+    pod_references(spec, &mut refs);
+    for (kind, r) in refs {
+        let found = match kind {
+            // A Secret of the workloads is written by External Secrets from an ExternalSecret.
+            "Secret" => chart_paths.iter().filter(|p| p.starts_with(&format!("{ns}/externalsecret-"))).any(|p| {
+                let es = yaml(b, &format!("kubernetes/{env}/{p}"));
+                es["spec"]["target"]["name"] == json!(r)
+                    && es["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_null()
+            }),
+            _ => chart_paths.contains(&format!("{ns}/configmap-{r}.yaml")),
+        };
+        if !found {
+            missing.push(format!("{name}: {kind} {r}"));
+        }
+    }
+    missing
+}
+
+#[test]
+fn hook_jobs_find_their_service_account_secrets_and_config_among_the_charts_normal_objects() {
+    let (p, b) = built();
+    let mut hooks = 0;
+    for env in &p.environments {
+        let scope = json_file(&b, &format!("{CHARTS}/scope/{}.json", env.name));
+        let chart_paths: BTreeSet<String> = scope["chart"].as_object().expect("chart").keys().cloned().collect();
+        for path in &chart_paths {
+            let o = yaml(&b, &format!("kubernetes/{}/{path}", env.name));
+            if o["kind"] != "Job" || o["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_null() {
+                continue;
+            }
+            hooks += 1;
+            let missing = hook_prerequisites_missing(&b, &env.name, &chart_paths, &o);
+            assert!(missing.is_empty(), "{}/{path}: {missing:?}", env.name);
+            // The negative case: a Secret nothing in the chart creates.
+            let mut broken = o.clone();
+            broken["spec"]["template"]["spec"]["volumes"]
+                .as_array_mut()
+                .expect("volumes")
+                .push(json!({ "name": "stray", "secret": { "secretName": "not-in-the-chart" } }));
+            let missing = hook_prerequisites_missing(&b, &env.name, &chart_paths, &broken);
+            assert_eq!(missing.len(), 1, "{missing:?}");
+            assert!(missing[0].ends_with("Secret not-in-the-chart"), "{missing:?}");
+        }
+    }
+    assert!(hooks >= p.environments.len(), "every environment runs its migrations as hooks");
+}
