@@ -753,7 +753,8 @@ pub fn render(platform: &Platform, _selected: &[&Env]) -> Result<Bundle, RenderE
     let umbrella = platform.name.clone();
     let root = umbrella.clone();
 
-    // Library chart, published on its own and vendored into every group.
+    // Library chart: the source of the copy every group vendors (CI publishes the umbrella,
+    // which carries those copies, not the library on its own).
     lib_files(&mut bundle, LIB, platform)?;
     bundle.add(format!("{LIB}/README.md"), readme::library(platform))?;
 
@@ -1193,14 +1194,18 @@ mod readme {
             ("cerverus-lib.labels", "the workload's labels (app.kubernetes.io/*, cerverus.io/tier)"),
             ("cerverus-lib.selectorLabels", "the workload's selector labels"),
             ("cerverus-lib.image", "registry/repository:tag@digest"),
-            ("cerverus-lib.podTemplate", "pod template labels, the workload container's image and resources"),
+            ("cerverus-lib.podTemplate", "pod template labels, the workload container's image, resources and ports"),
         ] {
             s.push_str(&format!("- `{t}`: {what}\n"));
         }
         s.push_str(&format!(
-            "\nDepend on it with\n\n```yaml\ndependencies:\n  - name: {LIB}\n    version: {CHART_VERSION}\n    \
-             repository: {}\n```\n",
-            oci(platform)
+            "\nIt is not published on its own: every service-group chart of `{}` depends on it by path and \
+             carries a copy in its `charts/{LIB}/` (written by the same build, byte for byte), so the \
+             published umbrella ({}/{}) holds it:\n\n```yaml\ndependencies:\n  - name: {LIB}\n    version: \
+             {CHART_VERSION}\n    repository: file://../../../{LIB}\n```\n",
+            platform.name,
+            oci(platform),
+            platform.name
         ));
         s
     }
