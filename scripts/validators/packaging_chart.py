@@ -11,7 +11,8 @@ engine (helm-python-sdk, no helm binary):
   chart's or named by a platform rule). `helm test` Pods are not part of the comparison, and
   the `helm.sh/hook*` annotations the chart adds to the Jobs Argo CD runs as sync hooks are
   removed before it (the same Jobs, hooks in both tools);
-- values.schema.json: accepts every environment's values and rejects values with an unknown key;
+- values.schema.json: accepts every environment's values and rejects a misspelt key at each level an
+  operator overrides (top, a service group, a workload, its image);
 - the `helm test` Pods meet the restricted Pod Security Standard and run images pinned by digest;
 - the `helm test` Pods can reach what they test in the cluster: with the test hooks added to
   `kubernetes/<env>/` (their ServiceAccount, NetworkPolicies and AuthorizationPolicy),
@@ -500,6 +501,36 @@ def package(ctx: Context, helm) -> Result:
     return r
 
 
+def typo_overrides(chart: Path, env_over: dict) -> list[tuple[str, dict]]:
+    """The values Helm would merge from a values file with one misspelt key, at each level an
+    operator overrides: the top, a service group's section (the subchart's own schema), a
+    workload's identity and its image."""
+    base = yaml.safe_load((chart / "values.yaml").read_text()) or {}
+    out = [("the top level", {**copy.deepcopy(env_over), "notAValuesKey": {"planted": True}})]
+    groups = [k for k, v in base.items() if k != "global" and isinstance(v, dict)]
+    if groups:
+        out.append((f"{groups[0]}.enabeld", {groups[0]: {"enabeld": False}}))
+    workloads = ((base.get("global") or {}).get("workloads") or {})
+    if workloads:
+        w = next(iter(workloads))
+        out.append((f"global.workloads.{w}.replicass", {"global": {"workloads": {w: {"replicass": 3}}}}))
+        out.append((f"global.workloads.{w}.image.tagg", {"global": {"workloads": {w: {"image": {"tagg": "1.0.0"}}}}}))
+    return [(where, merged(base, over)) for where, over in out]
+
+
+def merged(base, over):
+    """Helm's merge of a values file over values.yaml (maps merged, null deletes)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = merged(base.get(k), v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
 def schema(ctx: Context, helm) -> Result:
     r = Result(SCHEMA, unit="charts")
     for chart in charts(ctx.root):
@@ -521,13 +552,13 @@ def schema(ctx: Context, helm) -> Result:
                 loaded.validate_schema(values)
             except Exception as e:
                 problems.append(f"{name}: values-{env}.yaml rejected by its own schema: {e}")
-        bad = dict(next(iter(env_values(chart).values()), {}) or {})
-        bad["notAValuesKey"] = {"planted": True}
-        try:
-            loaded.validate_schema(bad)
-            problems.append(f"{name}: values.schema.json accepts an unknown top-level key")
-        except Exception:
-            pass
+        first = next(iter(env_values(chart).values()), {}) or {}
+        for where, bad in typo_overrides(chart, first):
+            try:
+                loaded.validate_schema(bad)
+                problems.append(f"{name}: values.schema.json accepts a typo'd key at {where}")
+            except Exception:
+                pass
         if problems:
             r.failed += 1
             r.problems += problems
