@@ -564,3 +564,21 @@ fn hook_jobs_find_their_service_account_secrets_and_config_among_the_charts_norm
     }
     assert!(hooks >= p.environments.len(), "every environment runs its migrations as hooks");
 }
+
+#[test]
+fn the_schema_rejects_a_replica_count_beside_an_autoscaler() {
+    let (p, b) = built();
+    let schema = json_file(&b, &format!("{}/values.schema.json", umbrella(&p)));
+    let validator = jsonschema::validator_for(&schema).expect("compiles");
+    let (env, mut v) = env_values(&p, &b).into_iter().next().expect("an environment");
+    let scaled = v["global"]["workloads"]
+        .as_object()
+        .expect("workloads")
+        .iter()
+        .find(|(_, w)| w.get("autoscaling").is_some())
+        .map(|(n, _)| n.clone())
+        .expect("an autoscaled workload");
+    assert!(validator.is_valid(&v), "{env}: its own values pass");
+    v["global"]["workloads"][&scaled]["replicas"] = json!(3);
+    assert!(!validator.is_valid(&v), "{env}: replicas beside autoscaling on {scaled} must be rejected");
+}

@@ -901,6 +901,9 @@ mod schema {
             "description": "A workload's identity and what its controller and autoscaler are rendered from",
             "additionalProperties": false,
             "required": ["name", "namespace", "partOf", "component", "tier", "image"],
+            // An autoscaler owns the replica count where there is one: a fixed count beside it
+            // would be rendered into the controller and fight the HPA KEDA drives.
+            "not": { "required": ["replicas", "autoscaling"] },
             "properties": {
                 "name": string("Workload name: object names and the instance/name labels"),
                 "namespace": string("Namespace of the workload's objects"),
@@ -919,7 +922,7 @@ mod schema {
                         "digest": { "type": "string", "pattern": "^sha256:[0-9a-f]{64}$", "description": "Content digest the release pipeline pins: what runs, whatever the tag" }
                     }
                 },
-                "replicas": { "type": "integer", "minimum": 0, "description": "Replicas (absent where an autoscaler owns them)" },
+                "replicas": { "type": "integer", "minimum": 0, "description": "Replicas (only without autoscaling: the autoscaler owns them)" },
                 "resources": resources(),
                 "ports": {
                     "type": "array",
