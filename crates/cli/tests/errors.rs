@@ -84,6 +84,31 @@ fn assert_rejected(case: &Case) {
 fn cases() -> Vec<Case> {
     let mut v = Vec::new();
 
+    // A custom autoscaling query KEDA could not use: found when the spec is resolved, at the
+    // query, not as a render failure.
+    let s = mutate(
+        "query: max(cerverus_stream_lag_seconds{namespace=\"cerverus-data\",pod=~\"stream-processor-.*\"})",
+        "query: max(cerverus_stream_lag_seconds{namespace=\"cerverus-data\",pod=~\"stream-processor-.*\"}¡)",
+    );
+    v.push(Case {
+        name: "unparsable autoscaling query",
+        at: position(&s, "max(cerverus_stream_lag_seconds"),
+        spec: s,
+        message: "does not parse as PromQL",
+        expected: Some("one series"),
+    });
+    let s = mutate(
+        "query: max(cerverus_stream_lag_seconds{namespace=\"cerverus-data\",pod=~\"stream-processor-.*\"})",
+        "query: max(cerverus_stream_lag_seconds{namespace=\"cerverus-data\",pod=~\"stream-processor-.*\"}) by (pod)",
+    );
+    v.push(Case {
+        name: "autoscaling query with several series",
+        at: position(&s, "max(cerverus_stream_lag_seconds"),
+        spec: s,
+        message: "returns one series per group",
+        expected: None,
+    });
+
     let s = mutate("  azCount: 3\n", "  azCount: 3\n  azCuont: 3\n");
     v.push(Case {
         name: "unknown field",

@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod derived;
 pub mod graph;
+pub mod keda;
 pub mod network;
 pub mod quantity;
 mod resolve;

@@ -704,6 +704,13 @@ impl Checker<'_> {
             );
         }
         for (j, c) in a.custom.iter().enumerate() {
+            if let Err(why) = crate::keda::prometheus_metric_type(&c.query) {
+                self.report(
+                    &p.at("custom").at(j).at("query"),
+                    Diagnostic::new(format!("autoscaling query for metric `{}` {why}", c.metric))
+                        .expected("one series: a PromQL query aggregated at the top with sum/count (a total) or avg/max/min (per pod), without by/without"),
+                );
+            }
             if c.target_per_pod.is_nan() || c.target_per_pod <= 0.0 {
                 self.report(
                     &p.at("custom").at(j).at("targetPerPod"),
