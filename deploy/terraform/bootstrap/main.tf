@@ -304,3 +304,203 @@ module "registry" {
   repositories = local.repositories
   tags         = local.tags
 }
+
+# CI identities: GitHub's OIDC provider and the roles its jobs assume (see ci_identity in the renderer).
+resource "aws_iam_openid_connect_provider" "github" {
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+  tags           = local.tags
+}
+
+data "aws_iam_policy_document" "ci_plan_trust" {
+  statement {
+    sid     = "GitHubActionsOidc"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values = [
+        "repo:${var.github_repository}:environment:dev-plan",
+        "repo:${var.github_repository}:environment:staging-plan",
+        "repo:${var.github_repository}:environment:prod-plan",
+      ]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ci_apply_trust" {
+  statement {
+    sid     = "GitHubActionsOidc"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values = [
+        "repo:${var.github_repository}:environment:dev",
+        "repo:${var.github_repository}:environment:staging",
+        "repo:${var.github_repository}:environment:prod",
+      ]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ci_image_push_trust" {
+  statement {
+    sid     = "GitHubActionsOidc"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = [for r in var.github_service_repositories : "repo:${r}:ref:refs/heads/main"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ci_plan" {
+  name                 = "cerverus-ci-terraform-plan"
+  description          = "terraform plan from the platform repository's <env>-plan GitHub environments (read-only)"
+  assume_role_policy   = data.aws_iam_policy_document.ci_plan_trust.json
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ci_plan_read_only" {
+  role       = aws_iam_role.ci_plan.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/ReadOnlyAccess"
+}
+
+data "aws_iam_policy_document" "ci_plan" {
+  statement {
+    sid       = "ReadState"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
+  }
+
+  statement {
+    sid = "HoldTheLock"
+    actions = [
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+    ]
+    resources = [aws_dynamodb_table.lock.arn]
+  }
+
+  statement {
+    sid       = "StateKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.state.arn]
+  }
+
+  statement {
+    sid       = "RefreshManagedSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:${data.aws_partition.current.partition}:secretsmanager:*:${data.aws_caller_identity.current.account_id}:secret:cerverus/*"]
+  }
+
+  statement {
+    sid       = "DecryptManagedSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.*.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "ci_plan" {
+  name   = "terraform-state-and-refresh"
+  role   = aws_iam_role.ci_plan.id
+  policy = data.aws_iam_policy_document.ci_plan.json
+}
+
+resource "aws_iam_role" "ci_apply" {
+  name                 = "cerverus-ci-terraform-apply"
+  description          = "terraform apply from the platform repository's <env> GitHub environments (required reviewers)"
+  assume_role_policy   = data.aws_iam_policy_document.ci_apply_trust.json
+  max_session_duration = 7200
+  tags                 = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ci_apply_admin" {
+  #checkov:skip=CKV_AWS_274:the apply role creates IAM roles, KMS keys and clusters; only jobs of the reviewed <env> GitHub environments can assume it
+  role       = aws_iam_role.ci_apply.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AdministratorAccess"
+}
+
+resource "aws_iam_role" "ci_image_push" {
+  name                 = "cerverus-ci-image-push"
+  description          = "image pushes to the platform's ECR repositories from the service repositories' main branch"
+  assume_role_policy   = data.aws_iam_policy_document.ci_image_push_trust.json
+  max_session_duration = 3600
+  tags                 = local.tags
+}
+
+data "aws_iam_policy_document" "ci_image_push" {
+  statement {
+    sid       = "Login"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "PushPlatformImages"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:CompleteLayerUpload",
+      "ecr:DescribeImages",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:InitiateLayerUpload",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = values(module.registry.repository_arns)
+  }
+}
+
+resource "aws_iam_role_policy" "ci_image_push" {
+  name   = "push-platform-images"
+  role   = aws_iam_role.ci_image_push.id
+  policy = data.aws_iam_policy_document.ci_image_push.json
+}

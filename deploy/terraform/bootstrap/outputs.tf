@@ -24,3 +24,18 @@ output "trail_arn" {
   description = "CloudTrail trail of the account."
   value       = module.audit.trail_arn
 }
+
+output "ci_plan_role_arn" {
+  description = "Role of the <env>-plan GitHub environments (AWS_ROLE_ARN there)."
+  value       = aws_iam_role.ci_plan.arn
+}
+
+output "ci_apply_role_arn" {
+  description = "Role of the <env> GitHub environments (AWS_ROLE_ARN there)."
+  value       = aws_iam_role.ci_apply.arn
+}
+
+output "ci_image_push_role_arn" {
+  description = "Role the service repositories' service-ci workflow assumes to push to ECR (its aws-role-arn input)."
+  value       = aws_iam_role.ci_image_push.arn
+}

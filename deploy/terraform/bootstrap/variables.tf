@@ -5,3 +5,23 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "github_repository" {
+  description = "owner/name of the platform repository whose workflows plan and apply this Terraform (its <env>-plan and <env> GitHub environments)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
+  }
+}
+
+variable "github_service_repositories" {
+  description = "owner/name of the service repositories whose main branch may push images to the platform's ECR repositories."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.github_service_repositories) > 0 && alltrue([for r in var.github_service_repositories : can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", r))])
+    error_message = "github_service_repositories must list at least one owner/name (an empty list would leave the image-push role trusting no one)."
+  }
+}
