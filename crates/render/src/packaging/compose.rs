@@ -946,21 +946,7 @@ fn monitoring(
     ];
     p.tmpfs = tmpfs(&BTreeSet::from(["/tmp".to_string()]), "64Mi", prom.uid, prom.gid);
     p.ports = vec![publish(st, "prometheus", 9090)];
-    p.healthcheck = Healthcheck {
-        test: Some(vec![
-            "CMD".into(),
-            "wget".into(),
-            "-q".into(),
-            "-O".into(),
-            "/dev/null".into(),
-            "http://127.0.0.1:9090/-/healthy".into(),
-        ]),
-        interval: Some(seconds(10)),
-        timeout: Some(seconds(DEFAULT_TIMEOUT)),
-        retries: Some(3),
-        start_period: Some(seconds(10)),
-        disable: None,
-    };
+    p.healthcheck = wget_check("http://127.0.0.1:9090/-/healthy", 10);
     p.deploy = Deploy { resources: fixed_resources("1", "1024M", "0.25", "256M") };
     st.compose.services.insert("prometheus".into(), p);
 
@@ -985,21 +971,7 @@ fn monitoring(
         tmpfs(&BTreeSet::from(["/tmp".to_string(), "/var/log/grafana".to_string()]), "64Mi", grafana.uid, grafana.gid);
     g.ports = vec![publish(st, "grafana", 3000)];
     g.depends_on = BTreeMap::from([("prometheus".to_string(), condition_healthy())]);
-    g.healthcheck = Healthcheck {
-        test: Some(vec![
-            "CMD".into(),
-            "wget".into(),
-            "-q".into(),
-            "-O".into(),
-            "/dev/null".into(),
-            "http://127.0.0.1:3000/api/health".into(),
-        ]),
-        interval: Some(seconds(10)),
-        timeout: Some(seconds(DEFAULT_TIMEOUT)),
-        retries: Some(3),
-        start_period: Some(seconds(30)),
-        disable: None,
-    };
+    g.healthcheck = wget_check("http://127.0.0.1:3000/api/health", 30);
     g.deploy = Deploy { resources: fixed_resources("0.5", "512M", "0.1", "128M") };
     st.compose.services.insert("grafana".into(), g);
     for s in ["prometheus", "grafana"] {
@@ -1362,4 +1334,16 @@ pub fn expectations(env: &Env, images: &[Image]) -> Vec<Expected> {
             }
         })
         .collect()
+}
+
+/// The health check of a third-party web UI: an HTTP GET with the `wget` its image carries.
+fn wget_check(url: &str, start_period: u32) -> Healthcheck {
+    Healthcheck {
+        test: Some(["CMD", "wget", "-q", "-O", "/dev/null", url].map(String::from).to_vec()),
+        interval: Some(seconds(10)),
+        timeout: Some(seconds(DEFAULT_TIMEOUT)),
+        retries: Some(3),
+        start_period: Some(seconds(start_period)),
+        disable: None,
+    }
 }
