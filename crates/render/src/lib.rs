@@ -68,11 +68,20 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
             bundle.add(format!("helm/addons/{path}"), bytes)?;
         }
     }
+    // Every environment's Kubernetes objects, rendered once: the selected environments' go into
+    // the bundle, and the workloads' chart (one artifact for all environments) is generated
+    // from all of them.
+    let mut rendered = platform
+        .environments
+        .iter()
+        .map(|e| Ok((e, kubernetes::render_env_with_tests(platform, e)?)))
+        .collect::<Result<Vec<_>, RenderError>>()?;
+    let objects: Vec<(&cerverus_model::Env, &Bundle)> = rendered.iter().map(|(e, (o, _))| (*e, o)).collect();
     // Images, the local stack, the workloads' Helm chart and the service pipelines.
-    bundle.merge("", packaging::render(platform, &selected)?)?;
-    for env in selected {
+    bundle.merge("", packaging::render(platform, &selected, &objects)?)?;
+    rendered.retain(|(e, _)| selected.iter().any(|s| s.name == e.name));
+    for (env, (objects, rule_tests)) in rendered {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;
-        let (objects, rule_tests) = kubernetes::render_env_with_tests(platform, env)?;
         // The GitOps renderer orders its Applications by what the rendered manifests need, so it
         // reads them (and the add-on values files its chart Applications point at).
         let gitops = gitops::render_env(platform, env, &objects, &addons)?;

@@ -453,9 +453,8 @@ fn readiness_test(w: &Workload, service: &Value, controller: Option<&Value>) -> 
     })
 }
 
-fn env_chart(platform: &Platform, env: &Env) -> Result<EnvChart, RenderError> {
-    let objects = crate::kubernetes::render_env(platform, env)?;
-    let scope = scope::classify(platform, env, &objects)?;
+fn env_chart(platform: &Platform, env: &Env, objects: &Bundle) -> Result<EnvChart, RenderError> {
+    let scope = scope::classify(platform, env, objects)?;
     let unclassified: Vec<&str> = scope.iter().filter(|c| c.scope.is_none()).map(|c| c.path.as_str()).collect();
     if !unclassified.is_empty() {
         return Err(err(format!(
@@ -732,18 +731,19 @@ fn lib_files(bundle: &mut Bundle, prefix: &str, platform: &Platform) -> Result<(
     Ok(())
 }
 
-/// Render the charts. They are one artifact for every environment (values.yaml is the first
-/// environment's values, values-<env>.yaml the others' differences), so they are rendered from
-/// all of the platform's environments whatever `cerverus build --env` selects: a build of one
+/// Render the charts from every environment's rendered objects (`kubernetes/<env>/`, in the
+/// platform's order). They are one artifact for every environment (values.yaml is the first
+/// environment's values, values-<env>.yaml the others' differences), so the caller passes all
+/// of the platform's environments whatever `cerverus build --env` selects: a build of one
 /// environment writes the same chart as a full build instead of a chart without the others.
-pub fn render(platform: &Platform, _selected: &[&Env]) -> Result<Bundle, RenderError> {
+pub fn render(platform: &Platform, objects: &[(&Env, &Bundle)]) -> Result<Bundle, RenderError> {
     let mut bundle = Bundle::new();
-    let envs: Vec<&Env> = platform.environments.iter().collect();
-    if envs.is_empty() {
+    if objects.is_empty() {
         return Ok(bundle);
     }
+    let envs: Vec<&Env> = objects.iter().map(|(e, _)| *e).collect();
     let charts: Vec<(&Env, EnvChart)> =
-        envs.iter().map(|e| Ok((*e, env_chart(platform, e)?))).collect::<Result<_, RenderError>>()?;
+        objects.iter().map(|(e, o)| Ok((*e, env_chart(platform, e, o)?))).collect::<Result<_, RenderError>>()?;
     let all_groups: BTreeSet<String> = charts.iter().flat_map(|(_, c)| c.groups.keys().cloned()).collect();
     let fulls: Vec<Value> = charts.iter().map(|(_, c)| full_values(c, &all_groups)).collect::<Result<_, _>>()?;
     // values.yaml is the first environment in promotion order (dev): a complete configuration

@@ -14,13 +14,15 @@ use cerverus_model::{Env, Platform};
 
 use crate::RenderError;
 
-/// Every packaging artifact. `envs` are the environments being rendered (the chart's
+/// Every packaging artifact. `envs` are the environments being rendered; `objects` are every
+/// environment's rendered Kubernetes objects (`kubernetes/<env>/`), which the chart packages
+/// (the chart's
 /// per-environment values files and the deploy jobs are per environment).
-pub fn render(platform: &Platform, envs: &[&Env]) -> Result<Bundle, RenderError> {
+pub fn render(platform: &Platform, envs: &[&Env], objects: &[(&Env, &Bundle)]) -> Result<Bundle, RenderError> {
     let mut bundle = Bundle::new();
     bundle.merge("docker", docker::render(platform)?)?;
     bundle.merge("compose", compose::render(platform)?)?;
-    bundle.merge("helm/charts", chart::render(platform, envs)?)?;
+    bundle.merge("helm/charts", chart::render(platform, objects)?)?;
     bundle.merge("", workflows::render(platform, envs)?)?;
     Ok(bundle)
 }
