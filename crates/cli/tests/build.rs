@@ -49,8 +49,8 @@ fn two_builds_produce_byte_identical_trees() {
 
 #[test]
 fn in_process_builds_are_identical() {
-    let (_, first) = cerverus::build_default().expect("build");
-    let (_, second) = cerverus::build_default().expect("build");
+    let (_, first) = cerverus::build_default_uncached().expect("build");
+    let (_, second) = cerverus::build_default_uncached().expect("build");
     assert_eq!(first, second);
 }
 
