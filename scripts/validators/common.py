@@ -3,6 +3,7 @@ validator gets (the bundle, the repository, the engines' locations)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,3 +46,33 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 def tool(venv_bin: Path, name: str) -> str:
     return str(venv_bin / name)
+
+
+def read_checkov(r: Result, p: subprocess.CompletedProcess, name=lambda path: path) -> list[dict] | None:
+    """Add checkov's JSON verdict (`-o json`) to `r`: passed and failed checks, resources, and
+    parsing errors as failures (checkov exits 0 on a file it could not parse and says so only
+    in its summary). `name` maps the paths checkov reports back to the ones to show. Returns the
+    reports, or None when the output is not JSON (recorded as a failure)."""
+    try:
+        data = json.loads(p.stdout) if p.stdout.strip() else []
+    except json.JSONDecodeError:
+        r.failed += 1
+        r.problems.append(f"checkov output is not JSON (exit {p.returncode}): {p.stderr.strip()[:500]}")
+        return None
+    reports = data if isinstance(data, list) else [data]
+    for rep in reports:
+        summary = rep.get("summary", {})
+        r.passed += summary.get("passed", 0)
+        r.failed += summary.get("failed", 0)
+        r.files += summary.get("resource_count", 0)
+        parse_errors = summary.get("parsing_errors", 0)
+        if parse_errors:
+            r.failed += parse_errors
+            names = [name(x) for x in rep.get("results", {}).get("parsing_errors", [])]
+            r.problems.append(f"checkov {rep.get('check_type')}: {parse_errors} parsing error(s): {names}")
+        for f in rep.get("results", {}).get("failed_checks", []):
+            r.problems.append(f"{name(f.get('file_path', '?'))}: {f.get('check_id')} {f.get('check_name')} ({f.get('resource')})")
+    if p.returncode not in (0, 1):
+        r.failed += 1
+        r.problems.append(f"checkov exited {p.returncode}: {p.stderr.strip()[:500]}")
+    return reports

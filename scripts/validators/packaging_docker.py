@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from common import Context, Result, run, tool
+from common import Context, Result, read_checkov, run, tool
 
 HADOLINT = "hadolint --failure-threshold warning"
 CHECKOV = "checkov (dockerfile)"
@@ -184,12 +184,8 @@ def checkov(ctx: Context, files: list[Path]) -> Result:
         return r
     args = [a for f in files for a in ("-f", str(f))]
     p = run([tool(ctx.venv_bin, "checkov"), *args, "--framework", "dockerfile", "--skip-download", "-o", "json", "--quiet", "--compact"])
-    try:
-        data = json.loads(p.stdout) if p.stdout.strip() else []
-    except json.JSONDecodeError:
-        r.failed += 1
-        r.problems.append(f"checkov output is not JSON (exit {p.returncode}): {p.stderr.strip()[:500]}")
-        return r
+    read_checkov(r, p, name=lambda path: _rel(ctx, path))
+    return r
     for rep in data if isinstance(data, list) else [data]:
         summary = rep.get("summary", {})
         r.passed += summary.get("passed", 0)

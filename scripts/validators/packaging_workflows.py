@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from common import Context, Result, run, tool
+from common import Context, Result, read_checkov, run, tool
 
 HERE = Path(__file__).resolve().parent
 PINS = HERE.parent.parent / "data" / "github-actions.json"
@@ -137,12 +137,15 @@ def checkov(ctx: Context, files: list[tuple[str, Path]]) -> Result:
             back["/" + str(rel)] = label
             back[str(rel)] = label
         p = run([tool(ctx.venv_bin, "checkov"), "-d", tmp, "--framework", "github_actions", "--skip-download", "-o", "json", "--quiet", "--compact"])
-    try:
-        data = json.loads(p.stdout) if p.stdout.strip() else []
-    except json.JSONDecodeError:
-        r.failed += 1
-        r.problems.append(f"checkov output is not JSON (exit {p.returncode}): {p.stderr.strip()[:500]}")
+    reports = read_checkov(r, p, name=lambda path: back.get(path, path))
+    if reports is None:
         return r
+    r.files = len(files)
+    if not any(rep.get("check_type") == "github_actions" for rep in reports) and r.passed == 0:
+        # checkov found no workflow at all: that is a discovery failure, not a pass.
+        r.failed += 1
+        r.problems.append(f"checkov judged none of the {len(files)} workflows (exit {p.returncode}): {p.stderr.strip()[:300]}")
+    return r
     reports = data if isinstance(data, list) else [data]
     seen_any = False
     for rep in reports:

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import promql  # noqa: E402 - the helpers sit next to this script
-from common import Context, Result, run, tool  # noqa: E402,F401
+from common import Context, Result, read_checkov, run, tool  # noqa: E402,F401
 # Packaging validators (issue 10), one module per artifact family. Each has
 # `results(ctx) -> list[Result]`, and planted failures for the self-test: `BROKEN_FIXTURES`
 # (bundle-relative path -> text) and `MUST_NAME` (validator -> files its problems must name).
@@ -248,12 +248,8 @@ def checkov(venv_bin: Path, root: Path, frameworks: list[str]) -> Result:
     p = run(
         [tool(venv_bin, "checkov"), "-d", str(root), "--framework", *frameworks, "--skip-download", "-o", "json", "--quiet", "--compact"]
     )
-    try:
-        data = json.loads(p.stdout) if p.stdout.strip() else []
-    except json.JSONDecodeError:
-        r.failed += 1
-        r.problems.append(f"checkov output is not JSON (exit {p.returncode}): {p.stderr.strip()[:500]}")
-        return r
+    read_checkov(r, p)
+    return r
     reports = data if isinstance(data, list) else [data]
     for rep in reports:
         summary = rep.get("summary", {})
