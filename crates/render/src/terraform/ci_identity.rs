@@ -78,17 +78,12 @@ pub fn resources(platform: &Platform, f: &mut File) {
         for_expr(None, "r", var("github_service_repositories"), None, tpl("repo:${r}:ref:refs/heads/main")),
     );
 
-    f.push(
-        resource("aws_iam_role", "ci_plan")
-            .a("name", format!("{name}-ci-terraform-plan"))
-            .a(
-                "description",
-                "terraform plan from the platform repository's <env>-plan GitHub environments (read-only)",
-            )
-            .a("assume_role_policy", path("data.aws_iam_policy_document.ci_plan_trust.json"))
-            .a("max_session_duration", 3600)
-            .a("tags", path("local.tags")),
-    );
+    f.push(role(
+        "ci_plan",
+        &format!("{name}-ci-terraform-plan"),
+        "terraform plan from the platform repository's <env>-plan GitHub environments (read-only)",
+        3600,
+    ));
     f.push(
         resource("aws_iam_role_policy_attachment", "ci_plan_read_only")
             .a("role", path("aws_iam_role.ci_plan.name"))
@@ -133,17 +128,12 @@ pub fn resources(platform: &Platform, f: &mut File) {
             .a("policy", path("data.aws_iam_policy_document.ci_plan.json")),
     );
 
-    f.push(
-        resource("aws_iam_role", "ci_apply")
-            .a("name", format!("{name}-ci-terraform-apply"))
-            .a(
-                "description",
-                "terraform apply from the platform repository's <env> GitHub environments (required reviewers)",
-            )
-            .a("assume_role_policy", path("data.aws_iam_policy_document.ci_apply_trust.json"))
-            .a("max_session_duration", 7200)
-            .a("tags", path("local.tags")),
-    );
+    f.push(role(
+        "ci_apply",
+        &format!("{name}-ci-terraform-apply"),
+        "terraform apply from the platform repository's <env> GitHub environments (required reviewers)",
+        7200,
+    ));
     f.push(
         resource("aws_iam_role_policy_attachment", "ci_apply_admin")
             .skip(
@@ -154,17 +144,12 @@ pub fn resources(platform: &Platform, f: &mut File) {
             .a("policy_arn", tpl("arn:${data.aws_partition.current.partition}:iam::aws:policy/AdministratorAccess")),
     );
 
-    f.push(
-        resource("aws_iam_role", "ci_image_push")
-            .a("name", format!("{name}-ci-image-push"))
-            .a(
-                "description",
-                "image pushes to the platform's ECR repositories from the service repositories' main branch",
-            )
-            .a("assume_role_policy", path("data.aws_iam_policy_document.ci_image_push_trust.json"))
-            .a("max_session_duration", 3600)
-            .a("tags", path("local.tags")),
-    );
+    f.push(role(
+        "ci_image_push",
+        &format!("{name}-ci-image-push"),
+        "image pushes to the platform's ECR repositories from the service repositories' main branch",
+        3600,
+    ));
     f.push(
         data("aws_iam_policy_document", "ci_image_push")
             .b(block("statement")
@@ -194,6 +179,16 @@ pub fn resources(platform: &Platform, f: &mut File) {
             .a("role", path("aws_iam_role.ci_image_push.id"))
             .a("policy", path("data.aws_iam_policy_document.ci_image_push.json")),
     );
+}
+
+/// IAM role `<local>` assumed through its trust policy `<local>_trust`.
+fn role(local: &str, role_name: &str, description: &str, max_session_seconds: i64) -> B {
+    resource("aws_iam_role", local)
+        .a("name", role_name)
+        .a("description", description)
+        .a("assume_role_policy", path(&format!("data.aws_iam_policy_document.{local}_trust.json")))
+        .a("max_session_duration", max_session_seconds)
+        .a("tags", path("local.tags"))
 }
 
 /// Trust policy `<role>_trust`: GitHub's OIDC tokens for STS whose subject is one of `subjects`.
