@@ -78,7 +78,7 @@ pub fn render(platform: &Platform, envs: &[String]) -> Result<Bundle, RenderErro
         .collect::<Result<Vec<_>, RenderError>>()?;
     let objects: Vec<(&cerverus_model::Env, &Bundle)> = rendered.iter().map(|(e, (o, _))| (*e, o)).collect();
     // Images, the local stack, the workloads' Helm chart and the service pipelines.
-    bundle.merge("", packaging::render(platform, &selected, &objects)?)?;
+    bundle.merge("", packaging::render(platform, &objects)?)?;
     rendered.retain(|(e, _)| selected.iter().any(|s| s.name == e.name));
     for (env, (objects, rule_tests)) in rendered {
         bundle.merge(&format!("terraform/envs/{}", env.name), terraform::render_env(platform, env)?)?;

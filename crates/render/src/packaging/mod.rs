@@ -14,15 +14,15 @@ use cerverus_model::{Env, Platform};
 
 use crate::RenderError;
 
-/// Every packaging artifact. `envs` are the environments being rendered; `objects` are every
-/// environment's rendered Kubernetes objects (`kubernetes/<env>/`), which the chart packages
-/// (the chart's
-/// per-environment values files and the deploy jobs are per environment).
-pub fn render(platform: &Platform, envs: &[&Env], objects: &[(&Env, &Bundle)]) -> Result<Bundle, RenderError> {
+/// Every packaging artifact. They serve every environment whatever `cerverus build --env`
+/// selects (the chart's values files and the pipelines' deploy jobs are per environment), so a
+/// one-environment build writes the same files as a full one. `objects` are every environment's
+/// rendered Kubernetes objects (`kubernetes/<env>/`), which the chart packages.
+pub fn render(platform: &Platform, objects: &[(&Env, &Bundle)]) -> Result<Bundle, RenderError> {
     let mut bundle = Bundle::new();
     bundle.merge("docker", docker::render(platform)?)?;
     bundle.merge("compose", compose::render(platform)?)?;
     bundle.merge("helm/charts", chart::render(platform, objects)?)?;
-    bundle.merge("", workflows::render(platform, envs)?)?;
+    bundle.merge("", workflows::render(platform)?)?;
     Ok(bundle)
 }

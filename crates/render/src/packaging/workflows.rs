@@ -233,10 +233,9 @@ fn error_budget(availability_percent: f64) -> Value {
 
 /// Every workflow and load-test file, at bundle-root paths.
 ///
-/// Read from every environment of the platform whatever `_envs` selects: the pipeline serves all
-/// of them (it deploys to staging, then production), and a one-environment build must write the
-/// same files as a full one.
-pub fn render(platform: &Platform, _envs: &[&Env]) -> Result<Bundle, RenderError> {
+/// Read from every environment of the platform: the pipeline serves all of them (it deploys to
+/// staging, then production), and a one-environment build must write the same files as a full one.
+pub fn render(platform: &Platform) -> Result<Bundle, RenderError> {
     let pins = Pins::load()?;
     let mut bundle = Bundle::new();
     let envs: Vec<&Env> = platform.environments.iter().collect();
