@@ -25,6 +25,8 @@ pub enum BuildError {
     Render(String),
     /// Writing the bundle failed; nothing was changed.
     Write(String),
+    /// A simulation could not run on its inputs (not a failed verdict).
+    Simulate(String),
 }
 
 impl BuildError {
@@ -36,6 +38,7 @@ impl BuildError {
                 "error: rendering failed: {m}\n  = hint: this is a bug in cerverus; please report it with the spec\n"
             ),
             BuildError::Write(m) => format!("error: {m}\n  = note: the output directory was left unchanged\n"),
+            BuildError::Simulate(m) => format!("error: simulate: {m}\n"),
         }
     }
 }
@@ -87,6 +90,52 @@ pub fn build_default() -> Result<(Platform, Bundle), BuildError> {
 pub fn build_default_uncached() -> Result<(Platform, Bundle), BuildError> {
     let (name, loaded) = load_spec(None)?;
     build_bundle(&name, &loaded, &[])
+}
+
+/// `cerverus simulate`: load and resolve the spec at `spec` (the embedded one when `None`), render
+/// environment `env` (`prod` when the spec has it and none is named, else its only one) and run
+/// the models of `opts` over it.
+pub fn simulate(
+    spec: Option<&Path>,
+    env: Option<&str>,
+    opts: &cerverus_simulate::Options,
+) -> Result<cerverus_simulate::Report, BuildError> {
+    let (name, loaded) = load_spec(spec)?;
+    let platform = cerverus_model::resolve(&loaded).map_err(BuildError::Spec)?;
+    let env = match env {
+        None if platform.env("prod").is_some() => "prod",
+        e => pick_env(&platform, e).map_err(BuildError::Read)?.name.as_str(),
+    };
+    let env_name = env.to_string();
+    let bundle = cerverus_render::render(&platform, std::slice::from_ref(&env_name))
+        .map_err(|e| BuildError::Render(e.to_string()))?;
+    simulate_bundle(&name, &platform, &env_name, &bundle, opts)
+}
+
+/// Run the models of `opts` over environment `env` of an already rendered `bundle`.
+pub fn simulate_bundle(
+    _name: &str,
+    platform: &Platform,
+    env: &str,
+    bundle: &Bundle,
+    opts: &cerverus_simulate::Options,
+) -> Result<cerverus_simulate::Report, BuildError> {
+    let env = pick_env(platform, Some(env)).map_err(BuildError::Read)?;
+    let inputs = cerverus_simulate::Inputs::from_bundle(platform, env, bundle)
+        .map_err(|e| BuildError::Simulate(e.to_string()))?;
+    cerverus_simulate::simulate(&inputs, opts).map_err(|e| BuildError::Simulate(e.to_string()))
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader sees the old file or the whole new one, never a half-written one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let tmp = dir.join(format!(".{file}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// The verification summary printed after a build: what the model holds per environment.

@@ -100,6 +100,29 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: DiffFormat,
     },
+    /// Answer before deploying, with documented models over the rendered bundle: HA when an AZ,
+    /// the largest node or the spot capacity is lost; capacity and time to scale under a traffic
+    /// surge; the Terraform critical path; monthly cost; RPO/RTO per data store and tier.
+    #[command(after_help = SIMULATE_EXIT_CODES)]
+    Simulate {
+        /// Spec file; the embedded Cerverus platform spec when omitted.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Environment to simulate; `prod` when the spec has it, else its only environment.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// steady, az-loss, node-loss, spot-loss, surge, provisioning, cost, recovery or all (repeatable).
+        #[arg(long = "scenario", value_name = "NAME", default_value = "all")]
+        scenarios: Vec<String>,
+        /// Traffic multiplier of the surge.
+        #[arg(long, value_name = "MULTIPLIER", default_value_t = 10.0)]
+        traffic: f64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: SimulateFormat,
+        /// Write the report here (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Describe a rule: what it checks, why, how to fix it, references and the matching checkov checks.
     Explain {
         /// Rule ID, e.g. CV-K8S-005; `all` prints every rule as JSON.
@@ -112,6 +135,19 @@ Exit codes:
   0  no unwaived finding at or above --severity
   1  findings at or above --severity
   2  usage error, an unreadable path, or a file that cannot be parsed";
+
+const SIMULATE_EXIT_CODES: &str = "\
+Exit codes:
+  0  every verdict passes
+  1  a verdict fails
+  2  usage error, unreadable input or an invalid spec";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SimulateFormat {
+    Text,
+    Json,
+    Html,
+}
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum DiffFormat {
@@ -157,6 +193,9 @@ fn main() -> ExitCode {
                 env: env.as_deref(),
             },
         ),
+        Command::Simulate { spec, env, scenarios, traffic, format, output } => {
+            simulate(spec.as_deref(), env.as_deref(), &scenarios, traffic, format, output.as_deref())
+        }
         Command::Explain { rule } => explain(&rule),
         Command::Diff { old, new, format } => match cerverus_check::diff::diff(&old, &new) {
             Ok(d) => {
@@ -310,6 +349,67 @@ fn check(paths: Vec<PathBuf>, opts: CheckOptions<'_>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn simulate(
+    spec: Option<&Path>,
+    env: Option<&str>,
+    scenarios: &[String],
+    traffic: f64,
+    format: SimulateFormat,
+    output: Option<&Path>,
+) -> ExitCode {
+    let mut selected = Vec::new();
+    for name in scenarios {
+        if name == "all" {
+            continue;
+        }
+        match cerverus_simulate::Scenario::parse(name) {
+            Some(s) => selected.push(s),
+            None => {
+                let known: Vec<&str> = cerverus_simulate::Scenario::ALL.iter().map(|s| s.name()).collect();
+                eprintln!("error: unknown scenario `{name}`\n  = hint: one of {}, or all", known.join(", "));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if scenarios.iter().any(|s| s == "all") {
+        selected.clear();
+    }
+    if !(traffic.is_finite() && traffic >= 1.0) {
+        eprintln!("error: --traffic {traffic}: expected a multiplier of at least 1 (10 is ten times normal traffic)");
+        return ExitCode::from(2);
+    }
+    let opts = cerverus_simulate::Options { scenarios: selected, traffic };
+    let report = match cerverus::simulate(spec, env, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("{}", e.render(std::io::stderr().is_terminal()));
+            return ExitCode::from(2);
+        }
+    };
+    let format = match format {
+        SimulateFormat::Text => cerverus_simulate::report::Format::Text,
+        SimulateFormat::Json => cerverus_simulate::report::Format::Json,
+        SimulateFormat::Html => cerverus_simulate::report::Format::Html,
+    };
+    let rendered = match cerverus_simulate::report::render(&report, format) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match output {
+        Some(path) => {
+            if let Err(e) = cerverus::write_atomically(path, rendered.as_bytes()) {
+                eprintln!("error: writing {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => say(&rendered),
+    }
+    if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn graph(paths: Vec<PathBuf>, format: GraphFormat, spec: Option<&Path>, env: Option<&str>) -> ExitCode {

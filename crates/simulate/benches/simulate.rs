@@ -1,0 +1,8 @@
+//! Benchmarks of the simulation. Run with `cargo bench -p cerverus-simulate --bench simulate`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn bench(_c: &mut Criterion) {}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

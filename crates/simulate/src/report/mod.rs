@@ -1,0 +1,24 @@
+//! The report in three forms: text tables, JSON (the [`crate::Report`] as serialized; see
+//! `docs/simulate-json.md`), and one self-contained HTML page with SVG charts.
+
+pub mod html;
+pub mod text;
+
+/// Output format of `cerverus simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Html,
+}
+
+/// Render `report` in `format`.
+pub fn render(report: &crate::Report, format: Format) -> Result<String, crate::SimError> {
+    match format {
+        Format::Text => Ok(text::render(report)),
+        Format::Json => serde_json::to_string_pretty(report)
+            .map(|s| s + "\n")
+            .map_err(|e| crate::SimError::Input(format!("serializing the report: {e}"))),
+        Format::Html => Ok(html::render(report)),
+    }
+}
