@@ -2,7 +2,11 @@
 //! `docs/simulate-json.md`), and one self-contained HTML page with SVG charts.
 
 pub mod html;
+mod sections;
+pub mod svg;
 pub mod text;
+pub mod view;
+pub mod xml;
 
 /// Output format of `cerverus simulate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
