@@ -251,18 +251,57 @@ resource "aws_db_instance" "single" { multi_az = false }
     assert!(close(r.critical_path_minutes, multi + replica));
 }
 
-fn prod_report() -> ProvisioningReport {
+#[test]
+fn default_spec_prod() {
     let loaded = cerverus_spec::load("cerverus.yaml", cerverus_spec::DEFAULT_SPEC).expect("loads");
     let platform = cerverus_model::resolve(&loaded).expect("resolves");
     let bundle = cerverus_render::render(&platform, &["prod".to_string()]).expect("renders");
     let env = platform.env("prod").expect("prod");
     let inputs = cerverus_simulate::Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
-    provisioning::run(&inputs).expect("runs")
-}
-
-#[test]
-fn default_spec_prod() {
-    let r = prod_report();
-    println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    let r = provisioning::run(&inputs).expect("runs");
+    for p in &r.critical_path {
+        println!(
+            "{:>6.2} → {:>6.2}  {:<5} x{:<2} {} [{}]",
+            p.start_minutes, p.finish_minutes, p.minutes, p.instances, p.address, p.rule
+        );
+    }
     println!("{:#?}", r.verdicts());
+
+    // Every count and for_each of the bundle is known from literals and tfvars.
+    assert!(r.assumptions.is_empty(), "{:?}", r.assumptions);
+    // One node group per tfvars key, and per key × replica for the databases.
+    let w = provisioning::weights::load().expect("data file");
+    let g = graph::build(&inputs.terraform_root, &inputs.terraform_modules, &inputs.tfvars, w);
+    let instances = |id: &str| g.nodes.iter().find(|n| n.id == id).map(|n| n.instances.len()).expect(id);
+    let keys = |v: &str| inputs.tfvars[v].as_object().map(|o| o.len()).expect(v);
+    assert_eq!(instances("module.eks.aws_eks_node_group.this"), keys("node_groups"));
+    let replicas: usize = inputs.tfvars["postgres"]
+        .as_object()
+        .expect("postgres")
+        .values()
+        .map(|p| p["read_replicas"].as_u64().expect("replicas") as usize)
+        .sum();
+    assert_eq!(instances("module.database.aws_db_instance.replica"), replicas);
+
+    // The path is contiguous from 0 to the total, and the schedule is never shorter.
+    let mut at = 0.0;
+    for p in &r.critical_path {
+        assert!(close(p.start_minutes, at), "{} starts at {} not {at}", p.address, p.start_minutes);
+        at = p.finish_minutes;
+    }
+    assert!(close(at, r.critical_path_minutes));
+    assert!(r.scheduled_minutes + 1e-9 >= r.critical_path_minutes);
+    // A Multi-AZ store with replicas puts primary → replica on the path: both are the longest
+    // chain of creation waits in the root (18 + 12 min in the data file).
+    let store = inputs.tfvars["postgres"]
+        .as_object()
+        .expect("postgres")
+        .values()
+        .any(|p| p["multi_az"].as_bool() == Some(true) && p["read_replicas"].as_u64().is_some_and(|n| n > 0));
+    if store {
+        let on_path: Vec<&str> = r.critical_path.iter().map(|p| p.rule.as_str()).collect();
+        let i = on_path.iter().position(|x| *x == "aws_db_instance (multi_az = true)").expect("primary on the path");
+        assert_eq!(on_path.get(i + 1), Some(&"aws_db_instance (replicate_source_db set)"));
+    }
+    assert_eq!(r.verdicts()[0].pass, r.scheduled_minutes < 30.0);
 }

@@ -110,7 +110,7 @@ pub struct ProvisioningReport {
 impl ProvisioningReport {
     pub fn verdicts(&self) -> Vec<Verdict> {
         let pass = self.scheduled_minutes < self.target_minutes;
-        let names: Vec<String> = self.critical_path.iter().map(|p| format!("{} {:.1}", p.address, p.minutes)).collect();
+        let names: Vec<String> = self.critical_path.iter().map(|p| format!("{} {:.2}", p.address, p.minutes)).collect();
         vec![Verdict {
             scenario: crate::Scenario::Provisioning.name().to_string(),
             subject: self.root.clone(),
