@@ -1,0 +1,692 @@
+//! Placement: kube-scheduler's filters and (approximate) scoring, priority order, preemption,
+//! and Cluster Autoscaler's scale-up and scale-down.
+//!
+//! The model, stated once:
+//! - **Order**: pending pods are taken highest priority first (ties: model order, which is
+//!   sorted by id), one pod at a time, so spread counts see every earlier placement.
+//! - **Filters**: alive node; taints tolerated (`NoSchedule`/`NoExecute`); `nodeSelector` and
+//!   required node affinity; requests (cpu, memory, `nvidia.com/gpu`) fit the free allocatable;
+//!   every `DoNotSchedule` spread constraint: `count(domain of node) + self − min over eligible
+//!   domains ≤ maxSkew`, eligible domains being those with an alive node that passes the pod's
+//!   node selection (`nodeAffinityPolicy: Honor`, `nodeTaintsPolicy: Ignore`, the defaults), full
+//!   nodes included; required pod anti-affinity: no matching pod in the node's domain.
+//! - **Scoring** (lexicographic, not kube-scheduler's weighted sum): fewest matching pods in the
+//!   node's domains over the `ScheduleAnyway` constraints first, then the least allocated node
+//!   after placement (mean free share of cpu and memory, `NodeResourcesFit` `LeastAllocated`),
+//!   then the lowest node index. Deterministic.
+//! - **Preemption** (when no node passes the filters): on each node passing the non-resource
+//!   filters, remove every lower-priority pod, check the pod fits, then give back ("reprieve")
+//!   as many victims as still fit, highest priority first; pick the node whose victims have the
+//!   lowest highest priority, then the lowest priority sum, then the fewest victims. Victims become
+//!   pending. PDBs are not consulted (the scheduler only prefers nodes violating fewer) and
+//!   victims' effect on spread counts is not re-checked.
+//! - **Cluster Autoscaler scale-up** (when preemption does not help either): among groups that can
+//!   launch (below max, their zone up, spot not lost) whose template node — the group's first
+//!   instance type, its labels and taints, in the zone ASG would launch into — accepts the pod
+//!   under every filter above (spread counted with the new node's zone as a domain), the
+//!   expanders choose (see [`CaConfig`]); a group whose template cannot hold the pod is never
+//!   scaled. The new node is added and the pod placed on it; later pods may use its remaining room.
+//! - **Cluster Autoscaler scale-down** (steady state only): nodes under the utilisation threshold,
+//!   emptiest first, in groups above their min, are removed when every pod on them fits elsewhere.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::SchedulingData;
+use super::pod::{PodModel, Topology};
+use crate::SimError;
+use crate::cluster::Cluster;
+use crate::objects::Requests;
+
+/// Cluster Autoscaler as the environment's chart values configure it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaConfig {
+    /// Whether the chart is installed at all (without it no group grows).
+    pub installed: bool,
+    /// `--expander`, in order. Modelled: `priority` (the chart's `expanderPriorities`, Go regexes
+    /// over the group name; groups matching none rank lowest), `least-waste` (least unused cpu +
+    /// memory share of the new node). `random`, `most-pods` and others pass every option through;
+    /// the final choice is then deterministic: with `balance-similar-node-groups`, the group with
+    /// the fewest nodes, then the first group in Terraform's order.
+    pub expanders: Vec<String>,
+    /// Priority → name patterns.
+    pub priorities: Vec<(i64, Vec<String>)>,
+    pub balance_similar: bool,
+    /// `--scale-down-utilization-threshold`.
+    pub scale_down_threshold: f64,
+}
+
+impl CaConfig {
+    /// Read from `values` (the `cluster-autoscaler` chart values; `None`: not installed).
+    pub fn from_values(values: Option<&Value>, data: &SchedulingData) -> Result<CaConfig, SimError> {
+        let d = &data.cluster_autoscaler;
+        let Some(v) = values else {
+            return Ok(CaConfig {
+                installed: false,
+                expanders: vec![d.default_expander.clone()],
+                priorities: Vec::new(),
+                balance_similar: false,
+                scale_down_threshold: d.default_scale_down_utilization_threshold,
+            });
+        };
+        let arg = |k: &str| v.pointer(&format!("/extraArgs/{k}"));
+        let text = |x: &Value| match x {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let expanders = arg("expander")
+            .and_then(text)
+            .unwrap_or_else(|| d.default_expander.clone())
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let threshold = match arg("scale-down-utilization-threshold").and_then(text) {
+            Some(s) => s.parse::<f64>().map_err(|_| {
+                SimError::Input(format!(
+                    "cluster-autoscaler values: scale-down-utilization-threshold `{s}` is not a number"
+                ))
+            })?,
+            None => d.default_scale_down_utilization_threshold,
+        };
+        let balance_similar = arg("balance-similar-node-groups").and_then(text).is_some_and(|s| s == "true");
+        // The chart takes the priorities as a map or as the ConfigMap's YAML text.
+        let map: BTreeMap<String, Vec<String>> = match v.get("expanderPriorities") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::String(s)) => serde_saphyr::from_str(s)
+                .map_err(|e| SimError::Input(format!("cluster-autoscaler values: expanderPriorities: {e}")))?,
+            Some(other) => serde_json::from_value(other.clone())
+                .map_err(|e| SimError::Input(format!("cluster-autoscaler values: expanderPriorities: {e}")))?,
+        };
+        let mut priorities = Vec::new();
+        for (k, patterns) in map {
+            let p = k.trim().parse::<i64>().map_err(|_| {
+                SimError::Input(format!("cluster-autoscaler values: expanderPriorities key `{k}` is not a number"))
+            })?;
+            for pat in &patterns {
+                regex_match(pat, "").map_err(|e| {
+                    SimError::Input(format!("cluster-autoscaler values: expanderPriorities pattern `{pat}`: {e}"))
+                })?;
+            }
+            priorities.push((p, patterns));
+        }
+        Ok(CaConfig { installed: true, expanders, priorities, balance_similar, scale_down_threshold: threshold })
+    }
+
+    /// Priority of group `name` under the priority expander.
+    fn priority_of(&self, name: &str) -> i64 {
+        self.priorities
+            .iter()
+            .filter(|(_, pats)| pats.iter().any(|p| regex_match(p, name).unwrap_or(false)))
+            .map(|(p, _)| *p)
+            .max()
+            .unwrap_or(i64::MIN)
+    }
+}
+
+/// The cluster with pods on it.
+#[derive(Debug, Clone)]
+pub struct Sched {
+    pub cluster: Cluster,
+    pub models: Vec<PodModel>,
+    pub ca: CaConfig,
+    /// `[node][model]`: node selection accepts the node.
+    affine: Vec<Vec<bool>>,
+    /// `[node][model]`: node selection and taints accept the node.
+    eligible: Vec<Vec<bool>>,
+    /// `[node][model]`: pods placed.
+    count_node: Vec<Vec<u32>>,
+    /// `[zone][model]`: pods placed.
+    count_zone: Vec<Vec<u32>>,
+    /// `[node]`: the model of each pod on it.
+    on_node: Vec<Vec<usize>>,
+    /// `[model]`: pods not placed.
+    pub pending: Vec<u32>,
+    /// Node group → nodes Cluster Autoscaler added, since the last [`Sched::reset_added`].
+    pub added: BTreeMap<String, u32>,
+    /// `[model]`: pods evicted by preemption.
+    pub preempted: Vec<u32>,
+}
+
+impl Sched {
+    /// `cluster` with every model's replicas pending.
+    pub fn new(cluster: Cluster, models: Vec<PodModel>, ca: CaConfig) -> Sched {
+        let m = models.len();
+        let zones = cluster.zones.len();
+        let mut s = Sched {
+            pending: models.iter().map(|p| p.replicas).collect(),
+            preempted: vec![0; m],
+            cluster,
+            models,
+            ca,
+            affine: Vec::new(),
+            eligible: Vec::new(),
+            count_node: Vec::new(),
+            count_zone: vec![vec![0; m]; zones],
+            on_node: Vec::new(),
+            added: BTreeMap::new(),
+        };
+        for n in 0..s.cluster.nodes.len() {
+            s.node_rows(n);
+        }
+        s
+    }
+
+    /// Matrices' rows for node `n` (just launched).
+    fn node_rows(&mut self, n: usize) {
+        let g = self.cluster.nodes[n].group;
+        let tolerated: Vec<bool> = self.models.iter().map(|p| p.tolerates_group(&self.cluster, g)).collect();
+        let affine: Vec<bool> = self.models.iter().map(|p| p.selects(|k| self.cluster.label(n, k))).collect();
+        self.eligible.push(affine.iter().zip(&tolerated).map(|(a, t)| *a && *t).collect());
+        self.affine.push(affine);
+        self.count_node.push(vec![0; self.models.len()]);
+        self.on_node.push(Vec::new());
+    }
+
+    /// Pods of model `m` placed.
+    pub fn placed(&self, m: usize) -> u32 {
+        self.count_zone.iter().map(|z| z[m]).sum()
+    }
+
+    /// Pods of model `m` placed in zone `z`.
+    pub fn placed_in_zone(&self, m: usize, z: usize) -> u32 {
+        self.count_zone[z][m]
+    }
+
+    /// The models of the pods on node `n`.
+    pub fn pods_on(&self, n: usize) -> &[usize] {
+        &self.on_node[n]
+    }
+
+    pub fn reset_added(&mut self) {
+        self.added.clear();
+    }
+
+    fn place(&mut self, m: usize, n: usize) {
+        let z = self.cluster.nodes[n].zone;
+        self.count_node[n][m] += 1;
+        self.count_zone[z][m] += 1;
+        self.on_node[n].push(m);
+        let r = self.models[m].requests;
+        let node = &mut self.cluster.nodes[n];
+        node.used = node.used.add(r);
+    }
+
+    fn evict(&mut self, m: usize, n: usize) {
+        let z = self.cluster.nodes[n].zone;
+        self.count_node[n][m] = self.count_node[n][m].saturating_sub(1);
+        self.count_zone[z][m] = self.count_zone[z][m].saturating_sub(1);
+        if let Some(i) = self.on_node[n].iter().position(|x| *x == m) {
+            self.on_node[n].swap_remove(i);
+        }
+        let r = self.models[m].requests;
+        let node = &mut self.cluster.nodes[n];
+        node.used = Requests {
+            cpu: (node.used.cpu - r.cpu).max(0.0),
+            memory_gib: (node.used.memory_gib - r.memory_gib).max(0.0),
+            gpu: node.used.gpu.saturating_sub(r.gpu),
+        };
+    }
+
+    /// Pods of the models `counts` in node `n`'s domain of `topology`.
+    fn domain_count(&self, counts: &[usize], topology: Topology, n: usize) -> u32 {
+        match topology {
+            Topology::Zone => {
+                let z = self.cluster.nodes[n].zone;
+                counts.iter().map(|m| self.count_zone[z][*m]).sum()
+            }
+            Topology::Host => counts.iter().map(|m| self.count_node[n][*m]).sum(),
+        }
+    }
+
+    fn zone_count(&self, counts: &[usize], z: usize) -> u32 {
+        counts.iter().map(|m| self.count_zone[z][*m]).sum()
+    }
+
+    /// Per hard spread constraint of `m`: the fewest matching pods in any eligible domain
+    /// (`extra_zone`: a zone that counts as eligible because a node is about to launch there).
+    fn hard_minima(&self, m: usize, extra_zone: Option<usize>) -> Vec<Option<u32>> {
+        let model = &self.models[m];
+        model
+            .spread
+            .iter()
+            .map(|c| {
+                if !c.hard {
+                    return None;
+                }
+                let alive =
+                    (0..self.cluster.nodes.len()).filter(|n| self.cluster.nodes[*n].alive && self.affine[*n][m]);
+                match c.topology {
+                    Topology::Zone => {
+                        let mut zones = vec![false; self.cluster.zones.len()];
+                        for n in alive {
+                            zones[self.cluster.nodes[n].zone] = true;
+                        }
+                        if let Some(z) = extra_zone {
+                            zones[z] = true;
+                        }
+                        (0..zones.len()).filter(|z| zones[*z]).map(|z| self.zone_count(&c.counts, z)).min()
+                    }
+                    Topology::Host => {
+                        let min = alive.map(|n| self.domain_count(&c.counts, Topology::Host, n)).min();
+                        // A node about to launch is an empty domain.
+                        if extra_zone.is_some() { Some(0) } else { min }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Spread (hard) and anti-affinity filters for `m` on existing node `n`.
+    fn topology_ok(&self, m: usize, n: usize, minima: &[Option<u32>]) -> bool {
+        let model = &self.models[m];
+        for (c, min) in model.spread.iter().zip(minima) {
+            if let Some(min) = min {
+                let count = self.domain_count(&c.counts, c.topology, n) + u32::from(c.self_match);
+                if count.saturating_sub(*min) > c.max_skew {
+                    return false;
+                }
+            }
+        }
+        model.anti.iter().all(|a| self.domain_count(&a.counts, a.topology, n) == 0)
+    }
+
+    /// The node kube-scheduler would bind a pod of `m` to, if any.
+    pub fn best_node(&self, m: usize) -> Option<usize> {
+        let model = &self.models[m];
+        let minima = self.hard_minima(m, None);
+        let mut best: Option<(u32, f64, usize)> = None;
+        for n in 0..self.cluster.nodes.len() {
+            if !self.cluster.nodes[n].alive || !self.eligible[n][m] {
+                continue;
+            }
+            let free = self.cluster.free(n);
+            if !model.requests.fits_in(free) || !self.topology_ok(m, n, &minima) {
+                continue;
+            }
+            let soft: u32 =
+                model.spread.iter().filter(|c| !c.hard).map(|c| self.domain_count(&c.counts, c.topology, n)).sum();
+            let a = self.cluster.groups[self.cluster.nodes[n].group].allocatable;
+            let share = |f: f64, r: f64, t: f64| if t > 0.0 { (f - r) / t } else { 0.0 };
+            let least = (share(free.cpu, model.requests.cpu, a.cpu)
+                + share(free.memory_gib, model.requests.memory_gib, a.memory_gib))
+                / 2.0;
+            let better = match best {
+                None => true,
+                Some((s, l, _)) => soft < s || (soft == s && least > l + 1e-12),
+            };
+            if better {
+                best = Some((soft, least, n));
+            }
+        }
+        best.map(|(_, _, n)| n)
+    }
+
+    /// Kubernetes' preemption for one pod of `m`: true when it evicted victims and was placed.
+    fn preempt(&mut self, m: usize) -> bool {
+        let model = &self.models[m];
+        let minima = self.hard_minima(m, None);
+        // (highest victim priority, priority sum, victims, node, victim list)
+        let mut best: Option<(i32, i64, usize, usize, Vec<usize>)> = None;
+        for n in 0..self.cluster.nodes.len() {
+            if !self.cluster.nodes[n].alive || !self.eligible[n][m] || !self.topology_ok(m, n, &minima) {
+                continue;
+            }
+            let mut lower: Vec<usize> =
+                self.on_node[n].iter().copied().filter(|v| self.models[*v].priority < model.priority).collect();
+            if lower.is_empty() {
+                continue;
+            }
+            let mut free = self.cluster.free(n);
+            for v in &lower {
+                free = free.add(self.models[*v].requests);
+            }
+            if !model.requests.fits_in(free) {
+                continue;
+            }
+            let mut room = Requests {
+                cpu: free.cpu - model.requests.cpu,
+                memory_gib: free.memory_gib - model.requests.memory_gib,
+                gpu: free.gpu - model.requests.gpu,
+            };
+            lower.sort_by_key(|v| (Reverse(self.models[*v].priority), *v));
+            let mut victims = Vec::new();
+            for v in lower {
+                let r = self.models[v].requests;
+                if r.fits_in(room) {
+                    room = Requests {
+                        cpu: room.cpu - r.cpu,
+                        memory_gib: room.memory_gib - r.memory_gib,
+                        gpu: room.gpu - r.gpu,
+                    };
+                } else {
+                    victims.push(v);
+                }
+            }
+            let top = victims.iter().map(|v| self.models[*v].priority).max().unwrap_or(i32::MIN);
+            let sum: i64 = victims.iter().map(|v| i64::from(self.models[*v].priority)).sum();
+            let key = (top, sum, victims.len(), n);
+            if best.as_ref().is_none_or(|b| key < (b.0, b.1, b.2, b.3)) {
+                best = Some((top, sum, victims.len(), n, victims));
+            }
+        }
+        let Some((_, _, _, n, victims)) = best else { return false };
+        for v in victims {
+            self.evict(v, n);
+            self.pending[v] += 1;
+            self.preempted[v] += 1;
+        }
+        self.place(m, n);
+        true
+    }
+
+    /// Cluster Autoscaler's scale-up for one pod of `m`: the node it adds, with the pod on it.
+    fn scale_up(&mut self, m: usize) -> Option<usize> {
+        if !self.ca.installed {
+            return None;
+        }
+        let mut options = Vec::new();
+        let mut launches = BTreeMap::new();
+        for g in 0..self.cluster.groups.len() {
+            if let Some(k) = self.launches_until_fit(m, g) {
+                options.push(g);
+                launches.insert(g, k);
+            }
+        }
+        let model = &self.models[m];
+        for e in &self.ca.expanders {
+            if options.len() <= 1 {
+                break;
+            }
+            match e.as_str() {
+                "priority" => {
+                    let top = options.iter().map(|g| self.ca.priority_of(&self.cluster.groups[*g].name)).max();
+                    options.retain(|g| Some(self.ca.priority_of(&self.cluster.groups[*g].name)) == top);
+                }
+                "least-waste" => {
+                    let waste = |g: usize| {
+                        let a = self.cluster.groups[g].allocatable;
+                        let r = model.requests;
+                        let s = |x: f64, t: f64| if t > 0.0 { (t - x) / t } else { 0.0 };
+                        s(r.cpu, a.cpu) + s(r.memory_gib, a.memory_gib)
+                    };
+                    let best = options.iter().map(|g| waste(*g)).fold(f64::INFINITY, f64::min);
+                    options.retain(|g| waste(*g) <= best + 1e-12);
+                }
+                _ => {}
+            }
+        }
+        let g = if self.ca.balance_similar {
+            options.into_iter().min_by_key(|g| (self.cluster.group_size(*g), *g))
+        } else {
+            options.into_iter().next()
+        }?;
+        let mut last = None;
+        for _ in 0..launches.get(&g).copied().unwrap_or(1) {
+            let n = self.cluster.launch(g, true)?;
+            self.node_rows(n);
+            *self.added.entry(self.cluster.groups[g].name.clone()).or_insert(0) += 1;
+            last = Some(n);
+        }
+        let n = last?;
+        self.place(m, n);
+        Some(n)
+    }
+
+    /// Whether a template node of group `g` in zone `z` accepts a pod of `m` under every filter
+    /// (spread counted with `z` as an eligible domain; a new node is an empty hostname domain).
+    fn template_accepts(&self, m: usize, g: usize, z: usize) -> bool {
+        let model = &self.models[m];
+        if !model.requests.fits_in(self.cluster.groups[g].allocatable) || !model.runs_on_group(&self.cluster, g, z) {
+            return false;
+        }
+        let minima = self.hard_minima(m, Some(z));
+        let spread_ok = model.spread.iter().zip(&minima).all(|(c, min)| match (min, c.topology) {
+            (Some(min), Topology::Zone) => {
+                (self.zone_count(&c.counts, z) + u32::from(c.self_match)).saturating_sub(*min) <= c.max_skew
+            }
+            _ => true,
+        });
+        spread_ok && model.anti.iter().all(|a| a.topology == Topology::Host || self.zone_count(&a.counts, z) == 0)
+    }
+
+    /// How many nodes group `g` must launch for one to accept a pod of `m`, within its max.
+    /// A `perZone` group launches in its zone; a multi-AZ group where EC2 Auto Scaling's
+    /// rebalancing puts the next instance. When that zone does not suit the pod but another zone
+    /// of the group would, CA (whose template is built from one of the group's nodes, whatever
+    /// its zone) keeps scaling the group until an instance lands in a suitable zone: those
+    /// launches are counted (the extra nodes are real, until scale-down removes them).
+    fn launches_until_fit(&self, m: usize, g: usize) -> Option<u32> {
+        if !self.cluster.can_launch(g) {
+            return None;
+        }
+        let group = &self.cluster.groups[g];
+        let room = group.max.saturating_sub(self.cluster.group_size(g));
+        if let Some(z) = group.zone {
+            return self.template_accepts(m, g, z).then_some(1);
+        }
+        let suits: Vec<bool> =
+            (0..self.cluster.zones.len()).map(|z| self.cluster.zone_up[z] && self.template_accepts(m, g, z)).collect();
+        if !suits.iter().any(|x| *x) {
+            return None;
+        }
+        let mut count = vec![0u32; self.cluster.zones.len()];
+        for n in self.cluster.nodes.iter().filter(|n| n.alive && n.group == g) {
+            count[n.zone] += 1;
+        }
+        for k in 1..=room {
+            let z = (0..count.len()).filter(|z| self.cluster.zone_up[*z]).min_by_key(|z| (count[*z], *z))?;
+            if suits[z] {
+                return Some(k);
+            }
+            count[z] += 1;
+        }
+        None
+    }
+
+    /// Place every pending pod: on a node, by preemption, or (with `scale_up`) on a node Cluster
+    /// Autoscaler adds. What cannot be placed stays in `pending`.
+    pub fn run(&mut self, scale_up: bool) {
+        let mut stuck = vec![0u32; self.models.len()];
+        // Preemption chains end (victims have strictly lower priority); the bound is a backstop.
+        let total: u64 = self.pending.iter().map(|p| u64::from(*p)).sum::<u64>()
+            + self.count_zone.iter().flatten().map(|p| u64::from(*p)).sum::<u64>();
+        let mut budget = total * 4 + 1000;
+        while let Some(m) = (0..self.models.len())
+            .filter(|m| self.pending[*m] > 0)
+            .max_by_key(|m| (self.models[*m].priority, Reverse(*m)))
+        {
+            self.pending[m] -= 1;
+            if budget == 0 {
+                stuck[m] += 1;
+                continue;
+            }
+            budget -= 1;
+            if let Some(n) = self.best_node(m) {
+                self.place(m, n);
+            } else if self.preempt(m) || (scale_up && self.scale_up(m).is_some()) {
+            } else {
+                stuck[m] += 1;
+            }
+        }
+        self.pending = stuck;
+    }
+
+    /// Cluster Autoscaler's scale-down: remove nodes under the threshold whose pods all fit
+    /// elsewhere, emptiest first, never below a group's min. Returns the nodes removed.
+    pub fn scale_down(&mut self) -> u32 {
+        if !self.ca.installed {
+            return 0;
+        }
+        let mut order: Vec<usize> = (0..self.cluster.nodes.len()).filter(|n| self.cluster.nodes[*n].alive).collect();
+        order.sort_by(|a, b| self.cluster.utilisation(*a).total_cmp(&self.cluster.utilisation(*b)).then(b.cmp(a)));
+        let mut removed = 0;
+        for n in order {
+            let g = self.cluster.nodes[n].group;
+            if self.cluster.utilisation(n) >= self.ca.scale_down_threshold
+                || self.cluster.group_size(g) <= self.cluster.groups[g].min
+            {
+                continue;
+            }
+            let mut pods = self.on_node[n].clone();
+            pods.sort_by_key(|m| (Reverse(self.models[*m].priority), *m));
+            for m in &pods {
+                self.evict(*m, n);
+            }
+            self.cluster.nodes[n].alive = false;
+            let mut moved = Vec::new();
+            let mut ok = true;
+            for m in &pods {
+                match self.best_node(*m) {
+                    Some(to) => {
+                        self.place(*m, to);
+                        moved.push((*m, to));
+                    }
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                removed += 1;
+            } else {
+                for (m, to) in moved {
+                    self.evict(m, to);
+                }
+                self.cluster.nodes[n].alive = true;
+                for m in pods {
+                    self.place(m, n);
+                }
+            }
+        }
+        removed
+    }
+
+    /// Lose every alive node `lost` selects: its pods become pending. Returns the nodes lost.
+    pub fn lose(&mut self, lost: impl Fn(&Cluster, usize) -> bool) -> u32 {
+        let mut count = 0;
+        for n in 0..self.cluster.nodes.len() {
+            if !self.cluster.nodes[n].alive || !lost(&self.cluster, n) {
+                continue;
+            }
+            for m in self.on_node[n].clone() {
+                self.evict(m, n);
+                self.pending[m] += 1;
+            }
+            self.cluster.nodes[n].alive = false;
+            count += 1;
+        }
+        count
+    }
+
+    /// Set model `m` to `replicas` pods: more become pending; fewer drop pending pods first,
+    /// then placed ones (from the last node).
+    pub fn set_replicas(&mut self, m: usize, replicas: u32) {
+        let current = self.placed(m) + self.pending[m];
+        if replicas >= current {
+            self.pending[m] += replicas - current;
+            return;
+        }
+        let mut drop = current - replicas;
+        let from_pending = drop.min(self.pending[m]);
+        self.pending[m] -= from_pending;
+        drop -= from_pending;
+        for n in (0..self.cluster.nodes.len()).rev() {
+            while drop > 0 && self.count_node[n][m] > 0 {
+                self.evict(m, n);
+                drop -= 1;
+            }
+        }
+    }
+}
+
+/// Go's `regexp.MatchString` (unanchored search) for the subset Cluster Autoscaler's priority
+/// patterns use: literals, `.`, `\`-escapes, `*` `+` `?` after one of those, `^` and `$`.
+/// Anything else (classes, groups, alternation, counted repeats) is an error, not a guess.
+pub fn regex_match(pattern: &str, text: &str) -> Result<bool, String> {
+    #[derive(Clone, Copy)]
+    enum Atom {
+        Any,
+        Char(char),
+    }
+    #[derive(Clone, Copy)]
+    struct Piece {
+        atom: Atom,
+        min: usize,
+        many: bool,
+    }
+    let mut chars = pattern.chars().peekable();
+    let anchored_start = chars.peek() == Some(&'^');
+    if anchored_start {
+        chars.next();
+    }
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut anchored_end = false;
+    while let Some(c) = chars.next() {
+        let atom = match c {
+            '.' => Atom::Any,
+            '\\' => Atom::Char(chars.next().ok_or("trailing backslash")?),
+            '$' if chars.peek().is_none() => {
+                anchored_end = true;
+                continue;
+            }
+            '*' | '+' | '?' => {
+                let last = pieces.last_mut().ok_or("quantifier without an atom")?;
+                if last.many || last.min != 1 {
+                    return Err("stacked quantifiers are not supported".into());
+                }
+                match c {
+                    '*' => (last.min, last.many) = (0, true),
+                    '+' => last.many = true,
+                    _ => last.min = 0,
+                }
+                continue;
+            }
+            '[' | ']' | '(' | ')' | '|' | '{' | '}' | '^' | '$' => {
+                return Err(format!("`{c}` is not supported by the model's pattern matcher"));
+            }
+            other => Atom::Char(other),
+        };
+        pieces.push(Piece { atom, min: 1, many: false });
+    }
+    // `?` leaves min 0 and many false: at most one.
+    let text: Vec<char> = text.chars().collect();
+    fn at(pieces: &[Piece], text: &[char], i: usize, end: bool) -> bool {
+        let Some((p, rest)) = pieces.split_first() else { return !end || i == text.len() };
+        let ok = |c: char| match p.atom {
+            Atom::Any => c != '\n',
+            Atom::Char(x) => x == c,
+        };
+        let most = if p.many { text.len() - i } else { 1 };
+        let mut k = 0;
+        while k < most && i + k < text.len() && ok(text[i + k]) {
+            k += 1;
+        }
+        (p.min..=k).rev().any(|j| at(rest, text, i + j, end))
+    }
+    let starts: Vec<usize> = if anchored_start { vec![0] } else { (0..=text.len()).collect() };
+    Ok(starts.into_iter().any(|s| at(&pieces, &text, s, anchored_end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::regex_match;
+
+    #[test]
+    fn priority_patterns_match_like_go() {
+        assert_eq!(regex_match(".*general-spot.*", "cerverus-prod-general-spot"), Ok(true));
+        assert_eq!(regex_match(".*general-spot.*", "cerverus-prod-general-on-demand"), Ok(false));
+        assert_eq!(regex_match("spot", "x-spot-y"), Ok(true));
+        assert_eq!(regex_match("^spot", "x-spot"), Ok(false));
+        assert_eq!(regex_match("spot$", "x-spot"), Ok(true));
+        assert_eq!(regex_match("a.+c", "ac"), Ok(false));
+        assert_eq!(regex_match("ab?c", "ac"), Ok(true));
+        assert!(regex_match("(a|b)", "a").is_err());
+    }
+}
