@@ -46,6 +46,8 @@ svg.chart { width: 100%; height: auto; display: block; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0 14px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
+td { overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.fail td { background: #fdeee6; }
 td.v { font-weight: 700; white-space: nowrap; }
@@ -135,7 +137,7 @@ fn failing_box(report: &Report, sections: &[Section]) -> Element {
     Element::new("section")
         .attr("class", "failing")
         .attr("id", "failing")
-        .child(Element::new("h2").text(format!("{} failing verdicts", failed.len())))
+        .child(Element::new("h2").text(view::count(failed.len(), "failing verdict")))
         .child(table(&t))
 }
 
@@ -168,7 +170,12 @@ fn provenance(p: &Provenance) -> Element {
     for s in &p.sources {
         sources.push(Element::new("li").child(source(s)));
     }
-    Element::new("div").child(Element::new("span").text(format!("{} ({when})", p.model))).child(sources)
+    // The sources fold away (they open without a script): the box stays short, the links stay in the page.
+    Element::new("div").child(Element::new("span").text(format!("{} ({when})", p.model))).child(
+        Element::new("details")
+            .child(Element::new("summary").text(view::count(p.sources.len(), "source")))
+            .child(sources),
+    )
 }
 
 /// A source as written in a data file (`Title — https://…` or `Title (https://…)`): a link on the
@@ -305,7 +312,9 @@ fn table(t: &Table) -> Element {
         }
         body.push(tr);
     }
-    Element::new("table").child(Element::new("thead").child(head)).child(body)
+    Element::new("div")
+        .attr("class", "scroll")
+        .child(Element::new("table").child(Element::new("thead").child(head)).child(body))
 }
 
 #[cfg(test)]

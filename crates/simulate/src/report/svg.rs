@@ -57,13 +57,19 @@ const ROW: f64 = 24.0;
 const BAR: f64 = 16.0;
 const LABEL_MAX_CHARS: usize = 38;
 
-/// `s` cut to `max` characters with an ellipsis; the full text stays in the mark's `<title>`.
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+/// `s` cut to `max` characters with an ellipsis in the middle, keeping more of the end: the end
+/// of `module.database.aws_db_instance.replica` or `namespace/workload` is what tells rows
+/// apart. The full text stays in the mark's `<title>`.
+pub fn clip(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max || max < 5 {
+        return s.to_string();
     }
+    let head = (max - 1) / 3;
+    let tail = max - 1 - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
 }
 
 fn label_width(labels: impl Iterator<Item = usize>) -> f64 {
@@ -538,6 +544,14 @@ mod tests {
         assert!((fail[0] / pass[0] - 5.0).abs() < 0.01, "{pass:?} {fail:?}");
         assert!(svg.contains("class=\"target\""));
         assert!(svg.contains(">50 / 60<"));
+    }
+
+    #[test]
+    fn clipping_keeps_the_end() {
+        assert_eq!(clip("short", 38), "short");
+        // 19 characters kept: 6 from the start, 13 from the end.
+        assert_eq!(clip("module.database.aws_db_instance.replica", 20), "module…tance.replica");
+        assert_eq!(clip("module.database.aws_db_instance.replica", 20).chars().count(), 20);
     }
 
     #[test]

@@ -15,9 +15,9 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}: {} verdicts, {failed} failed{}",
+        "{}: {}, {failed} failed{}",
         m.environment,
-        report.verdicts.len(),
+        view::count(report.verdicts.len(), "verdict"),
         if failed == 0 { "" } else { " (FAIL)" }
     );
     let scenarios: Vec<&str> = m.scenarios.iter().map(|s| s.name()).collect();
@@ -35,14 +35,14 @@ pub fn render(report: &Report) -> String {
     table(&mut out, &counts);
     if failed > 0 {
         let failing: Vec<_> = report.verdicts.iter().filter(|v| !v.pass).cloned().collect();
-        heading(&mut out, &format!("{failed} failing verdicts"));
+        heading(&mut out, &view::count(failed, "failing verdict"));
         table(&mut out, &view::verdict_table("", &failing));
     }
     for s in view::sections(report) {
         let state = if s.verdicts.is_empty() {
             String::new()
         } else {
-            format!(" — {} verdicts, {} failed", s.verdicts.len(), s.failed())
+            format!(" — {}, {} failed", view::count(s.verdicts.len(), "verdict"), s.failed())
         };
         heading(&mut out, &format!("{}{state}", s.title));
         let _ = writeln!(out, "{}\n", s.question);
@@ -121,7 +121,16 @@ fn table(out: &mut String, t: &Table) {
         s.trim_end().to_string()
     };
     let _ = writeln!(out, "{}", line(&t.columns));
-    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    // The last column is unpadded and may be a long sentence: its rule stops at a readable length.
+    let rule: Vec<String> = width
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let w =
+                if i + 1 == cols { (*w).min(t.columns.get(i).map_or(0, |c| c.chars().count()).max(40)) } else { *w };
+            "-".repeat(w)
+        })
+        .collect();
     let _ = writeln!(out, "{}", line(&rule));
     for r in &t.rows {
         let _ = writeln!(out, "{}", line(&r.cells));

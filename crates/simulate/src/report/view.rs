@@ -137,6 +137,11 @@ pub fn verdict_table(title: &str, verdicts: &[Verdict]) -> Table {
     t.failing_first()
 }
 
+/// `n thing` or `n things`.
+pub fn count(n: usize, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
+}
+
 pub fn pass_word(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }
 }
