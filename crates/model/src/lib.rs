@@ -5,6 +5,7 @@
 //! (and never disagree about one).
 
 pub mod capacity;
+pub mod cron;
 pub mod derived;
 pub mod graph;
 pub mod keda;
@@ -69,6 +70,8 @@ pub struct Env {
     pub postgres: Vec<spec::Postgres>,
     pub redis: Vec<spec::Redis>,
     pub buckets: Vec<Bucket>,
+    /// Declared recovery objectives (the same in every environment).
+    pub recovery: spec::Recovery,
     pub external_services: Vec<spec::ExternalService>,
     pub namespaces: Vec<spec::Namespace>,
     pub workloads: Vec<Workload>,

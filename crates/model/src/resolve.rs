@@ -1254,6 +1254,7 @@ fn build_env(s: &spec::PlatformSpec, name: &str, env: &spec::Environment) -> Res
         postgres,
         redis,
         buckets,
+        recovery: s.recovery.clone(),
         external_services: s.external_services.clone(),
         namespaces: s.namespaces.clone(),
         workloads,

@@ -28,6 +28,11 @@ pub struct PlatformSpec {
     pub cluster: Cluster,
     #[serde(default)]
     pub data_stores: DataStores,
+    /// What the platform promises after a failure: recovery point and time objectives per tier.
+    /// Absent: the promises of the Velero tier schedules (critical 1h/1h, high 4h/4h, standard
+    /// 24h/8h, batch 24h/24h).
+    #[serde(default)]
+    pub recovery: Recovery,
     /// Hosts outside the platform that workloads call (market-data APIs and the like).
     #[serde(default)]
     pub external_services: Vec<ExternalService>,
@@ -353,6 +358,88 @@ pub struct Bucket {
     /// Replicate to the DR region.
     #[serde(default)]
     pub replicate: bool,
+    /// Expected volume the bucket holds in steady state, in GiB (all object versions), for the
+    /// cost estimate of `cerverus simulate`. Absent: the bucket's storage is reported unpriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_gib: Option<u64>,
+}
+
+/// Declared recovery objectives. A data store is held to the objective of the highest tier
+/// among the workloads that depend on it; a stateful workload's volumes to its own tier's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Recovery {
+    /// Objective per tier, for losing an availability zone and for restoring after data
+    /// corruption or deletion.
+    #[serde(default)]
+    pub objectives: TierObjectives,
+    /// Objective for losing the whole primary region (recovery in `aws.drRegion`), for every
+    /// tier. Absent: region loss is reported but not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_loss: Option<Objective>,
+}
+
+/// Recovery objective of each tier. A tier left out keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TierObjectives {
+    /// Default: RPO 60, RTO 60 minutes.
+    #[serde(default = "default_critical_objective")]
+    pub critical: Objective,
+    /// Default: RPO 240, RTO 240 minutes.
+    #[serde(default = "default_high_objective")]
+    pub high: Objective,
+    /// Default: RPO 1440, RTO 480 minutes.
+    #[serde(default = "default_standard_objective")]
+    pub standard: Objective,
+    /// Default: RPO 1440, RTO 1440 minutes.
+    #[serde(default = "default_batch_objective")]
+    pub batch: Objective,
+}
+
+impl Default for TierObjectives {
+    fn default() -> Self {
+        TierObjectives {
+            critical: default_critical_objective(),
+            high: default_high_objective(),
+            standard: default_standard_objective(),
+            batch: default_batch_objective(),
+        }
+    }
+}
+
+impl TierObjectives {
+    pub fn for_tier(&self, tier: Tier) -> Objective {
+        match tier {
+            Tier::Critical => self.critical,
+            Tier::High => self.high,
+            Tier::Standard => self.standard,
+            Tier::Batch => self.batch,
+        }
+    }
+}
+
+fn default_critical_objective() -> Objective {
+    Objective { rpo_minutes: 60, rto_minutes: 60 }
+}
+fn default_high_objective() -> Objective {
+    Objective { rpo_minutes: 240, rto_minutes: 240 }
+}
+fn default_standard_objective() -> Objective {
+    Objective { rpo_minutes: 1440, rto_minutes: 480 }
+}
+fn default_batch_objective() -> Objective {
+    Objective { rpo_minutes: 1440, rto_minutes: 1440 }
+}
+
+/// A recovery objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Objective {
+    /// Recovery point objective: at most this many minutes of data may be lost.
+    pub rpo_minutes: u32,
+    /// Recovery time objective: serving again within this many minutes.
+    pub rto_minutes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
