@@ -38,6 +38,10 @@ import packaging_chart  # noqa: E402
 import packaging_workflows  # noqa: E402
 
 PACKAGING = [packaging_docker, packaging_compose, packaging_chart, packaging_workflows]
+# The simulation report in a browser (issue 11): same module shape as the packaging validators.
+import simulate_html  # noqa: E402
+
+MODULES = PACKAGING + [simulate_html]
 import promtool_tests  # noqa: E402
 import shell  # noqa: E402
 
@@ -339,7 +343,7 @@ def all_results(ctx: Context, yaml_files, k8s_files) -> list[Result]:
         lambda: [checkov(venv_bin, root, ["terraform", "kubernetes"])],
         lambda: [trivy(venv_bin, root)],
     ]
-    steps += [lambda m=m: m.results(ctx) for m in PACKAGING]
+    steps += [lambda m=m: m.results(ctx) for m in MODULES]
     results: list[Result] = []
     for step in steps:
         t0 = time.monotonic()
@@ -354,7 +358,7 @@ def self_test(venv_bin: Path, node_dir: Path, k8s_version: str, cerverus_bin: Pa
     """Every validator must fail on a bundle made to fail it: a check that cannot fail proves nothing."""
     fixtures = dict(BROKEN_FIXTURES)
     must_name = dict(MUST_NAME)
-    for m in PACKAGING:
+    for m in MODULES:
         fixtures.update(m.BROKEN_FIXTURES)
         must_name.update(m.MUST_NAME)
     with tempfile.TemporaryDirectory() as tmp:
