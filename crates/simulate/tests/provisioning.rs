@@ -10,6 +10,11 @@ use serde_json::json;
 
 /// A weight table: `types` at their minutes, everything else (and data sources) 0.
 fn weights(types: &[(&str, f64)], parallelism: usize) -> Weights {
+    weights_with_reads(types, parallelism, 0.0)
+}
+
+/// The same, with data source reads taking `read` minutes.
+fn weights_with_reads(types: &[(&str, f64)], parallelism: usize, read: f64) -> Weights {
     let rt: serde_json::Map<String, serde_json::Value> = types
         .iter()
         .map(|(t, m)| (t.to_string(), json!({ "minutes": m, "basis": "estimate", "note": "test" })))
@@ -19,7 +24,7 @@ fn weights(types: &[(&str, f64)], parallelism: usize) -> Weights {
         "parallelism": parallelism,
         "target_minutes": 30.0,
         "top_n": 3,
-        "data_source_minutes": 0.0,
+        "data_source_minutes": read,
         "default": { "minutes": 0.0, "basis": "estimate", "note": "test" },
         "resource_types": rt,
     }))
@@ -214,6 +219,30 @@ resource "t_b" "b" { x = t_a.a.id }
     // And 29 passes.
     let r = analyse(root, &[], json!(null), &weights(&[("t_a", 20.0), ("t_b", 9.0)], 10));
     assert!(r.verdicts()[0].pass);
+}
+
+#[test]
+fn data_sources_waiting_for_a_resource_are_read_during_apply_the_others_during_plan() {
+    // Reads take 1 min. `plan` reads nothing created by apply: read during plan, 0 apply time.
+    // `apply` reads A's id: A(10) → read(1) → B(2) = 13, the read on the path; C waits only
+    // for `plan`: 0 → 3.
+    let root = r#"
+resource "t_a" "a" {}
+data "t_d" "plan" { name = "fixed" }
+data "t_d" "apply" { id = t_a.a.id }
+resource "t_b" "b" { x = data.t_d.apply.id }
+resource "t_c" "c" { x = data.t_d.plan.id }
+"#;
+    let w = weights_with_reads(&[("t_a", 10.0), ("t_b", 2.0), ("t_c", 3.0)], 10, 1.0);
+    let r = analyse(root, &[], json!(null), &w);
+    assert_eq!(path(&r), vec![("t_a.a", 0.0, 10.0), ("data.t_d.apply", 10.0, 11.0), ("t_b.b", 11.0, 13.0)]);
+    assert_eq!(r.critical_path[1].kind, "data");
+    let g = graph::build(&blocks("main.tf", root), &BTreeMap::new(), &json!(null), &w);
+    let node = |id: &str| g.nodes.iter().find(|n| n.id == id).expect(id);
+    let plan = &node("data.t_d.plan").instances[0].time;
+    assert!(plan.minutes == 0.0 && plan.rule == "read during plan", "{plan:?}");
+    let apply = &node("data.t_d.apply").instances[0].time;
+    assert!(apply.minutes == 1.0 && apply.rule == "data source read", "{apply:?}");
 }
 
 #[test]

@@ -124,10 +124,29 @@ pub fn build(
     for u in unresolved {
         b.assumptions.push(format!("`{u}` is referenced but not declared: the reference adds no edge"));
     }
-    Graph {
+    let mut g = Graph {
         nodes: b.nodes,
         preds: preds.into_iter().map(|s| s.into_iter().collect()).collect(),
         assumptions: b.assumptions,
+    };
+    read_during_plan(&mut g);
+    g
+}
+
+/// Terraform reads a data source during plan when its configuration is known then — when it
+/// waits, directly or through variables, locals and outputs, for no managed resource. Only the
+/// others are read during apply and take time there. (A graph with a cycle is left as is: it
+/// is reported as an error.)
+fn read_during_plan(g: &mut Graph) {
+    let Ok(order) = super::schedule::topo_order(g) else { return };
+    let mut after_resource = vec![false; g.nodes.len()];
+    for &i in &order {
+        after_resource[i] = g.preds[i].iter().any(|&p| g.nodes[p].kind == Kind::Resource || after_resource[p]);
+        if g.nodes[i].kind == Kind::Data && !after_resource[i] {
+            for inst in &mut g.nodes[i].instances {
+                inst.time = Chosen { minutes: 0.0, basis: inst.time.basis, rule: "read during plan".into() };
+            }
+        }
     }
 }
 

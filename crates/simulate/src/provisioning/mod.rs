@@ -34,8 +34,8 @@ pub const NOT_MODELLED: [&str; 5] = [
     "The bootstrap root (state bucket, lock table, CI roles, registry, audit trail) is applied once beforehand and is not timed here.",
     "Kubernetes add-ons and workloads synced by Argo CD after the cluster exists are not part of `terraform apply` and are not timed here.",
     "Eventual-consistency retries (IAM, KMS), API throttling, capacity errors and retried creates are not modelled: each instance takes its typical time once.",
-    "`terraform init`, plan and state refresh before the apply are not timed; data sources are read once, during apply, at their listed time.",
-    "Which ready instance Terraform starts first is not specified; the schedule starts the one with the longest path behind it first, so the scheduled total is a lower bound for the real order.",
+    "`terraform init` and plan are not timed; a data source waiting for no managed resource is read during plan and takes no apply time, the others are read once during apply.",
+    "Which ready instance Terraform starts first is not specified; the schedule starts the one with the longest path behind it first, a near-best order: Terraform's own order may take longer when more instances are ready than slots.",
 ];
 
 /// One step of the critical path, for a table or a Gantt chart.

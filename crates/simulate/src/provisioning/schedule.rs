@@ -4,8 +4,8 @@
 //! Terraform walks the graph with a semaphore of `-parallelism` slots; an instance holds a slot
 //! for its whole create call, waits included. Which ready instance gets a free slot first is not
 //! specified by Terraform; the schedule here gives it to the one with the longest path still
-//! behind it (longest-path-first list scheduling), which is close to the best order — so the
-//! scheduled total is a lower bound on what Terraform's own order could take, and at least the
+//! behind it (longest-path-first list scheduling), a near-best order — Terraform's own order may
+//! take longer when more instances are ready than slots; the scheduled total is never below the
 //! critical path. Variables, locals, outputs and providers take no time and no slot.
 
 use std::cmp::Ordering;
