@@ -154,3 +154,23 @@ fn dev_without_multi_az_replicas_or_replicated_backups() {
     // The unreplicated feature store is derived data: reported, not judged.
     assert_eq!(find(&r, "bucket/cerverus-feature-store-dev", Failure::RegionLoss).pass, None);
 }
+
+#[test]
+fn rendered_schedules_promise_the_declared_objectives() {
+    // The Schedule's annotations (and its restore verification's deadline) carry the declared
+    // objective, whatever its cron keeps: the promise is the spec's, the check is simulate's.
+    let mut spec = default_spec();
+    spec["recovery"]["objectives"]["high"] = serde_json::json!({ "rpoMinutes": 120, "rtoMinutes": 90 });
+    let platform = platform_of(&spec);
+    let bundle = cerverus_render::render(&platform, &["prod".into()]).expect("renders");
+    let text = |path: &str| {
+        let (_, bytes) = bundle.iter().find(|(p, _)| *p == path).unwrap_or_else(|| panic!("no {path}"));
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    };
+    let schedule = text("kubernetes/prod/velero/schedule-tier-high.yaml");
+    assert!(
+        schedule.contains("cerverus.io/rpo: 2h0m0s") && schedule.contains("cerverus.io/rto: 1h30m0s"),
+        "{schedule}"
+    );
+    assert!(schedule.contains("schedule: 15 */4 * * *"), "the cron is the policy's");
+}

@@ -3,8 +3,9 @@
 //!
 //! Velero itself (chart values, storage and snapshot locations, IRSA) is `addons::backup`.
 //!
-//! **What each schedule promises.** The spec has no RPO/RTO field: the promise of a tier is the
-//! table [`POLICIES`], and every Schedule carries its promise as annotations
+//! **What each schedule promises.** A tier's promise is the objective the spec declares for it
+//! (`recovery.objectives`, whose defaults are the RPO/RTO of the table [`POLICIES`]); the cron,
+//! retention and severity are [`POLICIES`]'. Every Schedule carries its promise as annotations
 //! (`cerverus.io/rpo`, `cerverus.io/rto`) next to the cron that keeps it. A tier's RPO is met
 //! when the longest gap between two runs of its cron ([`cron_interval_minutes`]) is at most the
 //! RPO; `crates/cli/tests/backup.rs` holds every stateful workload to that.
@@ -73,10 +74,12 @@ const RUNBOOK: &str = "backup-and-restore";
 pub struct BackupPolicy {
     /// The tier whose workloads it backs up; `None` for `platform-config`.
     pub tier: Option<Tier>,
-    /// Recovery point objective: at most this much data is lost.
+    /// Recovery point objective: at most this much data is lost. For a tier, the default of
+    /// the spec's `recovery.objectives` (`TierObjectives::default` equals it; the simulate tests
+    /// hold them together), which is what the Schedule then promises.
     pub rpo_minutes: u32,
     /// Recovery time objective: restored within this long (the restore verification fails a
-    /// restore slower than this).
+    /// restore slower than the promised one). For a tier, the default as for the RPO.
     pub rto_minutes: u32,
     /// Five-field cron in UTC; the longest gap between runs must not exceed the RPO.
     pub cron: &'static str,
@@ -88,8 +91,8 @@ pub struct BackupPolicy {
     pub verify_weekday: Option<u8>,
 }
 
-/// The promise of each tier and of the platform configuration. Minutes are staggered so the
-/// schedules do not start together.
+/// The schedule of each tier and of the platform configuration, with the tiers' default
+/// promises. Minutes are staggered so the schedules do not start together.
 ///
 /// | schedule | RPO | RTO | runs | kept |
 /// |---|---|---|---|---|
@@ -178,6 +181,11 @@ pub use cerverus_model::cron::cron_interval_minutes;
 #[derive(Debug, Clone)]
 pub struct PlannedSchedule {
     pub policy: &'static BackupPolicy,
+    /// What the schedule promises: the declared objective of its tier (`recovery.objectives`),
+    /// the policy's own for `platform-config`. Its cron may not keep it: `cerverus simulate`
+    /// judges that.
+    pub rpo_minutes: u32,
+    pub rto_minutes: u32,
     pub namespaces: Vec<String>,
     /// The tier's StatefulSets, whose claims the schedule selects by their selector labels.
     pub stateful: Vec<String>,
@@ -188,7 +196,13 @@ pub fn schedules(env: &Env) -> Vec<PlannedSchedule> {
     let mut out = Vec::new();
     for policy in POLICIES {
         let Some(tier) = policy.tier else {
-            out.push(PlannedSchedule { policy, namespaces: vec!["*".to_string()], stateful: Vec::new() });
+            out.push(PlannedSchedule {
+                policy,
+                rpo_minutes: policy.rpo_minutes,
+                rto_minutes: policy.rto_minutes,
+                namespaces: vec!["*".to_string()],
+                stateful: Vec::new(),
+            });
             continue;
         };
         let members: Vec<&Workload> = env.workloads.iter().filter(|w| w.spec.tier == tier).collect();
@@ -197,7 +211,14 @@ pub fn schedules(env: &Env) -> Vec<PlannedSchedule> {
         }
         let namespaces: BTreeSet<String> = members.iter().map(|w| w.namespace().to_string()).collect();
         let stateful = members.iter().filter(|w| w.spec.storage.is_some()).map(|w| w.name().to_string()).collect();
-        out.push(PlannedSchedule { policy, namespaces: namespaces.into_iter().collect(), stateful });
+        let objective = env.recovery.objectives.for_tier(tier);
+        out.push(PlannedSchedule {
+            policy,
+            rpo_minutes: objective.rpo_minutes,
+            rto_minutes: objective.rto_minutes,
+            namespaces: namespaces.into_iter().collect(),
+            stateful,
+        });
     }
     out
 }
@@ -252,8 +273,8 @@ fn schedule(env: &Env, s: &PlannedSchedule, out: &mut Objects) -> Result<(), Ren
         },
     };
     let mut annotations = BTreeMap::from([
-        (RPO_ANNOTATION.to_string(), go_duration(p.rpo_minutes)),
-        (RTO_ANNOTATION.to_string(), go_duration(p.rto_minutes)),
+        (RPO_ANNOTATION.to_string(), go_duration(s.rpo_minutes)),
+        (RTO_ANNOTATION.to_string(), go_duration(s.rto_minutes)),
     ]);
     if let Some(t) = p.tier {
         annotations.insert("cerverus.io/tier".to_string(), t.as_str().to_string());
@@ -537,7 +558,7 @@ fn rbac(
 }
 
 fn verify_cronjob(env: &Env, s: &PlannedSchedule, tier: Tier, weekday: u8) -> CronJobSpec {
-    let rto_seconds = u64::from(s.policy.rto_minutes) * 60;
+    let rto_seconds = u64::from(s.rto_minutes) * 60;
     let scratch: Vec<String> = s.namespaces.iter().map(|ns| scratch_namespace(tier, ns)).collect();
     let env_var = |name: &str, value: String| EnvVar { name: name.into(), value: Some(value), ..Default::default() };
     let q = |s: &str| Quantity(s.to_string());
@@ -759,7 +780,7 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
         let name = p.schedule_name();
         // The calculator fails only on a cron outside its forms; POLICIES are held to them by
         // unit tests, so the RPO stands in rather than failing the render.
-        let interval = cron_interval_minutes(p.cron).unwrap_or(p.rpo_minutes);
+        let interval = cron_interval_minutes(p.cron).unwrap_or(s.rpo_minutes);
         let late_after = interval * 3 / 2;
         let sel = format!("schedule=\"{name}\"");
         let window = prom_duration(interval.max(60));
@@ -775,7 +796,7 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
                 summary: &format!("Velero backup of schedule {name} failed"),
                 description: &format!(
                     "A backup of {name} failed, partially failed or failed validation (e.g. its storage location unavailable) in the last {window}: its RPO of {} is at risk. `velero backup describe --details` on the newest backup of the schedule says why.",
-                    go_duration(p.rpo_minutes)
+                    go_duration(s.rpo_minutes)
                 ),
                 runbook: RUNBOOK,
             },
@@ -794,7 +815,7 @@ fn alerts(planned: &[PlannedSchedule], out: &mut Objects) -> Result<(), RenderEr
                 description: &format!(
                     "Schedule {name} runs `{}` and promises an RPO of {}; its last successful backup is older than {} (or Velero reports none).",
                     p.cron,
-                    go_duration(p.rpo_minutes),
+                    go_duration(s.rpo_minutes),
                     go_duration(late_after)
                 ),
                 runbook: RUNBOOK,
