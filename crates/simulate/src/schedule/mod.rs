@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod pod;
+pub mod synthetic;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
