@@ -240,7 +240,7 @@ fn section(s: &Section) -> Element {
                 .raw(c.svg()),
         );
     }
-    for t in &s.tables {
+    for t in s.tables.iter().filter(|t| !t.text_only) {
         if !t.title.is_empty() {
             out.push(Element::new("h3").text(t.title.clone()));
         }

@@ -19,8 +19,10 @@ pub enum Tone {
     Series(usize),
 }
 
-/// Okabe–Ito, without black and yellow (black is the axes' colour, yellow is unreadable on white).
-const PALETTE: [&str; 6] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"];
+/// Okabe–Ito without black and yellow (black is the axes' colour, yellow is unreadable on white),
+/// then four of Paul Tol's muted scheme for charts with more categories (node groups).
+const PALETTE: [&str; 10] =
+    ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#882255", "#44AA99", "#999933"];
 pub const PASS: &str = "#009E73";
 pub const FAIL: &str = "#D55E00";
 const NEUTRAL: &str = "#0072B2";
@@ -145,7 +147,9 @@ fn x_axis(g: &mut Element, plot: Plot, end: f64, step: f64, unit: &str) {
     }
     g.push(line(x0, bottom, x1, bottom, INK));
     if !unit.is_empty() {
-        g.push(text(x1 + 14.0, bottom + 14.0, "start", unit));
+        // Right of the last tick's label, on its line.
+        let last = num(step * n as f64).chars().count() as f64 * CHAR_W / 2.0;
+        g.push(text(x1 + last + 8.0, bottom + 14.0, "start", unit));
     }
 }
 
@@ -218,6 +222,8 @@ pub struct Segment {
     /// The category (one colour per category across all rows, in first-seen order).
     pub category: String,
     pub value: f64,
+    /// A colour that means something (pass / fail); by category when `None`.
+    pub tone: Option<Tone>,
 }
 
 /// One stacked bar.
@@ -229,10 +235,13 @@ pub struct StackRow {
 
 /// Horizontal stacked bars on a shared axis, with a legend: a cost breakdown (control plane,
 /// nodes, NAT, databases …), or on-demand vs spot side by side.
-pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow]) -> String {
+/// `fmt` prints the values written on the segments and the totals (money, counts).
+pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow], fmt: fn(f64) -> String) -> String {
     let mut categories: Vec<&str> = Vec::new();
+    let mut tones: Vec<Tone> = Vec::new();
     for s in rows.iter().flat_map(|r| &r.segments) {
         if !categories.contains(&s.category.as_str()) {
+            tones.push(s.tone.unwrap_or(Tone::Series(categories.len())));
             categories.push(&s.category);
         }
     }
@@ -259,7 +268,7 @@ pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow]) -> String {
                 .num("y", ly - 10.0)
                 .num("width", 12.0)
                 .num("height", 12.0)
-                .attr("fill", Tone::Series(i).colour()),
+                .attr("fill", tones[i].colour()),
         );
         legend.push(text(lx + 16.0, ly, "start", &label));
         lx += w;
@@ -273,12 +282,15 @@ pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow]) -> String {
         let y = top + row_h * i as f64 + (row_h - 22.0) / 2.0;
         let mut bar = Element::new("g")
             .attr("class", "stack")
-            .child(Element::new("title").text(format!("{}: {} {unit}", r.label, num(total(r)))))
+            .child(Element::new("title").text(format!("{}: {} {unit}", r.label, fmt(total(r)))))
             .child(text(x0 - 6.0, y + 15.0, "end", &clip(&r.label, LABEL_MAX_CHARS)));
         let mut x = x0;
         for s in &r.segments {
             let w = (x1 - x0) * s.value.max(0.0) / end;
-            let colour = Tone::Series(categories.iter().position(|c| *c == s.category).unwrap_or(0)).colour();
+            let colour = s
+                .tone
+                .unwrap_or_else(|| Tone::Series(categories.iter().position(|c| *c == s.category).unwrap_or(0)))
+                .colour();
             bar.push(
                 Element::new("rect")
                     .num("x", x)
@@ -287,16 +299,16 @@ pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow]) -> String {
                     .num("height", 22.0)
                     .attr("fill", colour)
                     .attr("stroke", "#ffffff")
-                    .child(Element::new("title").text(format!("{}: {} {unit}", s.category, num(s.value)))),
+                    .child(Element::new("title").text(format!("{}: {} {unit}", s.category, fmt(s.value)))),
             );
             // The value inside the segment when it fits; the legend and the tooltip otherwise.
-            let v = num(s.value);
+            let v = fmt(s.value);
             if w > v.chars().count() as f64 * CHAR_W + 8.0 {
                 bar.push(text(x + w / 2.0, y + 15.0, "middle", &v).attr("fill", "#ffffff"));
             }
             x += w;
         }
-        bar.push(text(x + 6.0, y + 15.0, "start", &num(total(r))).attr("font-weight", "600"));
+        bar.push(text(x + 6.0, y + 15.0, "start", &fmt(total(r))).attr("font-weight", "600"));
         svg.push(bar);
     }
     svg.push(legend);
@@ -570,12 +582,16 @@ mod tests {
         let row = |label: &str, a: f64, b: f64| StackRow {
             label: label.into(),
             segments: vec![
-                Segment { category: "nodes".into(), value: a },
-                Segment { category: "NAT".into(), value: b },
+                Segment { category: "nodes".into(), value: a, tone: None },
+                Segment { category: "NAT".into(), value: b, tone: None },
             ],
         };
-        let svg =
-            stacked_bar_chart("Monthly cost", "USD", &[row("on-demand", 300.0, 100.0), row("with spot", 150.0, 100.0)]);
+        let svg = stacked_bar_chart(
+            "Monthly cost",
+            "USD",
+            &[row("on-demand", 300.0, 100.0), row("with spot", 150.0, 100.0)],
+            num,
+        );
         well_formed(&svg).expect("well-formed");
         let nodes = rect_widths(&svg, Tone::Series(0).colour());
         let nat = rect_widths(&svg, Tone::Series(1).colour());
@@ -646,7 +662,7 @@ mod tests {
         let a = hbar_chart("x", "", &[], None);
         assert_eq!(a, hbar_chart("x", "", &[], None));
         well_formed(&a).expect("empty bar chart");
-        well_formed(&stacked_bar_chart("x", "", &[])).expect("empty stack");
+        well_formed(&stacked_bar_chart("x", "", &[], num)).expect("empty stack");
         well_formed(&line_chart("x", "", "", &[], None, None)).expect("empty lines");
         well_formed(&gantt_chart("x", "", &[], None)).expect("empty gantt");
         well_formed(&heat_grid("x", &Grid::default())).expect("empty grid");

@@ -15,6 +15,8 @@ pub struct Table {
     /// Columns holding numbers (right-aligned in both forms).
     pub numeric: Vec<bool>,
     pub rows: Vec<Row>,
+    /// Shown in the text form only: the HTML page draws the same numbers as a chart.
+    pub text_only: bool,
 }
 
 /// One row; `pass` is `Some` when the row is a judgement (highlighted when it failed).
@@ -31,6 +33,7 @@ impl Table {
             columns: columns.iter().map(|(c, _)| c.to_string()).collect(),
             numeric: columns.iter().map(|(_, n)| *n).collect(),
             rows: Vec::new(),
+            text_only: false,
         }
     }
 
@@ -59,6 +62,8 @@ pub enum Chart {
         title: String,
         unit: String,
         rows: Vec<StackRow>,
+        /// Prints segment values and totals (money, counts).
+        fmt: fn(f64) -> String,
     },
     Lines {
         title: String,
@@ -94,7 +99,7 @@ impl Chart {
     pub fn svg(&self) -> String {
         match self {
             Chart::Bars { title, unit, bars, target } => svg::hbar_chart(title, unit, bars, target.as_ref()),
-            Chart::Stacked { title, unit, rows } => svg::stacked_bar_chart(title, unit, rows),
+            Chart::Stacked { title, unit, rows, fmt } => svg::stacked_bar_chart(title, unit, rows, *fmt),
             Chart::Lines { title, x_unit, y_unit, series, x_target, y_target } => {
                 svg::line_chart(title, x_unit, y_unit, series, x_target.as_ref(), y_target.as_ref())
             }
@@ -192,6 +197,20 @@ pub fn sections(report: &Report) -> Vec<Section> {
         out.push(super::sections::recovery(r, report));
     }
     out
+}
+
+/// The name an enum serializes to (`control-plane`, `az-loss`): the JSON's word is the report's word.
+pub fn serde_name<T: serde::Serialize>(x: &T) -> String {
+    match serde_json::to_value(x) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A share (0.734) as a percentage (`73 %`).
+pub fn pct(share: f64) -> String {
+    format!("{} %", svg::num((share * 100.0).round()))
 }
 
 /// A quantity with its unit, fixed formatting (the numbers match the charts').
