@@ -313,3 +313,28 @@ fn az_loss_of_1000_pods_on_100_nodes_is_fast() {
     assert_eq!(placed, 1000);
     assert!(took < std::time::Duration::from_secs(3), "AZ loss took {took:?}");
 }
+
+#[test]
+fn a_statefulset_pod_with_an_ebs_volume_is_stranded_by_its_zone() {
+    // StatefulSet of 3 on three apps nodes (one per zone), soft zone spread: 1/1/1. Its volumes
+    // on EBS (cerverus-gp3) are zonal: losing a zone strands that pod, 2 < min 3. On EFS
+    // (cerverus-efs, regional) the pod reschedules: 3 ≥ 3.
+    let sts = |class: &str| {
+        workload_of(
+            "statefulSet",
+            "store",
+            "500m",
+            &format!(
+                "    replicas: 3\n    tier: high\n    storage: {{ size: 20Gi, class: {class}, mountPath: /data }}"
+            ),
+        )
+    };
+    let id = "tiny-apps/store";
+    let r = capacity(&spec(THREE_NODES, &sts("cerverus-gp3")), &[Scenario::Steady, Scenario::AzLoss]);
+    assert_eq!(of(scenario(&r, "steady"), id).per_zone, vec![1, 1, 1]);
+    let a = of(scenario(&r, "az-loss:us-east-1a"), id);
+    assert_eq!((a.stranded, a.placed, a.pass), (1, 2, Some(false)), "{a:?}");
+    let r = capacity(&spec(THREE_NODES, &sts("cerverus-efs")), &[Scenario::AzLoss]);
+    let a = of(scenario(&r, "az-loss:us-east-1a"), id);
+    assert_eq!((a.stranded, a.placed, a.pass), (0, 3, Some(true)), "{a:?}");
+}

@@ -37,6 +37,8 @@ pub struct Steady {
     /// Model index → the rendered workload (None: a chart controller).
     pub workload_of: Vec<Option<usize>>,
     pub nodes_scaled_down: u32,
+    /// Model index → pods stranded with their zonal volumes in a lost zone (AZ loss).
+    pub stranded: Vec<u32>,
 }
 
 /// Pods a workload runs at steady state: its autoscaler's minimum, or `spec.replicas` if larger
@@ -58,7 +60,9 @@ pub fn steady(inputs: &Inputs<'_>, workloads: &Workloads) -> Result<Steady, SimE
         if w.kind == OwnerKind::DaemonSet {
             continue;
         }
-        models.push(PodModel::from_workload(w, steady_replicas(w)));
+        let mut model = PodModel::from_workload(w, steady_replicas(w));
+        model.zonal_volumes = zonal_volumes(inputs, w, &data.zonal_provisioners);
+        models.push(model);
         workload_of.push(Some(i));
     }
     for c in &data.controllers {
@@ -78,7 +82,40 @@ pub fn steady(inputs: &Inputs<'_>, workloads: &Workloads) -> Result<Steady, SimE
     let nodes_scaled_down = sched.scale_down();
     sched.reset_added();
     sched.preempted.iter_mut().for_each(|p| *p = 0);
-    Ok(Steady { sched, workload_of, nodes_scaled_down })
+    let stranded = vec![0; sched.models.len()];
+    Ok(Steady { sched, workload_of, nodes_scaled_down, stranded })
+}
+
+/// Whether StatefulSet `w` claims volumes of a storage class whose provisioner is zonal (its
+/// `volumeClaimTemplates`, read from the rendered object; no class named: the default class).
+fn zonal_volumes(inputs: &Inputs<'_>, w: &Workload, zonal: &[String]) -> bool {
+    use serde_json::Value;
+    if w.kind != OwnerKind::StatefulSet {
+        return false;
+    }
+    let mut provisioner = BTreeMap::new();
+    let mut default_class = None;
+    for o in inputs.k8s.iter().filter(|o| o.kind() == "StorageClass") {
+        let p = o.value.get("provisioner").and_then(Value::as_str).unwrap_or("");
+        provisioner.insert(o.name().to_string(), p.to_string());
+        let annotation = o.value.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class");
+        if annotation.and_then(Value::as_str) == Some("true") {
+            default_class = Some(o.name().to_string());
+        }
+    }
+    let Some(sts) = inputs
+        .k8s
+        .iter()
+        .find(|o| o.kind() == "StatefulSet" && o.name() == w.name && o.namespace().unwrap_or("default") == w.namespace)
+    else {
+        return false;
+    };
+    let templates = sts.value.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array);
+    templates.into_iter().flatten().any(|t| {
+        let class =
+            t.pointer("/spec/storageClassName").and_then(Value::as_str).map(str::to_string).or(default_class.clone());
+        class.and_then(|c| provisioner.get(&c).cloned()).is_some_and(|p| zonal.contains(&p))
+    })
 }
 
 /// What the cluster does when the workloads in `replicas` (id → replica count) must run, starting
@@ -159,8 +196,18 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
         for (z, zone) in zones.iter().enumerate() {
             let mut s = base.clone();
             s.sched.cluster.zone_up[z] = false;
+            let before = placed_all(&s.sched);
             let lost = s.sched.lose(|c, n| c.nodes[n].zone == z);
             let surviving = placed_all(&s.sched);
+            // A pod whose volume is in the lost zone cannot run anywhere else: stranded.
+            let mut stranded = vec![0; before.len()];
+            for m in 0..before.len() {
+                if s.sched.models[m].zonal_volumes {
+                    stranded[m] = before[m].saturating_sub(surviving[m]);
+                    s.sched.pending[m] = s.sched.pending[m].saturating_sub(stranded[m]);
+                }
+            }
+            s.stranded = stranded;
             s.sched.run(true);
             scenarios.push(judge(
                 &s,
@@ -250,6 +297,8 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
         "Nodes: each node group's FIRST instance type (what it launches and Cluster Autoscaler models); allocatable = EKS AMI kubelet allocatable minus the DaemonSet allowance of data/instance-types.json.".to_string(),
         "DaemonSets: chart-installed agents are covered by that allowance; rendered DaemonSets are not placed as pods, only what their requests exceed the allowance by comes off each node they run on (never counted twice).".to_string(),
         format!("Chart controllers: {}", data.controllers_comment),
+        "Not modelled: the kubelet's max-pods limit per node, PreferNoSchedule taints and preferred (soft) node and pod affinity, PodDisruptionBudgets during preemption, volume topology (a StatefulSet's EBS volume pins its pod to a zone; the model lets it move).".to_string(),
+        "Lost nodes leave their group: EC2 Auto Scaling replaces them where it can launch, so a group may grow back to its max in the zones still up.".to_string(),
     ];
     let mut ignored: Vec<String> = base
         .sched
@@ -338,11 +387,15 @@ fn judge(
                 let need = min.max(pdb.unwrap_or(0));
                 let ok = placed >= need;
                 let surv = surviving.as_ref().map_or(placed, |v| v[m]);
+                let stranded = match s.stranded.get(m).copied().unwrap_or(0) {
+                    0 => String::new(),
+                    n => format!(", {n} stranded with its volume in the lost zone"),
+                };
                 (
                     steady_wanted,
                     ok,
                     format!(
-                        "{placed}/{steady_wanted} available after rescheduling ({surv} survived the loss); needs ≥ {min} (min replicas){}{}",
+                        "{placed}/{steady_wanted} available after rescheduling ({surv} survived the loss{stranded}); needs ≥ {min} (min replicas){}{}",
                         pdb.map(|p| format!(" and ≥ {p} (PDB)")).unwrap_or_default(),
                         pending_note(pending)
                     ),
@@ -391,6 +444,7 @@ fn judge(
             pdb_min_available: pdb,
             per_zone: (0..zones).map(|z| sched.placed_in_zone(m, z)).collect(),
             pending,
+            stranded: s.stranded.get(m).copied().unwrap_or(0),
             preempted: sched.preempted[m],
             pass: judged_here.then_some(pass),
             detail,

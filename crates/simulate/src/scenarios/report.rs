@@ -108,6 +108,9 @@ pub struct WorkloadResult {
     /// Pods placed per zone, in `CapacityReport::zones` order.
     pub per_zone: Vec<u32>,
     pub pending: u32,
+    /// Pods that cannot come back while the zone is lost: a StatefulSet's pods whose volumes
+    /// (zonal EBS) are in it (AZ loss only).
+    pub stranded: u32,
     /// Pods evicted by higher-priority pods in the scenario.
     pub preempted: u32,
     /// The verdict, for judged workloads.

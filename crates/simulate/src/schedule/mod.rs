@@ -32,6 +32,9 @@ const TEXT: &str = include_str!("../../../../data/simulation/scheduling.json");
 pub struct SchedulingData {
     pub provenance: Provenance,
     pub utilisation_band: Band,
+    /// CSI provisioners whose volumes live in one zone (a StatefulSet pod claiming one cannot
+    /// move to another zone).
+    pub zonal_provisioners: Vec<String>,
     pub builtin_priority_classes: BTreeMap<String, i32>,
     pub default_spread: Vec<DefaultSpread>,
     pub cluster_autoscaler: CaDefaults,

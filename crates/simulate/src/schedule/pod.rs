@@ -70,6 +70,9 @@ pub struct PodModel {
     /// A rendered workload (judged), not a chart's controller (capacity only).
     pub rendered: bool,
     pub long_running: bool,
+    /// A StatefulSet whose volume claims are on a zonal (EBS) storage class: each pod is bound
+    /// to the zone its volume is in. Set by the scenarios from the rendered objects.
+    pub zonal_volumes: bool,
     pub tolerations: Vec<Toleration>,
     pub node_selector: BTreeMap<String, String>,
     pub required_affinity: Option<NodeSelector>,
@@ -96,6 +99,7 @@ impl PodModel {
             replicas,
             rendered: true,
             long_running: w.kind.is_long_running() && w.kind != OwnerKind::DaemonSet,
+            zonal_volumes: false,
             tolerations: pod.tolerations.clone().unwrap_or_default(),
             node_selector: pod.node_selector.clone().unwrap_or_default(),
             required_affinity: affinity
@@ -185,6 +189,7 @@ impl PodModel {
             replicas,
             rendered: false,
             long_running: true,
+            zonal_volumes: false,
             tolerations: Vec::new(),
             node_selector: BTreeMap::new(),
             required_affinity: None,
