@@ -127,3 +127,180 @@ fn prod_surge_replicas() {
     // market-data-ingestor: cron 6 in market hours, cpu → 60 → max 10.
     assert_eq!(got("cerverus-data/market-data-ingestor"), 10);
 }
+
+mod hpa_steps {
+    use cerverus_simulate::scaling::constants;
+    use cerverus_simulate::scaling::hpa::{Controller, Policy, PolicyKind, ScaleUp, Select};
+
+    fn rules(select: Select, policies: &[(PolicyKind, u32, u32)], window: u32) -> ScaleUp {
+        ScaleUp {
+            stabilization_window_seconds: window,
+            select,
+            policies: policies
+                .iter()
+                .map(|&(kind, value, period_seconds)| Policy { kind, value, period_seconds })
+                .collect(),
+            down_window_seconds: 300,
+        }
+    }
+
+    /// Replicas after each 15 s sync, the raw recommendation being `raw[i]` at sync i.
+    fn steps(r: &ScaleUp, start: u32, raw: &[u32], max: u32) -> Vec<u32> {
+        let mut c = Controller::default();
+        let mut cur = start;
+        raw.iter()
+            .enumerate()
+            .map(|(i, d)| {
+                cur = c.normalize(r, 15.0 * (i as f64 + 1.0), cur, *d, 1, max);
+                cur
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pods_4_per_30s_takes_five_periods_from_2_to_20() {
+        // Pods 4 / 30 s: a scale-up event counts while it is less than 30 s old.
+        // t=15: start 2 → limit 6. t=30: the +4 at 15 is 15 s old → start 6−4 = 2 → 6.
+        // t=45: the event is 30 s old, no longer counted → start 6 → 10. t=75: 14. t=105: 18.
+        // t=135: limit 22, max 20 → 20.
+        let r = rules(Select::Max, &[(PolicyKind::Pods, 4, 30)], 0);
+        assert_eq!(steps(&r, 2, &[20; 9], 20), vec![6, 6, 10, 10, 14, 14, 18, 18, 20]);
+    }
+
+    #[test]
+    fn percent_100_with_select_max_doubles_past_the_pods_policy() {
+        // Percent 100 / 30 s and Pods 4 / 30 s, selectPolicy Max (the rendered ScaledObjects):
+        // t=15: max(2+4, ⌈2×2⌉) = 6. t=45: start 6: max(10, 12) = 12. t=75: max(16, 24) → max 20.
+        let r = rules(Select::Max, &[(PolicyKind::Percent, 100, 30), (PolicyKind::Pods, 4, 30)], 0);
+        assert_eq!(steps(&r, 2, &[20; 5], 20), vec![6, 6, 12, 12, 20]);
+        // selectPolicy Min takes the smaller limit: t=15: min(6, 4) = 4; t=45: min(8, 8) = 8;
+        // t=75: min(12, 16) = 12; t=105: min(16, 24) = 16; t=135: min(20, 32) = 20.
+        let r = rules(Select::Min, &[(PolicyKind::Percent, 100, 30), (PolicyKind::Pods, 4, 30)], 0);
+        assert_eq!(steps(&r, 2, &[20; 9], 20), vec![4, 4, 8, 8, 12, 12, 16, 16, 20]);
+        // Disabled: never scales up.
+        let r = rules(Select::Disabled, &[(PolicyKind::Pods, 4, 30)], 0);
+        assert_eq!(steps(&r, 2, &[20; 3], 20), vec![2, 2, 2]);
+    }
+
+    #[test]
+    fn kubernetes_default_scale_up_doubles_every_sync() {
+        // No behaviour: Percent 100 / 15 s and Pods 4 / 15 s, Max (data file). Each event is
+        // out of its 15 s period by the next sync: 2 → max(6, 4) = 6 → max(10, 12) = 12 → 24 → max 20.
+        let data = constants::load().expect("data");
+        let r = ScaleUp::from_behavior(None, &data.hpa.default_scale_up, 300);
+        assert_eq!(steps(&r, 2, &[20; 3], 20), vec![6, 12, 20]);
+    }
+
+    #[test]
+    fn a_scale_up_stabilisation_window_waits_for_the_window_minimum() {
+        // Window 30 s, generous policy. Raw 5, 10, 10, 10 at t = 15, 30, 45, 60:
+        // t=15: min{5} = 5. t=30: the 5 of t=15 is inside (15 > 30−30) → min{5, 10} = 5.
+        // t=45: the 5 is out (15 ≯ 15) → min{10, 10} = 10.
+        let r = rules(Select::Max, &[(PolicyKind::Pods, 100, 15)], 30);
+        assert_eq!(steps(&r, 2, &[5, 10, 10, 10], 20), vec![5, 5, 10, 10]);
+        // Without the window it follows the raw recommendation at once.
+        let r = rules(Select::Max, &[(PolicyKind::Pods, 100, 15)], 0);
+        assert_eq!(steps(&r, 2, &[5, 10, 10, 10], 20), vec![5, 10, 10, 10]);
+    }
+}
+
+mod proposals {
+    use cerverus_simulate::scaling::metric::{Observed, Response, proposal};
+
+    const TOL: f64 = 0.1;
+
+    #[test]
+    fn cpu_with_unready_pods_counts_them_at_zero() {
+        // 7 pods, 3 Ready, demand 30 pods at target, cap 2.857 (limit 1 / (70 % × 500m)):
+        // usage over the ready ones = min(2.857, 30/3) = 2.857 → sum 8.57; with the 4 unready at
+        // 0 %: ratio 8.57/7 = 1.22 > 1.1 → ⌈8.57⌉ = 9.
+        let o = Observed { current: 7, ready: 3, seen_ready: 3, demand: 30.0, steady: 3.0 };
+        assert_eq!(proposal(Response::Resource { cap: Some(1.0 / 0.35), load_share: 1.0 }, o, TOL), 9);
+        // Demand 7.5 over 3 ready, 7 pods: ratio 7.5/7 = 1.07 ≤ 1.1 → stays 7.
+        let o = Observed { demand: 7.5, ..o };
+        assert_eq!(proposal(Response::Resource { cap: None, load_share: 1.0 }, o, TOL), 7);
+        // Memory taken as flat (share 0): usage stays at target → current count.
+        let o = Observed { demand: 30.0, ..o };
+        assert_eq!(proposal(Response::Resource { cap: None, load_share: 0.0 }, o, TOL), 7);
+    }
+
+    #[test]
+    fn value_targets_multiply_the_ready_pods() {
+        // Value on a per-pod figure, 2 ready of 3: value/target = 20/2 = 10 → ⌈10 × 2⌉ = 20.
+        let o = Observed { current: 3, ready: 2, seen_ready: 2, demand: 20.0, steady: 2.0 };
+        assert_eq!(proposal(Response::PerPodValue { cap: None }, o, TOL), 20);
+        // Bounded at 100/70: ⌈1.4286 × 2⌉ = 3 — no further until more pods are Ready.
+        assert_eq!(proposal(Response::PerPodValue { cap: Some(100.0 / 70.0) }, o, TOL), 3);
+        // Value on a total: the total (10× steady) does not fall with pods: ⌈10 × 2⌉ = 20.
+        assert_eq!(proposal(Response::TotalValue, o, TOL), 20);
+        // AverageValue on a total: ⌈20⌉ = 20, independent of readiness.
+        assert_eq!(proposal(Response::Total, o, TOL), 20);
+        // Cron: its 6 inside the window.
+        assert_eq!(proposal(Response::Schedule { replicas: 6 }, o, TOL), 6);
+    }
+}
+
+mod timelines {
+    use cerverus_simulate::scaling::hpa::{Policy, PolicyKind, ScaleUp, Select};
+    use cerverus_simulate::scaling::metric::Response;
+    use cerverus_simulate::scaling::timeline::{Plan, simulate};
+
+    fn plan(nodes_at: Vec<u32>) -> Plan {
+        Plan {
+            min: 2,
+            max: 10,
+            steady: 2,
+            needed: 6,
+            traffic: 3.0,
+            metrics: vec![(Response::Resource { cap: None, load_share: 1.0 }, 15.0, 0.0)],
+            rules: ScaleUp {
+                stabilization_window_seconds: 0,
+                select: Select::Max,
+                policies: vec![
+                    Policy { kind: PolicyKind::Percent, value: 100, period_seconds: 15 },
+                    Policy { kind: PolicyKind::Pods, value: 4, period_seconds: 15 },
+                ],
+                down_window_seconds: 300,
+            },
+            sync_seconds: 15.0,
+            tolerance: 0.1,
+            pod_start_seconds: 20.0,
+            node_seconds: 100.0,
+            nodes_at,
+            placeable: 10,
+            horizon_seconds: 600.0,
+        }
+    }
+
+    #[test]
+    fn a_workload_that_needs_a_node_is_slower_than_one_that_fits() {
+        // Steady 2 at target, ×3 → 6. CPU sample lags 15 s: at t=15 it still shows the steady
+        // state (ratio 1); at t=30 it shows demand 6 over 2 ready pods → ⌈6⌉ = 6, allowed
+        // (max(2+4, 2×2) = 6). Pods 3–6 created at 30.
+        // Room for all: Ready at 30 + 20 = 50 — first and full capacity at 50 s.
+        let fits = simulate(&plan(vec![]));
+        assert_eq!(fits.first_scale_up_seconds, Some(30.0));
+        assert_eq!(fits.first_capacity_seconds, Some(50.0));
+        assert_eq!(fits.full_capacity_seconds, Some(50.0));
+        assert_eq!(fits.nodes_added, 0);
+        // Room for pod 3 only; pods 4–6 need one node requested at 30, Ready at 130; they are
+        // Ready at 130 + 20 = 150. First capacity still 50 s, full capacity 150 s.
+        let partly = simulate(&plan(vec![0, 1, 1, 1]));
+        assert_eq!(partly.first_capacity_seconds, Some(50.0));
+        assert_eq!(partly.full_capacity_seconds, Some(150.0));
+        assert_eq!((partly.nodes_added, partly.first_node_ready_seconds), (1, Some(130.0)));
+        // No room at all: the first new pod waits for the node too → 150 s, past 120 s.
+        let none = simulate(&plan(vec![1, 1, 1, 1]));
+        assert_eq!(none.first_capacity_seconds, Some(150.0));
+        assert!(none.first_capacity_seconds > fits.first_capacity_seconds);
+    }
+
+    #[test]
+    fn pods_that_can_never_be_placed_never_reach_full_capacity() {
+        // Only 4 replicas placeable: pods 5 and 6 stay pending.
+        let p = Plan { placeable: 4, ..plan(vec![]) };
+        let t = simulate(&p);
+        assert_eq!(t.first_capacity_seconds, Some(50.0));
+        assert_eq!(t.full_capacity_seconds, None);
+    }
+}

@@ -43,12 +43,15 @@ pub struct Hpa {
     pub sync_period_seconds: Constant,
     pub tolerance: Constant,
     pub default_scale_up: ScaleUpDefaults,
+    pub default_scale_down_window_seconds: Constant,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exporter {
     pub metric_prefix: String,
+    /// Add-on chart whose values hold the exporter's `serviceMonitor.interval`.
+    pub chart: String,
     pub seconds: f64,
     pub source: String,
 }
@@ -69,6 +72,7 @@ pub struct Metrics {
     pub keda_default_polling_interval_seconds: Constant,
     pub exporter_collection: Vec<Exporter>,
     pub bounded_percent: Bounded,
+    pub memory_load_share: Constant,
     pub default_rate_window_seconds: Constant,
 }
 
@@ -92,10 +96,20 @@ pub struct ImageFamily {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ProbeDefaults {
+    pub initial_delay_seconds: f64,
+    pub period_seconds: f64,
+    pub success_threshold: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pods {
     pub schedule_seconds: Constant,
     pub container_start_seconds: Constant,
     pub mesh_sidecar_start_seconds: Constant,
+    pub probe_defaults: ProbeDefaults,
     pub image_pull_mb_per_second: Constant,
     pub default_image_mb: Constant,
     pub image_families: Vec<ImageFamily>,

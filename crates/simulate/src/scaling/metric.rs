@@ -8,7 +8,8 @@
 //!
 //! | metric | what the HPA computes | follows load? |
 //! |---|---|---|
-//! | `cpu`/`memory`, `Utilization` or `AverageValue` (Resource) | per-pod usage `u = min(cap, D/R)` over the `R` ready pods; desired = ⌈u·R⌉; unready pods count as 0 % on a scale-up (`GetResourceReplicas`) | yes; CPU saturates at the container limit (`cap = limit / (target · request)`) |
+//! | `cpu`, `Utilization` or `AverageValue` (Resource) | per-pod usage `u = min(cap, D/R)` over the `R` ready pods; desired = ⌈u·R⌉; unready pods count as 0 % on a scale-up (`GetResourceReplicas`) | yes; CPU saturates at the container limit (`cap = limit / (target · request)`) |
+//! | `memory` (Resource) | as CPU, but only the data file's `memory_load_share` of the usage grows with load (0: flat) | not with the default share 0 |
 //! | External `AverageValue` on a total (`sum`/`count` query, a queue length) | desired = ⌈total / target⌉ = ⌈D⌉ (`GetExternalPerPodMetricReplicas`) | yes |
 //! | External `Value` on a per-pod figure (`avg`/`max`/`min`) | desired = ⌈ready · value / target⌉ with value/target = `min(cap, D/R)` (`GetExternalMetricReplicas`) | yes, but a bounded figure (a utilisation ≤ 100 %) grows at most ×(100/target) per step, and not at all when 100/target ≤ 1 + tolerance |
 //! | External `Value` on a total | desired = ⌈ready · k⌉: the total does not fall as pods are added | runs away to the maximum |
@@ -26,8 +27,9 @@ use crate::objects::{ScalingMetric, Workload};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Response {
-    /// `cpu`/`memory` Resource metric; `cap`: most a pod can show, in target units (CPU limit).
-    Resource { cap: Option<f64> },
+    /// `cpu`/`memory` Resource metric; `cap`: most a pod can show, in target units (CPU limit);
+    /// `load_share`: the share of the usage that grows with load (1 for CPU; memory: the data file's).
+    Resource { cap: Option<f64>, load_share: f64 },
     /// External `AverageValue` on a total.
     Total,
     /// External `Value` on a per-pod figure; `cap`: bound in target units (100 % / target).
@@ -44,7 +46,8 @@ impl Response {
     /// Whether replicas follow the load through this metric at all (for the report).
     pub fn follows_load(self, tolerance: f64) -> bool {
         match self {
-            Response::Resource { cap } | Response::PerPodValue { cap } => cap.is_none_or(|c| c > 1.0 + tolerance),
+            Response::Resource { load_share, .. } if load_share <= 0.0 => false,
+            Response::Resource { cap, .. } | Response::PerPodValue { cap } => cap.is_none_or(|c| c > 1.0 + tolerance),
             Response::Total | Response::TotalValue => true,
             Response::PerPodAverage { .. } | Response::Schedule { .. } => false,
         }
@@ -53,10 +56,13 @@ impl Response {
     /// A sentence for the report.
     pub fn describe(self) -> String {
         match self {
-            Response::Resource { cap: Some(c) } => {
+            Response::Resource { load_share, .. } if load_share <= 0.0 => {
+                "per-pod resource usage taken as flat under load (memory): proposes the current count".into()
+            }
+            Response::Resource { cap: Some(c), .. } => {
                 format!("per-pod resource usage, follows load; saturates at {c:.2}× target (the container limit)")
             }
-            Response::Resource { cap: None } => "per-pod resource usage, follows load".into(),
+            Response::Resource { cap: None, .. } => "per-pod resource usage, follows load".into(),
             Response::Total => "a total divided by the replicas (AverageValue), follows load".into(),
             Response::PerPodValue { cap: Some(c) } => format!(
                 "a per-pod figure with a Value target: desired = ⌈ready × value/target⌉; bounded, so at most ×{c:.2} per step"
@@ -109,10 +115,11 @@ pub fn proposal(r: Response, o: Observed, tolerance: f64) -> u32 {
         cap.map_or(u, |c| u.min(c))
     };
     match r {
-        Response::Resource { cap } => {
+        Response::Resource { cap, load_share } => {
             // GetResourceReplicas: ratio over the ready pods' samples; pods not ready (pending,
             // starting) are set aside and, on a scale-up, re-added at 0 % usage.
-            let u = per_pod(cap);
+            let s = load_share.clamp(0.0, 1.0);
+            let u = (1.0 - s) + s * per_pod(cap);
             let sum = u * seen;
             let unready = o.current > o.seen_ready;
             if !(unready && u > 1.0) {
@@ -158,17 +165,16 @@ pub fn proposal(r: Response, o: Observed, tolerance: f64) -> u32 {
     }
 }
 
-/// Classify `m`, a metric of workload `w`; `bound`/`markers`: the bounded-percent rule of the data file.
-pub fn classify(w: &Workload, m: &ScalingMetric, bound: f64, markers: &[String]) -> Response {
+/// Classify `m`, a metric of workload `w`; `bound`/`markers`: the bounded-percent rule of the
+/// data file; `memory_share`: the share of memory use that follows load.
+pub fn classify(w: &Workload, m: &ScalingMetric, bound: f64, markers: &[String], memory_share: f64) -> Response {
     let source = m.source.to_ascii_lowercase();
     let average = m.target_type != "Value";
     match source.as_str() {
-        "cpu" | "memory" => {
-            let cap = if source == "cpu" { cpu_cap(w, m) } else { None };
-            Response::Resource { cap }
-        }
+        "cpu" => Response::Resource { cap: cpu_cap(w, m), load_share: 1.0 },
+        "memory" => Response::Resource { cap: None, load_share: memory_share },
         "cron" => Response::Schedule { replicas: m.cron.as_ref().map_or(0, |c| c.2) },
-        "pods" => Response::Resource { cap: None },
+        "pods" => Response::Resource { cap: None, load_share: 1.0 },
         _ => {
             // A Prometheus query says by its top-level aggregation whether it is a total or per
             // pod (cerverus_model::keda); any other scaler (a queue length, a lag, an object or
