@@ -136,7 +136,13 @@ pub fn surge_placement(
     workloads: &Workloads,
     replicas: &BTreeMap<String, u32>,
 ) -> Result<SurgePlacement, SimError> {
-    let mut s = steady(inputs, workloads)?;
+    surge_placement_from(&steady(inputs, workloads)?, replicas)
+}
+
+/// [`surge_placement`] from a steady state computed once ([`steady`]): for callers that place
+/// many variants (the steady state is most of the work).
+pub fn surge_placement_from(steady: &Steady, replicas: &BTreeMap<String, u32>) -> Result<SurgePlacement, SimError> {
+    let mut s = steady.clone();
     let index = model_index(&s.sched);
     for (id, n) in replicas {
         let m = *index.get(id.as_str()).ok_or_else(|| SimError::Input(format!("no workload `{id}` to scale")))?;
