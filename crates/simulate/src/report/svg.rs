@@ -97,6 +97,11 @@ fn text(x: f64, y: f64, anchor: &str, t: &str) -> Element {
     Element::new("text").num("x", x).num("y", y).attr("text-anchor", anchor).attr("fill", INK).text(t)
 }
 
+/// A white outline under the glyphs, so a label stays legible where it crosses a grid or target line.
+fn halo(t: Element) -> Element {
+    t.attr("stroke", "#ffffff").num("stroke-width", 3.0).attr("paint-order", "stroke").attr("stroke-linejoin", "round")
+}
+
 fn line(x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) -> Element {
     Element::new("line").num("x1", x1).num("y1", y1).num("x2", x2).num("y2", y2).attr("stroke", stroke)
 }
@@ -161,7 +166,7 @@ fn draw_x_target(g: &mut Element, x: f64, top: f64, bottom: f64, label: &str) {
             .num("stroke-width", 2.0)
             .attr("class", "target"),
     );
-    g.push(text(x, top - 8.0, "middle", label).attr("fill", TARGET).attr("font-weight", "600"));
+    g.push(halo(text(x, top - 8.0, "middle", label).attr("fill", TARGET).attr("font-weight", "600")));
 }
 
 /// One bar of [`hbar_chart`].
@@ -207,7 +212,7 @@ pub fn hbar_chart(title: &str, unit: &str, bars: &[Bar], target: Option<&Target>
                         .num("height", BAR)
                         .attr("fill", b.tone.colour()),
                 )
-                .child(text(x0 + w + 6.0, y + ROW / 2.0 + 4.0, "start", &note)),
+                .child(halo(text(x0 + w + 6.0, y + ROW / 2.0 + 4.0, "start", &note))),
         );
     }
     if let Some(t) = target {
@@ -342,7 +347,8 @@ pub fn line_chart(
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let (x_end, x_step) = nice_axis(xs.chain(x_target.map(|t| t.value)).fold(0.0, f64::max), 6);
-    let (y_end, y_step) = nice_axis(ys.chain(y_target.map(|t| t.value)).fold(0.0, f64::max), 5);
+    // Headroom above the highest value, so a line at the top stays clear of the frame and labels.
+    let (y_end, y_step) = nice_axis(ys.chain(y_target.map(|t| t.value)).fold(0.0, f64::max) * 1.12, 5);
     let px = |x: f64| x0 + (x1 - x0) * x.max(0.0) / x_end;
     let py = |y: f64| bottom - (bottom - top) * y.max(0.0) / y_end;
     let desc = format!("{} series; x in {x_unit}, y in {y_unit}", series.len());
@@ -356,13 +362,14 @@ pub fn line_chart(
         g.push(text(x0 - 6.0, py(v) + 4.0, "end", &num(v)));
     }
     g.push(line(x0, top, x0, bottom, INK));
-    g.push(text(x0, top - 14.0, "start", y_unit));
+    // At the far left, clear of a target label centred near the start of the x axis.
+    g.push(text(4.0, top - 14.0, "start", y_unit));
     svg.push(g);
     if let Some(t) = y_target {
         svg.push(
             line(x0, py(t.value), x1, py(t.value), TARGET).attr("stroke-dasharray", "2 3").attr("class", "target"),
         );
-        svg.push(text(x0 + 4.0, py(t.value) - 4.0, "start", &t.label).attr("fill", TARGET));
+        svg.push(halo(text(x1 - 4.0, py(t.value) - 4.0, "end", &t.label).attr("fill", TARGET)));
     }
     for (i, s) in series.iter().enumerate() {
         let mut d = String::new();
@@ -450,7 +457,7 @@ pub fn gantt_chart(title: &str, unit: &str, tasks: &[Task], target: Option<&Targ
                         .num("rx", 2.0)
                         .attr("fill", colour),
                 )
-                .child(text(b + 4.0, y + ROW / 2.0 + 4.0, "start", &num(t.finish))),
+                .child(halo(text(b + 4.0, y + ROW / 2.0 + 4.0, "start", &num(t.finish)))),
         );
     }
     if let Some(t) = target {

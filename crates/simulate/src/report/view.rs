@@ -250,6 +250,7 @@ pub fn duration_s(s: f64) -> String {
     let t = s.max(0.0).round() as u64;
     match t {
         0..60 => format!("{t} s"),
+        60..3600 if t.is_multiple_of(60) => format!("{} min", t / 60),
         60..3600 => format!("{} min {:02} s", t / 60, t % 60),
         _ => format!("{} h {:02} min", t / 3600, (t % 3600) / 60),
     }
@@ -285,6 +286,7 @@ mod tests {
         assert_eq!(usd(-250.0), "-$250");
         assert_eq!(duration_s(45.0), "45 s");
         assert_eq!(duration_s(125.0), "2 min 05 s");
+        assert_eq!(duration_s(120.0), "2 min");
         assert_eq!(duration_s(3780.0), "1 h 03 min");
         assert_eq!(qty(0.1 + 0.2, "cores"), "0.3 cores");
     }
