@@ -154,7 +154,7 @@ impl Cluster {
             for w in workloads.items.iter().filter(|w| w.kind == OwnerKind::DaemonSet) {
                 let pod = crate::schedule::PodModel::from_workload(w, 0);
                 if pod.runs_on_group(&cluster, gi, zone) {
-                    ds = ds.add(w.requests);
+                    ds = ds + w.requests;
                 }
             }
             let g = &mut cluster.groups[gi];

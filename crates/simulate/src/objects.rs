@@ -33,11 +33,15 @@ pub struct Requests {
     pub gpu: u32,
 }
 
-impl Requests {
-    pub fn add(self, o: Requests) -> Requests {
+impl std::ops::Add for Requests {
+    type Output = Requests;
+
+    fn add(self, o: Requests) -> Requests {
         Requests { cpu: self.cpu + o.cpu, memory_gib: self.memory_gib + o.memory_gib, gpu: self.gpu + o.gpu }
     }
+}
 
+impl Requests {
     pub fn max(self, o: Requests) -> Requests {
         Requests { cpu: self.cpu.max(o.cpu), memory_gib: self.memory_gib.max(o.memory_gib), gpu: self.gpu.max(o.gpu) }
     }
@@ -262,7 +266,7 @@ impl Workloads {
                 && !pod.host_network.unwrap_or(false);
             let mut requests = pod_requests(&pod);
             if mesh_sidecar {
-                requests = requests.add(sidecar);
+                requests = requests + sidecar;
             }
             let priority = match &pod.priority_class_name {
                 Some(n) => priority_classes.get(n).copied().unwrap_or(0),
@@ -402,17 +406,17 @@ fn owner(o: &K8sObject) -> Result<Option<Owner>, SimError> {
 /// (init containers with `restartPolicy: Always`), or the largest ordinary init container if
 /// that is more (it runs alone, before them).
 pub fn pod_requests(pod: &PodSpec) -> Requests {
-    let app = pod.containers.iter().map(container_requests).fold(Requests::default(), Requests::add);
+    let app = pod.containers.iter().map(container_requests).fold(Requests::default(), |a, b| a + b);
     let mut sidecars = Requests::default();
     let mut init = Requests::default();
     for c in pod.init_containers.iter().flatten() {
         if c.restart_policy.as_deref() == Some("Always") {
-            sidecars = sidecars.add(container_requests(c));
+            sidecars = sidecars + container_requests(c);
         } else {
-            init = init.max(sidecars.add(container_requests(c)));
+            init = init.max(sidecars + container_requests(c));
         }
     }
-    app.add(sidecars).max(init)
+    (app + sidecars).max(init)
 }
 
 fn container_requests(c: &Container) -> Requests {

@@ -214,7 +214,7 @@ impl Sched {
         self.on_node[n].push(m);
         let r = self.models[m].requests;
         let node = &mut self.cluster.nodes[n];
-        node.used = node.used.add(r);
+        node.used = node.used + r;
     }
 
     fn evict(&mut self, m: usize, n: usize) {
@@ -344,7 +344,7 @@ impl Sched {
             }
             let mut free = self.cluster.free(n);
             for v in &lower {
-                free = free.add(self.models[*v].requests);
+                free = free + self.models[*v].requests;
             }
             if !model.requests.fits_in(free) {
                 continue;
