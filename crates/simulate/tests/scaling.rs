@@ -304,3 +304,133 @@ mod timelines {
         assert_eq!(t.full_capacity_seconds, None);
     }
 }
+
+mod prod_runs {
+    use cerverus_simulate::objects::Workloads;
+    use cerverus_simulate::scaling::{self, ScalingReport};
+    use cerverus_simulate::{Inputs, Options};
+
+    fn run_with(edit: impl FnOnce(&mut Workloads), traffic: f64) -> ScalingReport {
+        let (platform, bundle) = super::prod();
+        let env = platform.env("prod").expect("prod");
+        let inputs = Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
+        let mut ws = Workloads::from_inputs(&inputs).expect("workloads");
+        edit(&mut ws);
+        scaling::run(&inputs, &ws, &Options { scenarios: Vec::new(), traffic }).expect("runs")
+    }
+
+    fn find<'a>(r: &'a ScalingReport, id: &str) -> &'a scaling::WorkloadScaling {
+        r.workloads.iter().find(|w| w.id == id).unwrap_or_else(|| panic!("{id}"))
+    }
+
+    #[test]
+    fn prod_surge_timelines() {
+        let r = run_with(|_| {}, 10.0);
+        assert!(r.placement_error.is_none(), "{:?}", r.placement_error);
+        let ids: Vec<&str> = r.workloads.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "cerverus-data/airflow-worker",
+                "cerverus-data/market-data-ingestor",
+                "cerverus-data/stream-processor",
+                "cerverus-ml/inference-service",
+                "cerverus-system/alerts-api"
+            ]
+        );
+        for w in &r.workloads {
+            let t = &w.timeline;
+            assert!(w.follows_load, "{}", w.id);
+            assert!(w.surge_replicas > w.steady_replicas, "{}", w.id);
+            let first = t.first_capacity_seconds.expect("responds");
+            let scaled = t.first_scale_up_seconds.expect("scales");
+            // The first new pod is Ready one pod start after the HPA's first scale-up — plus a
+            // node's provisioning when the steady-state nodes have no room for it.
+            let first_needs_node = w.needs_nodes_from == Some(w.steady_replicas + 1);
+            let expect =
+                scaled + w.pod_start_seconds + if first_needs_node { w.node_provisioning_seconds } else { 0.0 };
+            assert!((first - expect).abs() < 1e-6, "{}: {first} vs {expect}", w.id);
+            // The verdict is the response against 120 s (full capacity reached).
+            assert_eq!(w.pass, first <= 120.0 && t.full_capacity_seconds.is_some() && w.pending == 0, "{}", w.id);
+            assert!(t.full_capacity_seconds.is_some_and(|f| f >= first), "{}", w.id);
+            // The chart's series: starts at steady state, ends with the needed replicas Ready.
+            let p0 = t.points.first().expect("points");
+            assert_eq!((p0.t, p0.ready), (0.0, w.steady_replicas), "{}", w.id);
+            assert!(t.points.last().is_some_and(|p| p.ready >= w.surge_replicas), "{}", w.id);
+        }
+        // alerts-api: CPU (limit 1 / (70 % × 500m) = 2.86× target per pod) and sum(rate[2m])
+        // both follow load; 3 → 20. Its CPU sample lags 15 s (metrics-server), the request rate 15 s
+        // (its PodMonitor) and ramps over the 2 m rate window.
+        let api = find(&r, "cerverus-system/alerts-api");
+        assert_eq!((api.steady_replicas, api.surge_replicas), (3, 20));
+        assert_eq!(api.metrics.iter().map(|m| m.lag_seconds).collect::<Vec<_>>(), vec![15.0, 15.0, 15.0]);
+        assert_eq!(api.metrics[2].ramp_seconds, 120.0);
+        assert!(!api.metrics[1].follows_load, "memory is taken as flat");
+        // First sync at 15 s still sees the steady state (15 s lag); at 30 s: CPU ⌈3 × 2.86⌉ = 9,
+        // rate ramped 15/120: 3 + 27 × 0.125 = 6.4 → 7; policies allow max(3+4, 6) = 7.
+        assert_eq!(api.timeline.first_scale_up_seconds, Some(30.0));
+        assert_eq!(api.timeline.points.iter().find(|p| p.t == 30.0).map(|p| p.desired), Some(7));
+        // inference-service: GPU utilisation (DCGM 30 s collection + 15 s ServiceMonitor = 45 s
+        // lag), bounded at 100 % over 70 %: first step 2 → ⌈2 × 1.43⌉ = 3 at t = 60.
+        let inf = find(&r, "cerverus-ml/inference-service");
+        assert_eq!(inf.metrics[0].lag_seconds, 45.0);
+        assert_eq!(inf.timeline.first_scale_up_seconds, Some(60.0));
+        assert_eq!(inf.timeline.points.iter().find(|p| p.t == 60.0).map(|p| p.desired), Some(3));
+        // One verdict per workload, scenario `surge`.
+        let v = r.verdicts();
+        assert_eq!(v.len(), 5);
+        assert!(v.iter().all(|v| v.scenario == "surge"));
+    }
+
+    #[test]
+    fn a_value_metric_that_cannot_follow_load_fails() {
+        // GPU utilisation target 95 %: 100/95 = 1.05 is within the 0.1 tolerance: no scale-up.
+        let r = run_with(
+            |ws| {
+                let w = ws.items.iter_mut().find(|w| w.name == "inference-service").expect("inference");
+                let a = w.autoscaler.as_mut().expect("autoscaler");
+                a.metrics[0].target = 95.0;
+            },
+            10.0,
+        );
+        let inf = find(&r, "cerverus-ml/inference-service");
+        assert!(!inf.follows_load);
+        assert_eq!(inf.surge_replicas, 2);
+        assert!(!inf.pass);
+        assert!(inf.detail.contains("do not follow load"), "{}", inf.detail);
+    }
+
+    #[test]
+    fn a_disabled_scale_up_fails() {
+        let r = run_with(
+            |ws| {
+                let w = ws.items.iter_mut().find(|w| w.name == "alerts-api").expect("alerts-api");
+                let a = w.autoscaler.as_mut().expect("autoscaler");
+                let b = a.behavior.as_mut().expect("behavior");
+                b.scale_up.as_mut().expect("scaleUp").select_policy = Some("Disabled".into());
+            },
+            10.0,
+        );
+        let api = find(&r, "cerverus-system/alerts-api");
+        assert_eq!(api.timeline.first_capacity_seconds, None);
+        assert!(!api.pass, "{}", api.detail);
+    }
+
+    #[test]
+    fn an_hpa_max_beyond_the_pool_leaves_pods_pending_and_fails() {
+        // alerts-api max 400 at ×100: 300 replicas of ~0.6 CPU cannot fit the general pool's max.
+        let r = run_with(
+            |ws| {
+                let w = ws.items.iter_mut().find(|w| w.name == "alerts-api").expect("alerts-api");
+                w.autoscaler.as_mut().expect("autoscaler").max = 400;
+            },
+            100.0,
+        );
+        let api = find(&r, "cerverus-system/alerts-api");
+        assert_eq!(api.surge_replicas, 300);
+        assert!(api.pending > 0);
+        assert_eq!(api.timeline.full_capacity_seconds, None);
+        assert!(!api.pass, "{}", api.detail);
+        assert!(api.detail.contains("never be placed"), "{}", api.detail);
+    }
+}
