@@ -265,6 +265,7 @@ mod timelines {
             sync_seconds: 15.0,
             tolerance: 0.1,
             pod_start_seconds: 20.0,
+            ordered: false,
             node_seconds: 100.0,
             nodes_at,
             placeable: 10,
@@ -293,6 +294,15 @@ mod timelines {
         let none = simulate(&plan(vec![1, 1, 1, 1]));
         assert_eq!(none.first_capacity_seconds, Some(150.0));
         assert!(none.first_capacity_seconds > fits.first_capacity_seconds);
+    }
+
+    #[test]
+    fn an_ordered_statefulset_starts_its_replicas_one_after_another() {
+        // OrderedReady: pods 3–6 created at 30; pod 3 Ready at 50, pod 4 at 50 + 20 = 70,
+        // pod 5 at 90, pod 6 at 110 → full capacity 110 s instead of 50 s.
+        let t = simulate(&Plan { ordered: true, ..plan(vec![]) });
+        assert_eq!(t.first_capacity_seconds, Some(50.0));
+        assert_eq!(t.full_capacity_seconds, Some(110.0));
     }
 
     #[test]

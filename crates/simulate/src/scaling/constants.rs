@@ -110,6 +110,7 @@ pub struct Pods {
     pub container_start_seconds: Constant,
     pub mesh_sidecar_start_seconds: Constant,
     pub probe_defaults: ProbeDefaults,
+    pub volume_create_attach_seconds: Constant,
     pub image_pull_mb_per_second: Constant,
     pub default_image_mb: Constant,
     pub image_families: Vec<ImageFamily>,

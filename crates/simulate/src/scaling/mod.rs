@@ -99,6 +99,10 @@ pub struct WorkloadScaling {
     pub autoscaler: String,
     pub min: u32,
     pub max: u32,
+    /// KEDA `pollingInterval` (s): it drives activation from 0 and, with `useCachedMetrics`, the
+    /// age of the values the HPA reads (then counted in the metric's lag); otherwise KEDA's
+    /// metrics server queries the scaler on each HPA request and it adds no lag. `None`: a plain HPA.
+    pub keda_polling_interval_seconds: Option<u32>,
     /// Replicas at steady state (metrics at target).
     pub steady_replicas: u32,
     /// Replicas the surge needs (what the autoscaler settles on, capped at max).
@@ -107,6 +111,8 @@ pub struct WorkloadScaling {
     pub follows_load: bool,
     pub metrics: Vec<MetricPath>,
     pub scale_up: hpa::ScaleUp,
+    /// StatefulSet `OrderedReady`: replicas start one after another.
+    pub ordered_start: bool,
     /// Pod creation → Ready.
     pub pod_start: Vec<Delay>,
     pub pod_start_seconds: f64,
@@ -236,7 +242,8 @@ fn workload(
         &data.hpa.default_scale_up,
         data.hpa.default_scale_down_window_seconds.value.max(0.0) as u32,
     );
-    let pod_start = pipeline::pod_start(w, data);
+    let (ordered, claims) = pipeline::stateful(inputs, w);
+    let pod_start = pipeline::pod_start(w, claims, data);
     let pod_start_seconds = pipeline::total(&pod_start);
 
     // Node demand: for each node the workload needs, the smallest replica count that needs it.
@@ -286,6 +293,7 @@ fn workload(
         sync_seconds: data.hpa.sync_period_seconds.value,
         tolerance,
         pod_start_seconds,
+        ordered,
         node_seconds: node_provisioning_seconds,
         nodes_at,
         placeable,
@@ -306,11 +314,13 @@ fn workload(
         ),
         min: a.min,
         max: a.max,
+        keda_polling_interval_seconds: a.polling_interval_seconds,
         steady_replicas: steady,
         surge_replicas: needed,
         follows_load,
         metrics,
         scale_up: rules,
+        ordered_start: ordered,
         pod_start,
         pod_start_seconds,
         node_provisioning,

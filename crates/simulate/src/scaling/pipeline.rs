@@ -258,13 +258,22 @@ fn cached_polling(inputs: &Inputs<'_>, w: &Workload, index: usize) -> Option<f64
 /// start, the mesh sidecar, and the startup and readiness probes (`initialDelaySeconds +
 /// periodSeconds × successThreshold` each, from the rendered pod; the app is assumed up by the
 /// probes' first success).
-pub fn pod_start(w: &Workload, data: &ScalingData) -> Vec<Delay> {
+///
+/// A StatefulSet replica with `volumeClaimTemplates` (`claims`) also waits for its new volume.
+pub fn pod_start(w: &Workload, claims: bool, data: &ScalingData) -> Vec<Delay> {
     let p = &data.pods;
     let mut parts = vec![Delay {
         item: "create and schedule".into(),
         seconds: p.schedule_seconds.value,
         source: p.schedule_seconds.source.clone(),
     }];
+    if claims {
+        parts.push(Delay {
+            item: "new PersistentVolume created and attached".into(),
+            seconds: p.volume_create_attach_seconds.value,
+            source: p.volume_create_attach_seconds.source.clone(),
+        });
+    }
     let (mb, family) = data.image_mb(&w.image);
     let family_source = p
         .image_families
@@ -347,4 +356,23 @@ pub fn node_ready(inputs: &Inputs<'_>, gpu: bool, data: &ScalingData) -> Vec<Del
         });
     }
     parts
+}
+
+/// For a StatefulSet: whether it starts replicas one at a time (`podManagementPolicy`
+/// `OrderedReady`, the default: the controller creates pod n+1 only once pod n is Ready) and
+/// whether its replicas get new volumes (`volumeClaimTemplates`), from the rendered object.
+pub fn stateful(inputs: &Inputs<'_>, w: &Workload) -> (bool, bool) {
+    if w.kind != crate::objects::OwnerKind::StatefulSet {
+        return (false, false);
+    }
+    let Some(o) = inputs
+        .k8s
+        .iter()
+        .find(|o| o.kind() == "StatefulSet" && o.namespace() == Some(w.namespace.as_str()) && o.name() == w.name)
+    else {
+        return (false, false);
+    };
+    let ordered = o.value.pointer("/spec/podManagementPolicy").and_then(Value::as_str) != Some("Parallel");
+    let claims = o.value.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).is_some_and(|v| !v.is_empty());
+    (ordered, claims)
 }

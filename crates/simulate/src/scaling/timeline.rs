@@ -30,6 +30,8 @@ pub struct Plan {
     pub tolerance: f64,
     /// Pod creation → Ready.
     pub pod_start_seconds: f64,
+    /// StatefulSet `OrderedReady`: a replica starts only once the previous one is Ready.
+    pub ordered: bool,
     /// Pending pod → its new node Ready (CA scan included).
     pub node_seconds: f64,
     /// `nodes_at[i]`: nodes the cluster must add for the workload to run `steady + 1 + i` replicas
@@ -134,7 +136,11 @@ pub fn simulate(plan: &Plan) -> Timeline {
                         node_ready.push(t + plan.node_seconds);
                     }
                     let node = if j == 0 { t } else { node_ready[j - 1].max(t) };
-                    node + plan.pod_start_seconds
+                    let own = node + plan.pod_start_seconds;
+                    match ready_at.last() {
+                        Some(prev) if plan.ordered => own.max(prev + plan.pod_start_seconds),
+                        _ => own,
+                    }
                 };
                 ready_at.push(pod_ready);
             }
