@@ -135,8 +135,8 @@ fn failing_box(report: &Report, sections: &[Section]) -> Element {
         r.cells.push(owner.map_or_else(String::new, |s| s.title.clone()));
     }
     Element::new("section")
-        .attr("class", "failing")
         .attr("id", "failing")
+        .attr("class", "failing")
         .child(Element::new("h2").text(view::count(failed.len(), "failing verdict")))
         .child(table(&t))
 }
@@ -149,14 +149,14 @@ fn model_box(report: &Report) -> Element {
         dl.push(Element::new("dd").child(provenance(p)));
     }
     Element::new("section")
-        .attr("class", "model")
         .attr("id", "model")
+        .attr("class", "model")
         .child(Element::new("h2").text("This is a model"))
         .child(Element::new("p").text(m.disclaimer.clone()))
         .child(Element::new("p").text(if m.constants.is_empty() {
             "No data file was used by the selected scenarios.".to_string()
         } else {
-            format!("Constants used ({} data files):", m.constants.len())
+            format!("Constants used ({}):", view::count(m.constants.len(), "data file"))
         }))
         .child(dl)
 }

@@ -196,6 +196,21 @@ pub fn sections(report: &Report) -> Vec<Section> {
     if let Some(r) = &report.recovery {
         out.push(super::sections::recovery(r, report));
     }
+    // Verdicts no section owns (none today): listed rather than lost, so both forms show every one.
+    let owned: Vec<&Verdict> = out.iter().flat_map(|s| &s.verdicts).collect();
+    let other: Vec<Verdict> = report.verdicts.iter().filter(|v| !owned.contains(v)).cloned().collect();
+    if !other.is_empty() {
+        out.push(Section {
+            id: "other",
+            title: "Other verdicts".into(),
+            question: "Verdicts of the report that no section above shows.".into(),
+            facts: Vec::new(),
+            charts: Vec::new(),
+            tables: vec![verdict_table("Verdicts", &other)],
+            verdicts: other,
+            notes: Vec::new(),
+        });
+    }
     out
 }
 
