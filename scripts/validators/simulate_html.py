@@ -44,8 +44,20 @@ _NO_CHARTS = """<!DOCTYPE html>
 </main></body></html>
 """
 
-BROKEN_FIXTURES: dict[str, str] = {"simulate/no-charts.html": _NO_CHARTS}
-MUST_NAME: dict[str, list[str]] = {NAME: ["simulate/no-charts.html"]}
+# Charts in every section, each with a title, a shape and a label, all drawn white on white: the
+# DOM passes, so only the screenshot can reject it.
+_WHITE_CHART = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 20" role="img"><title>chart</title>'
+    '<rect x="0" y="0" width="100" height="20" fill="#ffffff"/><text x="2" y="12" fill="#ffffff">0</text></svg>'
+)
+_BLANK_CHARTS = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/><title>x</title></head><body><main>'
+    + "".join(f'<section id="{s}">{_WHITE_CHART * CHARTS.get(s, 0)}</section>' for s in SECTIONS)
+    + "</main></body></html>\n"
+)
+
+BROKEN_FIXTURES: dict[str, str] = {"simulate/no-charts.html": _NO_CHARTS, "simulate/blank-charts.html": _BLANK_CHARTS}
+MUST_NAME: dict[str, list[str]] = {NAME: ["simulate/no-charts.html", "simulate/blank-charts.html"]}
 
 
 def chromium() -> str | None:
