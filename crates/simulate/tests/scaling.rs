@@ -444,3 +444,16 @@ mod prod_runs {
         assert!(api.detail.contains("never be placed"), "{}", api.detail);
     }
 }
+
+#[test]
+fn durations_and_rate_windows() {
+    use cerverus_simulate::scaling::pipeline::{duration_seconds, range_window};
+    assert_eq!(duration_seconds("15s"), Some(15.0));
+    assert_eq!(duration_seconds("1m30s"), Some(90.0));
+    assert_eq!(duration_seconds("500ms"), Some(0.5));
+    assert_eq!(duration_seconds("soon"), None);
+    assert_eq!(range_window(r#"sum(rate(http_requests_total{pod=~"a-.*"}[2m]))"#), Some(120.0));
+    // A subquery's range, not its resolution; the longest range wins.
+    assert_eq!(range_window("max_over_time(rate(x[1m])[5m:30s])"), Some(300.0));
+    assert_eq!(range_window("max(lag_seconds)"), None);
+}

@@ -50,8 +50,12 @@ pub struct Hpa {
 #[serde(deny_unknown_fields)]
 pub struct Exporter {
     pub metric_prefix: String,
-    /// Add-on chart whose values hold the exporter's `serviceMonitor.interval`.
+    /// Add-on chart whose values hold the exporter's `serviceMonitor.interval` and `arguments`.
     pub chart: String,
+    /// Flags in the chart's `arguments` that set the collection interval …
+    pub interval_flags: Vec<String>,
+    /// … in this unit (s).
+    pub flag_unit_seconds: f64,
     pub seconds: f64,
     pub source: String,
 }

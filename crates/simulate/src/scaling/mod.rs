@@ -17,6 +17,18 @@
 //! for every workload: with behaviour policies that limit a scale-up per period it is longer
 //! by design, and judging it against 2 minutes would judge the policy, not the response.
 //!
+//! **Node demand.** Which replicas need a new node is asked of the scheduling model
+//! ([`crate::scenarios::surge_placement`]) with the workload alone surging and everything else
+//! at steady state: the steady-state headroom is credited to each workload in turn (optimistic
+//! where several surge into the same pool at once). The combined surge — every autoscaled
+//! workload at its surge replicas together — is run once as well; its nodes per group are
+//! reported and any pod it leaves pending fails that workload's verdict.
+//!
+//! **Estimates.** Node provisioning, image pull (an image size per repository family, pulled in
+//! full by every new pod) and container start are estimates from the data file; controller
+//! intervals, probe settings, scrape intervals and behaviour policies are read from the rendered
+//! objects and values, falling back to the documented defaults.
+//!
 //! OWNER: scaling helper.
 
 pub mod constants;

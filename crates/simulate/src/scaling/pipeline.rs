@@ -132,10 +132,20 @@ pub fn metric_path(
             let exporter = d.exporter_collection.iter().find(|e| query.contains(&e.metric_prefix));
             let scrape = match exporter {
                 Some(e) => {
-                    lag.push(Delay {
-                        item: format!("{} collection interval", e.chart),
-                        seconds: e.seconds,
-                        source: e.source.clone(),
+                    let values = inputs.addon_values.get(&e.chart);
+                    let rendered =
+                        values.and_then(|v| v.get("arguments")).and_then(|a| flag_value(a, &e.interval_flags));
+                    lag.push(match rendered.and_then(|s| s.parse::<f64>().ok()) {
+                        Some(n) => Delay {
+                            item: format!("{} collection interval", e.chart),
+                            seconds: n * e.flag_unit_seconds,
+                            source: format!("rendered: {} values arguments", e.chart),
+                        },
+                        None => Delay {
+                            item: format!("{} collection interval", e.chart),
+                            seconds: e.seconds,
+                            source: e.source.clone(),
+                        },
                     });
                     inputs
                         .addon_values
@@ -186,6 +196,22 @@ fn arg_value(args: &Value, flag: &str) -> Option<String> {
         .iter()
         .filter_map(Value::as_str)
         .find_map(|a| a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+}
+
+/// The value of one of `flags` in an argument list: `-c 5000`, `-c=5000` or `--flag=5000`.
+fn flag_value(args: &Value, flags: &[String]) -> Option<String> {
+    let args: Vec<&str> = args.as_array()?.iter().filter_map(Value::as_str).collect();
+    for (i, a) in args.iter().enumerate() {
+        for f in flags {
+            if a == f {
+                return args.get(i + 1).map(|v| v.to_string());
+            }
+            if let Some(v) = a.strip_prefix(f.as_str()).and_then(|r| r.strip_prefix('=')) {
+                return Some(v.to_string());
+            }
+        }
+    }
+    None
 }
 
 /// The interval of the PodMonitor (or ServiceMonitor) in `w`'s namespace whose selector matches
