@@ -338,3 +338,24 @@ fn a_statefulset_pod_with_an_ebs_volume_is_stranded_by_its_zone() {
     let a = of(scenario(&r, "az-loss:us-east-1a"), id);
     assert_eq!((a.stranded, a.placed, a.pass), (0, 3, Some(true)), "{a:?}");
 }
+
+#[test]
+fn cluster_autoscaler_prefers_spot_by_the_priority_expander() {
+    // Apps pool: max 4 split 2 on-demand / 2 spot, desired 2 → one node in each group. The
+    // rendered Cluster Autoscaler values give spot groups priority 50, on-demand 10. 2-CPU pods,
+    // one a node: 3 replicas need one node → spot; 4 need two → spot (to its max 2), then on-demand.
+    let pool = "      scaling: { min: 2, desired: 2, max: 4 }\n      onDemandBase: 0\n      spotPercentage: 50";
+    let yaml = spec(pool, &workload("api", "2", "    replicas: 2\n    tier: high"));
+    let loaded = cerverus_spec::load("tiny.yaml", &yaml).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let bundle = cerverus_render::render(&platform, &["prod".to_string()]).expect("renders");
+    let env = platform.env("prod").expect("prod");
+    let inputs = Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
+    let workloads = Workloads::from_inputs(&inputs).expect("workloads");
+    let steady = scenarios::steady(&inputs, &workloads).expect("steady");
+    let place =
+        |n: u32| scenarios::surge_placement_from(&steady, &BTreeMap::from([(API.to_string(), n)])).expect("places");
+    assert_eq!(place(3).nodes_added, BTreeMap::from([("apps-spot".to_string(), 1)]));
+    assert_eq!(place(4).nodes_added, BTreeMap::from([("apps-on-demand".to_string(), 1), ("apps-spot".to_string(), 1)]));
+    assert_eq!(place(5).pending.get(API), Some(&1));
+}
