@@ -156,3 +156,56 @@ pub fn bare_resource(e: &Expression) -> Option<(String, String)> {
     }
     Some((v.as_str().to_string(), attr(t.operators.first())?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs_of(text: &str) -> Vec<Ref> {
+        let body: Body = hcl::parse(text).expect("parses");
+        let mut out = BTreeSet::new();
+        in_body(&body, &mut out);
+        out.into_iter().collect()
+    }
+
+    #[test]
+    fn addresses_are_read_from_every_kind_of_expression() {
+        let got = refs_of(
+            r#"
+a = module.db["k"].secret_arn
+b = [for x in values(module.cache) : x.arn]
+c = "arn:${data.aws_partition.current.partition}:${var.name}"
+d = aws_subnet.private[*].id
+e = { for k, v in local.roles : k => aws_iam_role.irsa[k].arn if v.enabled }
+f = var.on ? aws_kms_key.a.arn : null
+g = each.value.size + count.index
+h = path.module
+dynamic "taint" {
+  for_each = var.taints
+  content { key = taint.value.key }
+}
+"#,
+        );
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            got,
+            vec![
+                Ref::Var(s("name")),
+                Ref::Var(s("on")),
+                Ref::Var(s("taints")),
+                Ref::Local(s("roles")),
+                Ref::Data(s("aws_partition"), s("current")),
+                Ref::ModuleOutput(s("db"), s("secret_arn")),
+                Ref::ModuleAll(s("cache")),
+                // Names bound by `for` and `dynamic` come back as candidate resources; the graph
+                // keeps only addresses the module declares.
+                Ref::Resource(s("aws_iam_role"), s("irsa")),
+                Ref::Resource(s("aws_kms_key"), s("a")),
+                Ref::Resource(s("aws_subnet"), s("private")),
+                Ref::Resource(s("taint"), s("value")),
+                Ref::Resource(s("v"), s("enabled")),
+                Ref::Resource(s("x"), s("arn")),
+            ]
+        );
+    }
+}
