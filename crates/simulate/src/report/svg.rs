@@ -19,16 +19,20 @@ pub enum Tone {
     Series(usize),
 }
 
-/// Okabe–Ito without black and yellow (black is the axes' colour, yellow is unreadable on white),
-/// then four of Paul Tol's muted scheme for charts with more categories (node groups).
+/// Category colours: Okabe–Ito's blue, orange, sky blue and pink, then Paul Tol's muted indigo,
+/// teal, wine and olive, a slate and a purple. The pass green and the fail vermillion are left
+/// out, so a category never reads as a verdict; black is the axes' colour and yellow is
+/// unreadable on white.
 const PALETTE: [&str; 10] =
-    ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288", "#882255", "#44AA99", "#999933"];
+    ["#0072B2", "#E69F00", "#56B4E9", "#CC79A7", "#332288", "#44AA99", "#882255", "#999933", "#6f7f8f", "#AA4499"];
 pub const PASS: &str = "#009E73";
 pub const FAIL: &str = "#D55E00";
 const NEUTRAL: &str = "#0072B2";
 const INK: &str = "#1f2933";
 const GRID: &str = "#d9dee3";
 const TARGET: &str = "#b3261e";
+/// A target band's shade: the target colour, very light.
+const BAND: &str = "#f6e3e1";
 
 impl Tone {
     pub fn colour(self) -> &'static str {
@@ -47,6 +51,14 @@ impl Tone {
 pub struct Target {
     pub value: f64,
     pub label: String,
+    /// The lower end of a band ending at `value` (the 70–80 % utilisation band), shaded.
+    pub band_from: Option<f64>,
+}
+
+impl Target {
+    pub fn line(value: f64, label: impl Into<String>) -> Target {
+        Target { value, label: label.into(), band_from: None }
+    }
 }
 
 /// Width of the whole chart in viewBox units; the page scales it to the column.
@@ -195,6 +207,18 @@ pub fn hbar_chart(title: &str, unit: &str, bars: &[Bar], target: Option<&Target>
     let mut g = Element::new("g").attr("class", "axis");
     x_axis(&mut g, Plot { x0, x1, top, bottom }, end, step, unit);
     svg.push(g);
+    if let Some((t, from)) = target.and_then(|t| Some((t, t.band_from?))) {
+        let (a, b) = (x0 + (x1 - x0) * from.max(0.0) / end, x0 + (x1 - x0) * t.value / end);
+        svg.push(
+            Element::new("rect")
+                .num("x", a.min(b))
+                .num("y", top)
+                .num("width", (b - a).abs())
+                .num("height", bottom - top)
+                .attr("fill", BAND)
+                .attr("class", "band"),
+        );
+    }
     for (i, b) in bars.iter().enumerate() {
         let y = top + ROW * i as f64;
         let w = (x1 - x0) * b.value.max(0.0) / end;
@@ -550,7 +574,7 @@ mod tests {
             Bar { label: "b".into(), value: 25.0, tone: Tone::Pass, note: String::new() },
             Bar { label: "c <&\"".into(), value: 50.0, tone: Tone::Fail, note: "50 / 60".into() },
         ];
-        let svg = hbar_chart("Load & <share>", "%", &bars, Some(&Target { value: 80.0, label: "80 %".into() }));
+        let svg = hbar_chart("Load & <share>", "%", &bars, Some(&Target::line(80.0, "80 %")));
         well_formed(&svg).expect("well-formed");
         assert!(svg.contains("<title>Load &amp; &lt;share&gt;</title>"));
         assert!(svg.contains("c &lt;&amp;\""), "label escaped in text: {svg}");
@@ -623,8 +647,8 @@ mod tests {
             "s",
             "pods",
             &[s],
-            Some(&Target { value: 120.0, label: "2 min".into() }),
-            Some(&Target { value: 20.0, label: "needed".into() }),
+            Some(&Target::line(120.0, "2 min")),
+            Some(&Target::line(20.0, "needed")),
         );
         well_formed(&svg).expect("well-formed");
         // x axis 0..120 step 20 on 56..590: 30 s is at 56 + 534 × 30/120 = 189.5.
@@ -640,7 +664,7 @@ mod tests {
             Task { label: "eks".into(), start: 3.0, finish: 15.0, critical: true },
             Task { label: "s3".into(), start: 0.0, finish: 1.0, critical: false },
         ];
-        let svg = gantt_chart("Critical path", "min", &tasks, Some(&Target { value: 30.0, label: "30 min".into() }));
+        let svg = gantt_chart("Critical path", "min", &tasks, Some(&Target::line(30.0, "30 min")));
         well_formed(&svg).expect("well-formed");
         let crit = rect_widths(&svg, NEUTRAL);
         assert_eq!(crit.len(), 2);

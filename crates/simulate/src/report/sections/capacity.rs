@@ -48,7 +48,7 @@ pub fn capacity(r: &CapacityReport, _report: &Report) -> Section {
             title: format!("Steady-state utilisation: requests / allocatable (dominant resource), band {band}"),
             unit: "%".into(),
             bars,
-            target: Some(Target { value: high * 100.0, label: format!("{} ceiling", pct(high)) }),
+            target: Some(Target { value: high * 100.0, label: format!("{band} band"), band_from: Some(low * 100.0) }),
         });
         let judged: Vec<_> = s.result.workloads.iter().filter(|w| w.judged).collect();
         let grid = Grid {

@@ -17,8 +17,7 @@ fn basis(b: Basis) -> &'static str {
 pub fn provisioning(r: &ProvisioningReport, _report: &Report) -> Section {
     let verdicts = r.verdicts();
     let pass = r.scheduled_minutes < r.target_minutes;
-    let target =
-        Target { value: r.target_minutes, label: format!("{} min target", crate::report::svg::num(r.target_minutes)) };
+    let target = Target::line(r.target_minutes, format!("{} min target", crate::report::svg::num(r.target_minutes)));
 
     // The critical path as Terraform would walk it with unlimited parallelism, then the whole
     // apply with the real -parallelism (what is judged) as one bar below it.

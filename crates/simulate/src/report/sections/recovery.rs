@@ -58,7 +58,7 @@ pub fn recovery(r: &RecoveryReport, _report: &Report) -> Section {
     // Failing rows first, in the report's order otherwise.
     let mut judged: Vec<&RecoveryRow> = r.rows.iter().filter(|x| x.declared.is_some()).collect();
     judged.sort_by_key(|x| x.pass != Some(false));
-    let target = Target { value: 100.0, label: "objective".into() };
+    let target = Target::line(100.0, "objective");
 
     let mut tables = Vec::new();
     for f in Failure::ALL {

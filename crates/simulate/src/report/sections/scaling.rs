@@ -36,13 +36,13 @@ fn timeline_chart(w: &WorkloadScaling, target: &Target) -> Chart {
         y_unit: "replicas".into(),
         series: lines,
         x_target: Some(target.clone()),
-        y_target: Some(Target { value: f64::from(w.surge_replicas), label: format!("needed: {}", w.surge_replicas) }),
+        y_target: Some(Target::line(f64::from(w.surge_replicas), format!("needed: {}", w.surge_replicas))),
     }
 }
 
 pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
     let verdicts = r.verdicts();
-    let target = Target { value: r.target_seconds, label: format!("{} target", duration_s(r.target_seconds)) };
+    let target = Target::line(r.target_seconds, format!("{} target", duration_s(r.target_seconds)));
     // Failing workloads first (their charts too), the report's order otherwise.
     let mut ws: Vec<&WorkloadScaling> = r.workloads.iter().collect();
     ws.sort_by_key(|w| w.pass);
