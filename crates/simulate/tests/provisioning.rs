@@ -246,6 +246,29 @@ resource "t_c" "c" { x = data.t_d.plan.id }
 }
 
 #[test]
+fn what_cannot_be_known_before_apply_is_said() {
+    // A count from a resource attribute and a module from a registry: one instance, and the
+    // module's resources are not modelled — both said in the report's assumptions.
+    let root = r#"
+resource "t_a" "a" {}
+resource "t_b" "b" { count = length(t_a.a.ids) }
+module "vpc" { source = "terraform-aws-modules/vpc/aws" }
+"#;
+    let r = analyse(root, &[], json!(null), &weights(&[("t_a", 1.0), ("t_b", 1.0)], 10));
+    assert_eq!(r.resource_instances, 2);
+    assert!(
+        r.assumptions.iter().any(|a| a.contains("t_b.b") && a.contains("count is not known")),
+        "{:?}",
+        r.assumptions
+    );
+    assert!(
+        r.assumptions.iter().any(|a| a.contains("module.vpc") && a.contains("not modelled")),
+        "{:?}",
+        r.assumptions
+    );
+}
+
+#[test]
 fn a_cycle_is_an_input_error() {
     let root = r#"
 resource "t_a" "a" { x = t_b.b.id }
