@@ -133,7 +133,8 @@ pub fn recovery(r: &RecoveryReport, _report: &Report) -> Section {
     let worst = |rpo: bool| {
         r.rows
             .iter()
-            .filter(|x| x.failure != Failure::RegionLoss)
+            // The rows held to an objective: a cache's RPO, say, is reported but not judged.
+            .filter(|x| x.failure != Failure::RegionLoss && x.pass.is_some() && (!rpo || x.rpo_judged))
             .filter_map(|x| if rpo { x.achieved_rpo_minutes } else { x.achieved_rto_minutes })
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
     };
@@ -159,8 +160,8 @@ pub fn recovery(r: &RecoveryReport, _report: &Report) -> Section {
         facts: vec![
             ("subjects".into(), format!("{stores} ({kinds})")),
             ("judged rows".into(), count(verdicts.len(), "row")),
-            ("worst RPO (zone, restore)".into(), minutes(worst(true), "—")),
-            ("worst RTO (zone, restore)".into(), minutes(worst(false), "—")),
+            ("worst judged RPO (zone, restore)".into(), minutes(worst(true), "—")),
+            ("worst judged RTO (zone, restore)".into(), minutes(worst(false), "—")),
             ("DR region".into(), r.dr_region.clone()),
         ],
         charts: vec![
