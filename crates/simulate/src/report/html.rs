@@ -28,6 +28,14 @@ header.top p { margin: 2px 0 0; color: #cbd2d9; }
 .chips li { background: #323f4b; border-radius: 14px; padding: 2px 12px; font-size: 13px; }
 .chips li.fail { background: var(--fail); }
 .chips a { color: inherit; text-decoration: none; }
+nav.glance { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: 10px; margin-top: 22px; }
+a.glance { display: block; text-decoration: none; color: var(--ink); border: 1px solid var(--line); border-top: 6px solid var(--line); border-radius: 6px; padding: 8px 12px; }
+a.glance.pass { border-top-color: var(--pass); }
+a.glance.fail { border-top-color: var(--fail); background: #fdeee6; }
+a.glance span { display: block; font-size: 12px; color: var(--muted); }
+a.glance span.t { font-weight: 650; color: var(--ink); font-size: 13px; }
+a.glance b { display: block; font-size: 22px; font-variant-numeric: tabular-nums; margin: 2px 0; }
+a.glance.fail span.v { color: var(--fail); font-weight: 650; }
 main { max-width: 1100px; margin: 0 auto; padding: 10px 40px 40px; }
 section { margin-top: 34px; }
 h2 { font-size: 21px; margin: 0 0 4px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
@@ -46,7 +54,8 @@ svg.chart { width: 100%; height: auto; display: block; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0 14px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
+td.v, td:nth-child(2) { white-space: nowrap; }
 .scroll { overflow-x: auto; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.fail td { background: #fdeee6; }
@@ -78,6 +87,9 @@ pub fn render(report: &Report) -> String {
         .child(Element::new("title").text(format!("cerverus simulate: {env} — {}", pass_word(report.passed()))))
         .child(Element::new("style").raw(CSS));
     let mut main = Element::new("main");
+    if !sections.is_empty() {
+        main.push(glance(&sections));
+    }
     if !failed.is_empty() {
         main.push(failing_box(report, &sections));
     }
@@ -120,6 +132,36 @@ fn header(report: &Report, sections: &[Section]) -> Element {
         chips.push(Element::new("li").attr("class", if bad > 0 { "fail" } else { "pass" }).child(chip));
     }
     Element::new("header").attr("class", "top").child(row).child(chips)
+}
+
+/// One tile per section: its headline number, coloured by the section's verdicts, linking to it.
+fn glance(sections: &[Section]) -> Element {
+    let mut nav = Element::new("nav").attr("class", "glance").attr("aria-label", "at a glance");
+    for s in sections {
+        let state = if s.verdicts.is_empty() {
+            "none"
+        } else if s.failed() == 0 {
+            "pass"
+        } else {
+            "fail"
+        };
+        let verdicts = if s.verdicts.is_empty() {
+            "no verdict".to_string()
+        } else if s.failed() == 0 {
+            format!("{} pass", view::count(s.verdicts.len(), "verdict"))
+        } else {
+            format!("{} of {} fail", s.failed(), view::count(s.verdicts.len(), "verdict"))
+        };
+        let mut tile = Element::new("a")
+            .attr("href", format!("#{}", s.id))
+            .attr("class", format!("glance {state}"))
+            .child(Element::new("span").attr("class", "t").text(s.title.clone()));
+        if let Some((label, value)) = s.headline() {
+            tile = tile.child(Element::new("b").text(value.clone())).child(Element::new("span").text(label.clone()));
+        }
+        nav.push(tile.child(Element::new("span").attr("class", "v").text(verdicts)));
+    }
+    nav
 }
 
 fn failing_box(report: &Report, sections: &[Section]) -> Element {

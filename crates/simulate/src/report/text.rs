@@ -33,12 +33,26 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
     table(&mut out, &counts);
+    let sections = view::sections(report);
+    if !sections.is_empty() {
+        let mut glance = Table::new("At a glance", &[("section", false), ("headline", false), ("verdicts", false)]);
+        for s in &sections {
+            let headline = s.headline().map(|(k, v)| format!("{k}: {v}")).unwrap_or_default();
+            let verdicts = if s.verdicts.is_empty() {
+                "—".to_string()
+            } else {
+                format!("{} of {} failed", s.failed(), s.verdicts.len())
+            };
+            glance.row(vec![s.title.clone(), headline, verdicts], (!s.verdicts.is_empty()).then(|| s.failed() == 0));
+        }
+        table(&mut out, &glance);
+    }
     if failed > 0 {
         let failing: Vec<_> = report.verdicts.iter().filter(|v| !v.pass).cloned().collect();
         heading(&mut out, &view::count(failed, "failing verdict"));
         table(&mut out, &view::verdict_table("", &failing));
     }
-    for s in view::sections(report) {
+    for s in sections {
         let state = if s.verdicts.is_empty() {
             String::new()
         } else {

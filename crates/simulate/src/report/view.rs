@@ -131,6 +131,12 @@ impl Section {
     pub fn failed(&self) -> usize {
         self.verdicts.iter().filter(|v| !v.pass).count()
     }
+
+    /// The section's headline for the at-a-glance row: its first fact (each section puts the
+    /// number it is judged on first).
+    pub fn headline(&self) -> Option<&(String, String)> {
+        self.facts.first()
+    }
 }
 
 /// The table of `verdicts`, failing first.

@@ -110,12 +110,13 @@ pub fn provisioning(r: &ProvisioningReport, _report: &Report) -> Section {
         facts: vec![
             (
                 format!("apply, -parallelism={}", r.parallelism),
-                format!("{} min {}", qty(r.scheduled_minutes, ""), if pass { "✓" } else { "✗" }),
+                // One decimal, as the verdict prints it.
+                format!("{:.1} min {}", r.scheduled_minutes, if pass { "✓" } else { "✗" }),
             ),
             ("target".into(), qty(r.target_minutes, "min")),
-            ("critical path".into(), qty(r.critical_path_minutes, "min")),
+            ("critical path".into(), format!("{:.1} min", r.critical_path_minutes)),
             ("resources / data sources".into(), format!("{} / {}", r.resource_instances, r.data_instances)),
-            ("work (sum of all)".into(), qty(r.work_minutes, "min")),
+            ("work (sum of all)".into(), format!("{:.0} min", r.work_minutes)),
             ("graph".into(), format!("{} nodes, {} edges", r.graph_nodes, r.graph_edges)),
         ],
         charts: vec![

@@ -158,8 +158,11 @@ pub fn recovery(r: &RecoveryReport, _report: &Report) -> Section {
             r.environment
         ),
         facts: vec![
+            (
+                "judged rows within their objective".into(),
+                format!("{} / {}", verdicts.iter().filter(|v| v.pass).count(), verdicts.len()),
+            ),
             ("subjects".into(), format!("{stores} ({kinds})")),
-            ("judged rows".into(), count(verdicts.len(), "row")),
             ("worst judged RPO (zone, restore)".into(), minutes(worst(true), "—")),
             ("worst judged RTO (zone, restore)".into(), minutes(worst(false), "—")),
             ("DR region".into(), r.dr_region.clone()),

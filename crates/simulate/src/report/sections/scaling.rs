@@ -204,8 +204,8 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
             duration_s(r.target_seconds)
         ),
         facts: vec![
+            ("slowest first new capacity".into(), secs(slowest_first)),
             ("target".into(), duration_s(r.target_seconds)),
-            ("slowest first capacity".into(), secs(slowest_first)),
             ("slowest to full capacity".into(), secs(slowest)),
             ("never within the horizon".into(), count(never, "workload")),
             ("autoscaled workloads".into(), r.workloads.len().to_string()),
