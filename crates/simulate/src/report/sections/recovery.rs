@@ -6,7 +6,7 @@
 use crate::Report;
 use crate::recovery::{Failure, RecoveryReport, RecoveryRow};
 use crate::report::svg::{Bar, Target, Tone};
-use crate::report::view::{Chart, Section, Table, count, pass_word, serde_name, verdict_table};
+use crate::report::view::{Chart, Section, Table, pass_word, serde_name, verdict_table};
 
 /// Bars stop here (× the objective); the note carries the real figure.
 const CAP: f64 = 3.0;
