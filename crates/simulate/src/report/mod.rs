@@ -1,5 +1,11 @@
 //! The report in three forms: text tables, JSON (the [`crate::Report`] as serialized; see
 //! `docs/simulate-json.md`), and one self-contained HTML page with SVG charts.
+//!
+//! - [`view`]: each section's report turned once into facts, charts and tables (`sections/`),
+//!   so the text and the page show the same numbers in the same order;
+//! - [`text`], [`html`]: the two forms drawn from the views;
+//! - [`svg`]: the chart primitives (bars, stacked bars, step/line, Gantt, heat grid);
+//! - [`xml`]: the escaping element builder both are written with, and a well-formedness check.
 
 pub mod html;
 mod sections;
