@@ -174,6 +174,11 @@ pub struct Workload {
     pub budget: Option<Budget>,
     /// Image of the first container.
     pub image: String,
+    /// Whether the controller creates a new pod without waiting for the ones before it to be
+    /// Ready: always for a Deployment or Rollout; for a StatefulSet only with
+    /// `podManagementPolicy: Parallel` (with `OrderedReady` a stranded ordinal blocks every
+    /// higher one).
+    pub parallel_pod_management: bool,
 }
 
 impl Workload {
@@ -255,6 +260,8 @@ impl Workloads {
         let mut items = Vec::new();
         for o in objects {
             let Some((kind, replicas, template, release)) = owner(o)? else { continue };
+            let parallel_pod_management = kind != OwnerKind::StatefulSet
+                || o.value.pointer("/spec/podManagementPolicy").and_then(Value::as_str) == Some("Parallel");
             let namespace = o.namespace().unwrap_or("default").to_string();
             let labels: BTreeMap<String, String> =
                 template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
@@ -288,6 +295,7 @@ impl Workloads {
                 autoscaler: None,
                 budget: None,
                 image,
+                parallel_pod_management,
             });
         }
         for o in objects {

@@ -359,3 +359,44 @@ fn cluster_autoscaler_prefers_spot_by_the_priority_expander() {
     assert_eq!(place(4).nodes_added, BTreeMap::from([("apps-on-demand".to_string(), 1), ("apps-spot".to_string(), 1)]));
     assert_eq!(place(5).pending.get(API), Some(&1));
 }
+
+#[test]
+fn a_queue_scaled_parallel_statefulset_replaces_its_stranded_pod_and_a_cpu_scaled_one_does_not() {
+    // StatefulSet of 3 (min 3, max 6) on EBS, one pod per zone. Losing a zone strands one pod.
+    // Scaled on a total (a queue: `sum(...)` with an AverageValue target), the backlog grows
+    // while a third of the consumers is missing, so the HPA asks for a 4th replica; the
+    // rendered StatefulSet creates pods in parallel, so ordinal 3 starts (its claim is
+    // provisioned in its own zone): 2 survivors + 1 new = 3 ≥ min 3. Scaled on CPU alone, the
+    // stranded pod counts as 0 % in the HPA's scale-up and cancels the survivors' rise: 2 < 3.
+    let sts = |scaling: &str| {
+        workload_of(
+            "statefulSet",
+            "store",
+            "500m",
+            &format!(
+                "    replicas: 3\n    tier: high\n    storage: {{ size: 20Gi, class: cerverus-gp3, mountPath: /data }}\n    autoscaling:\n      min: 3\n      max: 6\n{scaling}"
+            ),
+        )
+    };
+    let id = "tiny-apps/store";
+    let queue = "      custom:\n        - metric: queue_length\n          query: sum(tiny_queue_length)\n          targetPerPod: 10";
+    let r = capacity(&spec(THREE_NODES, &sts(queue)), &[Scenario::AzLoss]);
+    let a = of(scenario(&r, "az-loss:us-east-1a"), id);
+    assert_eq!((a.stranded, a.replaced, a.placed, a.pass), (1, 1, 3, Some(true)), "{a:?}");
+    let r = capacity(&spec(THREE_NODES, &sts("      cpuPercent: 70")), &[Scenario::AzLoss]);
+    let a = of(scenario(&r, "az-loss:us-east-1a"), id);
+    assert_eq!((a.stranded, a.replaced, a.placed, a.pass), (1, 0, 2, Some(false)), "{a:?}");
+
+    // With `OrderedReady` the stranded ordinal blocks every higher one: no replacement.
+    let yaml = spec(THREE_NODES, &sts(queue));
+    let loaded = cerverus_spec::load("tiny.yaml", &yaml).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let bundle = cerverus_render::render(&platform, &["prod".to_string()]).expect("renders");
+    let env = platform.env("prod").expect("prod");
+    let inputs = Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
+    let mut workloads = Workloads::from_inputs(&inputs).expect("workloads");
+    let store = workloads.items.iter_mut().find(|w| w.id() == id).expect("store");
+    assert!(cerverus_simulate::scaling::replaces_stranded_pods(store).expect("data"));
+    store.parallel_pod_management = false;
+    assert!(!cerverus_simulate::scaling::replaces_stranded_pods(store).expect("data"));
+}

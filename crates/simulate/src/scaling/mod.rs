@@ -63,6 +63,19 @@ pub fn responses(w: &Workload, data: &constants::ScalingData) -> Vec<Response> {
         .unwrap_or_default()
 }
 
+/// Whether `w`'s autoscaler replaces pods that cannot run (stranded with their volumes in a lost
+/// zone) with new ones: it does when one of its metrics is a total that keeps growing while
+/// capacity is missing (a queue length, a request backlog: `Total` / `TotalValue`), so the HPA
+/// asks for more replicas; per-pod metrics do not (the HPA counts a pod without metrics at 0 %
+/// when scaling up, which cancels the survivors' rise), nor does a cron trigger. The controller
+/// must also create the new pods while the stranded ones are pending
+/// (`Workload::parallel_pod_management`).
+pub fn replaces_stranded_pods(w: &Workload) -> Result<bool, SimError> {
+    let data = constants::load()?;
+    Ok(w.parallel_pod_management
+        && responses(w, data).iter().any(|r| matches!(r, Response::Total | Response::TotalValue)))
+}
+
 /// The replicas `w`'s autoscaler settles on when traffic is multiplied by `traffic`, capped at
 /// its max; a workload without an autoscaler keeps its replicas.
 ///

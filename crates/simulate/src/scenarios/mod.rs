@@ -39,6 +39,9 @@ pub struct Steady {
     pub nodes_scaled_down: u32,
     /// Model index → pods stranded with their zonal volumes in a lost zone (AZ loss).
     pub stranded: Vec<u32>,
+    /// Model index → new pods its autoscaler adds in their place (AZ loss; see
+    /// `scaling::replaces_stranded_pods`).
+    pub replaced: Vec<u32>,
 }
 
 /// Pods a workload runs at steady state: its autoscaler's minimum, or `spec.replicas` if larger
@@ -83,7 +86,8 @@ pub fn steady(inputs: &Inputs<'_>, workloads: &Workloads) -> Result<Steady, SimE
     sched.reset_added();
     sched.preempted.iter_mut().for_each(|p| *p = 0);
     let stranded = vec![0; sched.models.len()];
-    Ok(Steady { sched, workload_of, nodes_scaled_down, stranded })
+    let replaced = stranded.clone();
+    Ok(Steady { sched, workload_of, nodes_scaled_down, stranded, replaced })
 }
 
 /// Whether StatefulSet `w` claims volumes of a storage class whose provisioner is zonal (its
@@ -207,13 +211,26 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
             let surviving = placed_all(&s.sched);
             // A pod whose volume is in the lost zone cannot run anywhere else: stranded.
             let mut stranded = vec![0; before.len()];
+            let mut replaced = vec![0; before.len()];
             for m in 0..before.len() {
                 if s.sched.models[m].zonal_volumes {
                     stranded[m] = before[m].saturating_sub(surviving[m]);
                     s.sched.pending[m] = s.sched.pending[m].saturating_sub(stranded[m]);
+                    // An autoscaler that follows a growing total asks for more replicas while
+                    // the stranded ones are missing; a parallel StatefulSet creates them as new
+                    // ordinals, whose volumes are provisioned where they are scheduled. Up to its max.
+                    let w = s.workload_of[m].and_then(|i| workloads.items.get(i));
+                    if let Some(w) = w
+                        && stranded[m] > 0
+                        && crate::scaling::replaces_stranded_pods(w)?
+                    {
+                        replaced[m] = stranded[m].min(w.max_replicas().saturating_sub(before[m]));
+                        s.sched.pending[m] += replaced[m];
+                    }
                 }
             }
             s.stranded = stranded;
+            s.replaced = replaced;
             s.sched.run(true);
             scenarios.push(judge(
                 &s,
@@ -397,6 +414,10 @@ fn judge(
                     0 => String::new(),
                     n => format!(", {n} stranded with its volume in the lost zone"),
                 };
+                let stranded = match s.replaced.get(m).copied().unwrap_or(0) {
+                    0 => stranded,
+                    n => format!("{stranded}, {n} new replica(s) added by its autoscaler in their place"),
+                };
                 (
                     steady_wanted,
                     ok,
@@ -451,6 +472,7 @@ fn judge(
             per_zone: (0..zones).map(|z| sched.placed_in_zone(m, z)).collect(),
             pending,
             stranded: s.stranded.get(m).copied().unwrap_or(0),
+            replaced: s.replaced.get(m).copied().unwrap_or(0),
             preempted: sched.preempted[m],
             pass: judged_here.then_some(pass),
             detail,

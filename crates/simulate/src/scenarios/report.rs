@@ -111,6 +111,9 @@ pub struct WorkloadResult {
     /// Pods that cannot come back while the zone is lost: a StatefulSet's pods whose volumes
     /// (zonal EBS) are in it (AZ loss only).
     pub stranded: u32,
+    /// New pods the autoscaler adds in place of the stranded ones (a total metric that grows
+    /// while capacity is missing, and a controller that creates pods in parallel).
+    pub replaced: u32,
     /// Pods evicted by higher-priority pods in the scenario.
     pub preempted: u32,
     /// The verdict, for judged workloads.

@@ -74,6 +74,7 @@ pub fn steady(nodes: u32, pods: u32) -> Sched {
             autoscaler: None,
             budget: None,
             image: String::new(),
+            parallel_pod_management: true,
         };
         models.push(PodModel::from_workload(&w, w.replicas));
     }
