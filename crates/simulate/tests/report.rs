@@ -71,10 +71,14 @@ fn prod_html_is_well_formed_with_a_chart_in_every_chart_section() {
     for p in &prod().model.constants {
         assert!(html.contains(&p.file), "{}", p.file);
         assert!(html.contains(&p.as_of));
-        // A source with a URL is a link to it (some sources are offline copies or the issue itself).
+        // Every URL of a source is a link (some sources are offline copies or the issue itself,
+        // without one).
         for src in &p.sources {
-            if let Some(i) = src.find("https://") {
-                let url: String = src[i..].chars().take_while(|c| !c.is_whitespace() && *c != ')').collect();
+            for (i, _) in src.match_indices("https://") {
+                let url: String = src[i..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && !matches!(c, ')' | ']' | '>' | '"'))
+                    .collect();
                 let url = url.trim_end_matches(['.', ',', ';']).replace('&', "&amp;");
                 assert!(html.contains(&format!("<a href=\"{url}\"")), "{}: no link to {url}", p.file);
             }

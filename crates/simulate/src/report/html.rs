@@ -220,28 +220,57 @@ fn provenance(p: &Provenance) -> Element {
     )
 }
 
-/// A source as written in a data file (`Title — https://…` or `Title (https://…)`): a link on the
-/// title when it carries an http(s) URL, plain text otherwise (no other scheme becomes a link).
+/// A source as written in a data file (`Title — https://…`, `Title (https://…)`, sometimes with
+/// more URLs after ` ; `): the title becomes a link to the first URL, each further URL a link of
+/// its own, the rest text. Only http(s) URLs become links.
 fn source(s: &str) -> Element {
-    match split_url(s) {
-        Some((title, url)) => {
-            let text = if title.is_empty() { url.to_string() } else { title };
-            Element::new("a").attr("href", url).attr("rel", "noreferrer").text(text)
-        }
-        None => Element::new("span").text(s),
+    let pieces = url_pieces(s);
+    let mut out = Element::new("span");
+    let mut i = 0;
+    let mut bracketed = false;
+    // The title: the text before the first URL, its separator trimmed.
+    if let (Some(Piece::Text(t)), Some(Piece::Url(u))) = (pieces.first(), pieces.get(1)) {
+        bracketed = t.trim_end().ends_with('(');
+        let title = t.trim().trim_end_matches(['(', '[', ':', '—', '-', ',']).trim();
+        let text = if title.is_empty() { u.to_string() } else { title.to_string() };
+        out = out.child(Element::new("a").attr("href", *u).attr("rel", "noreferrer").text(text));
+        i = 2;
     }
+    for (n, p) in pieces[i..].iter().enumerate() {
+        out = match p {
+            // `Title (URL), more`: the bracket went with the URL.
+            Piece::Text(t) if n == 0 && bracketed => out.text(t.strip_prefix(')').unwrap_or(t)),
+            Piece::Text(t) => out.text(*t),
+            Piece::Url(u) => out.child(Element::new("a").attr("href", *u).attr("rel", "noreferrer").text(*u)),
+        };
+    }
+    out
 }
 
-/// (title without the URL, URL) when `s` contains an http(s) URL.
-pub fn split_url(s: &str) -> Option<(String, &str)> {
-    let start = s.find("https://").or_else(|| s.find("http://"))?;
-    let rest = &s[start..];
-    let end = rest.find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"')).unwrap_or(rest.len());
-    let url = rest[..end].trim_end_matches(['.', ',', ';']);
-    let title = format!("{}{}", &s[..start], &s[start + url.len()..]).replace("()", "").replace("[]", "");
-    let title = title.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",");
-    let title = title.trim().trim_end_matches(['(', '[', ':', '—', '-', ',', '.']).trim();
-    Some((title.to_string(), url))
+enum Piece<'a> {
+    Text(&'a str),
+    Url(&'a str),
+}
+
+/// `s` cut into text and http(s) URLs (a URL ends at whitespace, a closing bracket or a quote,
+/// without trailing punctuation).
+fn url_pieces(s: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = [rest.find("https://"), rest.find("http://")].into_iter().flatten().min() {
+        let tail = &rest[start..];
+        let end = tail.find(|c: char| c.is_whitespace() || matches!(c, ')' | ']' | '>' | '"')).unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';']);
+        if start > 0 {
+            out.push(Piece::Text(&rest[..start]));
+        }
+        out.push(Piece::Url(url));
+        rest = &tail[url.len()..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
 }
 
 fn section(s: &Section) -> Element {
@@ -365,17 +394,27 @@ mod tests {
 
     #[test]
     fn urls_in_sources_become_links() {
+        let link = |s: &str| source(s).render();
         assert_eq!(
-            split_url("Amazon EKS pricing — https://aws.amazon.com/eks/pricing/"),
-            Some(("Amazon EKS pricing".into(), "https://aws.amazon.com/eks/pricing/"))
+            link("Amazon EKS pricing — https://aws.amazon.com/eks/pricing/"),
+            "<span><a href=\"https://aws.amazon.com/eks/pricing/\" rel=\"noreferrer\">Amazon EKS pricing</a></span>"
         );
         assert_eq!(
-            split_url("Kubernetes HPA (https://kubernetes.io/docs/x), read 2026-01-02"),
-            Some(("Kubernetes HPA, read 2026-01-02".into(), "https://kubernetes.io/docs/x"))
+            link("Kubernetes HPA (https://kubernetes.io/docs/x), read 2026-01-02"),
+            "<span><a href=\"https://kubernetes.io/docs/x\" rel=\"noreferrer\">Kubernetes HPA</a>, read 2026-01-02</span>"
         );
-        assert_eq!(split_url("https://a.example/b."), Some(("".into(), "https://a.example/b")));
-        assert_eq!(split_url("javascript:alert(1)"), None);
+        assert_eq!(
+            link("https://a.example/b."),
+            "<span><a href=\"https://a.example/b\" rel=\"noreferrer\">https://a.example/b</a>.</span>"
+        );
         let a = source("t \"<x>\" https://e.example/?a=1&b=2").render();
-        assert_eq!(a, "<a href=\"https://e.example/?a=1&amp;b=2\" rel=\"noreferrer\">t \"&lt;x&gt;\"</a>");
+        assert_eq!(a, "<span><a href=\"https://e.example/?a=1&amp;b=2\" rel=\"noreferrer\">t \"&lt;x&gt;\"</a></span>");
+        let two = source("Prices — https://a.example/p ; cross-checked https://b.example/q.").render();
+        assert_eq!(
+            two,
+            "<span><a href=\"https://a.example/p\" rel=\"noreferrer\">Prices</a> ; cross-checked \
+             <a href=\"https://b.example/q\" rel=\"noreferrer\">https://b.example/q</a>.</span>"
+        );
+        assert_eq!(source("javascript:alert(1)").render(), "<span>javascript:alert(1)</span>");
     }
 }
