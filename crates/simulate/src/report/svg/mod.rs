@@ -118,6 +118,18 @@ fn line(x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) -> Element {
     Element::new("line").num("x1", x1).num("y1", y1).num("x2", x2).num("y2", y2).attr("stroke", stroke)
 }
 
+/// A tick label: as many decimals as the step needs (a 0.005 step would print `0` everywhere
+/// with [`num`]'s two), trailing zeros dropped.
+pub fn tick(v: f64, step: f64) -> String {
+    if !(step.is_finite() && step > 0.0 && step < 0.01) {
+        return num(v);
+    }
+    let decimals = (-step.log10().floor()).clamp(0.0, 9.0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".into() } else { s }
+}
+
 /// A tick step of 1, 2 or 5 × 10ⁿ giving about `ticks` intervals up to `max`, and the axis end
 /// (the first multiple of the step at or above `max`).
 pub fn nice_axis(max: f64, ticks: usize) -> (f64, f64) {
@@ -160,7 +172,7 @@ fn x_axis(g: &mut Element, plot: Plot, end: f64, step: f64, unit: &str) {
         let v = step * i as f64;
         let x = x0 + (x1 - x0) * v / end;
         g.push(line(x, top, x, bottom, GRID));
-        g.push(text(x, bottom + 14.0, "middle", &num(v)));
+        g.push(text(x, bottom + 14.0, "middle", &tick(v, step)));
     }
     g.push(line(x0, bottom, x1, bottom, INK));
     if !unit.is_empty() {
@@ -383,7 +395,7 @@ pub fn line_chart(
     for i in 0..=n {
         let v = y_step * i as f64;
         g.push(line(x0, py(v), x1, py(v), GRID));
-        g.push(text(x0 - 6.0, py(v) + 4.0, "end", &num(v)));
+        g.push(text(x0 - 6.0, py(v) + 4.0, "end", &tick(v, y_step)));
     }
     g.push(line(x0, top, x0, bottom, INK));
     // At the far left, clear of a target label centred near the start of the x axis.

@@ -41,6 +41,16 @@ fn clipping_keeps_the_end() {
 }
 
 #[test]
+fn ticks_keep_the_digits_their_step_needs() {
+    assert_eq!(tick(20.0, 20.0), "20");
+    assert_eq!(tick(0.3, 0.1), "0.3");
+    assert_eq!(tick(0.004, 0.002), "0.004");
+    assert_eq!(tick(0.0, 0.002), "0");
+    let (end, step) = nice_axis(0.01, 5);
+    assert_eq!(tick(end, step), "0.01");
+}
+
+#[test]
 fn nice_axes() {
     assert_eq!(nice_axis(0.0, 5), (1.0, 1.0));
     assert_eq!(nice_axis(80.0, 5), (80.0, 20.0));
