@@ -240,14 +240,14 @@ pub fn qty(x: f64, unit: &str) -> String {
     if unit.is_empty() { n } else { format!("{n} {unit}") }
 }
 
-/// Money: whole dollars with thousands separators (`$12,345`), cents below $100.
+/// Money: whole dollars with thousands separators (`$12,345`), cents only below $10.
 pub fn usd(x: f64) -> String {
     if !x.is_finite() {
         return "$0".into();
     }
     let neg = x < 0.0;
     let a = x.abs();
-    let body = if a < 100.0 {
+    let body = if a < 10.0 {
         format!("{a:.2}")
     } else {
         let whole = format!("{:.0}", a.round());
@@ -303,7 +303,8 @@ mod tests {
     fn formats() {
         assert_eq!(usd(12345.4), "$12,345");
         assert_eq!(usd(1234567.0), "$1,234,567");
-        assert_eq!(usd(73.0), "$73.00");
+        assert_eq!(usd(73.0), "$73");
+        assert_eq!(usd(4.5), "$4.50");
         assert_eq!(usd(-250.0), "-$250");
         assert_eq!(duration_s(45.0), "45 s");
         assert_eq!(duration_s(125.0), "2 min 05 s");

@@ -287,7 +287,8 @@ pub fn stacked_bar_chart(title: &str, unit: &str, rows: &[StackRow], fmt: fn(f64
         }
     }
     let lw = label_width(rows.iter().map(|r| r.label.chars().count()));
-    let (x0, x1) = (lw, W - 90.0);
+    // Room on the right for the row totals and the axis unit.
+    let (x0, x1) = (lw, W - 150.0);
     let top = 12.0;
     let row_h = 34.0;
     let bottom = top + row_h * rows.len().max(1) as f64;
