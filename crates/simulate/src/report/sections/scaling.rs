@@ -3,7 +3,7 @@
 //! nodes added — as step charts with the target line and the replicas needed.
 
 use crate::Report;
-use crate::report::svg::{Bar, Series, Target, Tone, num};
+use crate::report::svg::{Bar, Mark, Series, Target, Tone, num};
 use crate::report::view::{Chart, Section, Table, count, duration_s, pass_word, verdict_table};
 use crate::scaling::{ScalingReport, WorkloadScaling};
 
@@ -19,8 +19,20 @@ fn timeline_chart(w: &WorkloadScaling, target: &Target) -> Chart {
         points: pts.iter().map(|p| (p.t, f64::from(f(p)))).collect(),
         step: true,
         tone: Tone::Series(tone),
+        marks: Vec::new(),
     };
-    let mut lines = vec![series("desired (HPA)", 1, |p| p.desired), series("Ready", 0, |p| p.ready)];
+    let mut ready = series("Ready", 0, |p| p.ready);
+    // The judged moment: the first new capacity Ready, on the Ready line.
+    if let Some(t) = w.timeline.first_capacity_seconds {
+        let y = pts.iter().take_while(|p| p.t <= t).last().map_or(0, |p| p.ready);
+        ready.marks.push(Mark {
+            x: t,
+            y: f64::from(y),
+            label: format!("first new capacity {}", duration_s(t)),
+            tone: if w.pass { Tone::Pass } else { Tone::Fail },
+        });
+    }
+    let mut lines = vec![series("desired (HPA)", 1, |p| p.desired), ready];
     if w.timeline.nodes_added > 0 {
         lines.push(series("nodes added", 3, |p| p.nodes));
     }
@@ -57,6 +69,14 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
                 Some(s) => format!("full {}", duration_s(s)),
                 None => format!("not full within {}", duration_s(horizon)),
             };
+            if w.surge_replicas <= w.steady_replicas {
+                return Bar {
+                    label: w.id.clone(),
+                    value: 0.0,
+                    tone: if w.pass { Tone::Pass } else { Tone::Fail },
+                    note: format!("no scale-up needed ({} replicas)", w.steady_replicas),
+                };
+            }
             Bar {
                 label: w.id.clone(),
                 value: w.timeline.first_capacity_seconds.unwrap_or(horizon),
@@ -78,7 +98,12 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
         bars,
         target: Some(target.clone()),
     }];
-    charts.extend(ws.iter().filter(|w| !w.timeline.points.is_empty()).map(|w| timeline_chart(w, &target)));
+    // A timeline per workload that scales (one that needs no more replicas has a flat one).
+    charts.extend(
+        ws.iter()
+            .filter(|w| !w.timeline.points.is_empty() && w.surge_replicas > w.steady_replicas)
+            .map(|w| timeline_chart(w, &target)),
+    );
 
     let mut summary = Table::new(
         "Autoscaled workloads",

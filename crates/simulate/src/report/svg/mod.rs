@@ -367,6 +367,17 @@ pub struct Series {
     /// change in steps, never gradually.
     pub step: bool,
     pub tone: Tone,
+    /// Moments marked on the line (the first new capacity Ready), drawn as dots with a label.
+    pub marks: Vec<Mark>,
+}
+
+/// A labelled dot on a [`Series`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub x: f64,
+    pub y: f64,
+    pub label: String,
+    pub tone: Tone,
 }
 
 /// Lines (or steps) over a shared x and y axis, with optional dashed targets: a vertical one
@@ -439,6 +450,27 @@ pub fn line_chart(
     }
     if let Some(t) = x_target {
         draw_x_target(&mut svg, px(t.value), top, bottom, &t.label);
+    }
+    // Marks last, above the lines and the target.
+    for m in series.iter().flat_map(|s| &s.marks) {
+        let (x, y) = (px(m.x), py(m.y));
+        svg.push(
+            Element::new("g")
+                .attr("class", "mark")
+                .child(Element::new("title").text(m.label.clone()))
+                .child(
+                    Element::new("circle")
+                        .num("cx", x)
+                        .num("cy", y)
+                        .num("r", 5.0)
+                        .attr("fill", m.tone.colour())
+                        .attr("stroke", "#ffffff")
+                        .num("stroke-width", 1.5),
+                )
+                .child(halo(
+                    text(x + 8.0, y + 16.0, "start", &m.label).attr("fill", m.tone.colour()).attr("font-weight", "600"),
+                )),
+        );
     }
     svg.render()
 }

@@ -94,6 +94,7 @@ fn step_line_chart_has_axes_and_targets() {
         points: vec![(0.0, 2.0), (30.0, 4.0), (95.0, 20.0)],
         step: true,
         tone: Tone::Series(0),
+        marks: vec![Mark { x: 30.0, y: 4.0, label: "first <capacity>".into(), tone: Tone::Pass }],
     };
     let svg = line_chart(
         "Capacity",
@@ -108,6 +109,9 @@ fn step_line_chart_has_axes_and_targets() {
     assert!(svg.contains(" H189.5 V"), "{svg}");
     assert!(svg.contains(">2 min<") && svg.contains(">120<"));
     assert_eq!(svg.matches("class=\"target\"").count(), 2);
+    // The mark sits on the point (30 s → 189.5) and its label is escaped.
+    assert!(svg.contains("<circle cx=\"189.5\""), "{svg}");
+    assert!(svg.contains("first &lt;capacity&gt;"));
 }
 
 #[test]
