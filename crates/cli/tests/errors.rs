@@ -213,10 +213,14 @@ fn cases() -> Vec<Case> {
         expected: None,
     });
 
-    let s = mutate("    autoscaling:\n      min: 2\n      max: 5\n", "    autoscaling:\n      min: 2\n      max: 30\n");
+    // prod runs the inference service at a fixed size on its own ml pool override.
+    let s = mutate(
+        "inference-service: { replicas: 5, min: 5, max: 5 }",
+        "inference-service: { replicas: 5, min: 5, max: 30 }",
+    );
     v.push(Case {
         name: "autoscaling beyond the node pool",
-        at: position(&s, "{ min: 1, desired: 2, max: 11 }"),
+        at: position(&s, "ml: { scaling: { min: 5, desired: 5, max: 11 } }"),
         spec: s,
         message: "node pool `ml` in `prod` cannot hold its workloads at maximum scale",
         expected: Some("pool max nodes × allocatable per node ≥ Σ max replicas × requests"),

@@ -722,10 +722,11 @@ fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
     }
     // Old shapes: 6 GPU nodes for 5 inference replicas + 2 surge + 1 training; 8 GPU nodes,
     // enough for a rolling update, not for the blue-green rollout's second set of 5.
+    // (prod's ml pool is its own override: 5 warm GPU nodes, at most 11.)
     for old_max in [6, 8] {
         let old = cerverus_spec::DEFAULT_SPEC.replacen(
-            "scaling: { min: 1, desired: 2, max: 11 }",
-            &format!("scaling: {{ min: 1, desired: 2, max: {old_max} }}"),
+            "ml: { scaling: { min: 5, desired: 5, max: 11 } }",
+            &format!("ml: {{ scaling: {{ min: 5, desired: 5, max: {old_max} }} }}"),
             1,
         );
         assert_ne!(old, cerverus_spec::DEFAULT_SPEC);
@@ -734,8 +735,8 @@ fn gpu_node_groups_hold_a_max_scale_rollout_while_training_runs() {
         assert!(format!("{err:?}").contains("`ml` in `prod`"), "{err:?}");
     }
     let old = cerverus_spec::DEFAULT_SPEC.replacen(
-        "scaling: { min: 1, desired: 2, max: 11 }",
-        "scaling: { min: 1, desired: 2, max: 6 }",
+        "ml: { scaling: { min: 5, desired: 5, max: 11 } }",
+        "ml: { scaling: { min: 5, desired: 5, max: 6 } }",
         1,
     );
     let err = cerverus_model::resolve(&cerverus_spec::load("old.yaml", &old).expect("loads"))

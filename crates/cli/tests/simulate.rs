@@ -52,9 +52,10 @@ fn the_default_spec_passes_every_scenario_in_prod() {
     // Each HA scenario judged something, and every AZ was lost in turn.
     let scenarios: std::collections::BTreeSet<&str> =
         report["verdicts"].as_array().expect("verdicts").iter().filter_map(|v| v["scenario"].as_str()).collect();
-    for s in ["steady", "node-loss", "spot-loss", "surge", "provisioning", "recovery"] {
+    for s in ["steady", "node-loss", "spot-loss", "surge", "provisioning", "cost"] {
         assert!(scenarios.contains(s), "no verdict for {s}: {scenarios:?}");
     }
+    assert!(scenarios.iter().any(|s| s.starts_with("recovery:")), "{scenarios:?}");
     assert_eq!(scenarios.iter().filter(|s| s.starts_with("az-loss:")).count(), 3, "{scenarios:?}");
 }
 
@@ -131,4 +132,25 @@ fn a_max_no_pool_can_hold_is_refused_before_any_simulation() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot hold its workloads at maximum scale"), "{err}");
+}
+
+#[test]
+fn the_readme_shows_the_current_prod_summary() {
+    // The README's summary block is the text report's first line and its "At a glance" table,
+    // verbatim: a spec or model change that moves a number must update the README.
+    let out = cerverus(&["simulate"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README");
+    let first = text.lines().next().expect("summary line");
+    assert!(readme.contains(first), "README lacks `{first}`");
+    let glance: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("At a glance"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(glance.len() >= 7, "{glance:?}");
+    for line in glance {
+        assert!(readme.contains(line), "README lacks the summary line `{line}`");
+    }
 }

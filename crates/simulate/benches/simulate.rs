@@ -28,5 +28,20 @@ fn prod_capacity_scenarios(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, az_loss_1000_pods_100_nodes, prod_capacity_scenarios);
+/// Every scenario for prod, from the rendered bundle (loading it included) to the report: what
+/// `cerverus simulate` does after rendering.
+fn prod_all_scenarios(c: &mut Criterion) {
+    let loaded = cerverus_spec::load("cerverus.yaml", cerverus_spec::DEFAULT_SPEC).expect("loads");
+    let platform = cerverus_model::resolve(&loaded).expect("resolves");
+    let bundle = cerverus_render::render(&platform, &["prod".to_string()]).expect("renders");
+    let env = platform.env("prod").expect("prod");
+    c.bench_function("prod_all_scenarios", |b| {
+        b.iter(|| {
+            let inputs = Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
+            cerverus_simulate::simulate(&inputs, &Options::default()).expect("runs")
+        })
+    });
+}
+
+criterion_group!(benches, az_loss_1000_pods_100_nodes, prod_capacity_scenarios, prod_all_scenarios);
 criterion_main!(benches);
