@@ -6,7 +6,22 @@ use cerverus_simulate::objects::{Requests, Workloads};
 use cerverus_simulate::scaling;
 
 fn prod() -> (cerverus_model::Platform, cerverus_bundle::Bundle) {
-    let loaded = cerverus_spec::load("cerverus.yaml", cerverus_spec::DEFAULT_SPEC).expect("loads");
+    prod_from(cerverus_spec::DEFAULT_SPEC)
+}
+
+/// The default spec's prod override of the inference service: a fixed 5 replicas (min = max).
+const PROD_INFERENCE_FIXED: &str = "inference-service: { replicas: 5, min: 5, max: 5 }";
+
+/// The default spec with prod's inference service scaling 2 → 5 again (its GPU pool left at
+/// min 5 warm nodes), so a GPU-utilisation autoscaler has room to act and its timeline can be checked.
+fn prod_inference_scaling_2_to_5() -> String {
+    let spec = cerverus_spec::DEFAULT_SPEC;
+    assert!(spec.contains(PROD_INFERENCE_FIXED), "the default spec's prod inference override changed");
+    spec.replace(PROD_INFERENCE_FIXED, "inference-service: { replicas: 2, min: 2, max: 5 }")
+}
+
+fn prod_from(spec: &str) -> (cerverus_model::Platform, cerverus_bundle::Bundle) {
+    let loaded = cerverus_spec::load("cerverus.yaml", spec).expect("loads");
     let platform = cerverus_model::resolve(&loaded).expect("resolves");
     let bundle = cerverus_render::render(&platform, &["prod".to_string()]).expect("renders");
     (platform, bundle)
@@ -122,8 +137,19 @@ fn prod_surge_replicas() {
     let got = |id: &str| scaling::surge_replicas(ws.get(id).expect(id), 10.0);
     // alerts-api: cpu 70 %, memory 80 %, sum(rate) AverageValue: all follow load; 3 × 10 = 30 → max 20.
     assert_eq!(got("cerverus-system/alerts-api"), 20);
-    // inference-service: avg GPU util, Value 70, bounded → still reaches 2 × 10 = 20 → max 5.
+    // inference-service: fixed at 5 in prod (min = max = 5).
     assert_eq!(got("cerverus-ml/inference-service"), 5);
+    // … and scaling 2 → 5: avg GPU util, Value 70, bounded at 100/70 per step, still settles at
+    // 2 × 10 = 20 pods at target → max 5.
+    let (platform, bundle) = prod_from(&prod_inference_scaling_2_to_5());
+    let env = platform.env("prod").expect("prod");
+    let inputs = cerverus_simulate::Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
+    let ws = Workloads::from_inputs(&inputs).expect("workloads");
+    let inf = ws.get("cerverus-ml/inference-service").expect("inference");
+    assert_eq!(inf.autoscaler.as_ref().map(|a| (a.min, a.max)), Some((2, 5)));
+    assert_eq!(scaling::surge_replicas(inf, 10.0), 5);
+    // ×2: demand 4 pods at target. 2 → ⌈2 × min(4/2, 100/70)⌉ = ⌈2.86⌉ = 3 → ⌈3 × 4/3⌉ = 4 → 4/4 = 1, fixed.
+    assert_eq!(scaling::surge_replicas(inf, 2.0), 4);
     // market-data-ingestor: cron 6 in market hours, cpu → 60 → max 10.
     assert_eq!(got("cerverus-data/market-data-ingestor"), 10);
 }
@@ -321,7 +347,11 @@ mod prod_runs {
     use cerverus_simulate::{Inputs, Options};
 
     fn run_with(edit: impl FnOnce(&mut Workloads), traffic: f64) -> ScalingReport {
-        let (platform, bundle) = super::prod();
+        run_spec(cerverus_spec::DEFAULT_SPEC, edit, traffic)
+    }
+
+    fn run_spec(spec: &str, edit: impl FnOnce(&mut Workloads), traffic: f64) -> ScalingReport {
+        let (platform, bundle) = super::prod_from(spec);
         let env = platform.env("prod").expect("prod");
         let inputs = Inputs::from_bundle(&platform, env, &bundle).expect("inputs");
         let mut ws = Workloads::from_inputs(&inputs).expect("workloads");
@@ -348,7 +378,53 @@ mod prod_runs {
                 "cerverus-system/alerts-api"
             ]
         );
-        for w in &r.workloads {
+        // inference-service runs at a fixed 5 replicas in prod (min = max = 5): no scale-up.
+        let inf = find(&r, "cerverus-ml/inference-service");
+        assert!(inf.follows_load);
+        assert_eq!((inf.min, inf.max, inf.steady_replicas, inf.surge_replicas), (5, 5, 5, 5));
+        assert!(inf.pass, "{}", inf.detail);
+        assert!(inf.detail.contains("no scale-up needed"), "{}", inf.detail);
+        assert_eq!(inf.timeline.first_scale_up_seconds, None);
+        for w in r.workloads.iter().filter(|w| w.min < w.max) {
+            assert_surge_timeline(w);
+        }
+        // alerts-api: CPU (limit 1 / (70 % × 500m) = 2.86× target per pod) and sum(rate[2m])
+        // both follow load; 3 → 20. Its CPU sample lags 15 s (metrics-server), the request rate 15 s
+        // (its PodMonitor) and ramps over the 2 m rate window.
+        let api = find(&r, "cerverus-system/alerts-api");
+        assert_eq!((api.steady_replicas, api.surge_replicas), (3, 20));
+        assert_eq!(api.metrics.iter().map(|m| m.lag_seconds).collect::<Vec<_>>(), vec![15.0, 15.0, 15.0]);
+        assert_eq!(api.metrics[2].ramp_seconds, 120.0);
+        assert!(!api.metrics[1].follows_load, "memory is taken as flat");
+        // First sync at 15 s still sees the steady state (15 s lag); at 30 s: CPU ⌈3 × 2.86⌉ = 9,
+        // rate ramped 15/120: 3 + 27 × 0.125 = 6.4 → 7; policies allow max(3+4, 6) = 7.
+        assert_eq!(api.timeline.first_scale_up_seconds, Some(30.0));
+        assert_eq!(api.timeline.points.iter().find(|p| p.t == 30.0).map(|p| p.desired), Some(7));
+        // One verdict per workload, scenario `surge`.
+        let v = r.verdicts();
+        assert_eq!(v.len(), 5);
+        assert!(v.iter().all(|v| v.scenario == "surge"));
+    }
+
+    #[test]
+    fn prod_inference_timeline_when_it_scales_2_to_5() {
+        // The default spec with prod's inference service at min 2, max 5 (GPU pool still 5 warm nodes).
+        let r = run_spec(&super::prod_inference_scaling_2_to_5(), |_| {}, 10.0);
+        assert!(r.placement_error.is_none(), "{:?}", r.placement_error);
+        let inf = find(&r, "cerverus-ml/inference-service");
+        assert_eq!((inf.min, inf.max, inf.steady_replicas, inf.surge_replicas), (2, 5, 2, 5));
+        assert_surge_timeline(inf);
+        // GPU utilisation (DCGM 30 s collection + 15 s ServiceMonitor = 45 s lag), bounded at
+        // 100 % over 70 %: the sample at t = 45 still shows the steady state; at t = 60 the first
+        // step 2 → ⌈2 × 100/70⌉ = ⌈2.86⌉ = 3.
+        assert_eq!(inf.metrics[0].lag_seconds, 45.0);
+        assert_eq!(inf.timeline.first_scale_up_seconds, Some(60.0));
+        assert_eq!(inf.timeline.points.iter().find(|p| p.t == 60.0).map(|p| p.desired), Some(3));
+    }
+
+    /// The checks every workload that scales up under the surge must satisfy.
+    fn assert_surge_timeline(w: &scaling::WorkloadScaling) {
+        {
             let t = &w.timeline;
             assert!(w.follows_load, "{}", w.id);
             assert!(w.surge_replicas > w.steady_replicas, "{}", w.id);
@@ -368,34 +444,14 @@ mod prod_runs {
             assert_eq!((p0.t, p0.ready), (0.0, w.steady_replicas), "{}", w.id);
             assert!(t.points.last().is_some_and(|p| p.ready >= w.surge_replicas), "{}", w.id);
         }
-        // alerts-api: CPU (limit 1 / (70 % × 500m) = 2.86× target per pod) and sum(rate[2m])
-        // both follow load; 3 → 20. Its CPU sample lags 15 s (metrics-server), the request rate 15 s
-        // (its PodMonitor) and ramps over the 2 m rate window.
-        let api = find(&r, "cerverus-system/alerts-api");
-        assert_eq!((api.steady_replicas, api.surge_replicas), (3, 20));
-        assert_eq!(api.metrics.iter().map(|m| m.lag_seconds).collect::<Vec<_>>(), vec![15.0, 15.0, 15.0]);
-        assert_eq!(api.metrics[2].ramp_seconds, 120.0);
-        assert!(!api.metrics[1].follows_load, "memory is taken as flat");
-        // First sync at 15 s still sees the steady state (15 s lag); at 30 s: CPU ⌈3 × 2.86⌉ = 9,
-        // rate ramped 15/120: 3 + 27 × 0.125 = 6.4 → 7; policies allow max(3+4, 6) = 7.
-        assert_eq!(api.timeline.first_scale_up_seconds, Some(30.0));
-        assert_eq!(api.timeline.points.iter().find(|p| p.t == 30.0).map(|p| p.desired), Some(7));
-        // inference-service: GPU utilisation (DCGM 30 s collection + 15 s ServiceMonitor = 45 s
-        // lag), bounded at 100 % over 70 %: first step 2 → ⌈2 × 1.43⌉ = 3 at t = 60.
-        let inf = find(&r, "cerverus-ml/inference-service");
-        assert_eq!(inf.metrics[0].lag_seconds, 45.0);
-        assert_eq!(inf.timeline.first_scale_up_seconds, Some(60.0));
-        assert_eq!(inf.timeline.points.iter().find(|p| p.t == 60.0).map(|p| p.desired), Some(3));
-        // One verdict per workload, scenario `surge`.
-        let v = r.verdicts();
-        assert_eq!(v.len(), 5);
-        assert!(v.iter().all(|v| v.scenario == "surge"));
     }
 
     #[test]
     fn a_value_metric_that_cannot_follow_load_fails() {
-        // GPU utilisation target 95 %: 100/95 = 1.05 is within the 0.1 tolerance: no scale-up.
-        let r = run_with(
+        // Inference scaling 2 → 5 with a GPU utilisation target of 95 %: 100/95 = 1.05 is within
+        // the 0.1 tolerance, so the HPA never scales up: 2 replicas however large the surge.
+        let r = run_spec(
+            &super::prod_inference_scaling_2_to_5(),
             |ws| {
                 let w = ws.items.iter_mut().find(|w| w.name == "inference-service").expect("inference");
                 let a = w.autoscaler.as_mut().expect("autoscaler");
