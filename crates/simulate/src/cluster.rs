@@ -234,7 +234,8 @@ impl Cluster {
     }
 
     /// Utilisation of node `n`: the dominant share of its allocatable taken by requests (the
-    /// largest of cpu, memory and — on GPU nodes — GPUs).
+    /// largest of cpu, memory and — on GPU nodes — GPUs). What Cluster Autoscaler's scale-down
+    /// threshold is compared with; NOT the figure the steady band is judged on (see [`Shares`]).
     pub fn utilisation(&self, n: usize) -> f64 {
         let node = &self.nodes[n];
         let a = self.groups[node.group].allocatable;
@@ -244,5 +245,55 @@ impl Cluster {
             u = u.max(f64::from(node.used.gpu) / f64::from(a.gpu));
         }
         u
+    }
+
+    /// Whether group `g`'s nodes have GPUs (a GPU pool).
+    pub fn is_gpu_group(&self, g: usize) -> bool {
+        self.groups[g].allocatable.gpu > 0
+    }
+
+    /// Pooled shares over the alive nodes `select` keeps: total requests over total allocatable,
+    /// per resource.
+    pub fn shares(&self, select: impl Fn(usize) -> bool) -> Shares {
+        let mut used = Requests::default();
+        let mut total = Requests::default();
+        let mut nodes = 0;
+        for n in (0..self.nodes.len()).filter(|n| self.nodes[*n].alive && select(*n)) {
+            used = used + self.nodes[n].used;
+            total = total + self.groups[self.nodes[n].group].allocatable;
+            nodes += 1;
+        }
+        let share = |u: f64, t: f64| if t > 0.0 { u / t } else { 0.0 };
+        Shares {
+            nodes,
+            cpu: share(used.cpu, total.cpu),
+            memory: share(used.memory_gib, total.memory_gib),
+            gpu: (total.gpu > 0).then(|| f64::from(used.gpu) / f64::from(total.gpu)),
+        }
+    }
+}
+
+/// Requests over allocatable, pooled over a set of nodes (sum of requests / sum of allocatable,
+/// per resource — not a mean of per-node figures, so a small node full of one pod weighs what its
+/// allocatable weighs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Shares {
+    /// Alive nodes pooled.
+    pub nodes: u32,
+    pub cpu: f64,
+    pub memory: f64,
+    /// GPUs requested over GPUs allocatable; `None` when the nodes have no GPUs.
+    pub gpu: Option<f64>,
+}
+
+impl Shares {
+    /// The dominant of cpu and memory (GPUs deliberately not included).
+    pub fn dominant(&self) -> f64 {
+        self.cpu.max(self.memory)
+    }
+
+    /// Which of cpu and memory is dominant.
+    pub fn dominant_resource(&self) -> &'static str {
+        if self.memory > self.cpu { "memory" } else { "cpu" }
     }
 }

@@ -275,11 +275,35 @@ fn steady_utilisation_is_judged_against_the_band() {
     let yaml = spec(THREE_NODES, &workload("api", "500m", "    replicas: 2\n    tier: critical"));
     let r = capacity(&yaml, &[Scenario::Steady]);
     let s = r.steady.as_ref().expect("steady");
-    // Mean of the kept nodes' dominant shares.
-    let mean = s.nodes.iter().map(|n| n.utilisation).sum::<f64>() / s.nodes.len() as f64;
-    assert!((s.utilisation - mean).abs() < 1e-9);
+    // The apps pool on its own, by hand: 3 m5.xlarge = 3 × 3.52 = 10.56 CPU, 3 × 13.08 = 39.24 GiB;
+    // `api` requests 2 × 0.5 = 1.0 CPU and 2 × 0.5 = 1.0 GiB: cpu 1.0 / 10.56 = 9.47 %, memory
+    // 1.0 / 39.24 = 2.55 %; the pool's figure is the dominant, cpu.
+    let apps = s.result.pools.iter().find(|p| p.pool == "apps").expect("apps pool");
+    assert_eq!(apps.shares.nodes, 3);
+    assert!((apps.shares.cpu - 1.0 / 10.56).abs() < 1e-6, "{apps:?}");
+    assert!((apps.shares.memory - 1.0 / 39.24).abs() < 1e-6, "{apps:?}");
+    assert!((apps.utilisation - 1.0 / 10.56).abs() < 1e-6, "{apps:?}");
+    // The cluster figure pools requests and allocatable over every kept non-GPU node (here: the
+    // general pool with the chart controllers, and apps): Σ requested / Σ allocatable, per
+    // resource — not a mean of per-node figures.
+    let alloc = |group: &str| r.groups.iter().find(|g| g.name == group).expect("group");
+    let (mut used_cpu, mut used_mem, mut cpu, mut mem) = (0.0, 0.0, 0.0, 0.0);
+    for n in &s.nodes {
+        used_cpu += n.cpu_requested;
+        used_mem += n.memory_gib_requested;
+        cpu += alloc(&n.group).allocatable_cpu;
+        mem += alloc(&n.group).allocatable_memory_gib;
+    }
+    assert_eq!(s.judged.nodes as usize, s.nodes.len());
+    assert!((s.judged.cpu - used_cpu / cpu).abs() < 1e-9);
+    assert!((s.judged.memory - used_mem / mem).abs() < 1e-9);
+    assert!((s.utilisation - (used_cpu / cpu).max(used_mem / mem)).abs() < 1e-9);
+    // No GPU pool: nothing reported there.
+    assert_eq!((s.gpu_pools.nodes, s.gpu_pools.gpu), (0, None));
     let v = r.verdicts().into_iter().find(|v| v.subject == "cluster").expect("cluster verdict");
     assert_eq!(v.pass, (0.70..=0.80).contains(&s.utilisation), "{v:?}");
+    // Three half-empty general nodes and a nearly empty apps pool: far below the band.
+    assert!(!v.pass && v.detail.contains("dominant of cpu"), "{v:?}");
 }
 
 #[test]

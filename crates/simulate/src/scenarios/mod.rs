@@ -6,6 +6,9 @@
 //! pod per Job/CronJob run), the chart-installed controllers at their replicas, placed by
 //! [`crate::schedule`], Cluster Autoscaler adding nodes for what does not fit and then removing the
 //! nodes under its scale-down threshold whose pods fit elsewhere. Then:
+//! - `steady` also judges utilisation against the band: on the non-GPU pools, total requests
+//!   over total allocatable per resource, the dominant of cpu and memory. GPU pools are reported
+//!   (GPU share) but not judged.
 //! - `az-loss:<zone>`: the zone's nodes are gone and nothing launches there (its `perZone` groups
 //!   cannot launch; other groups launch in the remaining zones); pods reschedule, CA scaling groups
 //!   up to their max. Judged: available ≥ min replicas and ≥ the PDB's minAvailable.
@@ -188,7 +191,11 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
                 }
             })
             .collect();
-        let utilisation = mean(nodes.iter().map(|n| n.utilisation));
+        // Judged on the non-GPU pools only, pooled per resource: a GPU node holds one pod that
+        // takes its GPU (100 %) while leaving most of its cpu and memory free, and counting it
+        // would let a half-empty general pool pass the band. GPU pools are reported, not judged.
+        let judged = s.cluster.shares(|n| !s.cluster.is_gpu_group(s.cluster.nodes[n].group));
+        let gpu = s.cluster.shares(|n| s.cluster.is_gpu_group(s.cluster.nodes[n].group));
         let result = judge(
             &base,
             workloads,
@@ -199,7 +206,15 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
             None,
             Judge::AllPlaced,
         );
-        SteadyReport { utilisation, nodes_scaled_down: base.nodes_scaled_down, nodes, result }
+        SteadyReport {
+            utilisation: judged.dominant(),
+            dominant: judged.dominant_resource().to_string(),
+            judged,
+            gpu_pools: gpu,
+            nodes_scaled_down: base.nodes_scaled_down,
+            nodes,
+            result,
+        }
     });
 
     if opts.runs(Scenario::AzLoss) {
@@ -373,11 +388,6 @@ fn placed_all(s: &Sched) -> Vec<u32> {
     (0..s.models.len()).map(|m| s.placed(m)).collect()
 }
 
-fn mean(xs: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = xs.fold((0.0, 0u32), |(s, n), x| (s + x, n + 1));
-    if n == 0 { 0.0 } else { sum / f64::from(n) }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn judge(
     s: &Steady,
@@ -488,7 +498,11 @@ fn judge(
                 pool: sched.cluster.groups[g].pool.clone(),
                 nodes: nodes.len() as u32,
                 max: sched.cluster.groups[g].max,
-                utilisation: mean(nodes.iter().map(|n| sched.cluster.utilisation(*n))),
+                shares: sched.cluster.shares(|n| sched.cluster.nodes[n].group == g),
+                utilisation: {
+                    let sh = sched.cluster.shares(|n| sched.cluster.nodes[n].group == g);
+                    sh.gpu.unwrap_or_else(|| sh.dominant())
+                },
             }
         })
         .collect();

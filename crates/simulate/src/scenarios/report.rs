@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::Verdict;
+use crate::cluster::Shares;
 use crate::schedule::CaConfig;
 
 /// Result of the capacity scenarios.
@@ -48,9 +49,17 @@ pub struct GroupInfo {
 /// Steady state: the nodes Cluster Autoscaler keeps and how full they are.
 #[derive(Debug, Clone, Serialize)]
 pub struct SteadyReport {
-    /// Mean over the kept nodes of each node's utilisation: the dominant share (largest of cpu,
-    /// memory and, on GPU nodes, GPUs) of its allocatable taken by pod requests.
+    /// The figure judged against the band: on the kept nodes of the NON-GPU pools, total pod
+    /// requests over total allocatable per resource, the dominant (larger) of cpu and memory.
+    /// GPU pools are left out: one pod takes a GPU node's GPU while most of its cpu and memory
+    /// stay free, and averaging such nodes in would say nothing about the general pools' sizing.
     pub utilisation: f64,
+    /// `cpu` or `memory`: which resource `utilisation` is.
+    pub dominant: String,
+    /// The judged (non-GPU) pools' shares per resource.
+    pub judged: Shares,
+    /// The GPU pools' shares (`gpu`: GPUs requested over GPUs allocatable); reported, not judged.
+    pub gpu_pools: Shares,
     /// Nodes Cluster Autoscaler removed (under its scale-down threshold, pods fit elsewhere).
     pub nodes_scaled_down: u32,
     pub nodes: Vec<NodeUse>,
@@ -129,8 +138,11 @@ pub struct PoolUse {
     /// Alive nodes at the end of the scenario.
     pub nodes: u32,
     pub max: u32,
-    /// Mean utilisation of its alive nodes (dominant share, as in [`SteadyReport::utilisation`]).
+    /// Its alive nodes' pooled requests over allocatable: the GPU share for a GPU pool, else the
+    /// dominant of cpu and memory (as in [`SteadyReport::utilisation`]).
     pub utilisation: f64,
+    /// Its alive nodes' pooled shares per resource.
+    pub shares: Shares,
 }
 
 impl CapacityReport {
@@ -143,11 +155,24 @@ impl CapacityReport {
                 subject: "cluster".into(),
                 pass: s.utilisation >= low && s.utilisation <= high,
                 detail: format!(
-                    "utilisation {:.0} % (mean dominant share of requests over {} kept nodes) vs the {:.0}–{:.0} % band",
+                    "utilisation {:.0} % ({}, the dominant of cpu {:.0} % and memory {:.0} %: total requests over total allocatable on the {} kept non-GPU nodes) vs the {:.0}–{:.0} % band{}",
                     s.utilisation * 100.0,
-                    s.nodes.len(),
+                    s.dominant,
+                    s.judged.cpu * 100.0,
+                    s.judged.memory * 100.0,
+                    s.judged.nodes,
                     low * 100.0,
-                    high * 100.0
+                    high * 100.0,
+                    match s.gpu_pools.gpu {
+                        Some(g) => format!(
+                            "; GPU pools not judged: {} nodes, GPU share {:.0} % (cpu {:.0} %, memory {:.0} %)",
+                            s.gpu_pools.nodes,
+                            g * 100.0,
+                            s.gpu_pools.cpu * 100.0,
+                            s.gpu_pools.memory * 100.0
+                        ),
+                        None => String::new(),
+                    }
                 ),
             });
             out.extend(workload_verdicts(&s.result));
