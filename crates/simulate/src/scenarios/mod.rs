@@ -11,7 +11,10 @@
 //!   (GPU share) but not judged.
 //! - `az-loss:<zone>`: the zone's nodes are gone and nothing launches there (its `perZone` groups
 //!   cannot launch; other groups launch in the remaining zones); pods reschedule, CA scaling groups
-//!   up to their max. Judged: available ≥ min replicas and ≥ the PDB's minAvailable.
+//!   up to their max. Judged at two moments: right after the loss, the surviving pods ≥ the PDB's
+//!   minAvailable (and ≥ 1 for a workload of 2 or more replicas: a total outage fails even if
+//!   rescheduling later brings it back); after rescheduling, available ≥ min replicas and ≥ the
+//!   PDB's minAvailable.
 //! - `node-loss`: the largest node (most allocatable; on a tie the one carrying the most requests)
 //!   is gone; its group may replace it. Judged the same way.
 //! - `spot-loss`: every spot node is gone and spot groups cannot launch. Judged the same way.
@@ -378,7 +381,8 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
 enum Judge {
     /// Steady: every wanted pod placed.
     AllPlaced,
-    /// Losses: available ≥ min replicas and ≥ PDB minAvailable.
+    /// Losses: surviving ≥ PDB minAvailable (≥ 1 with 2+ replicas) right after the loss;
+    /// available ≥ min replicas and ≥ PDB minAvailable after rescheduling.
     KeepsMin,
     /// Surge: model index → surge replicas; every one placed.
     Surge(BTreeMap<usize, u32>),
@@ -417,9 +421,28 @@ fn judge(
                 (steady_wanted, ok, format!("{placed}/{steady_wanted} placed{}", pending_note(pending)))
             }
             Judge::KeepsMin => {
+                // Two moments are judged. Right after the loss, before anything reschedules
+                // (minutes for new nodes): the survivors must keep the PDB's minAvailable, and a
+                // workload of two or more replicas must keep at least one (else it was down).
+                // After rescheduling: placed ≥ min replicas and ≥ the PDB.
                 let need = min.max(pdb.unwrap_or(0));
-                let ok = placed >= need;
                 let surv = surviving.as_ref().map_or(placed, |v| v[m]);
+                let need_now = pdb.unwrap_or(0).max(u32::from(steady_wanted >= 2));
+                let mut failed = Vec::new();
+                if surv < need_now {
+                    failed.push(format!(
+                        "only {surv} survived the loss, needs ≥ {need_now} right away ({})",
+                        match pdb {
+                            Some(p) if p >= 1 => format!("PDB minAvailable {p}"),
+                            _ => "a workload of 2 or more replicas must keep one".to_string(),
+                        }
+                    ));
+                }
+                if placed < need {
+                    failed.push(format!("only {placed} available after rescheduling, needs ≥ {need}"));
+                }
+                let ok = failed.is_empty();
+                let verdict = if ok { String::new() } else { format!("FAILS: {}. ", failed.join("; ")) };
                 let stranded = match s.stranded.get(m).copied().unwrap_or(0) {
                     0 => String::new(),
                     n => format!(", {n} stranded with its volume in the lost zone"),
@@ -432,7 +455,7 @@ fn judge(
                     steady_wanted,
                     ok,
                     format!(
-                        "{placed}/{steady_wanted} available after rescheduling ({surv} survived the loss{stranded}); needs ≥ {min} (min replicas){}{}",
+                        "{verdict}{placed}/{steady_wanted} available after rescheduling ({surv} survived the loss{stranded}); needs ≥ {min} (min replicas){} after rescheduling and ≥ {need_now} surviving{}",
                         pdb.map(|p| format!(" and ≥ {p} (PDB)")).unwrap_or_default(),
                         pending_note(pending)
                     ),
