@@ -220,7 +220,7 @@ fn cases() -> Vec<Case> {
     );
     v.push(Case {
         name: "autoscaling beyond the node pool",
-        at: position(&s, "ml: { scaling: { min: 5, desired: 5, max: 11 } }"),
+        at: position(&s, "{ scaling: { min: 5, desired: 5, max: 11 } }"),
         spec: s,
         message: "node pool `ml` in `prod` cannot hold its workloads at maximum scale",
         expected: Some("pool max nodes × allocatable per node ≥ Σ max replicas × requests"),
