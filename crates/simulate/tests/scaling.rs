@@ -154,6 +154,44 @@ fn prod_surge_replicas() {
     assert_eq!(got("cerverus-data/market-data-ingestor"), 10);
 }
 
+mod uncapped_demand {
+    use cerverus_simulate::scaling::demand::demand;
+    use cerverus_simulate::scaling::metric::Response;
+
+    const CPU: Response = Response::Resource { cap: None, load_share: 1.0 };
+
+    #[test]
+    fn max_that_covers_the_surge() {
+        // Steady 2, max 10, ×3: 6 pods at target ≤ 10; max serves 10/2 = ×5. At 10 pods CPU is
+        // 6/10 = 0.6 of target (|1 − 0.6| > 0.1) → ⌈0.6 × 10⌉ = 6.
+        let d = demand(2, 10, 3.0, &[("cpu".into(), CPU)], 0.1, 100.0);
+        assert_eq!((d.pods_at_target, d.pods_needed, d.max_covers), (6.0, 6, true));
+        assert_eq!((d.max_serves_traffic, d.recommendation_at_max), (5.0, 6));
+        assert!(d.summary.contains("max covers the surge"), "{}", d.summary);
+    }
+
+    #[test]
+    fn min_equal_max_does_not_hide_the_surge() {
+        // min = max = 4, ×2.5: 10 pods at target > 4, max serves ×1. CPU at 4 pods: 10/4 = 2.5×
+        // target → ⌈2.5 × 4⌉ = 10, the HPA keeps asking for 10.
+        let d = demand(4, 4, 2.5, &[("cpu".into(), CPU)], 0.1, 100.0);
+        assert_eq!((d.pods_needed, d.max_covers, d.max_serves_traffic, d.recommendation_at_max), (10, false, 1.0, 10));
+        assert!(d.summary.contains("at max 4 it serves about ×1 of normal traffic"), "{}", d.summary);
+        assert!(d.summary.contains("keeps asking for 10 replicas at max 4"), "{}", d.summary);
+        // A bounded GPU utilisation (target 80, bound 100 → cap 1.25): 10/4 = 2.5 ≥ 1.25, at its
+        // bound; the HPA asks ⌈4 × 1.25⌉ = 5 — more than max, far less than the 10 the load needs.
+        let gpu = Response::PerPodValue { cap: Some(1.25) };
+        let d = demand(4, 4, 2.5, &[("gpu".into(), gpu)], 0.1, 100.0);
+        assert_eq!((d.recommendation_at_max, d.saturated_bounded_metrics.clone()), (5, vec!["gpu".to_string()]));
+        assert!(d.summary.contains("gpu sits at its bound (100)"), "{}", d.summary);
+        // ×1.2: 4.8 pods at target → 5 > 4, GPU 4.8/4 = 1.2 < 1.25: not at its bound; ratio 1.2 >
+        // 1.1 → ⌈1.2 × 4⌉ = 5.
+        let d = demand(4, 4, 1.2, &[("gpu".into(), gpu)], 0.1, 100.0);
+        assert_eq!((d.pods_needed, d.max_covers, d.recommendation_at_max), (5, false, 5));
+        assert!(d.saturated_bounded_metrics.is_empty());
+    }
+}
+
 mod hpa_steps {
     use cerverus_simulate::scaling::constants;
     use cerverus_simulate::scaling::hpa::{Controller, Policy, PolicyKind, ScaleUp, Select};
@@ -385,6 +423,20 @@ mod prod_runs {
         assert!(inf.pass, "{}", inf.detail);
         assert!(inf.detail.contains("no scale-up needed"), "{}", inf.detail);
         assert_eq!(inf.timeline.first_scale_up_seconds, None);
+        // … but the surge's uncapped demand is visible: ×10 × 5 steady = 50 pods at target; max 5
+        // serves 5/5 = ×1 of normal traffic. GPU utilisation per pod would be 50/5 = 10× target,
+        // so it sits at 100 %: the HPA keeps asking for ⌈5 × 100/70⌉ = ⌈7.14⌉ = 8. Not a failure.
+        let d = &inf.demand;
+        assert_eq!((d.pods_at_target, d.pods_needed, d.max, d.max_covers), (50.0, 50, 5, false));
+        assert_eq!((d.max_serves_traffic, d.recommendation_at_max), (1.0, 8));
+        assert_eq!(d.saturated_bounded_metrics.len(), 1);
+        assert!(
+            inf.detail.contains("at max 5 it serves about ×1 of normal traffic under the baseline assumption"),
+            "{}",
+            inf.detail
+        );
+        assert!(inf.detail.contains("keeps asking for 8 replicas at max 5"), "{}", inf.detail);
+        assert!(r.judged.contains("not judged"), "{}", r.judged);
         for w in r.workloads.iter().filter(|w| w.min < w.max) {
             assert_surge_timeline(w);
         }
@@ -400,6 +452,12 @@ mod prod_runs {
         // rate ramped 15/120: 3 + 27 × 0.125 = 6.4 → 7; policies allow max(3+4, 6) = 7.
         assert_eq!(api.timeline.first_scale_up_seconds, Some(30.0));
         assert_eq!(api.timeline.points.iter().find(|p| p.t == 30.0).map(|p| p.desired), Some(7));
+        // Uncapped: 3 × 10 = 30 pods at target > max 20 (×20/3 = 6.7 of normal traffic): at 20
+        // pods CPU is 30/20 = 1.5× target (under its 2.86 cap) → ⌈1.5 × 20⌉ = 30; the request
+        // rate total → ⌈30⌉ = 30. Reported; the verdict still passes on its response time.
+        assert_eq!((api.demand.pods_needed, api.demand.max_covers, api.demand.recommendation_at_max), (30, false, 30));
+        assert!(api.demand.saturated_bounded_metrics.is_empty());
+        assert!(api.pass, "{}", api.detail);
         // One verdict per workload, scenario `surge`.
         let v = r.verdicts();
         assert_eq!(v.len(), 5);

@@ -17,6 +17,13 @@
 //! for every workload: with behaviour policies that limit a scale-up per period it is longer
 //! by design, and judging it against 2 minutes would judge the policy, not the response.
 //!
+//! **Uncapped demand** ([`demand`]). The replicas the surge needs are capped at the autoscaler's
+//! max, so with min = max the model says "no scale-up needed" at any traffic. Beside it each
+//! workload reports the load the surge offers uncapped — `traffic × steady` pods at target, under
+//! the baseline assumption that normal traffic is what the steady replicas serve at target — the
+//! multiple of normal traffic max serves, and whether max covers the surge. The spec declares no
+//! normal load, so this sufficiency of max is reported in the verdict's detail, never judged.
+//!
 //! **Node demand.** Which replicas need a new node is asked of the scheduling model
 //! ([`crate::scenarios::surge_placement`]) with the workload alone surging and everything else
 //! at steady state: the steady-state headroom is credited to each workload in turn (optimistic
@@ -32,6 +39,7 @@
 //! OWNER: scaling helper.
 
 pub mod constants;
+pub mod demand;
 pub mod hpa;
 pub mod metric;
 pub mod pipeline;
@@ -112,6 +120,8 @@ pub struct ScalingReport {
     pub combined_pending: BTreeMap<String, u32>,
     /// Why node demand is unknown, when the placement model failed (times then assume room).
     pub placement_error: Option<String>,
+    /// The baseline behind each workload's uncapped [`demand::Demand`], in a sentence.
+    pub demand_baseline: String,
     pub workloads: Vec<WorkloadScaling>,
 }
 
@@ -132,6 +142,8 @@ pub struct WorkloadScaling {
     pub steady_replicas: u32,
     /// Replicas the surge needs (what the autoscaler settles on, capped at max).
     pub surge_replicas: u32,
+    /// The surge's load uncapped by max, and whether max covers it (reported, not judged).
+    pub demand: demand::Demand,
     /// Whether any metric makes replicas follow load.
     pub follows_load: bool,
     pub metrics: Vec<MetricPath>,
@@ -203,7 +215,10 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
             "Response: from the surge's start until the first capacity the autoscaler adds is Ready (metric lag, HPA sync and \
              policies, a new node if the steady-state nodes have no room, image pull, start-up and readiness probes), judged \
              against {:.0} s; the workload must also reach the replicas the surge needs (none pending, replicas that follow \
-             load). Time to full capacity is shown beside it, not judged: behaviour policies limit a scale-up per period by design.",
+             load). Time to full capacity is shown beside it, not judged: behaviour policies limit a scale-up per period by design. \
+             The replicas the surge needs are capped at each autoscaler's max; the uncapped demand (traffic × steady replicas, in \
+             pods at target) and whether max covers it are reported beside each verdict, not judged: the spec declares no normal \
+             load, so normal traffic is taken as what the steady replicas serve at target.",
             data.target.response_seconds.value
         ),
         sync_period_seconds: data.hpa.sync_period_seconds.value,
@@ -211,6 +226,10 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
         combined_nodes_added,
         combined_pending,
         placement_error,
+        demand_baseline: "Normal (1×) traffic is assumed to be what each workload's steady replicas serve with every metric at \
+             target (the spec declares no normal load); the surge's load is traffic × steady replicas, in pods at target, not capped \
+             at max."
+            .into(),
         workloads: out,
     })
 }
@@ -326,7 +345,11 @@ fn workload(
     };
     let tl = timeline::simulate(&plan);
     let target = data.target.response_seconds.value;
-    let (pass, detail) = judge(w, &plan, &tl, follows_load, pending, placement_known, target, tolerance);
+    let (pass, verdict) = judge(w, &plan, &tl, follows_load, pending, placement_known, target, tolerance);
+    let named: Vec<(String, Response)> = metrics.iter().map(|m| (m.metric.clone(), m.response)).collect();
+    let demand = demand::demand(steady, a.max, traffic, &named, tolerance, data.metrics.bounded_percent.bound);
+    // The uncapped demand rides along in the detail; it never changes the verdict.
+    let detail = format!("{verdict}; {}", demand.summary);
     Ok(WorkloadScaling {
         id: w.id(),
         autoscaler: format!(
@@ -342,6 +365,7 @@ fn workload(
         keda_polling_interval_seconds: a.polling_interval_seconds,
         steady_replicas: steady,
         surge_replicas: needed,
+        demand,
         follows_load,
         metrics,
         scale_up: rules,
