@@ -31,7 +31,7 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 
 /// One taint of a node group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct NodeTaint {
     pub key: String,
     pub value: String,
@@ -69,6 +69,10 @@ pub struct Node {
     pub used: Requests,
     /// False once lost (AZ, node or spot loss) or scaled down.
     pub alive: bool,
+    /// Lost in a zone outage: the instance is unreachable, not terminated, so its Node object
+    /// stays (NotReady, tainted `node.kubernetes.io/unreachable`). It runs nothing and takes no
+    /// pod, but remains a topology domain for spread constraints that do not honour taints.
+    pub unreachable: bool,
     /// Added by Cluster Autoscaler (not one of the group's desired nodes).
     pub added: bool,
 }
@@ -207,6 +211,7 @@ impl Cluster {
             zone,
             used: Requests::default(),
             alive: true,
+            unreachable: false,
             added,
         });
         Some(self.nodes.len() - 1)

@@ -97,9 +97,21 @@ fn capacity(yaml: &str, scenarios: &[Scenario]) -> CapacityReport {
 }
 
 fn run(platform: &cerverus_model::Platform, scenarios: &[Scenario]) -> CapacityReport {
+    run_edited(platform, scenarios, |_| {})
+}
+
+/// [`run`] with the rendered objects edited by `edit` first.
+fn run_edited(
+    platform: &cerverus_model::Platform,
+    scenarios: &[Scenario],
+    edit: impl Fn(&mut serde_json::Value),
+) -> CapacityReport {
     let bundle = cerverus_render::render(platform, &["prod".to_string()]).expect("renders");
     let env = platform.env("prod").expect("prod");
-    let inputs = Inputs::from_bundle(platform, env, &bundle).expect("inputs");
+    let mut inputs = Inputs::from_bundle(platform, env, &bundle).expect("inputs");
+    for o in &mut inputs.k8s {
+        edit(&mut o.value);
+    }
     let workloads = Workloads::from_inputs(&inputs).expect("workloads");
     let opts = Options { scenarios: scenarios.to_vec(), traffic: 10.0 };
     scenarios::run(&inputs, &workloads, &opts).expect("capacity scenarios run")
@@ -247,6 +259,50 @@ fn a_workload_whose_pods_all_sit_on_spot_fails_spot_loss_though_rescheduled() {
     assert!(s.detail.contains("only 0 survived") && !s.detail.contains("after rescheduling, needs"), "{}", s.detail);
     // `hog` sits on the on-demand node: untouched.
     assert_eq!(of(scenario(&r, "spot-loss"), "tiny-apps/hog").pass, Some(true));
+}
+
+/// Drop `nodeTaintsPolicy` from every topology spread constraint of a rendered pod template
+/// (back to the default, `Ignore`).
+fn taints_policy_ignore(v: &mut serde_json::Value) {
+    for path in [
+        "/spec/template/spec/topologySpreadConstraints",
+        "/spec/jobTemplate/spec/template/spec/topologySpreadConstraints",
+    ] {
+        if let Some(cs) = v.pointer_mut(path).and_then(|c| c.as_array_mut()) {
+            for c in cs {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("nodeTaintsPolicy");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_lost_zone_blocks_hard_zone_spread_unless_taints_are_honoured() {
+    // Apps pool: one group per zone, desired 1, max 2. `api` (critical: zone spread
+    // DoNotSchedule, maxSkew 1), 3 replicas of 1.5 CPU: one per zone. Zone a is lost; its Node
+    // stays, NotReady, tainted unreachable:NoSchedule.
+    // - Ignore (the Kubernetes default): zone a is still a domain with 0 pods, so min = 0 and
+    //   b or c would reach 1 + 1 − 0 = 2 > 1: the replacement stays Pending, 2 < min 3.
+    // - Honor (what the renderer sets): zone a's node carries a taint the pod does not tolerate
+    //   and drops out; min over b, c = 1, b: 1 + 1 − 1 = 1 ≤ 1, and b's node has
+    //   3.52 − 1.5 = 2.02 CPU free: placed, 3/3.
+    let pool = "      scaling: { min: 3, desired: 3, max: 6 }\n      onDemandBase: 6\n      perZone: true";
+    let yaml = spec(pool, &workload("api", "1500m", "    replicas: 3\n    tier: critical"));
+    let loaded = cerverus_spec::load("tiny.yaml", &yaml).expect("spec loads");
+    let platform = cerverus_model::resolve(&loaded).expect("spec resolves");
+    let lost = "az-loss:us-east-1a";
+
+    let honor = run(&platform, &[Scenario::Steady, Scenario::AzLoss]);
+    assert_eq!(of(scenario(&honor, "steady"), API).per_zone, vec![1, 1, 1]);
+    let a = of(scenario(&honor, lost), API);
+    assert_eq!((a.surviving, a.placed, a.pending, a.pass), (Some(2), 3, 0, Some(true)), "{a:?}");
+
+    let ignore = run_edited(&platform, &[Scenario::Steady, Scenario::AzLoss], taints_policy_ignore);
+    assert_eq!(of(scenario(&ignore, "steady"), API).per_zone, vec![1, 1, 1]);
+    let a = of(scenario(&ignore, lost), API);
+    assert_eq!((a.surviving, a.placed, a.pending, a.pass), (Some(2), 2, 1, Some(false)), "{a:?}");
 }
 
 #[test]

@@ -406,6 +406,13 @@ fn spread(w: &Workload, key: &str, when: &str) -> TopologySpreadConstraint {
         topology_key: key.into(),
         when_unsatisfiable: when.into(),
         label_selector: Some(LabelSelector { match_labels: Some(labels::selector(w)), ..Default::default() }),
+        // In a zone outage the lost zone's Node objects stay, NotReady and tainted
+        // `node.kubernetes.io/unreachable`. With the default `Ignore` they remain domains with
+        // 0 matching pods, so a maxSkew-1 `DoNotSchedule` zone spread keeps the replacements
+        // Pending in the surviving zones (kubernetes/kubernetes#123019); likewise a cordoned or
+        // tainted node skews the hostname spread. `Honor` leaves out nodes whose taints the pod
+        // does not tolerate. GA in Kubernetes 1.33; the bundle targets 1.35.
+        node_taints_policy: Some("Honor".into()),
         ..Default::default()
     }
 }

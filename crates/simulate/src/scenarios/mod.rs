@@ -9,7 +9,8 @@
 //! - `steady` also judges utilisation against the band: on the non-GPU pools, total requests
 //!   over total allocatable per resource, the dominant of cpu and memory. GPU pools are reported
 //!   (GPU share) but not judged.
-//! - `az-loss:<zone>`: the zone's nodes are gone and nothing launches there (its `perZone` groups
+//! - `az-loss:<zone>`: the zone's nodes are gone (unreachable: their Node objects stay, NotReady and
+//!   tainted, still topology domains for spread constraints that ignore taints) and nothing launches there (its `perZone` groups
 //!   cannot launch; other groups launch in the remaining zones); pods reschedule, CA scaling groups
 //!   up to their max. Judged at two moments: right after the loss, the surviving pods ≥ the PDB's
 //!   minAvailable (and ≥ 1 for a workload of 2 or more replicas: a total outage fails even if
@@ -225,7 +226,9 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
             let mut s = base.clone();
             s.sched.cluster.zone_up[z] = false;
             let before = placed_all(&s.sched);
-            let lost = s.sched.lose(|c, n| c.nodes[n].zone == z);
+            // The zone's instances are unreachable, not terminated: their Node objects stay
+            // (NotReady, tainted), which matters to spread constraints (see `Sched::lose_zone`).
+            let lost = s.sched.lose_zone(z, &data.unreachable_taint);
             let surviving = placed_all(&s.sched);
             // A pod whose volume is in the lost zone cannot run anywhere else: stranded.
             let mut stranded = vec![0; before.len()];

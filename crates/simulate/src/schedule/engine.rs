@@ -7,9 +7,13 @@
 //! - **Filters**: alive node; taints tolerated (`NoSchedule`/`NoExecute`); `nodeSelector` and
 //!   required node affinity; requests (cpu, memory, `nvidia.com/gpu`) fit the free allocatable;
 //!   every `DoNotSchedule` spread constraint: `count(domain of node) + self − min over eligible
-//!   domains ≤ maxSkew`, eligible domains being those with an alive node that passes the pod's
-//!   node selection (`nodeAffinityPolicy: Honor`, `nodeTaintsPolicy: Ignore`, the defaults), full
-//!   nodes included; required pod anti-affinity: no matching pod in the node's domain.
+//!   domains ≤ maxSkew`. A node is in a constraint's scope when its Node object exists (alive,
+//!   full or not, or NotReady in a lost zone), it passes the pod's node selection unless
+//!   `nodeAffinityPolicy: Ignore` (default `Honor`), and — with `nodeTaintsPolicy: Honor` only
+//!   (default `Ignore`) — the pod tolerates its taints. Domains are those with a node in scope,
+//!   and counts are summed over nodes in scope only (kube-scheduler's
+//!   `matchNodeInclusionPolicies`); fewer domains than `minDomains` make the minimum 0.
+//!   Required pod anti-affinity: no matching pod in the node's domain.
 //! - **Scoring** (lexicographic, not kube-scheduler's weighted sum): fewest matching pods in the
 //!   node's domains over the `ScheduleAnyway` constraints first, then the least allocated node
 //!   after placement (mean free share of cpu and memory, `NodeResourcesFit` `LeastAllocated`),
@@ -36,9 +40,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::SchedulingData;
-use super::pod::{PodModel, Topology};
+use super::pod::{PodModel, Spread, Topology, tolerates};
 use crate::SimError;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, NodeTaint};
 use crate::objects::Requests;
 
 /// Cluster Autoscaler as the environment's chart values configure it.
@@ -129,6 +133,15 @@ impl CaConfig {
     }
 }
 
+/// One spread constraint as kube-scheduler's PreFilter sees it for one incoming pod.
+#[derive(Debug, Clone)]
+struct SpreadView {
+    /// Matching pods per zone, over the nodes in the constraint's scope.
+    zone_counts: Vec<u32>,
+    /// `DoNotSchedule`: the global minimum over the domains in scope (`None`: no domain).
+    min: Option<u32>,
+}
+
 /// The cluster with pods on it.
 #[derive(Debug, Clone)]
 pub struct Sched {
@@ -137,6 +150,8 @@ pub struct Sched {
     pub ca: CaConfig,
     /// `[node][model]`: node selection accepts the node.
     affine: Vec<Vec<bool>>,
+    /// `[node][model]`: the pod tolerates the node's `NoSchedule`/`NoExecute` taints.
+    tolerated: Vec<Vec<bool>>,
     /// `[node][model]`: node selection and taints accept the node.
     eligible: Vec<Vec<bool>>,
     /// `[node][model]`: pods placed.
@@ -165,6 +180,7 @@ impl Sched {
             models,
             ca,
             affine: Vec::new(),
+            tolerated: Vec::new(),
             eligible: Vec::new(),
             count_node: Vec::new(),
             count_zone: vec![vec![0; m]; zones],
@@ -184,6 +200,7 @@ impl Sched {
         let affine: Vec<bool> = self.models.iter().map(|p| p.selects(|k| self.cluster.label(n, k))).collect();
         self.eligible.push(affine.iter().zip(&tolerated).map(|(a, t)| *a && *t).collect());
         self.affine.push(affine);
+        self.tolerated.push(tolerated);
         self.count_node.push(vec![0; self.models.len()]);
         self.on_node.push(Vec::new());
     }
@@ -233,84 +250,116 @@ impl Sched {
         };
     }
 
-    /// Pods of the models `counts` in node `n`'s domain of `topology`.
-    fn domain_count(&self, counts: &[usize], topology: Topology, n: usize) -> u32 {
-        match topology {
-            Topology::Zone => {
-                let z = self.cluster.nodes[n].zone;
-                counts.iter().map(|m| self.count_zone[z][*m]).sum()
-            }
-            Topology::Host => counts.iter().map(|m| self.count_node[n][*m]).sum(),
-        }
+    /// Pods of the models `counts` on node `n` (its hostname domain).
+    fn host_count(&self, counts: &[usize], n: usize) -> u32 {
+        counts.iter().map(|m| self.count_node[n][*m]).sum()
     }
 
+    /// Pods of the models `counts` in zone `z`, on every node (pod anti-affinity counts these).
     fn zone_count(&self, counts: &[usize], z: usize) -> u32 {
         counts.iter().map(|m| self.count_zone[z][*m]).sum()
     }
 
-    /// Per hard spread constraint of `m`: the fewest matching pods in any eligible domain
-    /// (`extra_zone`: a zone that counts as eligible because a node is about to launch there).
-    fn hard_minima(&self, m: usize, extra_zone: Option<usize>) -> Vec<Option<u32>> {
+    /// Whether node `n` is a domain of spread constraint `c` of model `m` (kube-scheduler's
+    /// `matchNodeInclusionPolicies`): the Node object exists (alive, or unreachable in a lost
+    /// zone), passes the pod's node selection unless `nodeAffinityPolicy: Ignore`, and — only
+    /// with `nodeTaintsPolicy: Honor` — has no taint the pod does not tolerate.
+    fn in_scope(&self, m: usize, c: &Spread, n: usize) -> bool {
+        let node = &self.cluster.nodes[n];
+        (node.alive || node.unreachable)
+            && (!c.honor_affinity || self.affine[n][m])
+            && (!c.honor_taints || self.tolerated[n][m])
+    }
+
+    /// Per spread constraint of `m`, the counts kube-scheduler's PreFilter computes: matching
+    /// pods per zone, summed over the nodes in scope only (pods on nodes the constraint leaves
+    /// out do not count), and for a `DoNotSchedule` constraint the global minimum over the
+    /// domains in scope (0 with fewer than `minDomains`). `extra_zone`: a zone that is a domain
+    /// because a node is about to launch there (Cluster Autoscaler's template).
+    fn spread_views(&self, m: usize, extra_zone: Option<usize>) -> Vec<SpreadView> {
         let model = &self.models[m];
+        let zones = self.cluster.zones.len();
         model
             .spread
             .iter()
             .map(|c| {
-                if !c.hard {
-                    return None;
+                let mut zone_counts = vec![0u32; zones];
+                let mut present = vec![false; zones];
+                let mut host_min: Option<u32> = None;
+                let mut hosts = 0u32;
+                for n in (0..self.cluster.nodes.len()).filter(|n| self.in_scope(m, c, *n)) {
+                    let here = self.host_count(&c.counts, n);
+                    let z = self.cluster.nodes[n].zone;
+                    zone_counts[z] += here;
+                    present[z] = true;
+                    hosts += 1;
+                    host_min = Some(host_min.map_or(here, |x| x.min(here)));
                 }
-                let alive =
-                    (0..self.cluster.nodes.len()).filter(|n| self.cluster.nodes[*n].alive && self.affine[*n][m]);
-                match c.topology {
-                    Topology::Zone => {
-                        let mut zones = vec![false; self.cluster.zones.len()];
-                        for n in alive {
-                            zones[self.cluster.nodes[n].zone] = true;
-                        }
-                        if let Some(z) = extra_zone {
-                            zones[z] = true;
-                        }
-                        (0..zones.len()).filter(|z| zones[*z]).map(|z| self.zone_count(&c.counts, z)).min()
-                    }
-                    Topology::Host => {
-                        let min = alive.map(|n| self.domain_count(&c.counts, Topology::Host, n)).min();
-                        // A node about to launch is an empty domain.
-                        if extra_zone.is_some() { Some(0) } else { min }
-                    }
+                if let Some(z) = extra_zone {
+                    present[z] = true;
                 }
+                let min = if !c.hard {
+                    None
+                } else {
+                    match c.topology {
+                        Topology::Zone => {
+                            let domains = present.iter().filter(|p| **p).count() as u32;
+                            let min = (0..zones).filter(|z| present[*z]).map(|z| zone_counts[z]).min();
+                            if c.min_domains.is_some_and(|d| domains < d) { Some(0) } else { min }
+                        }
+                        Topology::Host => {
+                            // A node about to launch is an empty domain.
+                            let domains = hosts + u32::from(extra_zone.is_some());
+                            let min = if extra_zone.is_some() { Some(0) } else { host_min };
+                            if c.min_domains.is_some_and(|d| domains < d) { Some(0) } else { min }
+                        }
+                    }
+                };
+                SpreadView { zone_counts, min }
             })
             .collect()
     }
 
+    /// Matching pods of constraint `c` in node `n`'s domain, as `view` counts them.
+    fn view_count(&self, c: &Spread, view: &SpreadView, n: usize) -> u32 {
+        match c.topology {
+            Topology::Zone => view.zone_counts[self.cluster.nodes[n].zone],
+            Topology::Host => self.host_count(&c.counts, n),
+        }
+    }
+
     /// Spread (hard) and anti-affinity filters for `m` on existing node `n`.
-    fn topology_ok(&self, m: usize, n: usize, minima: &[Option<u32>]) -> bool {
+    fn topology_ok(&self, m: usize, n: usize, views: &[SpreadView]) -> bool {
         let model = &self.models[m];
-        for (c, min) in model.spread.iter().zip(minima) {
-            if let Some(min) = min {
-                let count = self.domain_count(&c.counts, c.topology, n) + u32::from(c.self_match);
-                if count.saturating_sub(*min) > c.max_skew {
+        for (c, view) in model.spread.iter().zip(views) {
+            if let Some(min) = view.min {
+                let count = self.view_count(c, view, n) + u32::from(c.self_match);
+                if count.saturating_sub(min) > c.max_skew {
                     return false;
                 }
             }
         }
-        model.anti.iter().all(|a| self.domain_count(&a.counts, a.topology, n) == 0)
+        model.anti.iter().all(|a| match a.topology {
+            Topology::Zone => self.zone_count(&a.counts, self.cluster.nodes[n].zone) == 0,
+            Topology::Host => self.host_count(&a.counts, n) == 0,
+        })
     }
 
     /// The node kube-scheduler would bind a pod of `m` to, if any.
     pub fn best_node(&self, m: usize) -> Option<usize> {
         let model = &self.models[m];
-        let minima = self.hard_minima(m, None);
+        let views = self.spread_views(m, None);
         let mut best: Option<(u32, f64, usize)> = None;
         for n in 0..self.cluster.nodes.len() {
             if !self.cluster.nodes[n].alive || !self.eligible[n][m] {
                 continue;
             }
             let free = self.cluster.free(n);
-            if !model.requests.fits_in(free) || !self.topology_ok(m, n, &minima) {
+            if !model.requests.fits_in(free) || !self.topology_ok(m, n, &views) {
                 continue;
             }
             let soft: u32 =
-                model.spread.iter().filter(|c| !c.hard).map(|c| self.domain_count(&c.counts, c.topology, n)).sum();
+                model.spread.iter().zip(&views).filter(|(c, _)| !c.hard).map(|(c, v)| self.view_count(c, v, n)).sum();
             let a = self.cluster.groups[self.cluster.nodes[n].group].allocatable;
             let share = |f: f64, r: f64, t: f64| if t > 0.0 { (f - r) / t } else { 0.0 };
             let least = (share(free.cpu, model.requests.cpu, a.cpu)
@@ -330,11 +379,11 @@ impl Sched {
     /// Kubernetes' preemption for one pod of `m`: true when it evicted victims and was placed.
     fn preempt(&mut self, m: usize) -> bool {
         let model = &self.models[m];
-        let minima = self.hard_minima(m, None);
+        let views = self.spread_views(m, None);
         // (highest victim priority, priority sum, victims, node, victim list)
         let mut best: Option<(i32, i64, usize, usize, Vec<usize>)> = None;
         for n in 0..self.cluster.nodes.len() {
-            if !self.cluster.nodes[n].alive || !self.eligible[n][m] || !self.topology_ok(m, n, &minima) {
+            if !self.cluster.nodes[n].alive || !self.eligible[n][m] || !self.topology_ok(m, n, &views) {
                 continue;
             }
             let mut lower: Vec<usize> =
@@ -445,10 +494,10 @@ impl Sched {
         if !model.requests.fits_in(self.cluster.groups[g].allocatable) || !model.runs_on_group(&self.cluster, g, z) {
             return false;
         }
-        let minima = self.hard_minima(m, Some(z));
-        let spread_ok = model.spread.iter().zip(&minima).all(|(c, min)| match (min, c.topology) {
+        let views = self.spread_views(m, Some(z));
+        let spread_ok = model.spread.iter().zip(&views).all(|(c, v)| match (v.min, c.topology) {
             (Some(min), Topology::Zone) => {
-                (self.zone_count(&c.counts, z) + u32::from(c.self_match)).saturating_sub(*min) <= c.max_skew
+                (v.zone_counts[z] + u32::from(c.self_match)).saturating_sub(min) <= c.max_skew
             }
             _ => true,
         });
@@ -581,6 +630,28 @@ impl Sched {
             }
             self.cluster.nodes[n].alive = false;
             count += 1;
+        }
+        count
+    }
+
+    /// A zone outage: every alive node in zone `z` is lost as by [`Sched::lose`], but its Node
+    /// object stays, NotReady, carrying `taint` (the node lifecycle controller's
+    /// `node.kubernetes.io/unreachable:NoSchedule`; the default tolerations pods get cover only
+    /// its `NoExecute` twin). It remains a spread domain with no pods for constraints that ignore
+    /// taints; one with `nodeTaintsPolicy: Honor` drops it unless the pod tolerates `taint`.
+    pub fn lose_zone(&mut self, z: usize, taint: &NodeTaint) -> u32 {
+        let lost: Vec<usize> = (0..self.cluster.nodes.len())
+            .filter(|n| self.cluster.nodes[*n].alive && self.cluster.nodes[*n].zone == z)
+            .collect();
+        let count = self.lose(|c, n| c.nodes[n].alive && c.nodes[n].zone == z);
+        for n in lost {
+            self.cluster.nodes[n].unreachable = true;
+            for m in 0..self.models.len() {
+                let ok =
+                    self.models[m].tolerations.iter().any(|t| tolerates(t, &taint.key, &taint.value, &taint.effect));
+                self.tolerated[n][m] = self.tolerated[n][m] && ok;
+                self.eligible[n][m] = self.eligible[n][m] && ok;
+            }
         }
         count
     }

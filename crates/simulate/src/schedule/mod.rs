@@ -37,6 +37,8 @@ pub struct SchedulingData {
     pub zonal_provisioners: Vec<String>,
     pub builtin_priority_classes: BTreeMap<String, i32>,
     pub default_spread: Vec<DefaultSpread>,
+    /// The `NoSchedule` taint a zone outage's NotReady nodes carry.
+    pub unreachable_taint: crate::cluster::NodeTaint,
     pub cluster_autoscaler: CaDefaults,
     pub controllers: Vec<Controller>,
     #[serde(rename = "_controllers_comment")]

@@ -3,7 +3,8 @@
 //! Modelled: tolerations against `NoSchedule`/`NoExecute` taints (`PreferNoSchedule` only scores
 //! in the scheduler and is ignored here), `nodeSelector`, required node affinity (terms ORed,
 //! expressions ANDed; `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt`), topology spread
-//! constraints on the zone or hostname key (other keys are ignored and listed in the report), and
+//! constraints on the zone or hostname key (other keys are ignored and listed in the report) with
+//! their `nodeAffinityPolicy`, `nodeTaintsPolicy` and `minDomains`, and
 //! required pod anti-affinity on those keys. Preferred (soft) node and pod affinity is ignored.
 
 use std::collections::BTreeMap;
@@ -47,6 +48,14 @@ pub struct Spread {
     pub counts: Vec<usize>,
     /// Whether the pod matches its own selector (kube-scheduler's `selfMatchNum`).
     pub self_match: bool,
+    /// `nodeAffinityPolicy` is `Honor` (the default): only nodes the pod's node selection
+    /// accepts are domains, and only their pods are counted. `Ignore`: every node.
+    pub honor_affinity: bool,
+    /// `nodeTaintsPolicy` is `Honor`: nodes with a `NoSchedule`/`NoExecute` taint the pod does
+    /// not tolerate are no domains. `Ignore` (the default): taints do not matter.
+    pub honor_taints: bool,
+    /// `minDomains` (`DoNotSchedule` only): with fewer eligible domains, the global minimum is 0.
+    pub min_domains: Option<u32>,
 }
 
 /// A required pod anti-affinity term, resolved like [`Spread`].
@@ -266,13 +275,25 @@ pub fn resolve(models: &mut [PodModel], default_spread: &[(String, u32)]) {
                 hard: c.when_unsatisfiable == "DoNotSchedule",
                 self_match: counts.contains(&i),
                 counts,
+                honor_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
+                honor_taints: c.node_taints_policy.as_deref() == Some("Honor"),
+                min_domains: c.min_domains.filter(|d| *d > 0).map(|d| d as u32),
             });
         }
         if models[i].raw_spread.is_empty() && models[i].long_running {
             // The scheduler's system defaults spread a Service's / controller's pods softly.
             for (key, skew) in default_spread {
                 if let Some(topology) = Topology::from_key(key) {
-                    spread.push(Spread { topology, max_skew: *skew, hard: false, counts: vec![i], self_match: true });
+                    spread.push(Spread {
+                        topology,
+                        max_skew: *skew,
+                        hard: false,
+                        counts: vec![i],
+                        self_match: true,
+                        honor_affinity: true,
+                        honor_taints: false,
+                        min_domains: None,
+                    });
                 }
             }
         }
