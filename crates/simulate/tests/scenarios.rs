@@ -306,6 +306,43 @@ fn a_lost_zone_blocks_hard_zone_spread_unless_taints_are_honoured() {
 }
 
 #[test]
+fn pods_on_nodes_the_selector_excludes_do_not_count_toward_skew() {
+    // The reviewer's repro. `apps` (the general pool here): 3 nodes, one per zone. `data`: one
+    // node, in zone a (its group's first instance goes to the first zone). `batch` (critical, 3
+    // pods, nodeSelector data) runs all 3 in a. `web` (critical, 3 pods, nodeSelector apps) has a
+    // DoNotSchedule zone spread whose selector is `part-of: tiny`, which batch's pods match too.
+    // nodeAffinityPolicy Honor (the default): only nodes web's selector accepts are in scope, so
+    // batch's 3 pods on the data node count nowhere: a = b = c = 0 → web lands 1/1/1. Counting
+    // them (3 in zone a) would keep web out of a: 0/2/1.
+    let pools = format!(
+        "{THREE_NODES}\n    - name: data\n      instanceTypes: [m5.xlarge]\n      scaling: {{ min: 1, desired: 1, max: 1 }}\n      onDemandBase: 1\n      labels: {{ cerverus.io/pool: data }}\n      taints:\n        - {{ key: cerverus.io/dedicated, value: data, effect: NoSchedule }}"
+    );
+    let ws = format!(
+        "{}{}",
+        workload("batch", "500m", "    replicas: 3\n    tier: critical").replace("nodePool: apps", "nodePool: data"),
+        workload("web", "500m", "    replicas: 3\n    tier: critical")
+    );
+    let loaded = cerverus_spec::load("tiny.yaml", &spec(&pools, &ws)).expect("spec loads");
+    let platform = cerverus_model::resolve(&loaded).expect("spec resolves");
+    let part_of_shop = |v: &mut serde_json::Value| {
+        if v.pointer("/metadata/name").and_then(|n| n.as_str()) != Some("web") {
+            return;
+        }
+        let Some(cs) = v.pointer_mut("/spec/template/spec/topologySpreadConstraints").and_then(|c| c.as_array_mut())
+        else {
+            return;
+        };
+        for c in cs.iter_mut().filter(|c| c["topologyKey"] == "topology.kubernetes.io/zone") {
+            c["labelSelector"] = serde_json::json!({ "matchLabels": { "app.kubernetes.io/part-of": "tiny" } });
+        }
+    };
+    let r = run_edited(&platform, &[Scenario::Steady], part_of_shop);
+    let steady = scenario(&r, "steady");
+    assert_eq!(of(steady, "tiny-apps/batch").per_zone, vec![3, 0, 0]);
+    assert_eq!(of(steady, "tiny-apps/web").per_zone, vec![1, 1, 1]);
+}
+
+#[test]
 fn node_loss_reschedules_on_a_replacement() {
     // A StatefulSet of 3 replicas of 12 CPU: one per m5.4xlarge (15.49 CPU), 3 apps nodes at max.
     // The general pool is m5.4xlarge too: the largest node is then the one with the most
