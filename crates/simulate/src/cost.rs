@@ -81,7 +81,21 @@ pub struct RegionPrices {
 pub struct S3Prices {
     pub standard: f64,
     pub standard_ia: f64,
+    /// Glacier Instant Retrieval (`GLACIER_IR`): the backup class's archive.
+    pub glacier_instant: f64,
+    /// Glacier Flexible Retrieval (`GLACIER`).
     pub glacier_flexible: f64,
+}
+
+impl S3Prices {
+    /// The price of an S3 storage class by its API name, for the classes the lifecycle uses.
+    pub fn archive(&self, storage_class: &str) -> Option<f64> {
+        match storage_class {
+            "GLACIER_IR" => Some(self.glacier_instant),
+            "GLACIER" => Some(self.glacier_flexible),
+            _ => None,
+        }
+    }
 }
 
 static PRICES: OnceLock<Result<PriceData, String>> = OnceLock::new();
@@ -464,18 +478,32 @@ impl Builder {
             };
             let split = lifecycle_split(&b.spec.lifecycle, a.s3_horizon_days_without_expiry);
             let s3 = &p.s3_gb_month;
+            // The Glacier transition's class is the renderer's per data class (backups: Instant Retrieval).
+            let archive = crate::recovery::constants().and_then(|c| c.archive_class(b.spec.class));
+            let (archive_name, archive_price) = match archive {
+                Ok((storage, class)) => match s3.archive(storage) {
+                    Some(price) => (class.name.clone(), price),
+                    None => {
+                        self.missing(item, format!("no S3 price for storage class {storage}"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    self.missing(item, e.to_string());
+                    continue;
+                }
+            };
             let gib = gib as f64;
             let per_gib =
-                split.standard * s3.standard + split.standard_ia * s3.standard_ia + split.glacier * s3.glacier_flexible;
+                split.standard * s3.standard + split.standard_ia * s3.standard_ia + split.glacier * archive_price;
             let m = gib * per_gib;
             let basis = format!(
-                "{gib} GiB: {:.0} % Standard × ${}, {:.0} % Standard-IA × ${}, {:.0} % Glacier Flexible Retrieval × ${} per GB-month",
+                "{gib} GiB: {:.0} % Standard × ${}, {:.0} % Standard-IA × ${}, {:.0} % {archive_name} × ${archive_price} per GB-month",
                 split.standard * 100.0,
                 s3.standard,
                 split.standard_ia * 100.0,
                 s3.standard_ia,
                 split.glacier * 100.0,
-                s3.glacier_flexible
             );
             self.line(Category::ObjectStorage, item, m, m, basis);
         }

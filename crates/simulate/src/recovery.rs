@@ -21,17 +21,23 @@
 //!   GiB, an estimate). Region loss restores from the backups replicated to the DR region (RPO:
 //!   the log interval plus the copy lag) or loses the data when they are not replicated.
 //! - Redis is a cache, rebuilt from its sources: judged on RTO only (its RPO is reported). With
-//!   replicas, Multi-AZ automatic failover promotes one; without, a new cluster is created from
-//!   the daily snapshot. The region's loss leaves an empty cache to create in the DR region.
-//! - Buckets: S3 keeps every object in at least three AZs (an AZ loss loses nothing), versioning
-//!   undoes overwrites and deletes (RPO 0; RTO the time to restore the versions, plus a Glacier
-//!   retrieval for versions the lifecycle archived, reported), replication copies objects to
-//!   the DR region without Replication Time Control (RPO its documented worst case). A bucket
-//!   that is not replicated is lost with the region: the platform rebuilds it from the
-//!   replicated buckets, which this model does not time — reported, not judged.
+//!   replicas, Multi-AZ automatic failover promotes one (asynchronous replication: the RPO is an
+//!   estimate of the replication lag, seconds); without, a new cluster is created from the daily
+//!   snapshot. The region's loss leaves an empty cache to create in the DR region.
+//! - Buckets: S3 keeps every object in at least three AZs (an AZ loss loses nothing). Versioning
+//!   undoes overwrites and deletes, judged at the worst case: the damaged object's last good
+//!   version was archived by the lifecycle while current, so the RTO adds the archive class's
+//!   retrieval (Glacier Flexible Retrieval: hours; Glacier Instant Retrieval, the backup class's:
+//!   none) — the class per data class is the renderer's, in the data file. The RPO is 0 only for
+//!   damage found before the rendered `noncurrent_version_expiration` deletes the old versions;
+//!   the row says so rather than inventing an RPO for later discovery. Replication copies
+//!   objects to the DR region without Replication Time Control, which promises no time: its RPO
+//!   is an estimate. A bucket that is not replicated is lost with the region: the platform
+//!   rebuilds it from the replicated buckets, which this model does not time — reported, not judged.
 //! - Stateful tiers: EBS volumes live in one AZ, so an AZ loss or a corruption restores them
-//!   from the newest Velero snapshot: RPO is the worst-case interval of the covering
-//!   Schedule's cron, RTO a Velero restore (an estimate; the weekly restore verification
+//!   from the newest completed Velero backup: RPO is the worst-case interval of the covering
+//!   Schedule's cron plus a backup's duration (an estimate: the failure may come just before a
+//!   backup completes), RTO a Velero restore (an estimate; the weekly restore verification
 //!   measures it). EBS snapshots stay in their region, so a region loss loses the volumes unless
 //!   a Schedule backs them up to the (replicated) bucket with file-system backup.
 //! - Region loss also needs the platform rebuilt in the DR region; every region-loss RTO is at
@@ -42,14 +48,14 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use cerverus_model::{Env, Target};
-use cerverus_spec::{Objective, Tier};
+use cerverus_spec::{DataClass, Objective, Tier};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Provenance};
 use crate::objects::Workloads;
 use crate::{Inputs, SimError, Verdict};
 
-const FILE: &str = "data/simulation/recovery.json";
+pub const FILE: &str = "data/simulation/recovery.json";
 const TEXT: &str = include_str!("../../../data/simulation/recovery.json");
 
 /// `data/simulation/recovery.json`: minutes. `estimate_*` are engineering estimates, the rest
@@ -65,12 +71,47 @@ pub struct RecoveryData {
     pub estimate_rds_cross_region_copy_minutes: f64,
     pub elasticache_snapshot_interval_minutes: f64,
     pub estimate_elasticache_failover_minutes: f64,
+    pub estimate_elasticache_replication_lag_minutes: f64,
     pub estimate_elasticache_create_minutes: f64,
-    pub s3_replication_worst_minutes: f64,
+    /// Not a bound: S3 Replication without Replication Time Control promises no time.
+    pub estimate_s3_replication_minutes: f64,
     pub estimate_s3_version_restore_minutes: f64,
-    pub s3_glacier_standard_retrieval_minutes: f64,
     pub estimate_velero_restore_minutes: f64,
+    /// A Velero backup's duration, cron time → snapshots taken and the backup Completed.
+    pub estimate_velero_backup_minutes: f64,
     pub estimate_cluster_rebuild_minutes: f64,
+    /// The basis of the estimates above, by constant name.
+    pub notes: BTreeMap<String, String>,
+    /// Storage class of a bucket's Glacier transition per data class (`raw`, …), as rendered.
+    pub bucket_archive_storage_class: BTreeMap<String, String>,
+    /// What reading an archived object takes, per S3 storage class (`GLACIER`, `GLACIER_IR`).
+    pub s3_archive_classes: BTreeMap<String, ArchiveClass>,
+}
+
+/// One S3 archive storage class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveClass {
+    pub name: String,
+    /// Minutes before an archived object can be read (0: read directly, in milliseconds).
+    pub retrieval_minutes: f64,
+}
+
+impl RecoveryData {
+    /// The S3 storage class the renderer's Glacier transition uses for `class` (`GLACIER_IR` for
+    /// backups, `GLACIER` otherwise), and what reading from it takes.
+    pub fn archive_class(&self, class: DataClass) -> Result<(&str, &ArchiveClass), SimError> {
+        let key = serde_json::to_value(class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let storage = self
+            .bucket_archive_storage_class
+            .get(&key)
+            .ok_or_else(|| SimError::Input(format!("{FILE}: no archive storage class for data class `{key}`")))?;
+        let archive = self
+            .s3_archive_classes
+            .get(storage)
+            .ok_or_else(|| SimError::Input(format!("{FILE}: storage class `{storage}` is not described")))?;
+        Ok((storage.as_str(), archive))
+    }
 }
 
 static DATA: OnceLock<Result<RecoveryData, String>> = OnceLock::new();
@@ -236,8 +277,10 @@ pub fn run(inputs: &Inputs<'_>, _workloads: &Workloads) -> Result<RecoveryReport
         for failure in Failure::ALL {
             let (mechanism, rpo, rto) = match failure {
                 Failure::AzLoss if r.replicas > 0 => (
-                    "Multi-AZ automatic failover to a replica (asynchronous: the last writes are lost)".to_string(),
-                    Some(0.0),
+                    "Multi-AZ automatic failover to a replica (asynchronous replication: the writes the replica had not \
+                     received are lost, seconds' worth; the RPO is an estimate)"
+                        .to_string(),
+                    Some(c.estimate_elasticache_replication_lag_minutes),
                     Some(c.estimate_elasticache_failover_minutes),
                 ),
                 Failure::AzLoss | Failure::Restore => (
@@ -265,27 +308,57 @@ pub fn run(inputs: &Inputs<'_>, _workloads: &Workloads) -> Result<RecoveryReport
         }
     }
 
+    let undo_days = noncurrent_version_expiration_days(inputs);
     for b in &env.buckets {
         let tier = store_tier(env, |t| matches!(t, Target::Bucket { name, .. } if name == &b.spec.name));
-        let archived = b.spec.lifecycle.glacier_after_days;
+        let archived = match b.spec.lifecycle.glacier_after_days {
+            Some(d) if d > 0 => Some((d, c.archive_class(b.spec.class)?)),
+            _ => None,
+        };
         for failure in Failure::ALL {
             let mut declared = judge(tier, failure);
             let mut unjudged = None;
             let (mechanism, rpo, rto) = match failure {
                 Failure::AzLoss => ("S3 stores every object in at least three AZs".to_string(), Some(0.0), Some(0.0)),
                 Failure::Restore => {
-                    let mut m = "versioning: noncurrent versions restored".to_string();
-                    if let Some(d) = archived {
-                        m.push_str(&format!(
-                            "; versions older than {d} days are in Glacier Flexible Retrieval and take {} min more to retrieve",
-                            c.s3_glacier_standard_retrieval_minutes
-                        ));
+                    let mut m =
+                        "versioning: the last good (noncurrent) version of each damaged object restored".to_string();
+                    let mut rto = c.estimate_s3_version_restore_minutes;
+                    // The lifecycle transitions current versions; one archived while current keeps
+                    // its class when the damage makes it noncurrent: the worst case reads it from there.
+                    if let Some((d, (storage, a))) = archived {
+                        if a.retrieval_minutes > 0.0 {
+                            rto += a.retrieval_minutes;
+                            m.push_str(&format!(
+                                "; worst case: an object older than {d} days sits in {} ({storage}) and must be retrieved \
+                                 before it can be copied back: +{:.0} min",
+                                a.name, a.retrieval_minutes
+                            ));
+                        } else {
+                            m.push_str(&format!(
+                                "; objects older than {d} days are in {} ({storage}), read in milliseconds: no retrieval step",
+                                a.name
+                            ));
+                        }
                     }
-                    (m, Some(0.0), Some(c.estimate_s3_version_restore_minutes))
+                    match undo_days {
+                        Some(n) => m.push_str(&format!(
+                            "; RPO 0 only for damage found within {n} days: noncurrent versions expire after {n} days \
+                             (noncurrent_version_expiration), so an overwrite or delete found later cannot be undone"
+                        )),
+                        None => m.push_str(
+                            "; noncurrent_version_expiration not readable from the rendered Terraform: how long damage \
+                             stays undoable is unknown",
+                        ),
+                    }
+                    (m, Some(0.0), Some(rto))
                 }
                 Failure::RegionLoss if b.spec.replicate => (
-                    format!("replicated to {} (no Replication Time Control)", inputs.platform.dr_region),
-                    Some(c.s3_replication_worst_minutes),
+                    format!(
+                        "replicated to {} without Replication Time Control (no replication time promised: the RPO is an estimate)",
+                        inputs.platform.dr_region
+                    ),
+                    Some(c.estimate_s3_replication_minutes),
                     Some(c.estimate_cluster_rebuild_minutes),
                 ),
                 Failure::RegionLoss => {
@@ -321,9 +394,15 @@ pub fn run(inputs: &Inputs<'_>, _workloads: &Workloads) -> Result<RecoveryReport
         let members = cover.workloads.join(", ");
         for failure in Failure::ALL {
             let (mechanism, rpo, rto) = match (&cover.schedule, failure) {
+                // Worst case: the failure comes just before a backup completes, so the newest
+                // usable one started an interval plus a backup's duration ago.
                 (Some((name, interval)), Failure::AzLoss | Failure::Restore) => (
-                    format!("Velero restore of {members} from the newest snapshot of schedule {name}"),
-                    Some(f64::from(*interval)),
+                    format!(
+                        "Velero restore of {members} from the newest completed backup of schedule {name} \
+                         (every {interval} min at worst, + {:.0} min backup duration, an estimate)",
+                        c.estimate_velero_backup_minutes
+                    ),
+                    Some(f64::from(*interval) + c.estimate_velero_backup_minutes),
                     Some(c.estimate_velero_restore_minutes),
                 ),
                 (None, Failure::AzLoss | Failure::Restore) => {
@@ -410,6 +489,30 @@ fn row(
         pass,
         detail,
     }
+}
+
+/// `noncurrent_version_expiration_days` of the rendered storage module: the value the root's
+/// module call passes as a number, else the module variable's default; `None` when neither is a
+/// literal number (a reference this model does not evaluate).
+fn noncurrent_version_expiration_days(inputs: &Inputs<'_>) -> Option<u32> {
+    const VAR: &str = "noncurrent_version_expiration_days";
+    let attr = |b: &cerverus_check::inventory::TfBlock, key: &str| {
+        b.body.attributes().find(|a| a.key.as_str() == key).map(|a| a.expr.clone())
+    };
+    let number = |e: hcl::Expression| match e {
+        hcl::Expression::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+        _ => None,
+    };
+    let is_storage = |b: &&cerverus_check::inventory::TfBlock| {
+        b.kind == "module"
+            && matches!(attr(b, "source"), Some(hcl::Expression::String(s)) if s.trim_end_matches('/').ends_with("modules/storage"))
+    };
+    if let Some(e) = inputs.terraform_root.iter().find(is_storage).and_then(|b| attr(b, VAR)) {
+        return number(e);
+    }
+    let module = inputs.terraform_modules.get("storage")?;
+    let var = module.iter().find(|b| b.kind == "variable" && b.labels.first().map(String::as_str) == Some(VAR))?;
+    attr(var, "default").and_then(number)
 }
 
 /// The most critical tier among the workloads whose dependencies match `target`.
