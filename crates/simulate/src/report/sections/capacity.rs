@@ -27,25 +27,58 @@ pub fn capacity(r: &CapacityReport, _report: &Report) -> Section {
 
     if let Some(s) = &r.steady {
         let within = s.utilisation >= low && s.utilisation <= high;
-        facts.push(("steady utilisation".into(), format!("{} {}", pct(s.utilisation), if within { "✓" } else { "✗" })));
+        facts.push((
+            format!("steady utilisation ({})", s.dominant),
+            format!("{} {}", pct(s.utilisation), if within { "✓" } else { "✗" }),
+        ));
         facts.push(("band".into(), band.clone()));
         facts.push(("nodes kept / scaled down".into(), format!("{} / {}", s.nodes.len(), s.nodes_scaled_down)));
-        let mut bars = vec![Bar {
-            label: "cluster (judged)".into(),
-            value: s.utilisation * 100.0,
-            tone: if within { Tone::Pass } else { Tone::Fail },
-            note: format!("{} over {}", pct(s.utilisation), count(s.nodes.len(), "node")),
-        }];
-        for p in &s.result.pools {
+        // What is judged first: the non-GPU pools' cpu and memory shares, the dominant one
+        // coloured by the verdict; then each node group's pooled share (a GPU group's GPU share),
+        // reported, not judged.
+        let on = |n: u32| count(n as usize, "node");
+        let mut bars = Vec::new();
+        for (resource, share) in [("cpu", s.judged.cpu), ("memory", s.judged.memory)] {
+            let judged = resource == s.dominant;
             bars.push(Bar {
-                label: format!("{} ({})", p.group, p.pool),
-                value: p.utilisation * 100.0,
-                tone: Tone::Neutral,
-                note: format!("{} on {}", pct(p.utilisation), count(p.nodes as usize, "node")),
+                label: format!("non-GPU pools, {resource}{}", if judged { " (judged)" } else { "" }),
+                value: share * 100.0,
+                tone: if !judged {
+                    Tone::Neutral
+                } else if within {
+                    Tone::Pass
+                } else {
+                    Tone::Fail
+                },
+                note: format!("{} on {}", pct(share), on(s.judged.nodes)),
             });
         }
+        if let Some(g) = s.gpu_pools.gpu {
+            bars.push(Bar {
+                label: "GPU pools, GPUs (not judged)".into(),
+                value: g * 100.0,
+                tone: Tone::Neutral,
+                note: format!("{} on {}", pct(g), on(s.gpu_pools.nodes)),
+            });
+        }
+        for p in &s.result.pools {
+            let what = if p.shares.gpu.is_some() { "GPUs" } else { "dominant" };
+            bars.push(Bar {
+                label: format!("{} ({what})", p.group),
+                value: p.utilisation * 100.0,
+                tone: Tone::Series(8),
+                note: format!("{} on {}", pct(p.utilisation), on(p.nodes)),
+            });
+        }
+        // The same figures for the text form, which has no charts.
+        let mut shares = Table::new("Steady-state utilisation", &[("what", false), ("share", false)]);
+        for b in &bars {
+            shares.row(vec![b.label.clone(), b.note.clone()], None);
+        }
+        shares.text_only = true;
+        tables.push(shares);
         charts.push(Chart::Bars {
-            title: format!("Steady-state utilisation: requests / allocatable (dominant resource), band {band}"),
+            title: format!("Steady-state utilisation: pod requests over allocatable, band {band}"),
             unit: "%".into(),
             bars,
             target: Some(Target { value: high * 100.0, label: format!("{band} band"), band_from: Some(low * 100.0) }),
