@@ -233,8 +233,10 @@ fn default_prod_is_fully_priced_and_its_spot_mix_saves() {
     for v in r.verdicts() {
         assert!(v.pass, "{v:?}");
     }
-    // The on-demand bases cover prod's desired nodes; spot capacity appears when pools scale up.
-    assert!(r.spot.declared && r.spot.at_max.saving_monthly > 0.0);
+    // Prod's general pool (9 desired, on-demand base 2, 50 % spot above it) runs spot nodes at
+    // its desired size already, and more when the pools scale up to their max.
+    assert!(r.spot.declared && r.spot.at_desired.spot_nodes > 0 && r.spot.at_desired.saving_monthly > 0.0);
+    assert!(r.spot.at_max.spot_nodes >= r.spot.at_desired.spot_nodes && r.spot.at_max.saving_monthly > 0.0);
     // EKS + NAT by hand: 73 + 3 × 0.05 × 730 = 73 + 109.5.
     assert!(close(r.by_category[&Category::ControlPlane], 73.0));
     assert!(close(r.by_category[&Category::Network], 109.5));

@@ -110,7 +110,12 @@ impl Controller {
     /// Normalise the raw recommendation `desired` at time `now` for a target at `current`
     /// replicas with bounds `[min, max]`; records what the controller records.
     pub fn normalize(&mut self, rules: &ScaleUp, now: f64, current: u32, desired: u32, min: u32, max: u32) -> u32 {
-        // The HPA clamps to [min, max] before normalising (the max again in the rate limit).
+        // Kubernetes records the *unclamped* recommendation (stabilizeRecommendationWithBehaviors)
+        // and applies min and max only in convertDesiredReplicasWithBehaviorRate, with the rate
+        // limits. Clamping first here gives the same replica count: the clamp is monotone, so it
+        // commutes with the window's min/max and with moving `current` (within [min, max]) towards
+        // them, and the rate step below caps at max again. Scale-down rate limits are not modelled
+        // (the surge only scales up): below `current` the result is held at min.
         let desired = desired.max(min).min(max.max(min));
         // 1. Stabilise. A record counts while its time is after the cutoff (`rec.timestamp.After(cutoff)`).
         let up_cut = now - f64::from(rules.stabilization_window_seconds);
