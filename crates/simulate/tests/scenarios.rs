@@ -365,6 +365,20 @@ fn node_loss_reschedules_on_a_replacement() {
 }
 
 #[test]
+fn node_loss_takes_the_node_with_the_most_judged_pods_not_the_largest() {
+    // Apps pool: one m5.xlarge (max 2); `api` (high: soft spread), 2 × 0.5 CPU, both on it. The
+    // general pool's m5.4xlarge nodes are larger but hold only chart controllers, which are not
+    // judged: the apps node carries the most judged pods (2) and is lost. Both `api` pods go at
+    // once: 0 survive, a 2-replica workload down — fails, though its group replaces the node.
+    let pool = "      scaling: { min: 1, desired: 1, max: 2 }\n      onDemandBase: 2";
+    let r = capacity(&spec(pool, &workload("api", "500m", "    replicas: 2\n    tier: high")), &[Scenario::NodeLoss]);
+    let s = scenario(&r, "node-loss");
+    assert!(s.event.contains("apps-1"), "{}", s.event);
+    let w = of(s, API);
+    assert_eq!((w.surviving, w.placed, w.pass), (Some(0), 2, Some(false)), "{w:?}");
+}
+
+#[test]
 fn a_higher_priority_pod_preempts_a_lower_one_when_a_zone_is_lost() {
     // Apps pool: one node group per zone, max 1 each (nothing can grow). 1.5-CPU pods, two a node
     // (3.0 ≤ 3.52): 6 slots. `api` (critical: zone spread DoNotSchedule, 2 replicas) goes first:

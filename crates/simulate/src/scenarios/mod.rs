@@ -16,8 +16,9 @@
 //!   minAvailable (and ≥ 1 for a workload of 2 or more replicas: a total outage fails even if
 //!   rescheduling later brings it back); after rescheduling, available ≥ min replicas and ≥ the
 //!   PDB's minAvailable.
-//! - `node-loss`: the largest node (most allocatable; on a tie the one carrying the most requests)
-//!   is gone; its group may replace it. Judged the same way.
+//! - `node-loss`: the node carrying the most judged (rendered, long-running) pods is gone — Jobs,
+//!   CronJobs and chart controllers do not count toward the choice; on a tie the largest (most
+//!   allocatable), then the most judged requests; its group may replace it. Judged the same way.
 //! - `spot-loss`: every spot node is gone and spot groups cannot launch. Judged the same way.
 //! - `surge`: every autoscaled workload at the replicas its autoscaler settles on under the traffic
 //!   multiplier ([`crate::scaling::surge_replicas`], capped at its max). Judged: every replica
@@ -267,16 +268,9 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
     }
     if opts.runs(Scenario::NodeLoss) {
         let mut s = base.clone();
-        let c = &s.sched.cluster;
-        let largest = (0..c.nodes.len()).filter(|n| c.nodes[*n].alive).max_by(|a, b| {
-            let (ga, gb) = (&c.groups[c.nodes[*a].group].allocatable, &c.groups[c.nodes[*b].group].allocatable);
-            (ga.cpu, ga.memory_gib, ga.gpu, c.nodes[*a].used.cpu, c.nodes[*a].used.memory_gib)
-                .partial_cmp(&(gb.cpu, gb.memory_gib, gb.gpu, c.nodes[*b].used.cpu, c.nodes[*b].used.memory_gib))
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(b.cmp(a))
-        });
+        let largest = worst_node(&s.sched);
         if let Some(largest) = largest {
-            let name = c.nodes[largest].name.clone();
+            let name = s.sched.cluster.nodes[largest].name.clone();
             let lost = s.sched.lose(|_, n| n == largest);
             let surviving = placed_all(&s.sched);
             s.sched.run(true);
@@ -285,7 +279,7 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
                 workloads,
                 &base,
                 "node-loss",
-                format!("largest node {name} lost; its group may replace it"),
+                format!("node {name} lost (the one carrying the most judged pods, the largest on a tie); its group may replace it"),
                 lost,
                 Some(surviving),
                 Judge::KeepsMin,
@@ -389,6 +383,25 @@ enum Judge {
     KeepsMin,
     /// Surge: model index → surge replicas; every one placed.
     Surge(BTreeMap<usize, u32>),
+}
+
+/// The node whose loss hurts most: the most judged pods (rendered, long-running: Jobs, CronJobs
+/// and chart controllers are not counted, so a batch run does not decide which node is lost);
+/// on a tie the largest (allocatable cpu, memory, GPUs), then the most judged cpu and memory
+/// requests, then the first.
+fn worst_node(s: &Sched) -> Option<usize> {
+    let c = &s.cluster;
+    let key = |n: usize| {
+        let judged: Vec<usize> =
+            s.pods_on(n).iter().copied().filter(|m| s.models[*m].rendered && s.models[*m].long_running).collect();
+        let a = c.groups[c.nodes[n].group].allocatable;
+        let cpu: f64 = judged.iter().map(|m| s.models[*m].requests.cpu).sum();
+        let mem: f64 = judged.iter().map(|m| s.models[*m].requests.memory_gib).sum();
+        (judged.len(), a.cpu, a.memory_gib, a.gpu, cpu, mem)
+    };
+    (0..c.nodes.len())
+        .filter(|n| c.nodes[*n].alive)
+        .max_by(|a, b| key(*a).partial_cmp(&key(*b)).unwrap_or(std::cmp::Ordering::Equal).then(b.cmp(a)))
 }
 
 fn placed_all(s: &Sched) -> Vec<u32> {
