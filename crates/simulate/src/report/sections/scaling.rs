@@ -192,7 +192,36 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
             }
         }
     }
-    let mut tables = vec![summary.failing_first(), metrics, delays];
+    let mut demand = Table::new(
+        format!("Demand under traffic ×{}, not capped at max (reported, not judged)", num(r.traffic_multiplier)),
+        &[
+            ("workload", false),
+            ("baseline", true),
+            ("pods needed", true),
+            ("max", true),
+            ("max covers", false),
+            ("max serves", true),
+            ("HPA asks at max", true),
+            ("saturated at max", false),
+        ],
+    );
+    for w in &ws {
+        let d = &w.demand;
+        demand.row(
+            vec![
+                w.id.clone(),
+                d.baseline_replicas.to_string(),
+                d.pods_needed.to_string(),
+                d.max.to_string(),
+                if d.max_covers { "yes" } else { "no" }.into(),
+                format!("×{}", num(d.max_serves_traffic)),
+                d.recommendation_at_max.to_string(),
+                d.saturated_bounded_metrics.join(", "),
+            ],
+            None,
+        );
+    }
+    let mut tables = vec![summary.failing_first(), demand, metrics, delays];
     if !r.combined_nodes_added.is_empty() || !r.combined_pending.is_empty() {
         let mut t = Table::new("Every workload at its surge replicas at once", &[("what", false), ("count", true)]);
         for (g, n) in &r.combined_nodes_added {
@@ -216,7 +245,7 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
         .filter_map(|w| w.timeline.first_capacity_seconds)
         .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
     let never = r.workloads.iter().filter(|w| w.timeline.full_capacity_seconds.is_none()).count();
-    let mut notes = vec![r.judged.clone()];
+    let mut notes = vec![r.judged.clone(), r.demand_baseline.clone()];
     if let Some(e) = &r.placement_error {
         notes.push(format!("Node demand unknown ({e}): times assume room on the existing nodes."));
     }
