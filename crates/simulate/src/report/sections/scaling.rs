@@ -98,6 +98,30 @@ pub fn scaling(r: &ScalingReport, _report: &Report) -> Section {
         bars,
         target: Some(target.clone()),
     }];
+    // Headroom: the traffic multiple each workload's max serves at target, against the surge's.
+    // Reported, not judged, so neutral colours.
+    charts.push(Chart::Bars {
+        title: format!(
+            "Traffic each workload's max replicas serve at target, against the surge's ×{} (reported, not judged)",
+            num(r.traffic_multiplier)
+        ),
+        unit: "× normal".into(),
+        bars: ws
+            .iter()
+            .map(|w| Bar {
+                label: w.id.clone(),
+                value: w.demand.max_serves_traffic,
+                tone: if w.demand.max_covers { Tone::Neutral } else { Tone::Series(1) },
+                note: format!(
+                    "×{} ({} of {} pods)",
+                    num(w.demand.max_serves_traffic),
+                    w.demand.max,
+                    w.demand.pods_needed
+                ),
+            })
+            .collect(),
+        target: Some(Target::line(r.traffic_multiplier, format!("×{} surge", num(r.traffic_multiplier)))),
+    });
     // A timeline per workload that scales (one that needs no more replicas has a flat one).
     charts.extend(
         ws.iter()
