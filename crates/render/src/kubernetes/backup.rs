@@ -97,7 +97,7 @@ pub struct BackupPolicy {
 /// | schedule | RPO | RTO | runs | kept |
 /// |---|---|---|---|---|
 /// | tier-critical | 1h | 1h | hourly | 7 days |
-/// | tier-high | 4h | 4h | every 4h | 7 days |
+/// | tier-high | 4h | 4h | every 3h | 7 days |
 /// | tier-standard | 24h | 8h | daily 01:30 | 14 days |
 /// | tier-batch | 24h | 24h | daily 01:45 | 7 days |
 /// | platform-config | 6h | 2h | every 6h | 30 days |
@@ -115,7 +115,7 @@ pub const POLICIES: &[BackupPolicy] = &[
         tier: Some(Tier::High),
         rpo_minutes: 240,
         rto_minutes: 240,
-        cron: "15 */4 * * *",
+        cron: "15 */3 * * *",
         ttl_hours: 168,
         severity: Severity::Critical,
         verify_weekday: Some(2),
