@@ -169,6 +169,9 @@ pub struct Workload {
     pub tier: Option<String>,
     /// Value of the pod's PriorityClass (0 without one, as Kubernetes defaults it).
     pub priority: i32,
+    /// Whether its pods may preempt lower-priority ones: false when the PriorityClass (or,
+    /// without one, the pod spec) says `preemptionPolicy: Never`.
+    pub preempts: bool,
     pub release: Release,
     pub autoscaler: Option<Autoscaler>,
     pub budget: Option<Budget>,
@@ -221,6 +224,8 @@ pub struct Workloads {
     pub sidecar: Requests,
     /// PriorityClass name → value.
     pub priority_classes: BTreeMap<String, i32>,
+    /// PriorityClasses with `preemptionPolicy: Never`.
+    pub non_preempting: std::collections::BTreeSet<String>,
 }
 
 impl Workloads {
@@ -240,17 +245,26 @@ impl Workloads {
         let mut injected: BTreeMap<String, bool> = BTreeMap::new();
         let mut priority_classes = BTreeMap::new();
         let mut default_priority = 0;
+        // PriorityClasses with `preemptionPolicy: Never` (the Priority admission plugin copies
+        // the class's policy into the pod).
+        let mut never_preempt = std::collections::BTreeSet::new();
+        let mut default_preempts = true;
         for o in objects {
             match o.kind() {
                 "Namespace" => {
-                    let on = o.value.pointer("/metadata/labels/istio-injection").and_then(Value::as_str)
-                        == Some("enabled");
+                    let on =
+                        o.value.pointer("/metadata/labels/istio-injection").and_then(Value::as_str) == Some("enabled");
                     injected.insert(o.name().to_string(), on);
                 }
                 "PriorityClass" => {
                     let pc: PriorityClass = typed(o)?;
+                    let never = pc.preemption_policy.as_deref() == Some("Never");
                     if pc.global_default == Some(true) {
                         default_priority = pc.value;
+                        default_preempts = !never;
+                    }
+                    if never {
+                        never_preempt.insert(o.name().to_string());
                     }
                     priority_classes.insert(o.name().to_string(), pc.value);
                 }
@@ -279,6 +293,11 @@ impl Workloads {
                 Some(n) => priority_classes.get(n).copied().unwrap_or(0),
                 None => default_priority,
             };
+            let preempts = match &pod.priority_class_name {
+                Some(n) if priority_classes.contains_key(n) => !never_preempt.contains(n),
+                Some(_) => pod.preemption_policy.as_deref() != Some("Never"),
+                None => default_preempts && pod.preemption_policy.as_deref() != Some("Never"),
+            };
             let image = pod.containers.first().and_then(|c| c.image.clone()).unwrap_or_default();
             items.push(Workload {
                 tier: labels.get("cerverus.io/tier").cloned(),
@@ -291,6 +310,7 @@ impl Workloads {
                 requests,
                 mesh_sidecar,
                 priority,
+                preempts,
                 release,
                 autoscaler: None,
                 budget: None,
@@ -350,14 +370,15 @@ impl Workloads {
             }
         }
         items.sort_by_key(Workload::id);
-        Ok(Workloads { items, sidecar, priority_classes })
+        Ok(Workloads { items, sidecar, priority_classes, non_preempting: never_preempt })
     }
 }
 
 /// Deserialize a loaded object into its k8s-openapi type.
 fn typed<T: serde::de::DeserializeOwned>(o: &K8sObject) -> Result<T, SimError> {
-    serde_json::from_value(o.value.clone())
-        .map_err(|e| SimError::Input(format!("{}:{}: {} `{}` is not a valid {0}: {e}", o.file, o.line, o.kind(), o.name())))
+    serde_json::from_value(o.value.clone()).map_err(|e| {
+        SimError::Input(format!("{}:{}: {} `{}` is not a valid {0}: {e}", o.file, o.line, o.kind(), o.name()))
+    })
 }
 
 type Owner = (OwnerKind, u32, PodTemplateSpec, Release);
@@ -392,10 +413,14 @@ fn owner(o: &K8sObject) -> Result<Option<Owner>, SimError> {
             let job = s.job_template.spec.unwrap_or_default();
             (OwnerKind::CronJob, replicas(job.parallelism), job.template, Release::Rolling)
         }
-        "Rollout" if o.value.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("argoproj.io/")) => {
+        "Rollout"
+            if o.value.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("argoproj.io/")) =>
+        {
             let spec = o.value.get("spec").cloned().unwrap_or(Value::Null);
-            let template: PodTemplateSpec = serde_json::from_value(spec.get("template").cloned().unwrap_or(Value::Null))
-                .map_err(|e| SimError::Input(format!("{}:{}: Rollout `{}` template: {e}", o.file, o.line, o.name())))?;
+            let template: PodTemplateSpec =
+                serde_json::from_value(spec.get("template").cloned().unwrap_or(Value::Null)).map_err(|e| {
+                    SimError::Input(format!("{}:{}: Rollout `{}` template: {e}", o.file, o.line, o.name()))
+                })?;
             let n = spec.get("replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as u32;
             let release = if spec.pointer("/strategy/blueGreen").is_some() {
                 Release::BlueGreen
@@ -442,11 +467,7 @@ fn container_requests(c: &Container) -> Requests {
 
 fn quantities(cpu: Option<&str>, memory: Option<&str>, gpu: Option<&str>) -> Requests {
     let q = |s: Option<&str>| s.and_then(cerverus_model::quantity::parse).unwrap_or(0.0);
-    Requests {
-        cpu: q(cpu),
-        memory_gib: q(memory) / (1024.0 * 1024.0 * 1024.0),
-        gpu: q(gpu).round().max(0.0) as u32,
-    }
+    Requests { cpu: q(cpu), memory_gib: q(memory) / (1024.0 * 1024.0 * 1024.0), gpu: q(gpu).round().max(0.0) as u32 }
 }
 
 /// The sidecar's requests from the istiod chart values (`global.proxy.resources.requests`); the
@@ -491,11 +512,8 @@ fn scaled_object(o: &K8sObject) -> Result<Autoscaler, SimError> {
         })?),
         None => None,
     };
-    let metrics = spec
-        .get("triggers")
-        .and_then(Value::as_array)
-        .map(|ts| ts.iter().map(trigger).collect())
-        .unwrap_or_default();
+    let metrics =
+        spec.get("triggers").and_then(Value::as_array).map(|ts| ts.iter().map(trigger).collect()).unwrap_or_default();
     Ok(Autoscaler {
         kind: AutoscalerKind::KedaScaledObject,
         name: o.name().to_string(),
@@ -514,10 +532,8 @@ fn trigger(t: &Value) -> ScalingMetric {
     let s = |p: &str| t.pointer(p).and_then(Value::as_str).map(str::to_string);
     let source = s("/type").unwrap_or_default();
     let target_type = s("/metricType").unwrap_or_else(|| "AverageValue".to_string());
-    let target = s("/metadata/threshold")
-        .or_else(|| s("/metadata/value"))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let target =
+        s("/metadata/threshold").or_else(|| s("/metadata/value")).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let cron = (source == "cron").then(|| {
         (
             s("/metadata/start").unwrap_or_default(),

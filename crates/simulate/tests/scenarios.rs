@@ -402,6 +402,34 @@ fn a_higher_priority_pod_preempts_a_lower_one_when_a_zone_is_lost() {
 }
 
 #[test]
+fn a_priority_class_that_never_preempts_waits_instead() {
+    // The case above with the critical PriorityClass set to `preemptionPolicy: Never`: `api`
+    // may still only go to c (full), and now may not evict `batch` there: 1 placed, 1 pending,
+    // below its min 2; `batch` keeps 4 − 1 lost = 3, none preempted.
+    let pool = "      scaling: { min: 3, desired: 3, max: 3 }\n      onDemandBase: 3\n      perZone: true";
+    let ws = format!(
+        "{}{}",
+        workload("api", "1500m", "    replicas: 2\n    tier: critical"),
+        workload_of("statefulSet", "batch", "1500m", "    replicas: 4\n    tier: standard")
+    );
+    let loaded = cerverus_spec::load("tiny.yaml", &spec(pool, &ws)).expect("spec loads");
+    let platform = cerverus_model::resolve(&loaded).expect("spec resolves");
+    let never = |v: &mut serde_json::Value| {
+        if v["kind"] == "PriorityClass" && v.pointer("/metadata/name").and_then(|n| n.as_str()) == Some("tiny-critical")
+        {
+            v["preemptionPolicy"] = "Never".into();
+        }
+    };
+    let r = run_edited(&platform, &[Scenario::Steady, Scenario::AzLoss], never);
+    assert_eq!(of(scenario(&r, "steady"), API).per_zone, vec![1, 1, 0]);
+    let a = scenario(&r, "az-loss:us-east-1a");
+    let api = of(a, API);
+    assert_eq!((api.placed, api.pending, api.pass), (1, 1, Some(false)), "{api:?}");
+    let b = of(a, "tiny-apps/batch");
+    assert_eq!((b.surviving, b.placed, b.preempted), (Some(3), 3, 0), "{b:?}");
+}
+
+#[test]
 fn steady_utilisation_is_judged_against_the_band() {
     let yaml = spec(THREE_NODES, &workload("api", "500m", "    replicas: 2\n    tier: critical"));
     let r = capacity(&yaml, &[Scenario::Steady]);

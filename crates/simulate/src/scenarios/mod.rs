@@ -77,9 +77,13 @@ pub fn steady(inputs: &Inputs<'_>, workloads: &Workloads) -> Result<Steady, SimE
         workload_of.push(Some(i));
     }
     for c in &data.controllers {
-        if let Some(m) =
-            PodModel::from_controller(c, inputs.addon_values.get(&c.chart), data, &workloads.priority_classes)?
-        {
+        if let Some(m) = PodModel::from_controller(
+            c,
+            inputs.addon_values.get(&c.chart),
+            data,
+            &workloads.priority_classes,
+            &workloads.non_preempting,
+        )? {
             models.push(m);
             workload_of.push(None);
         }

@@ -21,7 +21,9 @@
 //! - **Preemption** (when no node passes the filters): on each node passing the non-resource
 //!   filters, remove every lower-priority pod, check the pod fits, then give back ("reprieve")
 //!   as many victims as still fit, highest priority first; pick the node whose victims have the
-//!   lowest highest priority, then the lowest priority sum, then the fewest victims. Victims become
+//!   lowest highest priority, then the lowest sum of (priority + 2^31) per victim (so more victims
+//!   always cost more, as kube-scheduler sums them), then the fewest victims. A pod whose
+//!   PriorityClass says `preemptionPolicy: Never` does not preempt. Victims become
 //!   pending. PDBs are not consulted (the scheduler only prefers nodes violating fewer) and
 //!   victims' effect on spread counts is not re-checked.
 //! - **Cluster Autoscaler scale-up** (when preemption does not help either): among groups that can
@@ -379,6 +381,10 @@ impl Sched {
     /// Kubernetes' preemption for one pod of `m`: true when it evicted victims and was placed.
     fn preempt(&mut self, m: usize) -> bool {
         let model = &self.models[m];
+        // `preemptionPolicy: Never`: it waits for room instead.
+        if !model.preempts {
+            return false;
+        }
         let views = self.spread_views(m, None);
         // (highest victim priority, priority sum, victims, node, victim list)
         let mut best: Option<(i32, i64, usize, usize, Vec<usize>)> = None;
@@ -418,7 +424,10 @@ impl Sched {
                 }
             }
             let top = victims.iter().map(|v| self.models[*v].priority).max().unwrap_or(i32::MIN);
-            let sum: i64 = victims.iter().map(|v| i64::from(self.models[*v].priority)).sum();
+            // kube-scheduler's `pickOneNodeForPreemption` adds MaxInt32 + 1 to each victim's
+            // priority before summing, so that more victims always cost more (priorities may be
+            // negative).
+            let sum: i64 = victims.iter().map(|v| i64::from(self.models[*v].priority) + (1i64 << 31)).sum();
             let key = (top, sum, victims.len(), n);
             if best.as_ref().is_none_or(|b| key < (b.0, b.1, b.2, b.3)) {
                 best = Some((top, sum, victims.len(), n, victims));

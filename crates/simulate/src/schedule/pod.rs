@@ -74,6 +74,8 @@ pub struct PodModel {
     pub labels: BTreeMap<String, String>,
     pub requests: Requests,
     pub priority: i32,
+    /// `preemptionPolicy` is not `Never`: it may evict lower-priority pods.
+    pub preempts: bool,
     /// Pods wanted at steady state.
     pub replicas: u32,
     /// A rendered workload (judged), not a chart's controller (capacity only).
@@ -105,6 +107,7 @@ impl PodModel {
             labels: w.labels.clone(),
             requests: w.requests,
             priority: w.priority,
+            preempts: w.preempts,
             replicas,
             rendered: true,
             long_running: w.kind.is_long_running() && w.kind != OwnerKind::DaemonSet,
@@ -132,6 +135,7 @@ impl PodModel {
         values: Option<&Value>,
         data: &SchedulingData,
         priority_classes: &BTreeMap<String, i32>,
+        non_preempting: &std::collections::BTreeSet<String>,
     ) -> Result<Option<PodModel>, SimError> {
         let Some(values) = values else { return Ok(None) };
         if let Some(flag) = &c.enabled
@@ -162,13 +166,12 @@ impl PodModel {
             memory_gib: quantity("memory", &c.requests.memory)? / (1024.0 * 1024.0 * 1024.0),
             gpu: 0,
         };
-        let priority =
-            c.priority_class.as_ref().and_then(|p| values.pointer(&p.pointer)).and_then(Value::as_str).map_or(
-                0,
-                |name| {
-                    data.builtin_priority_classes.get(name).or_else(|| priority_classes.get(name)).copied().unwrap_or(0)
-                },
-            );
+        let class = c.priority_class.as_ref().and_then(|p| values.pointer(&p.pointer)).and_then(Value::as_str);
+        let priority = class.map_or(0, |name| {
+            data.builtin_priority_classes.get(name).or_else(|| priority_classes.get(name)).copied().unwrap_or(0)
+        });
+        // The built-in system classes preempt; a rendered class may say Never.
+        let preempts = class.is_none_or(|name| !non_preempting.contains(name));
         let labels = BTreeMap::from([
             ("app.kubernetes.io/instance".to_string(), c.chart.clone()),
             ("app.kubernetes.io/component".to_string(), c.component.clone()),
@@ -195,6 +198,7 @@ impl PodModel {
             labels,
             requests,
             priority,
+            preempts,
             replicas,
             rendered: false,
             long_running: true,

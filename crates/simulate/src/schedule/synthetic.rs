@@ -70,6 +70,7 @@ pub fn steady(nodes: u32, pods: u32) -> Sched {
             mesh_sidecar: false,
             tier: None,
             priority: [1000, 10_000, 100_000][(i % 3) as usize],
+            preempts: true,
             release: Release::Rolling,
             autoscaler: None,
             budget: None,
