@@ -430,6 +430,36 @@ fn a_priority_class_that_never_preempts_waits_instead() {
 }
 
 #[test]
+fn required_anti_affinity_keeps_pods_apart_both_ways() {
+    // Apps pool: 2 nodes (apps-1 in a, apps-2 in b). `x` (critical, 1 pod) has required
+    // hostname anti-affinity against `y`'s pods; `y` (standard, 2 pods) has none. `x` goes first
+    // (higher priority), onto apps-1. kube-scheduler checks existing pods' terms against the
+    // incoming pod too, so both `y` pods avoid apps-1: 0/2/0 (one-way it would spread 1/1/0).
+    let pool = "      scaling: { min: 2, desired: 2, max: 2 }\n      onDemandBase: 2";
+    let ws = format!(
+        "{}{}",
+        workload("x", "500m", "    replicas: 1\n    tier: critical"),
+        workload_of("statefulSet", "y", "500m", "    replicas: 2\n    tier: standard")
+    );
+    let loaded = cerverus_spec::load("tiny.yaml", &spec(pool, &ws)).expect("spec loads");
+    let platform = cerverus_model::resolve(&loaded).expect("spec resolves");
+    let anti = |v: &mut serde_json::Value| {
+        if v.pointer("/metadata/name").and_then(|n| n.as_str()) != Some("x") {
+            return;
+        }
+        if let Some(pod) = v.pointer_mut("/spec/template/spec") {
+            pod["affinity"] = serde_json::json!({ "podAntiAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": [
+                { "labelSelector": { "matchLabels": { "app.kubernetes.io/name": "y" } }, "topologyKey": "kubernetes.io/hostname" }
+            ] } });
+        }
+    };
+    let r = run_edited(&platform, &[Scenario::Steady], anti);
+    let steady = scenario(&r, "steady");
+    assert_eq!(of(steady, "tiny-apps/x").per_zone, vec![1, 0, 0]);
+    assert_eq!(of(steady, "tiny-apps/y").per_zone, vec![0, 2, 0]);
+}
+
+#[test]
 fn steady_utilisation_is_judged_against_the_band() {
     let yaml = spec(THREE_NODES, &workload("api", "500m", "    replicas: 2\n    tier: critical"));
     let r = capacity(&yaml, &[Scenario::Steady]);

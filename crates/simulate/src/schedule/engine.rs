@@ -13,7 +13,8 @@
 //!   (default `Ignore`) — the pod tolerates its taints. Domains are those with a node in scope,
 //!   and counts are summed over nodes in scope only (kube-scheduler's
 //!   `matchNodeInclusionPolicies`); fewer domains than `minDomains` make the minimum 0.
-//!   Required pod anti-affinity: no matching pod in the node's domain.
+//!   Required pod anti-affinity, both ways: no pod its terms match in the node's domain, and no
+//!   pod there whose own terms match it.
 //! - **Scoring** (lexicographic, not kube-scheduler's weighted sum): fewest matching pods in the
 //!   node's domains over the `ScheduleAnyway` constraints first, then the least allocated node
 //!   after placement (mean free share of cpu and memory, `NodeResourcesFit` `LeastAllocated`),

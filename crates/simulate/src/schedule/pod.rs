@@ -91,6 +91,8 @@ pub struct PodModel {
     raw_anti: Vec<PodAffinityTerm>,
     /// Resolved by [`resolve`].
     pub spread: Vec<Spread>,
+    /// Its own required anti-affinity terms, and (mirrored) those of other models that match
+    /// it: a pod is kept out of a domain holding a pod whose term matches it (both ways).
     pub anti: Vec<AntiAffinity>,
     /// Constraints on keys the model does not count (reported, not applied).
     pub ignored: Vec<String>,
@@ -324,6 +326,18 @@ pub fn resolve(models: &mut [PodModel], default_spread: &[(String, u32)]) {
         models[i].spread = spread;
         models[i].anti = anti;
         models[i].ignored = ignored;
+    }
+    // Required anti-affinity is symmetric in kube-scheduler's InterPodAffinity filter: an
+    // incoming pod is also kept out of a domain holding an existing pod whose own anti-affinity
+    // term matches it. So a term of `i` matching `j` becomes a term of `j` against `i`.
+    let mut mirrored = Vec::new();
+    for (i, m) in models.iter().enumerate() {
+        for a in &m.anti {
+            mirrored.extend(a.counts.iter().filter(|j| **j != i).map(|j| (*j, a.topology, i)));
+        }
+    }
+    for (j, topology, i) in mirrored {
+        models[j].anti.push(AntiAffinity { topology, counts: vec![i] });
     }
 }
 
