@@ -6,7 +6,8 @@ screenshot must decode and show the charts' colours, not a blank or grey page.
 
 The page is rendered by the cerverus binary under test (`--cerverus-bin`); pages planted under
 `simulate/` in the tree being validated are judged the same way (the self-test plants one
-without charts, which must be rejected). The PNG is decoded with the standard library (zlib,
+without charts, which the DOM check must reject, and one whose charts are drawn white on white,
+which only the screenshot check can reject). The PNG is decoded with the standard library (zlib,
 struct): no imaging dependency."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ NAME = "simulate HTML (headless Chromium)"
 # The report's sections by id: the model box, and one per model (report/view.rs, sections/*.rs).
 SECTIONS = ["model", "capacity", "surge", "provisioning", "cost", "recovery"]
 # Sections that must draw at least this many charts, and the page's total.
-CHARTS = {"capacity": 2, "surge": 1, "provisioning": 1, "cost": 1, "recovery": 1}
+# (Kept in step with crates/simulate/tests/report.rs.)
+CHARTS = {"capacity": 2, "surge": 2, "provisioning": 1, "cost": 1, "recovery": 1}
 MIN_SVGS = sum(CHARTS.values())
 # SVG shapes that draw something.
 SHAPES = {"rect", "path", "line", "polyline", "polygon", "circle", "ellipse"}
