@@ -50,6 +50,8 @@ pub fn steady(nodes: u32, pods: u32) -> Sched {
             max_skew: 1,
             topology_key: key.into(),
             when_unsatisfiable: when.into(),
+            // As the renderer sets it: a lost zone's NotReady nodes leave the domains.
+            node_taints_policy: Some("Honor".into()),
             ..Default::default()
         };
         let w = Workload {
@@ -96,7 +98,11 @@ pub fn steady(nodes: u32, pods: u32) -> Sched {
 pub fn az_loss(steady: &Sched, zone: usize) -> Sched {
     let mut s = steady.clone();
     s.cluster.zone_up[zone] = false;
-    s.lose(|c, n| c.nodes[n].zone == zone);
+    // The scenario's zone outage: the nodes stay as NotReady, tainted Node objects.
+    match super::data() {
+        Ok(d) => s.lose_zone(zone, &d.unreachable_taint),
+        Err(_) => s.lose(|c, n| c.nodes[n].zone == zone),
+    };
     s.run(true);
     s
 }
