@@ -140,7 +140,8 @@ fn the_readme_shows_the_current_prod_summary() {
     // verbatim: a spec or model change that moves a number must update the README.
     let out = cerverus(&["simulate"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README");
     let first = text.lines().next().expect("summary line");
     assert!(readme.contains(first), "README lacks `{first}`");
     let glance: Vec<&str> = text

@@ -44,6 +44,6 @@ pub fn cached<T: DeserializeOwned + Send + Sync + 'static>(
             other => other.to_string(),
         })
     })
-        .as_ref()
-        .map_err(|m| SimError::Data { file: file.to_string(), message: m.clone() })
+    .as_ref()
+    .map_err(|m| SimError::Data { file: file.to_string(), message: m.clone() })
 }

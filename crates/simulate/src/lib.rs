@@ -171,7 +171,10 @@ impl<'a> Inputs<'a> {
             return Err(SimError::Input(format!("{}: {}", e.file, e.message)));
         }
         if k8s.k8s.is_empty() {
-            return Err(SimError::Input(format!("the bundle has no Kubernetes objects for environment `{}`", env.name)));
+            return Err(SimError::Input(format!(
+                "the bundle has no Kubernetes objects for environment `{}`",
+                env.name
+            )));
         }
         let tfvars = root.tfvars.first().map(|t| t.value.clone()).unwrap_or(serde_json::Value::Null);
         Ok(Inputs {
@@ -238,9 +241,10 @@ pub fn simulate(inputs: &Inputs<'_>, opts: &Options) -> Result<Report, SimError>
     let workloads = objects::Workloads::from_inputs(inputs)?;
     let mut verdicts = Vec::new();
     let mut constants = Vec::new();
-    let capacity_selected = [Scenario::Steady, Scenario::AzLoss, Scenario::NodeLoss, Scenario::SpotLoss, Scenario::Surge]
-        .into_iter()
-        .any(|s| opts.runs(s));
+    let capacity_selected =
+        [Scenario::Steady, Scenario::AzLoss, Scenario::NodeLoss, Scenario::SpotLoss, Scenario::Surge]
+            .into_iter()
+            .any(|s| opts.runs(s));
     let capacity = if capacity_selected {
         let r = scenarios::run(inputs, &workloads, opts)?;
         verdicts.extend(r.verdicts());

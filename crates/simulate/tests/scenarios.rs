@@ -242,15 +242,19 @@ fn a_workload_whose_pods_all_sit_on_spot_fails_spot_loss_though_rescheduled() {
     // Apps pool: onDemandBase 0, 50 % spot: desired 2 → 1 on-demand + 1 spot node (both in zone
     // a: each group starts its round-robin there), max 6 → 3 + 3. `hog` (critical, 3.2 CPU)
     // goes first, onto the on-demand node (the empty nodes tie; the lower index wins), leaving
-    // 3.52 − 3.2 = 0.32 CPU there. `api` (standard, 2 × 0.5 CPU) then fits only on the spot node:
-    // both pods there. Losing spot: 0 survive (a total outage) although the on-demand group
-    // grows and both are placed again afterwards. Fails on the immediate state only.
+    // 3.52 − 3.2 = 0.32 CPU there. `api` (standard, 2 × 0.5 CPU, autoscaled: the renderer's
+    // spread over capacity types is only a preference then) fits only on the spot node: both
+    // pods there. Losing spot: 0 survive (a total outage) although the on-demand group grows and
+    // both are placed again afterwards. Fails on the immediate state only.
     let pool = "      scaling: { min: 2, desired: 2, max: 6 }\n      onDemandBase: 0\n      spotPercentage: 50";
-    let ws = format!(
-        "{}{}",
-        workload_of("statefulSet", "hog", "3200m", "    replicas: 1\n    tier: critical"),
-        workload("api", "500m", "    replicas: 2\n    tier: standard")
-    );
+    let api = |scaling: &str| {
+        format!(
+            "{}{}",
+            workload_of("statefulSet", "hog", "3200m", "    replicas: 1\n    tier: critical"),
+            workload("api", "500m", &format!("    replicas: 2\n    tier: standard{scaling}"))
+        )
+    };
+    let ws = api("\n    autoscaling: { min: 2, max: 2, cpuPercent: 70 }");
     let r = capacity(&spec(pool, &ws), &[Scenario::Steady, Scenario::SpotLoss]);
     let steady = scenario(&r, "steady");
     assert_eq!(of(steady, API).placed, 2);
@@ -259,6 +263,13 @@ fn a_workload_whose_pods_all_sit_on_spot_fails_spot_loss_though_rescheduled() {
     assert!(s.detail.contains("only 0 survived") && !s.detail.contains("after rescheduling, needs"), "{}", s.detail);
     // `hog` sits on the on-demand node: untouched.
     assert_eq!(of(scenario(&r, "spot-loss"), "tiny-apps/hog").pass, Some(true));
+
+    // A fixed two replicas get a hard spread over capacity types (DoNotSchedule, maxSkew 1): the
+    // second pod waits for a new on-demand node instead of joining the first on spot, so one
+    // survives the spot loss.
+    let r = capacity(&spec(pool, &api("")), &[Scenario::SpotLoss]);
+    let s = of(scenario(&r, "spot-loss"), API);
+    assert_eq!((s.surviving, s.placed, s.pass), (Some(1), 2, Some(true)), "{s:?}");
 }
 
 /// Drop `nodeTaintsPolicy` from every topology spread constraint of a rendered pod template

@@ -351,10 +351,19 @@ pub(crate) fn pod_template(platform: &Platform, env: &Env, w: &Workload) -> PodT
             }),
             node_selector: pool.map(|p| p.labels.clone()).filter(|l| !l.is_empty()),
             tolerations: pool.map(|p| p.taints.iter().map(toleration).collect::<Vec<_>>()).filter(|t| !t.is_empty()),
-            topology_spread_constraints: Some(vec![
-                spread(w, "topology.kubernetes.io/zone", zone_skew),
-                spread(w, "kubernetes.io/hostname", "ScheduleAnyway"),
-            ]),
+            topology_spread_constraints: Some({
+                let mut c = vec![
+                    spread(w, "topology.kubernetes.io/zone", zone_skew),
+                    spread(w, "kubernetes.io/hostname", "ScheduleAnyway"),
+                ];
+                if spreads_over_capacity_types(env, w) {
+                    // Hard for a fixed replica count; soft for an autoscaled one, whose scale-up
+                    // a hard spread would cap at twice what the smaller kind of group can hold.
+                    let when = if w.spec.autoscaling.is_some() { "ScheduleAnyway" } else { "DoNotSchedule" };
+                    c.push(spread(w, CAPACITY_TYPE_LABEL, when));
+                }
+                c
+            }),
             init_containers: wait_for_migrations(w, &mounts, &env_vars).map(|c| vec![c]),
             containers: vec![container(w, mounts, env_vars)],
             volumes: Some(volumes),
@@ -398,6 +407,25 @@ fn toleration(t: &spec::Taint) -> Toleration {
         effect: Some(format!("{:?}", t.effect)),
         ..Default::default()
     }
+}
+
+/// Label EKS puts on every node of a managed node group: `ON_DEMAND` or `SPOT`.
+pub const CAPACITY_TYPE_LABEL: &str = "eks.amazonaws.com/capacityType";
+
+/// Whether `w`'s replicas must be spread over on-demand and spot nodes: a long-running workload
+/// that never runs fewer than two replicas, in a pool with both kinds of node group. Without it
+/// Cluster Autoscaler's spot-first expander can put every replica on spot, and one spot
+/// reclamation takes the service down (`cerverus simulate`'s spot-loss scenario found the
+/// Airflow scheduler so). With maxSkew 1 over the capacity types that have nodes, at most half
+/// (rounded up) of a fixed-size workload's replicas share a fate; an autoscaled one is spread as a
+/// preference. A pool whose spot group has no node yet is one domain and constrains nothing.
+fn spreads_over_capacity_types(env: &Env, w: &Workload) -> bool {
+    let groups = env.node_groups();
+    let has = |c: cerverus_model::Capacity| groups.iter().any(|g| g.pool == w.spec.node_pool && g.capacity == c);
+    w.spec.kind.is_long_running()
+        && min_replicas(w) >= 2
+        && has(cerverus_model::Capacity::OnDemand)
+        && has(cerverus_model::Capacity::Spot)
 }
 
 fn spread(w: &Workload, key: &str, when: &str) -> TopologySpreadConstraint {

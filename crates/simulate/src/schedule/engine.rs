@@ -141,6 +141,8 @@ impl CaConfig {
 struct SpreadView {
     /// Matching pods per zone, over the nodes in the constraint's scope.
     zone_counts: Vec<u32>,
+    /// Matching pods on on-demand (0) and spot (1) nodes in scope.
+    capacity_counts: [u32; 2],
     /// `DoNotSchedule`: the global minimum over the domains in scope (`None`: no domain).
     min: Option<u32>,
 }
@@ -254,6 +256,11 @@ impl Sched {
     }
 
     /// Pods of the models `counts` on node `n` (its hostname domain).
+    /// Capacity-type domain of node `n`: 0 on-demand, 1 spot.
+    fn capacity_of(&self, n: usize) -> usize {
+        usize::from(self.cluster.groups[self.cluster.nodes[n].group].spot)
+    }
+
     fn host_count(&self, counts: &[usize], n: usize) -> u32 {
         counts.iter().map(|m| self.count_node[n][*m]).sum()
     }
@@ -277,9 +284,11 @@ impl Sched {
     /// Per spread constraint of `m`, the counts kube-scheduler's PreFilter computes: matching
     /// pods per zone, summed over the nodes in scope only (pods on nodes the constraint leaves
     /// out do not count), and for a `DoNotSchedule` constraint the global minimum over the
-    /// domains in scope (0 with fewer than `minDomains`). `extra_zone`: a zone that is a domain
-    /// because a node is about to launch there (Cluster Autoscaler's template).
-    fn spread_views(&self, m: usize, extra_zone: Option<usize>) -> Vec<SpreadView> {
+    /// domains in scope (0 with fewer than `minDomains`). `extra`: (zone, group) of a node about
+    /// to launch (Cluster Autoscaler's template), whose zone and capacity type are domains then.
+    fn spread_views(&self, m: usize, extra: Option<(usize, usize)>) -> Vec<SpreadView> {
+        let extra_zone = extra.map(|(z, _)| z);
+        let extra_capacity = extra.map(|(_, g)| usize::from(self.cluster.groups[g].spot));
         let model = &self.models[m];
         let zones = self.cluster.zones.len();
         model
@@ -288,6 +297,8 @@ impl Sched {
             .map(|c| {
                 let mut zone_counts = vec![0u32; zones];
                 let mut present = vec![false; zones];
+                let mut capacity_counts = [0u32; 2];
+                let mut capacity_present = [false; 2];
                 let mut host_min: Option<u32> = None;
                 let mut hosts = 0u32;
                 for n in (0..self.cluster.nodes.len()).filter(|n| self.in_scope(m, c, *n)) {
@@ -295,11 +306,17 @@ impl Sched {
                     let z = self.cluster.nodes[n].zone;
                     zone_counts[z] += here;
                     present[z] = true;
+                    let k = self.capacity_of(n);
+                    capacity_counts[k] += here;
+                    capacity_present[k] = true;
                     hosts += 1;
                     host_min = Some(host_min.map_or(here, |x| x.min(here)));
                 }
                 if let Some(z) = extra_zone {
                     present[z] = true;
+                }
+                if let Some(k) = extra_capacity {
+                    capacity_present[k] = true;
                 }
                 let min = if !c.hard {
                     None
@@ -316,9 +333,14 @@ impl Sched {
                             let min = if extra_zone.is_some() { Some(0) } else { host_min };
                             if c.min_domains.is_some_and(|d| domains < d) { Some(0) } else { min }
                         }
+                        Topology::Capacity => {
+                            let domains = capacity_present.iter().filter(|p| **p).count() as u32;
+                            let min = (0..2).filter(|k| capacity_present[*k]).map(|k| capacity_counts[k]).min();
+                            if c.min_domains.is_some_and(|d| domains < d) { Some(0) } else { min }
+                        }
                     }
                 };
-                SpreadView { zone_counts, min }
+                SpreadView { zone_counts, capacity_counts, min }
             })
             .collect()
     }
@@ -328,6 +350,7 @@ impl Sched {
         match c.topology {
             Topology::Zone => view.zone_counts[self.cluster.nodes[n].zone],
             Topology::Host => self.host_count(&c.counts, n),
+            Topology::Capacity => view.capacity_counts[self.capacity_of(n)],
         }
     }
 
@@ -345,6 +368,8 @@ impl Sched {
         model.anti.iter().all(|a| match a.topology {
             Topology::Zone => self.zone_count(&a.counts, self.cluster.nodes[n].zone) == 0,
             Topology::Host => self.host_count(&a.counts, n) == 0,
+            // Never built: anti-affinity terms on other keys are listed as ignored (pod.rs).
+            Topology::Capacity => true,
         })
     }
 
@@ -504,10 +529,14 @@ impl Sched {
         if !model.requests.fits_in(self.cluster.groups[g].allocatable) || !model.runs_on_group(&self.cluster, g, z) {
             return false;
         }
-        let views = self.spread_views(m, Some(z));
+        let views = self.spread_views(m, Some((z, g)));
         let spread_ok = model.spread.iter().zip(&views).all(|(c, v)| match (v.min, c.topology) {
             (Some(min), Topology::Zone) => {
                 (v.zone_counts[z] + u32::from(c.self_match)).saturating_sub(min) <= c.max_skew
+            }
+            (Some(min), Topology::Capacity) => {
+                let k = usize::from(self.cluster.groups[g].spot);
+                (v.capacity_counts[k] + u32::from(c.self_match)).saturating_sub(min) <= c.max_skew
             }
             _ => true,
         });

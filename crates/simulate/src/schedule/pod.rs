@@ -25,13 +25,19 @@ use crate::objects::{OwnerKind, Requests, Workload};
 pub enum Topology {
     Zone,
     Host,
+    /// `eks.amazonaws.com/capacityType`: on-demand or spot, from the node's group.
+    Capacity,
 }
+
+/// The label EKS puts on every managed node group's nodes: `ON_DEMAND` or `SPOT`.
+pub const CAPACITY_TYPE_LABEL: &str = "eks.amazonaws.com/capacityType";
 
 impl Topology {
     pub fn from_key(key: &str) -> Option<Topology> {
         match key {
             ZONE_LABEL => Some(Topology::Zone),
             HOSTNAME_LABEL => Some(Topology::Host),
+            CAPACITY_TYPE_LABEL => Some(Topology::Capacity),
             _ => None,
         }
     }
@@ -305,7 +311,8 @@ pub fn resolve(models: &mut [PodModel], default_spread: &[(String, u32)]) {
         }
         let mut anti = Vec::new();
         for t in &models[i].raw_anti {
-            let Some(topology) = Topology::from_key(&t.topology_key) else {
+            // Anti-affinity is modelled on zones and hosts only.
+            let Some(topology) = Topology::from_key(&t.topology_key).filter(|t| *t != Topology::Capacity) else {
                 ignored.push(format!("podAntiAffinity on `{}`", t.topology_key));
                 continue;
             };

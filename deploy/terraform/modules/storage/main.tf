@@ -301,7 +301,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
       content {
         days          = transition.value
-        storage_class = each.value.class == "backup" ? "GLACIER_IR" : "GLACIER"
+        storage_class = "GLACIER_IR"
       }
     }
 
@@ -407,7 +407,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "replica" {
 
       content {
         days          = transition.value
-        storage_class = each.value.class == "backup" ? "GLACIER_IR" : "GLACIER"
+        storage_class = "GLACIER_IR"
       }
     }
 
