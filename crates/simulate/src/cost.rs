@@ -148,7 +148,7 @@ pub struct Unpriced {
 /// and at `max` (with an on-demand base, spot nodes often appear only when a pool scales up).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpotSaving {
-    /// Whether any node group buys spot capacity.
+    /// Whether any node pool declares spot capacity (`spotPercentage` > 0).
     pub declared: bool,
     pub at_desired: SpotFigures,
     pub at_max: SpotFigures,
@@ -258,7 +258,10 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads) -> Result<CostReport, Sim
     let mut b = Builder { lines: Vec::new(), unpriced: Vec::new(), hours: data.hours_per_month };
     let spot_fraction = data.assumptions.spot_fraction_of_on_demand;
     let mut spot = SpotSaving {
-        declared: inputs.env.node_groups().iter().any(|g| g.capacity == Capacity::Spot && g.max > 0),
+        // Declared by the spec (a pool with spotPercentage > 0), whether or not any spot group
+        // results: an on-demand base that covers the pool's max leaves none, and the spot mix
+        // verdict fails then instead of disappearing.
+        declared: inputs.env.node_pools.iter().any(|p| p.spot_percentage > 0),
         at_desired: SpotFigures::default(),
         at_max: SpotFigures::default(),
         spot_fraction,

@@ -112,6 +112,19 @@ fn spot_mix_saving_by_hand() {
 }
 
 #[test]
+fn declared_spot_that_never_launches_fails_the_spot_mix() {
+    let platform = default_platform();
+    // 50 % spot declared, but an on-demand base of 6 covers the pool's max of 6: no spot node
+    // can ever launch (split_capacity(6, 6, 50) = (6, 0)), so the spot mix saves nothing.
+    let env = tiny_env(&platform, vec![pool("general", "m5.xlarge", 4, 6, 6, 50)]);
+    let r = price(&platform, &env, "");
+    assert!(r.spot.declared);
+    assert_eq!((r.spot.at_desired.spot_nodes, r.spot.at_max.spot_nodes), (0, 0));
+    let v = r.verdicts().into_iter().find(|v| v.subject == "spot mix").expect("spot verdict");
+    assert!(!v.pass, "{v:?}");
+}
+
+#[test]
 fn data_stores_by_hand() {
     let platform = default_platform();
     let prod = platform.env("prod").expect("prod");
