@@ -290,7 +290,7 @@ impl Workloads {
                 requests = requests + sidecar;
             }
             let priority = match &pod.priority_class_name {
-                Some(n) => priority_classes.get(n).copied().unwrap_or(0),
+                Some(n) => priority_classes.get(n).copied().or_else(|| builtin_priority(n)).unwrap_or(0),
                 None => default_priority,
             };
             let preempts = match &pod.priority_class_name {
@@ -352,12 +352,15 @@ impl Workloads {
                     let pdb: PodDisruptionBudget = typed(o)?;
                     let Some(spec) = pdb.spec else { continue };
                     let Some(selector) = spec.selector else { continue };
-                    let wanted = selector.match_labels.unwrap_or_default();
-                    if wanted.is_empty() {
+                    // An empty selector selects nothing in policy/v1 (it matched every pod in
+                    // policy/v1beta1); matchExpressions count as the scheduler counts them.
+                    if selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+                        && selector.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+                    {
                         continue;
                     }
                     for w in items.iter_mut().filter(|w| w.namespace == ns) {
-                        if wanted.iter().all(|(k, v)| w.labels.get(k) == Some(v)) {
+                        if crate::schedule::pod::selector_matches(&selector, &w.labels) {
                             w.budget = Some(Budget {
                                 name: o.name().to_string(),
                                 min_available: spec.min_available.clone(),
@@ -371,6 +374,16 @@ impl Workloads {
         }
         items.sort_by_key(Workload::id);
         Ok(Workloads { items, sidecar, priority_classes, non_preempting: never_preempt })
+    }
+}
+
+/// Values of the PriorityClasses every cluster has without a manifest (kube-apiserver creates
+/// them): `system-node-critical` 2000001000, `system-cluster-critical` 2000000000.
+fn builtin_priority(name: &str) -> Option<i32> {
+    match name {
+        "system-node-critical" => Some(2_000_001_000),
+        "system-cluster-critical" => Some(2_000_000_000),
+        _ => None,
     }
 }
 

@@ -46,3 +46,37 @@ fn every_spec_workload_is_read_back_with_what_acts_on_it() {
     let budget = api.budget.as_ref().expect("alerts-api has a PDB");
     assert!(budget.min_available_of(api.min_replicas()) >= 1);
 }
+
+#[test]
+fn builtin_priority_classes_and_expression_selected_budgets_are_read() {
+    // A pod of `system-cluster-critical` (no manifest: kube-apiserver creates the class) has its
+    // value, and a PDB that selects by matchExpressions only still covers the pods it matches.
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: dns, namespace: kube-system }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: dns } }
+  template:
+    metadata: { labels: { app: dns } }
+    spec:
+      priorityClassName: system-cluster-critical
+      containers: [{ name: dns, image: dns, resources: { requests: { cpu: 100m, memory: 70Mi } } }]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: dns, namespace: kube-system }
+spec:
+  maxUnavailable: 1
+  selector:
+    matchExpressions: [{ key: app, operator: In, values: [dns] }]
+"#;
+    let mut inv = cerverus_check::inventory::Inventory::default();
+    cerverus_check::inventory::load_text(&mut inv, "dns.yaml", yaml);
+    let ws = Workloads::from_objects(&inv.k8s, Default::default()).expect("workloads");
+    let dns = ws.get("kube-system/dns").expect("dns");
+    assert_eq!(dns.priority, 2_000_000_000);
+    let budget = dns.budget.as_ref().expect("the expression-selected PDB covers it");
+    assert_eq!(budget.min_available_of(2), 1);
+}
