@@ -62,6 +62,9 @@ pub struct Summary {
     pub waived: usize,
     /// Findings that could not be parsed at all (exit code 2).
     pub parse_errors: usize,
+    /// Files read but holding nothing any rule judges (not infrastructure): never failed.
+    pub skipped: usize,
+    pub skipped_files: Vec<String>,
 }
 
 impl Report {

@@ -143,6 +143,9 @@ pub struct Inventory {
     pub files: usize,
     /// Parse failures, already as findings.
     pub errors: Vec<Finding>,
+    /// Files read but holding nothing any rule judges (a JSON data file, a `tsconfig.json`, a
+    /// compose file, an empty file): counted and listed in the report, never failed.
+    pub skipped: Vec<String>,
 }
 
 /// Why loading could not even start (a path that does not exist, an unreadable directory).
@@ -174,9 +177,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Inventory, LoadError> {
                 scope.spawn(move || {
                     let mut inv = Inventory::default();
                     for f in part {
-                        let text = fs::read_to_string(f)
-                            .map_err(|e| LoadError(format!("cannot read `{}`: {e}", f.display())))?;
-                        load_text(&mut inv, &f.display().to_string(), &text);
+                        load_file(&mut inv, f);
                     }
                     Ok(inv)
                 })
@@ -198,6 +199,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Inventory, LoadError> {
         inv.helm.extend(p.helm);
         inv.tf_text.extend(p.tf_text);
         inv.errors.extend(p.errors);
+        inv.skipped.extend(p.skipped);
         inv.files += p.files;
     }
     Ok(inv)
@@ -287,6 +289,22 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// Read and decode one file. A file that cannot be read or decoded is a finding with its reason,
+/// so one bad file never hides the others.
+fn load_file(inv: &mut Inventory, path: &Path) {
+    let file = path.display().to_string();
+    let text = fs::read(path)
+        .map_err(|e| format!("cannot read the file: {e}"))
+        .and_then(|bytes| crate::decode::decode(&bytes).map_err(|e| format!("cannot decode the file: {e}")));
+    match text {
+        Ok(text) => load_text(inv, &file, &text),
+        Err(reason) => {
+            inv.files += 1;
+            inv.errors.push(parse_error(&file, 1, reason));
+        }
+    }
+}
+
 fn parse_error(file: &str, line: usize, message: String) -> Finding {
     Finding {
         rule: PARSE_ERROR.to_string(),
@@ -302,30 +320,102 @@ fn parse_error(file: &str, line: usize, message: String) -> Finding {
 /// Load one file's text (also what `-` on stdin goes through).
 pub fn load_text(inv: &mut Inventory, file: &str, text: &str) {
     let Some(kind) = classify(file).or(Some(FileKind::Yaml)) else { return };
+    // Text from stdin (or a caller) may still carry a UTF-8 byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     inv.files += 1;
+    let before = (inv.k8s.len(), inv.errors.len(), inv.helm.chart_lists.len(), inv.helm.values.len());
     match kind {
         FileKind::Yaml => {
             crate::helm_inventory::capture(inv, file, text);
-            load_yaml(inv, file, text)
+            load_yaml(inv, file, text);
         }
-        FileKind::Json => match serde_json::from_str::<Value>(text) {
-            Ok(v) => push_k8s(inv, file, 1, 0, v, SourceMap::default()),
-            Err(e) => inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}"))),
-        },
+        FileKind::Json => load_json(inv, file, text),
         FileKind::Terraform => load_terraform(inv, file, text),
         FileKind::TfVars => match hcl::from_str::<Value>(text) {
             Ok(value) => inv.tfvars.push(TfVars { file: file.to_string(), value }),
             Err(e) => inv.errors.push(parse_error(file, 1, format!("not valid HCL: {e}"))),
         },
         FileKind::Dockerfile => inv.dockerfiles.push(parse_dockerfile(file, text)),
-        FileKind::Workflow => match serde_saphyr::from_str::<Value>(text) {
-            Ok(value) => inv.workflows.push(Workflow { file: file.to_string(), value, text: text.to_string() }),
-            Err(e) => inv.errors.push(parse_error(
-                file,
-                e.location().map_or(1, |l| l.line() as usize),
-                format!("not valid YAML: {}", e.without_snippet()),
-            )),
-        },
+        FileKind::Workflow => {
+            if let Some(value) = parse_yaml(inv, file, 0, text) {
+                inv.workflows.push(Workflow { file: file.to_string(), value, text: text.to_string() });
+            }
+        }
+    }
+    // A YAML or JSON file that yielded no object, no Helm input and no error holds nothing any
+    // rule judges (Helm values outside a chart list, compose files, data, empty files).
+    let after = (inv.k8s.len(), inv.errors.len(), inv.helm.chart_lists.len(), inv.helm.values.len());
+    if matches!(kind, FileKind::Yaml | FileKind::Json) && before == after {
+        inv.skipped.push(file.to_string());
+    }
+}
+
+/// A JSON file is infrastructure when it holds Kubernetes objects. One that does not parse is
+/// judged broken only when it names `apiVersion` and `kind`; otherwise it is someone's data or a
+/// JSON-with-comments config (`tsconfig.json`), which is skipped, not failed.
+fn load_json(inv: &mut Inventory, file: &str, text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => push_k8s(inv, file, 1, 0, v, SourceMap::default()),
+        Err(e) if text.contains("\"apiVersion\"") && text.contains("\"kind\"") => {
+            inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}")))
+        }
+        Err(_) => {}
+    }
+}
+
+/// The rule a duplicate mapping key reports.
+pub const DUPLICATE_KEY: &str = "CV-META-002";
+
+/// Parse one YAML document. A duplicate mapping key is a finding of its own and the document is
+/// still read, the later value winning — what the API server keeps when field validation does not
+/// reject the object (`fieldValidation=Warn`/`Ignore`). Other errors are parse-error findings.
+/// `offset`: lines before the document in its file.
+fn parse_yaml(inv: &mut Inventory, file: &str, offset: usize, doc: &str) -> Option<Value> {
+    let line_of = |e: &serde_saphyr::Error| offset + e.location().map_or(1, |l| l.line() as usize);
+    match serde_saphyr::from_str::<Value>(doc) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let Some(key) = duplicate_key(&e) else {
+                inv.errors.push(parse_error(file, line_of(&e), format!("not valid YAML: {}", e.without_snippet())));
+                return None;
+            };
+            let mut options = serde_saphyr::Options::default();
+            options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+            match serde_saphyr::from_str_with_options::<Value>(doc, options) {
+                Ok(v) => {
+                    inv.errors.push(Finding {
+                        rule: DUPLICATE_KEY.to_string(),
+                        severity: Severity::Medium,
+                        file: file.to_string(),
+                        line: line_of(&e),
+                        object: String::new(),
+                        message: format!(
+                            "{key} appears twice in one mapping; the later value is used, as the API server does when it does not reject the object"
+                        ),
+                        waived: None,
+                    });
+                    Some(v)
+                }
+                Err(e) => {
+                    inv.errors.push(parse_error(file, line_of(&e), format!("not valid YAML: {}", e.without_snippet())));
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// The key of a duplicate-key error (quoted, or "a key" when it is not a plain scalar).
+fn duplicate_key(e: &serde_saphyr::Error) -> Option<String> {
+    // The parser wraps its errors with the source snippet around them.
+    match e.without_snippet() {
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => {
+            Some(key.as_ref().map_or_else(|| "a key".to_string(), |k| format!("key `{k}`")))
+        }
+        _ => None,
     }
 }
 
@@ -352,15 +442,9 @@ fn load_yaml(inv: &mut Inventory, file: &str, text: &str) {
         if doc.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
             continue;
         }
-        match serde_saphyr::from_str::<Value>(&doc) {
-            Ok(v) => {
-                let map = SourceMap::build(file, &doc);
-                push_k8s(inv, file, offset + first_content_line(&doc), offset, v, map);
-            }
-            Err(e) => {
-                let line = offset + e.location().map_or(1, |l| l.line() as usize);
-                inv.errors.push(parse_error(file, line, format!("not valid YAML: {}", e.without_snippet())));
-            }
+        if let Some(v) = parse_yaml(inv, file, offset, &doc) {
+            let map = SourceMap::build(file, &doc);
+            push_k8s(inv, file, offset + first_content_line(&doc), offset, v, map);
         }
     }
 }

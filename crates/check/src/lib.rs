@@ -8,6 +8,7 @@
 //! ```
 
 pub mod config;
+pub mod decode;
 pub mod diff;
 pub mod finding;
 pub mod hcl_index;
@@ -66,7 +67,16 @@ pub fn check_configured(inv: &Inventory, policies: Option<&rego::Policies>, conf
         rules::helm_values::check(inv, &mut sink);
     }
     let objects = inv.k8s.len() + inv.terraform.len() + inv.dockerfiles.len() + inv.workflows.len();
-    config.apply(Report { findings, summary: finding::Summary { files: inv.files, objects, ..Default::default() } })
+    config.apply(Report {
+        findings,
+        summary: finding::Summary {
+            files: inv.files,
+            objects,
+            skipped: inv.skipped.len(),
+            skipped_files: inv.skipped.clone(),
+            ..Default::default()
+        },
+    })
 }
 
 /// Load `paths` and judge them.

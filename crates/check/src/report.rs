@@ -58,6 +58,10 @@ fn text(report: &Report, threshold: Severity, color: bool) -> String {
         s.waived,
         if s.parse_errors > 0 { format!(", {} file(s) could not be parsed", s.parse_errors) } else { String::new() }
     );
+    if s.skipped > 0 {
+        let _ =
+            writeln!(out, "skipped: {} non-infrastructure file{}", s.skipped, if s.skipped == 1 { "" } else { "s" });
+    }
     out
 }
 

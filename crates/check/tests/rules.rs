@@ -149,6 +149,7 @@ fn cases() -> Vec<(&'static str, &'static str, String, String)> {
     let k = "app.yaml";
     vec![
         ("CV-META-000", k, "apiVersion: v1\nkind: [\n".into(), good_pod()),
+        ("CV-META-002", k, bad_pod("metadata: {name: app, namespace: x}", "metadata: {name: app, namespace: x}\nkind: Deployment"), good_pod()),
         ("CV-META-001", k, bad_pod("metadata: {name: app, namespace: x}", "metadata: {name: app, namespace: x, annotations: {cerverus.io/skip: CV-K8S-012=}}"), good_pod()),
         ("CV-K8S-001", k, bad_pod("allowPrivilegeEscalation: false,", "allowPrivilegeEscalation: false, privileged: true,"), good_pod()),
         ("CV-K8S-002", k, bad_pod("automountServiceAccountToken: false", "automountServiceAccountToken: false\n      hostNetwork: true"), good_pod()),

@@ -75,6 +75,18 @@ pub const RULES: &[Rule] = &[
         []
     ),
     rule!(
+        "CV-META-002",
+        Medium,
+        "Duplicate mapping key",
+        "YAML forbids a key twice in one mapping, and tools disagree on which value counts: the API server keeps the later one when field validation only warns or ignores, and rejects the object under strict field validation (`kubectl --validate=strict`); YAML libraries differ (some keep the first, some fail) — so what was reviewed may not be what runs. The document is still judged with the later value.",
+        "Remove one of the two entries, keeping the value that is meant.",
+        [
+            "https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation",
+            "https://yaml.org/spec/1.2.2/#mapping"
+        ],
+        []
+    ),
+    rule!(
         "CV-K8S-001",
         Critical,
         "Privileged container",
