@@ -1,6 +1,7 @@
 //! Loading files into an inventory: Kubernetes objects, Terraform blocks, Dockerfile
-//! instructions and GitHub workflows, each with where it came from. A file that cannot be parsed
-//! becomes a parse-error finding, never a silent skip.
+//! instructions and GitHub workflows, each with where it came from. A file that cannot be read,
+//! decoded (see `decode`) or parsed becomes a parse-error finding, never a silent skip and never
+//! the end of the run; a YAML/JSON file with nothing any rule judges is listed in `skipped`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -358,7 +359,20 @@ fn load_json(inv: &mut Inventory, file: &str, text: &str) {
         return;
     }
     match serde_json::from_str::<Value>(text) {
-        Ok(v) => push_k8s(inv, file, 1, 0, v, SourceMap::default()),
+        Ok(v) => {
+            let before = inv.k8s.len();
+            push_k8s(inv, file, 1, 0, v, SourceMap::default());
+            // serde_json keeps the later of two equal keys without a word (as the API server
+            // does); JSON is YAML, and the YAML reader names the duplicate. Only manifests pay
+            // for the second read.
+            if inv.k8s.len() > before
+                && let Err(e) = serde_saphyr::from_str::<Value>(text)
+                && let Some(key) = duplicate_key(&e)
+            {
+                let line = e.location().map_or(1, |l| l.line() as usize);
+                inv.errors.push(duplicate_finding(file, line, &key));
+            }
+        }
         Err(e) if text.contains("\"apiVersion\"") && text.contains("\"kind\"") => {
             inv.errors.push(parse_error(file, e.line(), format!("not valid JSON: {e}")))
         }
@@ -386,17 +400,7 @@ fn parse_yaml(inv: &mut Inventory, file: &str, offset: usize, doc: &str) -> Opti
             options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
             match serde_saphyr::from_str_with_options::<Value>(doc, options) {
                 Ok(v) => {
-                    inv.errors.push(Finding {
-                        rule: DUPLICATE_KEY.to_string(),
-                        severity: Severity::Medium,
-                        file: file.to_string(),
-                        line: line_of(&e),
-                        object: String::new(),
-                        message: format!(
-                            "{key} appears twice in one mapping; the later value is used, as the API server does when it does not reject the object"
-                        ),
-                        waived: None,
-                    });
+                    inv.errors.push(duplicate_finding(file, line_of(&e), &key));
                     Some(v)
                 }
                 Err(e) => {
@@ -405,6 +409,20 @@ fn parse_yaml(inv: &mut Inventory, file: &str, offset: usize, doc: &str) -> Opti
                 }
             }
         }
+    }
+}
+
+fn duplicate_finding(file: &str, line: usize, key: &str) -> Finding {
+    Finding {
+        rule: DUPLICATE_KEY.to_string(),
+        severity: Severity::Medium,
+        file: file.to_string(),
+        line,
+        object: String::new(),
+        message: format!(
+            "{key} appears twice in one mapping; the later value is used, as the API server does when it does not reject the object"
+        ),
+        waived: None,
     }
 }
 

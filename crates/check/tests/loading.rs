@@ -158,3 +158,18 @@ fn a_duplicate_key_in_a_later_document_keeps_the_file_line() {
     let dup: Vec<_> = inv.errors.iter().filter(|f| f.rule == "CV-META-002").collect();
     assert_eq!(dup.iter().map(|f| f.line).collect::<Vec<_>>(), [10], "{dup:?}");
 }
+
+#[test]
+fn a_duplicate_key_in_a_json_manifest_is_found_too() {
+    let mut inv = cerverus_check::Inventory::default();
+    let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\"name\": \"c\"},\n  \"data\": {\"k\": \"one\",\n    \"k\": \"two\"}\n}\n";
+    cerverus_check::inventory::load_text(&mut inv, "cm.json", text);
+    assert_eq!(inv.k8s.len(), 1);
+    assert_eq!(inv.k8s[0].value["data"]["k"], "two", "the later value wins");
+    let dup: Vec<_> = inv.errors.iter().filter(|f| f.rule == "CV-META-002").collect();
+    assert_eq!(dup.iter().map(|f| f.line).collect::<Vec<_>>(), [6], "{:?}", inv.errors);
+    // A JSON data file with a duplicate key is still only skipped: nothing there is judged.
+    let mut inv = cerverus_check::Inventory::default();
+    cerverus_check::inventory::load_text(&mut inv, "data.json", "{\"a\": 1, \"a\": 2}");
+    assert!(inv.errors.is_empty() && inv.skipped == ["data.json"], "{:?}", inv.errors);
+}
