@@ -9,36 +9,47 @@ use super::{Sink, Waivers, parse_annotation_waivers};
 use crate::inventory::{Inventory, K8sObject};
 use crate::reach::{first_match_label, labels_of};
 
-/// The pod spec of a workload object and the path to it.
-pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
-    let v = &o.value;
-    match o.kind() {
-        "Pod" => Some((&v["spec"], vec!["spec"])),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Rollout" => {
-            Some((&v["spec"]["template"]["spec"], vec!["spec", "template", "spec"]))
+/// Path to the pod template (the object whose `metadata` and `spec` describe the pods) of every
+/// kind that carries one. The one place that knows where each kind keeps it: every pod rule
+/// goes through `pod_spec`/`pod_labels`, so a kind missing here is silently never judged.
+fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Pod" => Some(&[]),
+        // PodTemplate (core/v1) holds the template directly at `.template`.
+        "PodTemplate" => Some(&["template"]),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" | "Rollout" => {
+            Some(&["spec", "template"])
         }
-        "CronJob" => Some((
-            &v["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-            vec!["spec", "jobTemplate", "spec", "template", "spec"],
-        )),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template"]),
         _ => None,
     }
-    .filter(|(s, _)| s.is_object())
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(v, |v, k| &v[*k])
+}
+
+/// The pod spec of a workload object and the path to it.
+pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
+    let base = pod_template_path(o.kind())?;
+    let mut path = base.to_vec();
+    path.push("spec");
+    Some((at(&o.value, &path), path)).filter(|(s, _)| s.is_object())
 }
 
 /// Labels of the pods a workload object creates.
 pub(crate) fn pod_labels(o: &K8sObject) -> Option<&Value> {
-    let v = &o.value;
-    match o.kind() {
-        "Pod" => Some(&v["metadata"]["labels"]),
-        "CronJob" => Some(&v["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]),
-        _ if pod_spec(o).is_some() => Some(&v["spec"]["template"]["metadata"]["labels"]),
-        _ => None,
+    let base = pod_template_path(o.kind())?;
+    // A Pod's labels are its own; a template's pods carry the template's labels (a controller
+    // without a pod spec creates no pods, so it has no pod labels either).
+    if o.kind() != "Pod" && pod_spec(o).is_none() {
+        return None;
     }
+    Some(&at(&o.value, base)["metadata"]["labels"])
 }
 
 fn long_running(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Rollout" | "ReplicaSet")
+    matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet" | "Rollout" | "ReplicaSet" | "ReplicationController")
 }
 
 pub fn waivers(o: &K8sObject) -> Waivers {
