@@ -53,7 +53,16 @@ struct Places<'a> {
     pdbs: HashMap<(Place<'a>, Option<Label<'a>>), Vec<Numbered<'a>>>,
     /// HPA `minReplicas` and ScaledObject `minReplicaCount` by place and target name.
     scalers: HashMap<(Place<'a>, &'a str), Vec<i64>>,
+    /// StatefulSets by place and name: their pods carry labels the controller adds
+    /// (`statefulset.kubernetes.io/pod-name`, `apps.kubernetes.io/pod-index`), which are not in
+    /// the template and so not in `pods_by_label`.
+    statefulsets: HashMap<(Place<'a>, &'a str), &'a K8sObject>,
 }
+
+/// Labels the StatefulSet controller sets on each pod it creates
+/// (<https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#pod-name-label>).
+const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
+const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 
 impl<'a> Places<'a> {
     fn new(inv: &'a Inventory) -> Self {
@@ -62,6 +71,7 @@ impl<'a> Places<'a> {
             pods_by_label: HashMap::new(),
             pdbs: HashMap::new(),
             scalers: HashMap::new(),
+            statefulsets: HashMap::new(),
         };
         for (i, o) in inv.k8s.iter().enumerate() {
             let place = (o.scope(), o.namespace());
@@ -76,7 +86,13 @@ impl<'a> Places<'a> {
             {
                 places.named.insert((place.clone(), "Secret", target));
             }
-            if let Some(labels) = pod_spec(o).and(k8s::pod_labels(o)).and_then(Value::as_object) {
+            if o.kind() == "StatefulSet" && pod_spec(o).is_some() {
+                places.statefulsets.insert((place.clone(), o.name()), o);
+            }
+            // A PodTemplate only describes pods; nothing runs it, so nothing can select its pods.
+            if let Some(labels) =
+                pod_spec(o).filter(|_| o.kind() != "PodTemplate").and(k8s::pod_labels(o)).and_then(Value::as_object)
+            {
                 for (k, v) in labels.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))) {
                     places.pods_by_label.entry((place.clone(), k, v)).or_default().push(o);
                 }
@@ -106,10 +122,38 @@ impl<'a> Places<'a> {
 
     /// Whether a Service's `selector` (a `matchLabels` map) selects a pod in its place.
     fn selects_a_pod(&self, service: &'a K8sObject, selector: &Value) -> bool {
+        if let Some(pod) = selector["matchLabels"][POD_NAME_LABEL].as_str() {
+            return self.selects_a_statefulset_pod(service, selector, pod);
+        }
         let Some((k, v)) = first_match_label(selector) else { return false };
         self.pods_by_label
             .get(&((service.scope(), service.namespace()), k, v))
             .is_some_and(|pods| pods.iter().filter_map(|p| pod_labels(p)).any(|l| selects(selector, &l)))
+    }
+
+    /// Whether `selector`, which names the pod `pod` through the StatefulSet controller's
+    /// pod-name label, selects a pod of a StatefulSet in `service`'s place: `pod` must be
+    /// `<statefulset>-<ordinal>` with the ordinal among the ones the StatefulSet runs
+    /// (`ordinals.start` .. + `replicas`), and the rest of the selector must match its template.
+    fn selects_a_statefulset_pod(&self, service: &'a K8sObject, selector: &Value, pod: &str) -> bool {
+        let Some((name, ordinal)) = pod.rsplit_once('-') else { return false };
+        let Ok(ordinal) = ordinal.parse::<i64>() else { return false };
+        let Some(sts) = self.statefulsets.get(&((service.scope(), service.namespace()), name)) else {
+            return false;
+        };
+        let spec = &sts.value["spec"];
+        let start = spec["ordinals"]["start"].as_i64().unwrap_or(0);
+        // An autoscaler may run more pods than `replicas` says (or set the count when `replicas`
+        // is left out), so an autoscaled StatefulSet bounds only the start.
+        let autoscaled = self.scaler_minimums(sts).next().is_some();
+        let replicas = spec["replicas"].as_i64().unwrap_or(1);
+        if ordinal < start || (!autoscaled && ordinal >= start + replicas) {
+            return false;
+        }
+        let mut labels = pod_labels(sts).unwrap_or_default();
+        labels.insert(POD_NAME_LABEL.to_string(), pod.to_string());
+        labels.insert(POD_INDEX_LABEL.to_string(), ordinal.to_string());
+        selects(selector, &labels)
     }
 
     /// The PodDisruptionBudgets in `o`'s place that select pods with `labels`, in input order.
@@ -212,12 +256,29 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         let secret = |n: &str| places.has(o, "Secret", n);
         let configmap = |n: &str| places.has(o, "ConfigMap", n);
         let pvc = |n: &str| places.has(o, "PersistentVolumeClaim", n);
+        // A reference marked `optional: true` may be missing: the kubelet starts the pod anyway.
+        let optional = |r: &Value| r["optional"] == true;
+        // The StatefulSet controller replaces a template volume named like one of its
+        // `volumeClaimTemplates` with the claim it creates for each pod (`<template>-<pod>`).
+        let claim_templates: BTreeSet<&str> = if o.kind() == "StatefulSet" {
+            o.value["spec"]["volumeClaimTemplates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["metadata"]["name"].as_str())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let mut missing: Vec<String> = Vec::new();
         for v in pod["volumes"].as_array().into_iter().flatten() {
-            if let Some(s) = v["secret"]["secretName"].as_str().filter(|s| !secret(s)) {
+            if v["name"].as_str().is_some_and(|n| claim_templates.contains(n)) {
+                continue;
+            }
+            if let Some(s) = v["secret"]["secretName"].as_str().filter(|s| !secret(s) && !optional(&v["secret"])) {
                 missing.push(format!("Secret `{s}`"));
             }
-            if let Some(c) = v["configMap"]["name"].as_str().filter(|c| !configmap(c)) {
+            if let Some(c) = v["configMap"]["name"].as_str().filter(|c| !configmap(c) && !optional(&v["configMap"])) {
                 missing.push(format!("ConfigMap `{c}`"));
             }
             if let Some(c) = v["persistentVolumeClaim"]["claimName"].as_str().filter(|c| !pvc(c)) {
@@ -226,7 +287,6 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
         }
         for c in pod["containers"].as_array().into_iter().flatten() {
             for ef in c["envFrom"].as_array().into_iter().flatten() {
-                let optional = |r: &Value| r["optional"] == true;
                 if let Some(n) =
                     ef["configMapRef"]["name"].as_str().filter(|n| !configmap(n) && !optional(&ef["configMapRef"]))
                 {
