@@ -173,3 +173,18 @@ fn a_duplicate_key_in_a_json_manifest_is_found_too() {
     cerverus_check::inventory::load_text(&mut inv, "data.json", "{\"a\": 1, \"a\": 2}");
     assert!(inv.errors.is_empty() && inv.skipped == ["data.json"], "{:?}", inv.errors);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_that_cannot_be_read_is_a_finding_and_the_others_are_still_judged() {
+    // A dangling symlink is listed with the directory but cannot be read (a permission test would
+    // not fail as root).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(tmp.path().join("gone.yaml"), tmp.path().join("a-link.yaml")).expect("symlink");
+    std::fs::write(tmp.path().join("b-pod.yaml"), PRIVILEGED).expect("write");
+    let report = check_paths(&[tmp.path().to_path_buf()]).expect("an unreadable file is no load error");
+    let meta: Vec<_> = report.findings.iter().filter(|f| f.rule == "CV-META-000").collect();
+    assert_eq!(meta.len(), 1, "{:?}", report.findings);
+    assert!(meta[0].file.ends_with("a-link.yaml") && meta[0].message.starts_with("cannot read the file"), "{meta:?}");
+    assert!(report.findings.iter().any(|f| f.rule == "CV-K8S-001" && f.file.ends_with("b-pod.yaml")));
+}
