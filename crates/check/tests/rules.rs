@@ -459,3 +459,19 @@ fn an_autoscaled_workload_without_replicas_counts_its_autoscalers_minimum() {
     let found = findings("d.yaml", &protected);
     assert!(!found.iter().any(|r| r == "CV-HA-001" || r == "CV-HA-002"), "{found:?}");
 }
+
+/// IMDSv1 is a risk only while the metadata endpoint answers: a launch template or instance with
+/// `http_endpoint = "disabled"` has none to steal from (issue 12: CV-TF-004 fired on it).
+#[test]
+fn imds_turned_off_is_not_imdsv1() {
+    let tf = |options: &str| bad_tf("http_tokens = \"required\"", options);
+    let imds = |text: &str| findings("main.tf", text).iter().filter(|r| *r == "CV-TF-004").count();
+    assert_eq!(imds(&tf("http_endpoint = \"disabled\"")), 0);
+    assert_eq!(imds(&tf("http_endpoint = \"disabled\"\n    http_tokens   = \"optional\"")), 0);
+    let instance = "resource \"aws_instance\" \"i\" {\n  metadata_options {\n    http_endpoint = \"disabled\"\n  }\n  root_block_device {\n    encrypted = true\n  }\n}\n";
+    assert_eq!(imds(&format!("{GOOD_TF}{instance}")), 0, "{:?}", findings("main.tf", &format!("{GOOD_TF}{instance}")));
+    // An endpoint that answers still needs tokens.
+    assert_eq!(imds(&tf("http_endpoint = \"enabled\"")), 1);
+    assert_eq!(imds(&tf("http_endpoint = \"enabled\"\n    http_tokens   = \"optional\"")), 1);
+    assert_eq!(imds(&format!("{GOOD_TF}{}", instance.replace("disabled", "enabled"))), 1);
+}

@@ -142,7 +142,13 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
             ("resource", "aws_launch_template") | ("resource", "aws_instance") => {
                 let tokens =
                     blocks(&b.body, "metadata_options").next().and_then(|m| literal_str(attr(m, "http_tokens")));
+                // With the metadata endpoint turned off there is no IMDS to steal from, in any
+                // version (checkov's CKV_AWS_79 passes it too).
+                let endpoint_off =
+                    blocks(&b.body, "metadata_options").next().and_then(|m| literal_str(attr(m, "http_endpoint")))
+                        == Some("disabled");
                 if tokens != Some("required")
+                    && !endpoint_off
                     && blocks(&b.body, "metadata_options")
                         .next()
                         .and_then(|m| attr(m, "http_tokens"))
