@@ -475,3 +475,30 @@ fn imds_turned_off_is_not_imdsv1() {
     assert_eq!(imds(&tf("http_endpoint = \"enabled\"\n    http_tokens   = \"optional\"")), 1);
     assert_eq!(imds(&format!("{GOOD_TF}{}", instance.replace("disabled", "enabled"))), 1);
 }
+
+/// A `*` grants reading Secrets as surely as `get` does (issue 12: only CV-K8S-014 fired).
+#[test]
+fn wildcards_that_cover_reading_secrets_are_reading_secrets() {
+    let role = |groups: &str, resources: &str, verbs: &str| {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: r, namespace: x}}\nrules:\n  - apiGroups: [{groups}]\n    resources: [{resources}]\n    verbs: [{verbs}]\n"
+        )
+    };
+    let reads = |text: &str| findings("app.yaml", text).contains(&"CV-K8S-016".to_string());
+    for (groups, resources, verbs) in [
+        ("\"\"", "secrets", "\"*\""),
+        ("\"\"", "\"*\"", "get"),
+        ("\"*\"", "secrets", "watch"),
+        ("\"*\"", "\"*\"", "\"*\""),
+    ] {
+        let text = role(groups, resources, verbs);
+        assert!(reads(&text), "{text}");
+    }
+    // Neither secrets nor every resource, not a reading verb, or another API group's `secrets`.
+    for (groups, resources, verbs) in
+        [("\"\"", "configmaps", "\"*\""), ("\"\"", "secrets", "create"), ("example.com", "secrets", "\"*\"")]
+    {
+        let text = role(groups, resources, verbs);
+        assert!(!reads(&text), "{text}");
+    }
+}

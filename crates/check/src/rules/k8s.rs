@@ -328,8 +328,10 @@ fn check_role(o: &K8sObject, w: &Waivers, sink: &mut Sink<'_>) {
         if !escalating.is_empty() {
             sink.report("CV-K8S-015", &o.file, line, &o.id(), format!("rule {i} grants {}", escalating.join(", ")), w);
         }
-        let reads = verbs.iter().any(|v| matches!(v.as_str(), "get" | "list" | "watch"));
-        if reads && resources.iter().any(|r| r == "secrets") && groups.iter().any(|g| g.is_empty()) {
+        // `*` grants every verb, resource or group, reading Secrets (core group "") included.
+        let reads = verbs.iter().any(|v| matches!(v.as_str(), "get" | "list" | "watch" | "*"));
+        let secrets = resources.iter().any(|r| r == "secrets" || r == "*");
+        if reads && secrets && groups.iter().any(|g| g.is_empty() || g == "*") {
             sink.report("CV-K8S-016", &o.file, line, &o.id(), format!("rule {i} reads secrets"), w);
         }
     }

@@ -225,8 +225,8 @@ pub const RULES: &[Rule] = &[
         "CV-K8S-016",
         Medium,
         "RBAC reads secrets",
-        "Reading Secrets reads every credential in the namespace (or cluster).",
-        "Mount the one secret the workload needs instead of granting get/list/watch on secrets.",
+        "Reading Secrets reads every credential in the namespace (or cluster). A `*` grants reading too: `*` verbs, `*` resources or `*` API groups cover get/list/watch on core `secrets`.",
+        "Mount the one secret the workload needs instead of granting get/list/watch (or `*`) on secrets.",
         [CIS_EKS],
         []
     ),
