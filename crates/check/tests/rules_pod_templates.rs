@@ -96,3 +96,14 @@ fn every_kind_with_a_pod_template_is_judged() {
         }
     }
 }
+
+/// A PodTemplate describes pods but runs none: a Service selecting only its labels selects no
+/// pod (CV-WIRE-001), while its template is still judged by the pod rules.
+#[test]
+fn a_pod_template_runs_no_pods() {
+    let (_, template) = kinds().into_iter().find(|(k, _)| *k == "PodTemplate").expect("PodTemplate fixture");
+    let service = "---\napiVersion: v1\nkind: Service\nmetadata: {name: app, namespace: x}\nspec: {selector: {app: app}, ports: [{port: 80}]}\n";
+    let got = findings(&format!("{template}{service}"));
+    assert!(got.contains("CV-WIRE-001"), "{got:?}");
+    assert!(got.contains("CV-K8S-001"), "{got:?}");
+}

@@ -29,8 +29,18 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
     path.iter().fold(v, |v, k| &v[*k])
 }
 
-/// The pod spec of a workload object and the path to it.
+/// The pod spec of an object that runs pods (a Pod or a controller) and the path to it. A
+/// PodTemplate runs nothing, so reachability, wiring and egress leave it out; the pod rules
+/// judge it through [`template_spec`].
 pub fn pod_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
+    if o.kind() == "PodTemplate" {
+        return None;
+    }
+    template_spec(o)
+}
+
+/// The pod spec of every object that describes pods, PodTemplate included, and the path to it.
+pub fn template_spec(o: &K8sObject) -> Option<(&Value, Vec<&'static str>)> {
     let base = pod_template_path(o.kind())?;
     let mut path = base.to_vec();
     path.push("spec");
@@ -60,7 +70,7 @@ pub fn check(inv: &Inventory, sink: &mut Sink<'_>) {
     for o in &inv.k8s {
         let w = waivers(o);
         sink.check_waivers(&o.file, o.line, &o.id(), &w);
-        if let Some((pod, path)) = pod_spec(o) {
+        if let Some((pod, path)) = template_spec(o) {
             check_pod(o, pod, &path, &w, sink);
         }
         match o.kind() {
