@@ -89,10 +89,7 @@ impl<'a> Places<'a> {
             if o.kind() == "StatefulSet" && pod_spec(o).is_some() {
                 places.statefulsets.insert((place.clone(), o.name()), o);
             }
-            // A PodTemplate only describes pods; nothing runs it, so nothing can select its pods.
-            if let Some(labels) =
-                pod_spec(o).filter(|_| o.kind() != "PodTemplate").and(k8s::pod_labels(o)).and_then(Value::as_object)
-            {
+            if let Some(labels) = pod_spec(o).and(k8s::pod_labels(o)).and_then(Value::as_object) {
                 for (k, v) in labels.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))) {
                     places.pods_by_label.entry((place.clone(), k, v)).or_default().push(o);
                 }
