@@ -51,7 +51,7 @@ use serde::Serialize;
 
 use crate::data::Provenance;
 use crate::objects::{AutoscalerKind, Workload, Workloads};
-use crate::scenarios::{SurgePlacement, surge_placement};
+use crate::scenarios::{Steady, SurgePlacement, steady as steady_state, surge_placement_from};
 use crate::{Inputs, Options, SimError, Verdict};
 
 pub use pipeline::{Delay, MetricPath};
@@ -192,15 +192,19 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
     let scaled: Vec<&Workload> =
         workloads.items.iter().filter(|w| w.kind.is_long_running() && w.autoscaler.is_some()).collect();
     let surge: BTreeMap<String, u32> = scaled.iter().map(|w| (w.id(), surge_replicas(w, traffic))).collect();
-    let (combined, placement_error) = match surge_placement(inputs, workloads, &surge) {
-        Ok(p) => (Some(p), None),
+    // The steady state is computed once: every probe below starts from it.
+    let base = steady_state(inputs, workloads);
+    let (combined, placement_error) = match base.as_ref().map(|s| surge_placement_from(s, &surge)) {
+        Ok(Ok(p)) => (Some(p), None),
+        Ok(Err(e)) => (None, Some(e.to_string())),
         Err(e) => (None, Some(e.to_string())),
     };
+    let base = base.ok().filter(|_| placement_error.is_none());
     let mut out = Vec::new();
     for w in scaled {
         let needed = surge.get(&w.id()).copied().unwrap_or(w.replicas);
         let combined_pending = combined.as_ref().and_then(|c| c.pending.get(&w.id())).copied().unwrap_or(0);
-        out.push(workload(inputs, workloads, w, needed, combined_pending, placement_error.is_none(), traffic, data)?);
+        out.push(workload(inputs, base.as_ref(), w, needed, combined_pending, traffic, data)?);
     }
     let (combined_nodes_added, combined_pending) = match combined {
         Some(SurgePlacement { nodes_added, pending }) => {
@@ -235,19 +239,18 @@ pub fn run(inputs: &Inputs<'_>, workloads: &Workloads, opts: &Options) -> Result
 }
 
 /// Nodes the cluster adds, and pods left pending, when `w` alone runs `n` replicas (the rest at steady state).
-struct Probe<'a, 'b> {
-    inputs: &'a Inputs<'b>,
-    workloads: &'a Workloads,
+struct Probe<'a> {
+    steady: &'a Steady,
     id: String,
     cache: BTreeMap<u32, (u32, u32, BTreeMap<String, u32>)>,
 }
 
-impl Probe<'_, '_> {
+impl Probe<'_> {
     fn at(&mut self, n: u32) -> Result<(u32, u32, BTreeMap<String, u32>), SimError> {
         if let Some(v) = self.cache.get(&n) {
             return Ok(v.clone());
         }
-        let p = surge_placement(self.inputs, self.workloads, &BTreeMap::from([(self.id.clone(), n)]))?;
+        let p = surge_placement_from(self.steady, &BTreeMap::from([(self.id.clone(), n)]))?;
         let nodes = p.nodes_added.values().sum();
         let pending = p.pending.get(&self.id).copied().unwrap_or(0);
         let v = (nodes, pending, p.nodes_added);
@@ -259,11 +262,10 @@ impl Probe<'_, '_> {
 #[allow(clippy::too_many_arguments)]
 fn workload(
     inputs: &Inputs<'_>,
-    workloads: &Workloads,
+    base: Option<&Steady>,
     w: &Workload,
     needed: u32,
     combined_pending: u32,
-    placement_known: bool,
     traffic: f64,
     data: &constants::ScalingData,
 ) -> Result<WorkloadScaling, SimError> {
@@ -296,8 +298,11 @@ fn workload(
     let mut placeable = upper;
     let mut node_groups = BTreeMap::new();
     let mut needs_nodes_from = None;
-    if placement_known && upper > steady {
-        let mut probe = Probe { inputs, workloads, id: w.id(), cache: BTreeMap::new() };
+    let placement_known = base.is_some();
+    if let Some(base) = base
+        && upper > steady
+    {
+        let mut probe = Probe { steady: base, id: w.id(), cache: BTreeMap::new() };
         let (base_nodes, _, _) = probe.at(steady)?;
         let (top_nodes, top_pending, groups) = probe.at(upper)?;
         node_groups = groups;
